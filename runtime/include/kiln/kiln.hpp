@@ -1,0 +1,83 @@
+// kiln C++ API: a thin RAII layer over kiln.h. Failures throw kiln::Error, which
+// carries the status and the message; the launch path stays allocation-free on success.
+#pragma once
+
+#include <stdexcept>
+#include <string>
+#include <utility>
+
+#include "kiln/kiln.h"
+
+namespace kiln {
+
+class Error : public std::runtime_error {
+ public:
+  Error(kiln_status status, const std::string& message)
+      : std::runtime_error(std::string(kiln_status_name(status)) + ": " + message), status_(status) {}
+  kiln_status status() const noexcept { return status_; }
+
+ private:
+  kiln_status status_;
+};
+
+inline void check(kiln_status status) {
+  if (status != KILN_SUCCESS) throw Error(status, kiln_last_error());
+}
+
+struct PlanOptions {
+  std::string kernel;
+  int64_t hidden = 0;
+  kiln_dtype dtype = KILN_DTYPE_BF16;
+  int device = -1;
+  kiln_set_policy policy = KILN_SET_EXACT;
+};
+
+class Plan {
+ public:
+  explicit Plan(const PlanOptions& o) {
+    kiln_plan_options c;
+    kiln_plan_options_init(&c);
+    c.kernel = o.kernel.c_str();
+    c.hidden = o.hidden;
+    c.dtype = o.dtype;
+    c.device = o.device;
+    c.policy = o.policy;
+    check(kiln_plan_create(&c, &plan_));
+  }
+  Plan(Plan&& other) noexcept : plan_(std::exchange(other.plan_, nullptr)) {}
+  Plan& operator=(Plan&& other) noexcept {
+    std::swap(plan_, other.plan_);
+    return *this;
+  }
+  Plan(const Plan&) = delete;
+  Plan& operator=(const Plan&) = delete;
+  ~Plan() { kiln_plan_destroy(plan_); }
+
+  const kiln_plan* get() const noexcept { return plan_; }
+  std::string summary() const { return kiln_plan_summary(plan_); }
+  bool is_fallback() const { return describe(1).is_fallback != 0; }
+
+  kiln_variant_info describe(int64_t tokens) const {
+    kiln_variant_info info{};
+    info.struct_size = sizeof info;
+    check(kiln_plan_describe(plan_, tokens, &info));
+    return info;
+  }
+
+  void launch(const kiln_args& args, void* stream = nullptr) const { check(kiln_launch(plan_, &args, stream)); }
+
+  void silu_mul_fp8(void* out, const void* input, const float* scale, int64_t tokens, int64_t hidden,
+                    void* stream = nullptr) const {
+    check(kiln_silu_mul_fp8(plan_, out, input, scale, tokens, hidden, stream));
+  }
+
+  void rms_norm_fp8(void* out, const void* input, const void* weight, const float* scale, float eps, int64_t tokens,
+                    int64_t hidden, void* stream = nullptr) const {
+    check(kiln_rms_norm_fp8(plan_, out, input, weight, scale, eps, tokens, hidden, stream));
+  }
+
+ private:
+  kiln_plan* plan_ = nullptr;
+};
+
+}  // namespace kiln

@@ -1,0 +1,12 @@
+// Library-internal entry points that the tests reach through the static library.
+#pragma once
+
+#include "kiln/kiln.h"
+
+namespace kiln::runtime {
+
+// Plan creation once the device's arch is known and its image checked: picks the
+// config set. kiln_plan_create calls it; tests call it to plan for an arch without a GPU.
+kiln_status plan_for_arch(const kiln_plan_options* options, const char* arch, int32_t device, kiln_plan** plan);
+
+}  // namespace kiln::runtime

@@ -1,0 +1,45 @@
+#include "tables.h"
+
+#include <cstring>
+
+#include "kiln_build_archs.h"  // written by meson from the `archs` option
+
+namespace kiln::generated {
+#define KILN_DECLARE_TABLE(arch) extern const kiln::detail::ArchTable table_##arch;
+KILN_FOR_EACH_TABLE(KILN_DECLARE_TABLE)
+#undef KILN_DECLARE_TABLE
+}  // namespace kiln::generated
+
+namespace kiln::runtime {
+
+namespace {
+#define KILN_TABLE_ADDRESS(arch) &kiln::generated::table_##arch,
+const detail::ArchTable* const kTables[] = {KILN_FOR_EACH_TABLE(KILN_TABLE_ADDRESS) nullptr};
+#undef KILN_TABLE_ADDRESS
+}  // namespace
+
+std::span<const detail::ArchTable* const> tables() {
+  return {kTables, sizeof(kTables) / sizeof(kTables[0]) - 1};
+}
+
+const detail::ArchTable* find_table(std::string_view arch) {
+  for (const detail::ArchTable* t : tables())
+    if (arch == t->arch) return t;
+  return nullptr;
+}
+
+bool is_target_arch(std::string_view arch) {
+  // KILN_TARGET_ARCHS is "sm90, sm100": match whole names only.
+  std::string_view all = KILN_TARGET_ARCHS;
+  while (!all.empty()) {
+    const std::size_t comma = all.find(", ");
+    if (all.substr(0, comma) == arch) return true;
+    if (comma == std::string_view::npos) break;
+    all.remove_prefix(comma + 2);
+  }
+  return false;
+}
+
+const char* target_archs() { return KILN_TARGET_ARCHS; }
+
+}  // namespace kiln::runtime

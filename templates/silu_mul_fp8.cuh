@@ -1,0 +1,136 @@
+// silu_mul_fp8: input [T, 2H] (a = x[:, :H], b = x[:, H:]), output [T, H] fp8 e4m3fn,
+// out = fp8(silu(a) * b * (1 / scale)), fp32 from load to the one final rounding.
+//
+// Specialised schedule: a CTA owns `rows_per_cta` rows x one column tile of
+// threads * vec * col_iters columns; each thread keeps rows_per_cta * col_iters
+// vector loads of a and of b in flight before it computes anything.
+#pragma once
+
+#include "common.cuh"
+
+namespace kiln::silu_mul_fp8 {
+
+// The math, shared by the specialised and the generic kernel.
+__device__ __forceinline__ float silu_mul(float a, float b, float inv_scale) {
+  // a / (1 + e^-a); e^-a overflowing to inf gives -0 for very negative a, as the reference does.
+  return a / (1.0f + __expf(-a)) * b * inv_scale;
+}
+
+template <int Hidden, int Threads, int VecN, int ColIters, int RowsPerCta>
+struct Schedule {
+  static constexpr int hidden = Hidden;
+  static constexpr int threads = Threads;
+  static constexpr int vec = VecN;
+  static constexpr int col_iters = ColIters;
+  static constexpr int rows_per_cta = RowsPerCta;
+  static constexpr int tile_cols = Threads * VecN * ColIters;
+  static constexpr int col_tiles = Hidden / tile_cols;
+  // kiln-gen validates these with file and key; this is only the backstop.
+  static_assert(Threads % 32 == 0 && Threads <= 1024, "threads: a multiple of 32, at most 1024");
+  static_assert(Hidden % tile_cols == 0, "the column tile must divide hidden");
+  static_assert(RowsPerCta * ColIters <= 32, "at most 32 vectors in flight per thread");
+};
+
+template <class S, class T>
+__global__ void __launch_bounds__(S::threads)
+specialised(const T* __restrict__ x, uint8_t* __restrict__ out, const float* __restrict__ scale, int64_t tokens) {
+  constexpr int H = S::hidden, V = S::vec, C = S::col_iters, R = S::rows_per_cta;
+  // Consecutive CTAs walk a row's column tiles first, so the grid sweeps memory in order.
+  const int64_t row0 = static_cast<int64_t>(blockIdx.x / S::col_tiles) * R;
+  const int col0 = static_cast<int>(blockIdx.x % S::col_tiles) * S::tile_cols + threadIdx.x * V;
+
+  wait_for_predecessor();
+  const float inv_scale = 1.0f / *scale;
+  Vec<T, V> a[R][C], b[R][C];
+#pragma unroll
+  for (int r = 0; r < R; ++r) {
+    if (row0 + r < tokens) {
+      const T* row = x + (row0 + r) * (2 * H);
+#pragma unroll
+      for (int c = 0; c < C; ++c) {
+        a[r][c] = load_vec<T, V>(row + col0 + c * S::threads * V);
+        b[r][c] = load_vec<T, V>(row + H + col0 + c * S::threads * V);
+      }
+    }
+  }
+  allow_successor();
+#pragma unroll
+  for (int r = 0; r < R; ++r) {
+    if (row0 + r < tokens) {
+#pragma unroll
+      for (int c = 0; c < C; ++c) {
+        float f[V];
+#pragma unroll
+        for (int i = 0; i < V; ++i) f[i] = silu_mul(to_float(a[r][c].v[i]), to_float(b[r][c].v[i]), inv_scale);
+        store_fp8<V>(out + (row0 + r) * H + col0 + c * S::threads * V, f);
+      }
+    }
+  }
+}
+
+template <class S>
+struct LaunchSpecialised {
+  template <class T>
+  struct Run {
+    static cudaError_t run(const detail::LaunchParams& p, cudaStream_t stream) {
+      const int64_t row_groups = (p.tokens + S::rows_per_cta - 1) / S::rows_per_cta;
+      const dim3 grid(static_cast<unsigned>(row_groups * S::col_tiles));
+      return kiln::launch(specialised<S, T>, grid, dim3(S::threads), 1, stream,
+                          static_cast<const T*>(p.input), static_cast<uint8_t*>(p.output), p.scale, p.tokens);
+    }
+  };
+};
+
+template <class S>
+cudaError_t launch(const detail::LaunchParams& p, cudaStream_t stream) {
+  return for_dtype<LaunchSpecialised<S>::template Run>(p, stream);
+}
+
+// ---- generic kernel: hidden at run time, any alignment --------------------------
+
+// One CTA per row; V = 8 when the row starts and hidden allow 16-byte accesses, else 1.
+template <class T, int V>
+__global__ void __launch_bounds__(256)
+generic(const T* __restrict__ x, uint8_t* __restrict__ out, const float* __restrict__ scale, int64_t tokens, int64_t hidden) {
+  wait_for_predecessor();
+  const float inv_scale = 1.0f / *scale;
+  allow_successor();
+  for (int64_t row = blockIdx.x; row < tokens; row += gridDim.x) {
+    const T* in = x + row * 2 * hidden;
+    for (int64_t col = static_cast<int64_t>(threadIdx.x) * V; col < hidden; col += static_cast<int64_t>(blockDim.x) * V) {
+      const Vec<T, V> a = load_vec<T, V>(in + col), b = load_vec<T, V>(in + hidden + col);
+      float f[V];
+#pragma unroll
+      for (int i = 0; i < V; ++i) f[i] = silu_mul(to_float(a.v[i]), to_float(b.v[i]), inv_scale);
+      store_fp8<V>(out + row * hidden + col, f);
+    }
+  }
+}
+
+template <class T>
+struct LaunchGeneric {
+  static cudaError_t run(const detail::LaunchParams& p, cudaStream_t stream) {
+    const bool wide = p.hidden % 8 == 0 && reinterpret_cast<uintptr_t>(p.input) % 16 == 0 &&
+                      reinterpret_cast<uintptr_t>(p.output) % 8 == 0;
+    const int64_t per_thread = wide ? 8 : 1;
+    int64_t threads = (p.hidden / per_thread + 31) / 32 * 32;
+    threads = threads < 32 ? 32 : (threads > 256 ? 256 : threads);
+    const dim3 grid(static_cast<unsigned>(p.tokens < 65536 * 16 ? p.tokens : 65536 * 16));
+    const auto* in = static_cast<const T*>(p.input);
+    auto* o = static_cast<uint8_t*>(p.output);
+    return wide ? kiln::launch(generic<T, 8>, grid, dim3(threads), 1, stream, in, o, p.scale, p.tokens, p.hidden)
+                : kiln::launch(generic<T, 1>, grid, dim3(threads), 1, stream, in, o, p.scale, p.tokens, p.hidden);
+  }
+};
+
+inline cudaError_t launch_generic(const detail::LaunchParams& p, cudaStream_t stream) {
+  return for_dtype<LaunchGeneric>(p, stream);
+}
+
+// Whether this build holds an image of the generic kernel for the current device.
+inline cudaError_t probe_generic() {
+  cudaFuncAttributes attr;
+  return cudaFuncGetAttributes(&attr, generic<__nv_bfloat16, 1>);
+}
+
+}  // namespace kiln::silu_mul_fp8
