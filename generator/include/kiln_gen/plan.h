@@ -1,0 +1,49 @@
+// Plan stage: which instances to emit and which table rows point at them.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "kiln_gen/schema.h"
+#include "kiln_gen/validate.h"
+
+namespace kiln::gen {
+
+// One generated kernel instance: a unique schedule within a config set, named
+// after the lowest threshold that uses it.
+struct Instance {
+  std::string name;
+  const KernelSchema* kernel = nullptr;
+  std::string arch;
+  int64_t hidden = 0;
+  int64_t threshold = 0;
+  Schedule schedule;
+  std::vector<std::string> configs;  // every config file using it, by threshold
+};
+
+// One dispatch-table row: a config file and the instance that runs for it.
+struct Row {
+  const KernelSchema* kernel = nullptr;
+  int64_t hidden = 0;
+  int64_t threshold = 0;
+  std::string config;
+  std::string instance;
+  int64_t instance_threshold = 0;  // != threshold when the row shares another's instance
+  Schedule schedule;
+};
+
+struct ArchPlan {
+  std::string arch;
+  std::vector<Instance> instances;  // sorted by kernel, hidden, threshold
+  std::vector<Row> rows;            // sorted by kernel, hidden, threshold
+};
+
+struct Plan {
+  std::vector<ArchPlan> archs;  // sorted by arch name
+};
+
+Plan make_plan(const std::vector<ConfigSet>& sets);
+
+}  // namespace kiln::gen

@@ -1,0 +1,49 @@
+// The repository's own configs/ validate, cover the RFC grid, and generated/ is
+// what they give (what CI's `kiln-gen --check` asserts).
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include "kiln_gen/cli.h"
+#include "kiln_gen/source_tree.h"
+#include "test_support.h"
+
+namespace kiln::gen::test {
+namespace {
+
+TEST(Repository, ConfigsValidate) {
+  const Validated v = validate_tree(load_tree(default_configs_dir()));
+  EXPECT_EQ(sorted_lines(v.errors), std::vector<std::string>{});
+}
+
+TEST(Repository, ConfigsCoverBothKernelsOnSm90AndSm100AtTheRfcGrid) {
+  const Validated v = validate_dir(default_configs_dir());
+  std::set<std::string> sets;
+  for (const ConfigSet& set : v.sets) {
+    sets.insert(std::string(set.kernel->name) + "/" + set.arch + "/" + std::to_string(set.hidden));
+    std::vector<int64_t> thresholds;
+    for (const ConfigEntry& e : set.entries) thresholds.push_back(e.threshold);
+    EXPECT_EQ(thresholds, (std::vector<int64_t>{1, 2, 4, 8, 32, 128, 256, 1024})) << set.arch << " " << set.hidden;
+  }
+  std::set<std::string> expected;
+  for (const char* kernel : {"rms_norm_fp8", "silu_mul_fp8"})
+    for (const char* arch : {"sm90", "sm100"})
+      for (int hidden : {2048, 4096, 5120, 8192}) expected.insert(std::string(kernel) + "/" + arch + "/" + std::to_string(hidden));
+  EXPECT_EQ(sets, expected);
+}
+
+TEST(Repository, GeneratedIsUpToDate) {
+  const RunResult r = run_gen({"--check"});  // the defaults: the repository's configs/ and generated/
+  EXPECT_EQ(r.code, kExitOk) << r.out << r.err << "regenerate: build kiln-gen and run it from anywhere";
+  EXPECT_EQ(r.out, "generated/ is up to date\n");
+}
+
+TEST(Repository, ConsoleOutputNamesNoAbsolutePath) {
+  const RunResult r = run_gen({"--check"});
+  const std::string root = default_configs_dir().parent_path().string();
+  EXPECT_EQ(r.out.find(root), std::string::npos);
+  EXPECT_EQ(r.err.find(root), std::string::npos);
+}
+
+}  // namespace
+}  // namespace kiln::gen::test

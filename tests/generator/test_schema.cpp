@@ -1,0 +1,318 @@
+// Kernel schemas and single-file validation, rule by rule.
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include "kiln_gen/config_file.h"
+#include "kiln_gen/names.h"
+#include "kiln_gen/schema.h"
+
+namespace kiln::gen {
+namespace {
+
+using nlohmann::json;
+
+const KernelSchema& rms() { return *find_kernel("rms_norm_fp8"); }
+const KernelSchema& silu() { return *find_kernel("silu_mul_fp8"); }
+
+json good_rms() { return {{"threads", 256}, {"vec", 8}, {"rows_per_cta", 1}, {"cluster", 1}}; }    // at 4096
+json good_silu() { return {{"threads", 128}, {"vec", 8}, {"col_iters", 1}, {"rows_per_cta", 1}}; }  // at 4096
+json good_for(const KernelSchema& k) { return k.name == "rms_norm_fp8" ? good_rms() : good_silu(); }
+
+json with(json schedule, const std::string& key, json value) {
+  schedule[key] = std::move(value);
+  return schedule;
+}
+
+std::vector<std::string> issue_lines(const ScheduleCheck& check) {
+  std::vector<std::string> lines;
+  for (const Issue& i : check.issues) lines.push_back(i.key + " = " + i.value + ": " + i.rule);
+  return lines;
+}
+
+// The one issue a schedule gets, as "key = value: rule".
+std::string only_issue(const KernelSchema& k, const json& schedule, int64_t hidden = 4096) {
+  const ScheduleCheck check = check_schedule(k, schedule, hidden);
+  EXPECT_FALSE(check.schedule.has_value());
+  const auto lines = issue_lines(check);
+  EXPECT_EQ(lines.size(), 1u) << ::testing::PrintToString(lines);
+  return lines.empty() ? "" : lines.front();
+}
+
+std::vector<std::string> param_names(const KernelSchema& k) {
+  std::vector<std::string> names;
+  for (const ParamSpec& p : k.params) names.emplace_back(p.name);
+  return names;
+}
+
+TEST(Registry, ListsKernelsSortedByName) {
+  ASSERT_EQ(kernel_schemas().size(), 2u);
+  EXPECT_EQ(kernel_schemas()[0].name, "rms_norm_fp8");
+  EXPECT_EQ(kernel_schemas()[1].name, "silu_mul_fp8");
+  EXPECT_EQ(kernel_list(), "rms_norm_fp8, silu_mul_fp8");
+  EXPECT_EQ(find_kernel("gelu_fp8"), nullptr);
+}
+
+TEST(Registry, RmsNormFp8HeaderNamespaceAndParamOrder) {
+  EXPECT_EQ(rms().header, "rms_norm_fp8.cuh");
+  EXPECT_EQ(rms().cpp_namespace, "kiln::rms_norm_fp8");
+  EXPECT_EQ(param_names(rms()), (std::vector<std::string>{"threads", "vec", "rows_per_cta", "cluster"}));
+}
+
+TEST(Registry, SiluMulFp8HeaderNamespaceAndParamOrder) {
+  EXPECT_EQ(silu().header, "silu_mul_fp8.cuh");
+  EXPECT_EQ(silu().cpp_namespace, "kiln::silu_mul_fp8");
+  EXPECT_EQ(param_names(silu()), (std::vector<std::string>{"threads", "vec", "col_iters", "rows_per_cta"}));
+}
+
+TEST(Registry, EveryParamIsConsistentAndDocumented) {
+  for (const KernelSchema& k : kernel_schemas())
+    for (const ParamSpec& p : k.params) {
+      SCOPED_TRACE(std::string(k.name) + "." + std::string(p.name));
+      EXPECT_LE(p.min, p.max);
+      EXPECT_GE(p.multiple_of, 1);
+      EXPECT_FALSE(p.doc.empty());
+      for (int64_t v : p.one_of) EXPECT_TRUE(v >= p.min && v <= p.max) << v;
+    }
+}
+
+TEST(Registry, KnownArchsAreTheSupportedTargets) {
+  EXPECT_EQ(arch_list(), "sm80, sm86, sm89, sm90, sm100, sm103, sm120");
+  EXPECT_TRUE(is_known_arch("sm90"));
+  EXPECT_FALSE(is_known_arch("sm91"));
+  EXPECT_FALSE(is_known_arch("SM90"));
+}
+
+TEST(Names, OneSchemeForInstanceConfigAndPaths) {
+  EXPECT_EQ(instance_name("rms_norm_fp8", "sm90", 4096, 32), "rms_norm_fp8_sm90_h4096_bs32");
+  EXPECT_EQ(set_path("rms_norm_fp8", "sm90", 4096), "configs/rms_norm_fp8/sm90/4096");
+  EXPECT_EQ(config_path("rms_norm_fp8", "sm90", 4096, 32), "configs/rms_norm_fp8/sm90/4096/bs32.json");
+  EXPECT_EQ(instance_path("rms_norm_fp8", "sm90", 4096, 32), "rms_norm_fp8/sm90/4096/rms_norm_fp8_sm90_h4096_bs32.cu");
+  EXPECT_EQ(dispatch_path("sm100"), "dispatch_sm100.cpp");
+}
+
+TEST(ParsePositive, AcceptsPlainDecimalsUpToTheLimit) {
+  EXPECT_EQ(parse_positive("1", kMaxHidden), 1);
+  EXPECT_EQ(parse_positive("4096", kMaxHidden), 4096);
+  EXPECT_EQ(parse_positive("1048576", kMaxHidden), 1048576);
+}
+
+TEST(ParsePositive, RejectsZeroSignsLeadingZerosJunkAndOverflow) {
+  for (const char* bad : {"", "0", "01", "-1", "+1", "1a", "4k", " 1", "1048577", "99999999999999999999"})
+    EXPECT_EQ(parse_positive(bad, kMaxHidden), std::nullopt) << bad;
+}
+
+TEST(CheckSchedule, GoodSchedulesPassWithValuesInSchemaOrder) {
+  const ScheduleCheck r = check_schedule(rms(), good_rms(), 4096);
+  ASSERT_TRUE(r.schedule.has_value()) << ::testing::PrintToString(issue_lines(r));
+  EXPECT_EQ(r.schedule->values, (std::vector<int64_t>{256, 8, 1, 1}));
+  EXPECT_EQ(r.schedule->text(), "threads=256 vec=8 rows_per_cta=1 cluster=1");
+  const ScheduleCheck s = check_schedule(silu(), good_silu(), 4096);
+  ASSERT_TRUE(s.schedule.has_value());
+  EXPECT_EQ(s.schedule->text(), "threads=128 vec=8 col_iters=1 rows_per_cta=1");
+  EXPECT_EQ((*s.schedule)["col_iters"], 1);
+}
+
+// --- every parameter, every rule, driven by the schema itself --------------------
+
+TEST(CheckSchedule, EveryParamRejectsNonIntegerJsonTypes) {
+  for (const KernelSchema& k : kernel_schemas())
+    for (const ParamSpec& p : k.params)
+      for (const json& bad : {json(8.0), json(true), json("8"), json(nullptr), json::array({8}), json::object()}) {
+        const std::string key = "schedule." + std::string(p.name);
+        EXPECT_EQ(only_issue(k, with(good_for(k), std::string(p.name), bad)),
+                  key + " = " + render_value(bad) + ": must be a JSON integer");
+      }
+}
+
+TEST(CheckSchedule, EveryParamRejectsValuesJustOutsideItsRange) {
+  for (const KernelSchema& k : kernel_schemas())
+    for (const ParamSpec& p : k.params) {
+      const std::string range = "must be in " + std::to_string(p.min) + ".." + std::to_string(p.max);
+      const std::string key = "schedule." + std::string(p.name);
+      EXPECT_EQ(only_issue(k, with(good_for(k), std::string(p.name), p.min - 1)),
+                key + " = " + std::to_string(p.min - 1) + ": " + range);
+      EXPECT_EQ(only_issue(k, with(good_for(k), std::string(p.name), p.max + 1)),
+                key + " = " + std::to_string(p.max + 1) + ": " + range);
+    }
+}
+
+TEST(CheckSchedule, EveryAllowedSetRejectsAValueInRangeButNotListed) {
+  int sets = 0;
+  for (const KernelSchema& k : kernel_schemas())
+    for (const ParamSpec& p : k.params)
+      for (int64_t v = p.min; !p.one_of.empty() && v <= p.max; ++v)
+        if (std::find(p.one_of.begin(), p.one_of.end(), v) == p.one_of.end()) {
+          const std::string issue = only_issue(k, with(good_for(k), std::string(p.name), v));
+          EXPECT_NE(issue.find("must be one of"), std::string::npos) << issue;
+          ++sets;
+          break;
+        }
+  EXPECT_EQ(sets, 3);  // rms vec, rms cluster, silu vec
+}
+
+TEST(CheckSchedule, EveryMultipleOfRuleRejectsANonMultiple) {
+  int rules = 0;
+  for (const KernelSchema& k : kernel_schemas())
+    for (const ParamSpec& p : k.params)
+      if (p.multiple_of > 1) {
+        const int64_t v = p.min + 1;
+        EXPECT_EQ(only_issue(k, with(good_for(k), std::string(p.name), v)),
+                  "schedule." + std::string(p.name) + " = " + std::to_string(v) + ": must be a multiple of " +
+                      std::to_string(p.multiple_of));
+        ++rules;
+      }
+  EXPECT_EQ(rules, 2);  // threads of both kernels
+}
+
+// --- the same rules with the values written out -----------------------------------
+
+TEST(CheckSchedule, RmsThreadsRangeAndMultipleOf32) {
+  EXPECT_EQ(only_issue(rms(), with(good_rms(), "threads", 1056)), "schedule.threads = 1056: must be in 32..1024");
+  EXPECT_EQ(only_issue(rms(), with(good_rms(), "threads", 16)), "schedule.threads = 16: must be in 32..1024");
+  EXPECT_EQ(only_issue(rms(), with(good_rms(), "threads", 48)), "schedule.threads = 48: must be a multiple of 32");
+}
+
+TEST(CheckSchedule, VecMustBeOneOf1248) {
+  EXPECT_EQ(only_issue(rms(), with(good_rms(), "vec", 3)), "schedule.vec = 3: must be one of 1, 2, 4, 8");
+  EXPECT_EQ(only_issue(silu(), with(good_silu(), "vec", 6)), "schedule.vec = 6: must be one of 1, 2, 4, 8");
+  EXPECT_EQ(only_issue(silu(), with(good_silu(), "vec", 16)), "schedule.vec = 16: must be in 1..8");
+}
+
+TEST(CheckSchedule, RmsRowsPerCtaAndClusterRanges) {
+  EXPECT_EQ(only_issue(rms(), with(good_rms(), "rows_per_cta", 17)), "schedule.rows_per_cta = 17: must be in 1..16");
+  EXPECT_EQ(only_issue(rms(), with(good_rms(), "cluster", 3)), "schedule.cluster = 3: must be one of 1, 2, 4, 8");
+  EXPECT_EQ(only_issue(rms(), with(good_rms(), "cluster", 0)), "schedule.cluster = 0: must be in 1..8");
+}
+
+TEST(CheckSchedule, SiluColItersAndRowsPerCtaRanges) {
+  EXPECT_EQ(only_issue(silu(), with(good_silu(), "col_iters", 0)), "schedule.col_iters = 0: must be in 1..16");
+  EXPECT_EQ(only_issue(silu(), with(good_silu(), "col_iters", 17)), "schedule.col_iters = 17: must be in 1..16");
+  EXPECT_EQ(only_issue(silu(), with(good_silu(), "rows_per_cta", 65)), "schedule.rows_per_cta = 65: must be in 1..64");
+}
+
+TEST(CheckSchedule, IntegerBeyondInt64IsOutOfRange) {
+  const json huge = json::parse("18446744073709551615");
+  EXPECT_EQ(only_issue(rms(), with(good_rms(), "threads", huge)),
+            "schedule.threads = 18446744073709551615: must be in 32..1024");
+}
+
+TEST(CheckSchedule, MissingAndUnknownKeysAreEachReported) {
+  json s = good_rms();
+  s.erase("cluster");
+  s["warps"] = 4;
+  const auto lines = issue_lines(check_schedule(rms(), s, 4096));
+  EXPECT_EQ(lines, (std::vector<std::string>{
+                       "schedule.warps = 4: unknown key; rms_norm_fp8 takes threads, vec, rows_per_cta, cluster",
+                       "schedule.cluster = (missing): required: CTAs of a thread-block cluster that split one row",
+                   }));
+}
+
+TEST(CheckSchedule, ScheduleMustBeAnObject) {
+  EXPECT_EQ(only_issue(silu(), json::array({128, 8, 1, 1})),
+            "schedule = [128,8,1,1]: must be an object with threads, vec, col_iters, rows_per_cta");
+}
+
+TEST(CheckSchedule, SeveralBadParamsAreAllReported) {
+  json s = good_rms();
+  s["vec"] = 3;
+  s["rows_per_cta"] = "1";
+  EXPECT_EQ(check_schedule(rms(), s, 4096).issues.size(), 2u);
+}
+
+// --- cross-checks against the hidden size -----------------------------------------
+
+TEST(CrossCheck, SiluColumnTileMustDivideHidden) {
+  const json s = {{"threads", 256}, {"vec", 8}, {"col_iters", 2}, {"rows_per_cta", 1}};
+  EXPECT_TRUE(check_schedule(silu(), s, 4096).schedule.has_value());
+  EXPECT_EQ(only_issue(silu(), s, 5120),
+            "schedule.threads*vec*col_iters = 4096: does not divide hidden 5120 "
+            "(the column tile threads*vec*col_iters = N must divide hidden H)");
+}
+
+TEST(CrossCheck, SiluVectorsInFlightAtMost32) {
+  const json ok = {{"threads", 128}, {"vec", 8}, {"col_iters", 4}, {"rows_per_cta", 8}};
+  EXPECT_TRUE(check_schedule(silu(), ok, 4096).schedule.has_value());  // 32: the limit itself
+  EXPECT_EQ(only_issue(silu(), with(ok, "rows_per_cta", 9), 4096),
+            "schedule.rows_per_cta*col_iters = 36: must be at most 32 (vectors in flight per thread: register budget)");
+}
+
+TEST(CrossCheck, RmsThreadsTimesRowsAtMost1024) {
+  EXPECT_TRUE(check_schedule(rms(), with(good_rms(), "rows_per_cta", 4), 4096).schedule.has_value());  // 1024
+  EXPECT_EQ(only_issue(rms(), with(good_rms(), "rows_per_cta", 5), 4096),
+            "schedule.threads*rows_per_cta = 1280: must be at most 1024 (a CTA holds at most 1024 threads)");
+}
+
+TEST(CrossCheck, RmsRowSliceMustDivideHidden) {
+  EXPECT_EQ(only_issue(rms(), good_rms(), 5120),
+            "schedule.cluster*threads*vec = 2048: does not divide hidden 5120 "
+            "(the row slice cluster*threads*vec = N must divide hidden H)");
+  EXPECT_NE(only_issue(rms(), with(good_rms(), "cluster", 4), 4096).find("cluster*threads*vec = 8192"),
+            std::string::npos);
+}
+
+TEST(CrossCheck, RmsRowSlicePerThreadAtMost32) {
+  const json s = {{"threads", 32}, {"vec", 8}, {"rows_per_cta", 1}, {"cluster", 1}};
+  EXPECT_TRUE(check_schedule(rms(), s, 8192).schedule.has_value());  // 32 per thread: the limit
+  EXPECT_EQ(only_issue(rms(), s, 16384),
+            "schedule.hidden/(cluster*threads*vec) = 64: must be at most 32 (the row slice per thread lives in registers)");
+}
+
+TEST(CrossCheck, SkippedWhileAParamIsInvalid) {
+  // vec=3 would also break the row-slice division; only the parameter is reported.
+  EXPECT_EQ(only_issue(rms(), with(good_rms(), "vec", 3), 4096), "schedule.vec = 3: must be one of 1, 2, 4, 8");
+}
+
+// --- whole config files -------------------------------------------------------------
+
+std::vector<std::string> text_issues(std::string_view text, const KernelSchema& k = rms()) {
+  return issue_lines(check_config_text(k, text, 4096));
+}
+
+TEST(ConfigText, ScheduleWithFreeFormTuningPasses) {
+  const std::string text = R"({"schedule": {"threads": 256, "vec": 8, "rows_per_cta": 1, "cluster": 1},
+                               "tuning": {"gpu": "H100", "us": 2.5, "tried": [1, 2], "nested": {"a": null}}})";
+  EXPECT_TRUE(check_config_text(rms(), text, 4096).schedule.has_value());
+}
+
+TEST(ConfigText, MalformedJsonReportsLineAndColumn) {
+  const auto lines = text_issues("{\n  \"schedule\": {\"threads\": 256,,}\n}\n");
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_TRUE(lines[0].starts_with("json = line 2, column 31: malformed JSON: ")) << lines[0];
+}
+
+TEST(ConfigText, DocumentMustBeAnObject) {
+  EXPECT_EQ(text_issues("[1]"), (std::vector<std::string>{
+                                    R"(document = [1]: must be a JSON object with "schedule" and optional "tuning")"}));
+}
+
+TEST(ConfigText, ScheduleIsRequired) {
+  EXPECT_EQ(text_issues(R"({"tuning": {}})"),
+            (std::vector<std::string>{"schedule = (missing): required: an object with threads, vec, rows_per_cta, cluster"}));
+}
+
+TEST(ConfigText, UnknownTopLevelKeyIsAnError) {
+  const auto lines = text_issues(R"({"schedule": {"threads": 256, "vec": 8, "rows_per_cta": 1, "cluster": 1}, "note": 1})");
+  EXPECT_EQ(lines, (std::vector<std::string>{"note = 1: unknown top-level key; allowed: schedule, tuning"}));
+}
+
+TEST(ConfigText, TuningMustBeAnObject) {
+  const auto lines =
+      text_issues(R"({"schedule": {"threads": 256, "vec": 8, "rows_per_cta": 1, "cluster": 1}, "tuning": [1]})");
+  EXPECT_EQ(lines, (std::vector<std::string>{"tuning = [1]: must be an object (free-form provenance)"}));
+}
+
+TEST(ConfigText, RepeatedKeysAreReportedAndNotGuessedAt) {
+  const auto lines =
+      text_issues(R"({"schedule": {"threads": 256, "vec": 8, "vec": 3, "rows_per_cta": 1, "cluster": 1}})");
+  EXPECT_EQ(lines, (std::vector<std::string>{"schedule.vec = (repeated): duplicate key in one JSON object"}));
+}
+
+TEST(ConfigText, LongValuesAreCutShortInReports) {
+  const std::string rendered = render_value(json(std::string(200, 'x')));
+  EXPECT_EQ(rendered.size(), 60u);
+  EXPECT_TRUE(rendered.ends_with("..."));
+}
+
+}  // namespace
+}  // namespace kiln::gen
