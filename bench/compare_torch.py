@@ -1,0 +1,612 @@
+#!/usr/bin/env python3
+"""kiln against PyTorch eager and torch.compile, on the GPU this runs on.
+
+libkiln is loaded with ctypes and driven through its C API (runtime/include/kiln/kiln.h).
+For every kernel, dtype, hidden size and token count the script
+
+  1. checks kiln's fp8 output against PyTorch eager, computed in fp32 from the same
+     inputs and clamped to +-448 before the cast (one-ulp differences near rounding ties
+     are allowed in under 0.1 % of the outputs; anything else fails the run);
+  2. times kiln, eager and torch.compile (Inductor, dynamic=False, compiled and warmed
+     up per shape) as kiln-bench does: N back-to-back calls captured in one CUDA graph,
+     median of replays timed with CUDA events, per-call time = median / N;
+
+then prints the RFC-style summary and writes a CSV (and the summary) to --out.
+
+    python3 bench/compare_torch.py --lib build/runtime/libkiln.so --out results/
+    python3 bench/compare_torch.py --quick --kernel rms_norm_fp8 --out results/
+
+Needs Python 3, PyTorch with CUDA and Triton; nothing else.
+"""
+
+import argparse
+import ctypes
+import csv
+import datetime
+import math
+import os
+import re
+import statistics
+import sys
+import time
+
+DEFAULT_HIDDEN = [2048, 4096, 5120, 8192]
+# Thresholds, the values between them, and sizes that run from DRAM at every hidden size.
+DEFAULT_TOKENS = [1, 2, 3, 4, 8, 16, 32, 64, 128, 200, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768, 65536]
+QUICK_TOKENS = [1, 4, 32, 128, 200, 1024, 4096, 16384]
+KERNELS = ["silu_mul_fp8", "rms_norm_fp8"]
+DTYPES = ["bf16", "fp16"]
+FP8_MAX = 448.0
+ULP_FRACTION = 1e-3  # one-ulp differences allowed in under this fraction of outputs
+
+torch = None  # imported by main(), so that --help works without PyTorch
+
+# ---- the C API, mirrored from runtime/include/kiln/kiln.h ---------------------------
+
+KILN_SUCCESS = 0
+KILN_DTYPE = {"bf16": 0, "fp16": 1}
+KILN_SET_EXACT, KILN_SET_STRICT, KILN_SET_GENERIC = 0, 1, 2
+
+
+class PlanOptions(ctypes.Structure):
+    _fields_ = [
+        ("struct_size", ctypes.c_uint32),
+        ("kernel", ctypes.c_char_p),
+        ("hidden", ctypes.c_int64),
+        ("dtype", ctypes.c_int),  # kiln_dtype
+        ("device", ctypes.c_int32),
+        ("policy", ctypes.c_int),  # kiln_set_policy
+    ]
+
+
+class Args(ctypes.Structure):
+    _fields_ = [
+        ("struct_size", ctypes.c_uint32),
+        ("input", ctypes.c_void_p),
+        ("weight", ctypes.c_void_p),
+        ("output", ctypes.c_void_p),
+        ("scale", ctypes.c_void_p),  # const float*
+        ("tokens", ctypes.c_int64),
+        ("hidden", ctypes.c_int64),
+        ("eps", ctypes.c_float),
+    ]
+
+
+class VariantInfo(ctypes.Structure):
+    _fields_ = [
+        ("struct_size", ctypes.c_uint32),
+        ("kernel", ctypes.c_char_p),
+        ("arch", ctypes.c_char_p),
+        ("hidden", ctypes.c_int64),
+        ("threshold", ctypes.c_int32),
+        ("is_fallback", ctypes.c_int32),
+        ("name", ctypes.c_char_p),
+        ("config", ctypes.c_char_p),
+        ("schedule", ctypes.c_char_p),
+    ]
+
+
+class KilnError(RuntimeError):
+    pass
+
+
+class Kiln:
+    """libkiln through ctypes: prototypes declared, every status checked."""
+
+    def __init__(self, path):
+        try:
+            self.lib = ctypes.CDLL(path)
+        except OSError as e:
+            raise KilnError(f"cannot load libkiln from {path}: {e} (build it with ninja -C build, or pass --lib)")
+        lib = self.lib
+        c_plan_p = ctypes.c_void_p
+        lib.kiln_status_name.argtypes, lib.kiln_status_name.restype = [ctypes.c_int], ctypes.c_char_p
+        lib.kiln_last_error.argtypes, lib.kiln_last_error.restype = [], ctypes.c_char_p
+        lib.kiln_version.argtypes, lib.kiln_version.restype = [], ctypes.c_char_p
+        lib.kiln_plan_options_init.argtypes, lib.kiln_plan_options_init.restype = [ctypes.POINTER(PlanOptions)], None
+        lib.kiln_args_init.argtypes, lib.kiln_args_init.restype = [ctypes.POINTER(Args)], None
+        lib.kiln_plan_create.argtypes = [ctypes.POINTER(PlanOptions), ctypes.POINTER(c_plan_p)]
+        lib.kiln_plan_create.restype = ctypes.c_int
+        lib.kiln_plan_destroy.argtypes, lib.kiln_plan_destroy.restype = [c_plan_p], None
+        lib.kiln_plan_summary.argtypes, lib.kiln_plan_summary.restype = [c_plan_p], ctypes.c_char_p
+        lib.kiln_plan_describe.argtypes = [c_plan_p, ctypes.c_int64, ctypes.POINTER(VariantInfo)]
+        lib.kiln_plan_describe.restype = ctypes.c_int
+        lib.kiln_launch.argtypes = [c_plan_p, ctypes.POINTER(Args), ctypes.c_void_p]
+        lib.kiln_launch.restype = ctypes.c_int
+        self.version = lib.kiln_version().decode()
+
+        # The structs must have the library's layout: init writes its sizeof.
+        for cls, init in ((PlanOptions, lib.kiln_plan_options_init), (Args, lib.kiln_args_init)):
+            probe = cls()
+            init(ctypes.byref(probe))
+            if probe.struct_size != ctypes.sizeof(cls):
+                raise KilnError(f"{cls.__name__}: libkiln's struct is {probe.struct_size} bytes, this script's "
+                                f"{ctypes.sizeof(cls)}: the script does not match kiln.h")
+
+    def check(self, status, what):
+        if status != KILN_SUCCESS:
+            name = self.lib.kiln_status_name(status).decode()
+            raise KilnError(f"{what}: {name}: {self.lib.kiln_last_error().decode()}")
+
+    def plan(self, kernel, hidden, dtype, device, policy=KILN_SET_EXACT):
+        return Plan(self, kernel, hidden, dtype, device, policy)
+
+
+class Plan:
+    def __init__(self, kiln, kernel, hidden, dtype, device, policy):
+        self.kiln, self.kernel, self.hidden = kiln, kernel, hidden
+        options = PlanOptions()
+        kiln.lib.kiln_plan_options_init(ctypes.byref(options))
+        self._kernel_name = kernel.encode()
+        options.kernel = self._kernel_name
+        options.hidden = hidden
+        options.dtype = KILN_DTYPE[dtype]
+        options.device = device
+        options.policy = policy
+        self.handle = ctypes.c_void_p()
+        kiln.check(kiln.lib.kiln_plan_create(ctypes.byref(options), ctypes.byref(self.handle)),
+                   f"kiln_plan_create({kernel}, hidden={hidden}, {dtype}, device {device})")
+
+    def summary(self):
+        return self.kiln.lib.kiln_plan_summary(self.handle).decode()
+
+    def describe(self, tokens):
+        info = VariantInfo()
+        info.struct_size = ctypes.sizeof(VariantInfo)
+        self.kiln.check(self.kiln.lib.kiln_plan_describe(self.handle, tokens, ctypes.byref(info)),
+                        f"kiln_plan_describe({self.kernel}, tokens={tokens})")
+        return {"name": info.name.decode(), "config": info.config.decode(), "threshold": info.threshold,
+                "is_fallback": bool(info.is_fallback)}
+
+    def args(self, x, w, out, scale, tokens, eps):
+        a = Args()
+        self.kiln.lib.kiln_args_init(ctypes.byref(a))
+        a.input = x.data_ptr()
+        a.weight = w.data_ptr() if w is not None else None
+        a.output = out.data_ptr()
+        a.scale = scale.data_ptr()
+        a.tokens = tokens
+        a.hidden = self.hidden
+        a.eps = eps
+        return a
+
+    def launch(self, args, stream):
+        status = self.kiln.lib.kiln_launch(self.handle, ctypes.byref(args), ctypes.c_void_p(stream))
+        if status != KILN_SUCCESS:
+            self.kiln.check(status, f"kiln_launch({self.kernel}, hidden={self.hidden}, tokens={args.tokens})")
+
+    def close(self):
+        if self.handle:
+            self.kiln.lib.kiln_plan_destroy(self.handle)
+            self.handle = ctypes.c_void_p()
+
+
+# ---- the PyTorch baselines (also the reference) --------------------------------------
+# fp32 from the 16-bit inputs, multiply by the reciprocal of the scale, clamp to +-448
+# before the cast (PyTorch's cast does not saturate).
+
+def silu_mul_fp8_torch(x, scale):
+    h = x.shape[-1] // 2
+    xf = x.float()
+    a, b = xf[..., :h], xf[..., h:]
+    y = (a / (1 + torch.exp(-a))) * b * (1.0 / scale)
+    return y.clamp(-FP8_MAX, FP8_MAX).to(torch.float8_e4m3fn)
+
+
+def rms_norm_fp8_torch(x, w, scale, eps: float):
+    xf = x.float()
+    y = xf * torch.rsqrt(xf.pow(2).mean(dim=-1, keepdim=True) + eps) * w.float() * (1.0 / scale)
+    return y.clamp(-FP8_MAX, FP8_MAX).to(torch.float8_e4m3fn)
+
+
+# ---- comparing fp8 outputs ----------------------------------------------------------
+
+def compare_fp8(got, ref):
+    """(outputs, one-ulp differences, worse differences) between two e4m3fn tensors."""
+    g_all = got.view(torch.uint8).reshape(-1)
+    r_all = ref.view(torch.uint8).reshape(-1)
+    n, one, worse = g_all.numel(), 0, 0
+    chunk = 1 << 26
+    for i in range(0, n, chunk):
+        g = g_all[i:i + chunk].to(torch.int16)
+        r = r_all[i:i + chunk].to(torch.int16)
+        g_mag, r_mag = g & 0x7F, r & 0x7F
+        g_nan, r_nan = g_mag == 0x7F, r_mag == 0x7F
+        # Signed position on the fp8 number line: neighbours differ by 1 (+0 and -0 share 0).
+        g_ord = torch.where(g >= 0x80, -g_mag, g_mag)
+        r_ord = torch.where(r >= 0x80, -r_mag, r_mag)
+        differ = (g != r) & ~(g_nan & r_nan)
+        near = differ & ~g_nan & ~r_nan & ((g_ord - r_ord).abs() <= 1)
+        one += int(near.sum())
+        worse += int((differ & ~near).sum())
+    return n, one, worse
+
+
+# ---- timing -------------------------------------------------------------------------
+
+class Timer:
+    """N back-to-back calls captured in one CUDA graph; median of timed replays."""
+
+    def __init__(self, launches, replays, min_replays, max_seconds, warmup_ms):
+        self.launches, self.replays, self.min_replays = launches, replays, min_replays
+        self.max_seconds, self.warmup_ms = max_seconds, warmup_ms
+        self.starts, self.stops = [], []
+        self.cycles_per_ms = self._calibrate_sleep()
+
+    def _event(self):
+        return torch.cuda.Event(enable_timing=True)
+
+    def _calibrate_sleep(self):
+        torch.cuda._sleep(1000)
+        start, stop = self._event(), self._event()
+        cycles = 20_000_000
+        start.record()
+        torch.cuda._sleep(cycles)
+        stop.record()
+        stop.synchronize()
+        return cycles / max(start.elapsed_time(stop), 1e-3)
+
+    def time(self, fn):
+        """Per-call µs (median replay / launches), per-call µs of the fastest replay, replays timed."""
+        # Warm up outside the graph, on a side stream, as PyTorch asks before a capture.
+        side = torch.cuda.Stream()
+        side.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(side):
+            for _ in range(3):
+                fn()
+        torch.cuda.current_stream().wait_stream(side)
+        torch.cuda.synchronize()
+
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph):
+            for _ in range(self.launches):
+                fn()
+        torch.cuda.synchronize()
+
+        start, stop = self._event(), self._event()
+        warm, warm_ms, batch = 0, 0.0, 3
+        while warm < 3 or warm_ms < self.warmup_ms:
+            start.record()
+            for _ in range(batch):
+                graph.replay()
+            stop.record()
+            stop.synchronize()
+            warm_ms += start.elapsed_time(stop)
+            warm += batch
+            batch = min(2 * batch, 4096)
+        replay_ms = warm_ms / warm
+
+        replays = self.replays
+        if replay_ms * replays > self.max_seconds * 1e3:
+            replays = max(self.min_replays, min(replays, int(self.max_seconds * 1e3 / replay_ms)))
+        while len(self.starts) < replays:
+            self.starts.append(self._event())
+            self.stops.append(self._event())
+
+        # Replays queued while the GPU sleeps, so Python never lags the GPU.
+        times = []
+        batch = 100
+        for first in range(0, replays, batch):
+            n = min(batch, replays - first)
+            torch.cuda._sleep(int(self.cycles_per_ms * (1.0 + 0.05 * n)))
+            for i in range(first, first + n):
+                self.starts[i].record()
+                graph.replay()
+                self.stops[i].record()
+            torch.cuda.synchronize()
+            times += [self.starts[i].elapsed_time(self.stops[i]) for i in range(first, first + n)]
+        del graph
+        per_call = [t * 1e3 / self.launches for t in times]
+        return statistics.median(per_call), min(per_call), replays
+
+
+# ---- one shape ----------------------------------------------------------------------
+
+def min_traffic_bytes(kernel, hidden, tokens):
+    if kernel == "silu_mul_fp8":
+        return tokens * 2 * hidden * 2 + tokens * hidden + 4
+    return tokens * hidden * 2 + hidden * 2 + tokens * hidden + 4
+
+
+def run_shape(opts, timer, plan, kernel, dtype, hidden, tokens):
+    dev = torch.device("cuda", opts.device)
+    tdtype = {"bf16": torch.bfloat16, "fp16": torch.float16}[dtype]
+    gen = torch.Generator(device=dev)
+    gen.manual_seed(opts.seed * 1_000_003 + hidden * 65_537 + tokens)
+    width = 2 * hidden if kernel == "silu_mul_fp8" else hidden
+    x = torch.randn((tokens, width), generator=gen, device=dev, dtype=tdtype)
+    x = torch.where(x == 0, torch.full_like(x, 2.0 ** -10), x)  # never zero
+    w = None
+    if kernel == "rms_norm_fp8":
+        w = (torch.rand(hidden, generator=gen, device=dev, dtype=torch.float32) + 0.5).to(tdtype)
+    scale = torch.tensor([opts.scale], dtype=torch.float32, device=dev)
+    out = torch.empty((tokens, hidden), dtype=torch.float8_e4m3fn, device=dev)
+    kargs = plan.args(x, w, out, scale, tokens, opts.eps)
+
+    def kiln_call():
+        plan.launch(kargs, torch.cuda.current_stream().cuda_stream)
+
+    if kernel == "silu_mul_fp8":
+        eager_fn, fn_args = silu_mul_fp8_torch, (x, scale)
+    else:
+        eager_fn, fn_args = rms_norm_fp8_torch, (x, w, scale, opts.eps)
+
+    row = {"kernel": kernel, "dtype": dtype, "hidden": hidden, "tokens": tokens,
+           "bytes": min_traffic_bytes(kernel, hidden, tokens)}
+    variant = plan.describe(tokens)
+    row.update(variant=variant["name"], threshold=variant["threshold"], is_fallback=int(variant["is_fallback"]),
+               config=variant["config"])
+
+    # Correctness: kiln against eager.
+    out.view(torch.uint8).fill_(0x7F)  # fp8 NaN: an output kiln does not write shows up as a difference
+    kiln_call()
+    ref = eager_fn(*fn_args)
+    torch.cuda.synchronize()
+    n, one, worse = compare_fp8(out, ref)
+    row.update(outputs=n, one_ulp=one, worse=worse, correct=int(worse == 0 and one <= ULP_FRACTION * n))
+    del ref
+
+    row["kiln_us"], row["kiln_us_min"], row["kiln_replays"] = timer.time(kiln_call)
+    row["eager_us"], row["eager_us_min"], row["eager_replays"] = timer.time(lambda: eager_fn(*fn_args))
+
+    if not opts.no_compile:
+        torch._dynamo.reset()  # one compiled graph per shape; no recompile limit to hit
+        compiled = torch.compile(eager_fn, dynamic=False)
+        t0 = time.perf_counter()
+        got = compiled(*fn_args)
+        torch.cuda.synchronize()
+        row["compile_s"] = time.perf_counter() - t0
+        ref = eager_fn(*fn_args)
+        _, c_one, c_worse = compare_fp8(got, ref)
+        row.update(compile_one_ulp=c_one, compile_worse=c_worse)
+        del got, ref
+        row["compile_us"], row["compile_us_min"], row["compile_replays"] = timer.time(lambda: compiled(*fn_args))
+        del compiled
+
+    for impl in ("kiln", "eager", "compile"):
+        if f"{impl}_us" in row:
+            row[f"{impl}_gbps"] = row["bytes"] / row[f"{impl}_us"] / 1e3
+    row["speedup_vs_eager"] = row["eager_us"] / row["kiln_us"]
+    if "compile_us" in row:
+        row["speedup_vs_compile"] = row["compile_us"] / row["kiln_us"]
+    del x, w, scale, out
+    return row
+
+
+# ---- reporting ----------------------------------------------------------------------
+
+def us_text(us):
+    return f"{us:.2f}" if us < 10 else f"{us:.1f}" if us < 100 else f"{us:.0f}"
+
+
+def label(row, mixed):
+    prefix = f"{row['kernel']} {row['dtype']} " if mixed else ""
+    return f"{prefix}h={row['hidden']} T={row['tokens']}"
+
+
+def describe_stats(values, rows, mixed):
+    """(average, geomean, median, min with its shape, max with its shape)."""
+    lo = min(range(len(values)), key=values.__getitem__)
+    hi = max(range(len(values)), key=values.__getitem__)
+    return (statistics.fmean(values), math.exp(statistics.fmean(math.log(v) for v in values)),
+            statistics.median(values), values[lo], label(rows[lo], mixed), values[hi], label(rows[hi], mixed))
+
+
+def format_table(rows):
+    out = [f"\n== {rows[0]['kernel']} {rows[0]['dtype']} ==",
+           f"{'hidden':>7} {'tokens':>7} {'kiln µs':>9} {'eager µs':>9} {'compile µs':>11} {'vs eager':>9} "
+           f"{'vs compile':>10} {'kiln GB/s':>10} {'check':>14}  variant"]
+    for r in rows:
+        compile_us = us_text(r["compile_us"]) if "compile_us" in r else "-"
+        vs_compile = f"{r['speedup_vs_compile']:.2f}x" if "speedup_vs_compile" in r else "-"
+        check = ("ok" if r["correct"] else "FAIL") + (f" ({r['one_ulp']}/{r['worse']})" if r["one_ulp"] or r["worse"]
+                                                       else "")
+        out.append(f"{r['hidden']:>7} {r['tokens']:>7} {us_text(r['kiln_us']):>9} {us_text(r['eager_us']):>9} "
+                   f"{compile_us:>11} {r['speedup_vs_eager']:>8.2f}x {vs_compile:>10} {r['kiln_gbps']:>10.0f} "
+                   f"{check:>14}  {r['variant']}{' (fallback)' if r['is_fallback'] else ''}")
+    out.append("check: ok/FAIL (one-ulp differences / worse differences) against PyTorch eager in fp32")
+    return "\n".join(out) + "\n"
+
+
+def format_summary(rows, title):
+    mixed = len({(r["kernel"], r["dtype"]) for r in rows}) > 1
+    out = [f"\n== Summary: {title} ==", f"configurations tested: {len(rows)}"]
+    for key, name in (("speedup_vs_eager", "PyTorch eager"), ("speedup_vs_compile", "torch.compile")):
+        have = [r for r in rows if key in r]
+        if not have:
+            continue
+        avg, geo, med, lo, lo_at, hi, hi_at = describe_stats([r[key] for r in have], have, mixed)
+        out.append(f"speedup of kiln over {name}:")
+        out.append(f"  average {avg:.3f}x   geomean {geo:.3f}x   median {med:.3f}x   min {lo:.3f}x ({lo_at})   "
+                   f"max {hi:.3f}x ({hi_at})")
+    out.append("latency per call, µs:")
+    for key, name in (("kiln_us", "kiln"), ("eager_us", "eager"), ("compile_us", "torch.compile")):
+        have = [r for r in rows if key in r]
+        if not have:
+            continue
+        avg, _, _, lo, lo_at, hi, hi_at = describe_stats([r[key] for r in have], have, mixed)
+        out.append(f"  {name:<14} average {us_text(avg):>8}   min {us_text(lo):>8} ({lo_at})   "
+                   f"max {us_text(hi):>8} ({hi_at})")
+    compiled = [r["compile_s"] for r in rows if "compile_s" in r]
+    if compiled:
+        out.append(f"torch.compile first call (compile + run) per shape: average {statistics.fmean(compiled):.2f} s, "
+                   f"max {max(compiled):.2f} s, total {sum(compiled):.0f} s")
+    outputs = sum(r["outputs"] for r in rows)
+    one = sum(r["one_ulp"] for r in rows)
+    worse = sum(r["worse"] for r in rows)
+    failed = [r for r in rows if not r["correct"]]
+    out.append(f"correctness against PyTorch eager (fp32, clamped): {len(rows) - len(failed)} of {len(rows)} shapes "
+               f"pass; {one} one-ulp and {worse} larger differences in {outputs} outputs")
+    for r in failed:
+        out.append(f"  FAIL {label(r, mixed)}: {r['one_ulp']} one-ulp, {r['worse']} larger differences in "
+                   f"{r['outputs']} outputs")
+    if any("compile_worse" in r for r in rows):
+        c_one = sum(r.get("compile_one_ulp", 0) for r in rows)
+        c_worse = sum(r.get("compile_worse", 0) for r in rows)
+        out.append(f"(for comparison, torch.compile against eager: {c_one} one-ulp and {c_worse} larger differences)")
+    return "\n".join(out) + "\n"
+
+
+CSV_FIELDS = ["device", "driver", "torch", "torch_cuda", "triton", "kiln_version", "date", "kernel", "dtype", "hidden",
+              "tokens", "bytes", "launches_per_graph", "kiln_us", "kiln_us_min", "eager_us", "eager_us_min",
+              "compile_us", "compile_us_min", "speedup_vs_eager", "speedup_vs_compile", "kiln_gbps", "eager_gbps",
+              "compile_gbps", "kiln_replays", "eager_replays", "compile_replays", "compile_s", "outputs", "one_ulp",
+              "worse", "correct", "compile_one_ulp", "compile_worse", "variant", "threshold", "is_fallback", "config"]
+
+
+def driver_version():
+    try:
+        with open("/proc/driver/nvidia/version") as f:
+            m = re.search(r"\b(\d{3,}\.\d+(\.\d+)?)\b", f.readline())
+            return m.group(1) if m else "unknown"
+    except OSError:
+        return "unknown"
+
+
+class Progress:
+    def __init__(self, total):
+        self.total, self.done, self.tty, self.start = total, 0, sys.stderr.isatty(), time.monotonic()
+
+    def update(self, what):
+        self.done += 1
+        width = len(str(self.total))
+        line = f"[{self.done:>{width}}/{self.total}] {what}  ({time.monotonic() - self.start:.0f} s)"
+        sys.stderr.write(f"\r\033[K{line}" if self.tty else line + "\n")
+        sys.stderr.flush()
+
+    def clear(self):
+        if self.tty:
+            sys.stderr.write("\r\033[K")
+            sys.stderr.flush()
+
+
+def int_list(text):
+    try:
+        values = sorted({int(v) for v in text.split(",") if v.strip()})
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a comma-separated list of integers: {text!r}")
+    if not values or values[0] <= 0:
+        raise argparse.ArgumentTypeError(f"values must be positive: {text!r}")
+    return values
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--lib", default="build/runtime/libkiln.so", help="libkiln shared library")
+    p.add_argument("--out", default="results", help="directory for the CSV and summary")
+    p.add_argument("--kernel", default="all", choices=KERNELS + ["all"])
+    p.add_argument("--dtype", default="bf16", choices=DTYPES + ["all"])
+    p.add_argument("--hidden", type=int_list, default=DEFAULT_HIDDEN, help="comma-separated hidden sizes")
+    p.add_argument("--tokens", type=int_list, default=None,
+                   help="comma-separated token counts (default: kiln-bench's list; --quick: a short one)")
+    p.add_argument("--quick", action="store_true", help=f"tokens {','.join(map(str, QUICK_TOKENS))}")
+    p.add_argument("--launches", type=int, default=20, help="back-to-back calls captured per CUDA graph")
+    p.add_argument("--replays", type=int, default=50, help="graph replays timed; the median is taken")
+    p.add_argument("--min-replays", type=int, default=5, help="fewest replays when --max-seconds cuts them down")
+    p.add_argument("--max-seconds", type=float, default=1.0, help="time bound for the replays of one measurement")
+    p.add_argument("--warmup-ms", type=float, default=10.0, help="warm-up replays for at least this long")
+    p.add_argument("--device", type=int, default=0, help="CUDA device index")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--scale", type=float, default=0.1, help="fp8 scale (outputs are multiplied by 1/scale)")
+    p.add_argument("--eps", type=float, default=1e-6, help="rms_norm_fp8 epsilon")
+    p.add_argument("--no-compile", action="store_true", help="skip torch.compile (it compiles once per shape)")
+    opts = p.parse_args(argv)
+    if opts.tokens is None:
+        opts.tokens = QUICK_TOKENS if opts.quick else DEFAULT_TOKENS
+    if min(opts.launches, opts.replays, opts.min_replays) < 1:
+        p.error("--launches, --replays and --min-replays must be at least 1")
+    return opts
+
+
+def main(argv=None):
+    global torch
+    opts = parse_args(sys.argv[1:] if argv is None else argv)
+    import torch as torch_module  # here, so that --help works without PyTorch
+    torch = torch_module
+
+    if not torch.cuda.is_available():
+        print("compare_torch: no CUDA device visible to PyTorch", file=sys.stderr)
+        return 1
+    torch.cuda.set_device(opts.device)
+    try:
+        import triton
+        triton_version = triton.__version__
+    except ImportError:
+        triton_version = "none"
+
+    kiln = Kiln(opts.lib)
+    kernels = KERNELS if opts.kernel == "all" else [opts.kernel]
+    dtypes = DTYPES if opts.dtype == "all" else [opts.dtype]
+    props = torch.cuda.get_device_properties(opts.device)
+    env = {"device": props.name, "driver": driver_version(), "torch": torch.__version__,
+           "torch_cuda": torch.version.cuda or "", "triton": triton_version, "kiln_version": kiln.version,
+           "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
+    header = (f"compare_torch: kiln {kiln.version} ({opts.lib}) vs PyTorch {env['torch']} eager and torch.compile "
+              f"(Triton {triton_version})\n"
+              f"device {opts.device}: {env['device']} (sm{props.major}{props.minor}, {props.multi_processor_count} SMs); "
+              f"driver {env['driver']}, PyTorch CUDA {env['torch_cuda']}\n"
+              f"date: {env['date']}\ncommand: {' '.join(sys.argv)}\n"
+              f"timing: {opts.launches} calls per CUDA graph; per call = median of up to {opts.replays} replays "
+              f"(at least {opts.min_replays}, about {opts.max_seconds:g} s at most) / calls; warm-up >= "
+              f"{opts.warmup_ms:g} ms; torch.compile: Inductor defaults, dynamic=False, compiled per shape\n"
+              f"inputs: torch.randn (seeded, never zero); rms weight uniform [0.5, 1.5); fp8 scale {opts.scale:g}; "
+              f"eps {opts.eps:g}\n")
+    sys.stdout.write(header)
+    sys.stdout.flush()
+
+    timer = Timer(opts.launches, opts.replays, opts.min_replays, opts.max_seconds, opts.warmup_ms)
+    progress = Progress(len(kernels) * len(dtypes) * len(opts.hidden) * len(opts.tokens))
+    report, all_rows = header, []
+    for kernel in kernels:
+        for dtype in dtypes:
+            rows, plans = [], []
+            for hidden in opts.hidden:
+                plan = kiln.plan(kernel, hidden, dtype, opts.device)
+                plans.append("plan: " + plan.summary())
+                try:
+                    for tokens in opts.tokens:
+                        last = (f"  [last: kiln {us_text(rows[-1]['kiln_us'])} µs, eager "
+                                f"{us_text(rows[-1]['eager_us'])} µs]") if rows else ""
+                        progress.update(f"{kernel} {dtype} h={hidden} T={tokens}{last}")
+                        row = run_shape(opts, timer, plan, kernel, dtype, hidden, tokens)
+                        row.update(env, launches_per_graph=opts.launches)
+                        rows.append(row)
+                        torch.cuda.empty_cache()
+                finally:
+                    plan.close()
+            text = (format_table(rows) + "\n".join(plans) + "\n" +
+                    format_summary(rows, f"{kernel} {dtype} on {env['device']}"))
+            progress.clear()
+            sys.stdout.write(text)
+            sys.stdout.flush()
+            report += text
+            all_rows += rows
+    if len(kernels) * len(dtypes) > 1:
+        text = format_summary(all_rows, f"all kernels and dtypes on {env['device']}")
+        sys.stdout.write(text)
+        report += text
+
+    os.makedirs(opts.out, exist_ok=True)
+    stem = os.path.join(opts.out, f"compare_torch_{opts.kernel}_{opts.dtype}")
+    with open(stem + ".csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=CSV_FIELDS, extrasaction="ignore")
+        writer.writeheader()
+        for r in all_rows:
+            writer.writerow({k: (f"{v:.4f}" if isinstance(v, float) else v) for k, v in r.items()})
+    with open(stem + "_summary.txt", "w") as f:
+        f.write(report)
+    print(f"compare_torch: wrote {stem}.csv and {stem}_summary.txt", file=sys.stderr)
+    failed = [r for r in all_rows if not r["correct"]]
+    if failed:
+        print(f"compare_torch: {len(failed)} shape(s) disagree with PyTorch eager", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except KilnError as e:
+        print(f"compare_torch: {e}", file=sys.stderr)
+        sys.exit(1)
