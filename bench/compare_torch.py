@@ -11,7 +11,8 @@ For every kernel, dtype, hidden size and token count the script
      up per shape) as kiln-bench does: N back-to-back calls captured in one CUDA graph,
      median of replays timed with CUDA events, per-call time = median / N;
 
-then prints the RFC-style summary and writes a CSV (and the summary) to --out.
+then prints the RFC-style summary and writes a CSV (row by row) and the summary to --out.
+Exit status: 0, 1 on any disagreement or error, 3 when --time-limit cut the run short.
 
     python3 bench/compare_torch.py --lib build/runtime/libkiln.so --out results/
     python3 bench/compare_torch.py --quick --kernel rms_norm_fp8 --out results/
@@ -511,6 +512,8 @@ def parse_args(argv):
     p.add_argument("--scale", type=float, default=0.1, help="fp8 scale (outputs are multiplied by 1/scale)")
     p.add_argument("--eps", type=float, default=1e-6, help="rms_norm_fp8 epsilon")
     p.add_argument("--no-compile", action="store_true", help="skip torch.compile (it compiles once per shape)")
+    p.add_argument("--time-limit", type=float, default=0,
+                   help="start no new shape after this many seconds (0: no limit); a run cut short exits with 3")
     opts = p.parse_args(argv)
     if opts.tokens is None:
         opts.tokens = QUICK_TOKENS if opts.quick else DEFAULT_TOKENS
@@ -557,43 +560,61 @@ def main(argv=None):
 
     timer = Timer(opts.launches, opts.replays, opts.min_replays, opts.max_seconds, opts.warmup_ms)
     progress = Progress(len(kernels) * len(dtypes) * len(opts.hidden) * len(opts.tokens))
-    report, all_rows = header, []
-    for kernel in kernels:
-        for dtype in dtypes:
-            rows, plans = [], []
-            for hidden in opts.hidden:
-                plan = kiln.plan(kernel, hidden, dtype, opts.device)
-                plans.append("plan: " + plan.summary())
-                try:
-                    for tokens in opts.tokens:
-                        last = (f"  [last: kiln {us_text(rows[-1]['kiln_us'])} µs, eager "
-                                f"{us_text(rows[-1]['eager_us'])} µs]") if rows else ""
-                        progress.update(f"{kernel} {dtype} h={hidden} T={tokens}{last}")
-                        row = run_shape(opts, timer, plan, kernel, dtype, hidden, tokens)
-                        row.update(env, launches_per_graph=opts.launches)
-                        rows.append(row)
-                        torch.cuda.empty_cache()
-                finally:
-                    plan.close()
-            text = (format_table(rows) + "\n".join(plans) + "\n" +
-                    format_summary(rows, f"{kernel} {dtype} on {env['device']}"))
-            progress.clear()
-            sys.stdout.write(text)
-            sys.stdout.flush()
-            report += text
-            all_rows += rows
-    if len(kernels) * len(dtypes) > 1:
-        text = format_summary(all_rows, f"all kernels and dtypes on {env['device']}")
-        sys.stdout.write(text)
-        report += text
-
     os.makedirs(opts.out, exist_ok=True)
     stem = os.path.join(opts.out, f"compare_torch_{opts.kernel}_{opts.dtype}")
-    with open(stem + ".csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=CSV_FIELDS, extrasaction="ignore")
+    started = time.monotonic()
+    stopped_early = False
+    report, all_rows = header, []
+
+    # Rows go to the CSV as they are measured, the summary after each kernel and dtype:
+    # a run cut short still leaves what it measured.
+    with open(stem + ".csv", "w", newline="") as csv_file:
+        writer = csv.DictWriter(csv_file, fieldnames=CSV_FIELDS, extrasaction="ignore")
         writer.writeheader()
-        for r in all_rows:
-            writer.writerow({k: (f"{v:.4f}" if isinstance(v, float) else v) for k, v in r.items()})
+        for kernel in kernels:
+            for dtype in dtypes:
+                rows, plans = [], []
+                for hidden in opts.hidden:
+                    if stopped_early:
+                        break
+                    plan = kiln.plan(kernel, hidden, dtype, opts.device)
+                    plans.append("plan: " + plan.summary())
+                    try:
+                        for tokens in opts.tokens:
+                            if opts.time_limit and time.monotonic() - started > opts.time_limit:
+                                stopped_early = True
+                                break
+                            last = (f"  [last: kiln {us_text(rows[-1]['kiln_us'])} µs, eager "
+                                    f"{us_text(rows[-1]['eager_us'])} µs]") if rows else ""
+                            progress.update(f"{kernel} {dtype} h={hidden} T={tokens}{last}")
+                            row = run_shape(opts, timer, plan, kernel, dtype, hidden, tokens)
+                            row.update(env, launches_per_graph=opts.launches)
+                            rows.append(row)
+                            writer.writerow({k: (f"{v:.4f}" if isinstance(v, float) else v) for k, v in row.items()})
+                            csv_file.flush()
+                            torch.cuda.empty_cache()
+                    finally:
+                        plan.close()
+                if rows:
+                    text = (format_table(rows) + "\n".join(plans) + "\n" +
+                            format_summary(rows, f"{kernel} {dtype} on {env['device']}"))
+                    progress.clear()
+                    sys.stdout.write(text)
+                    sys.stdout.flush()
+                    report += text
+                    all_rows += rows
+                    with open(stem + "_summary.txt", "w") as f:
+                        f.write(report)
+        if len(kernels) * len(dtypes) > 1 and all_rows:
+            text = format_summary(all_rows, f"all kernels and dtypes on {env['device']}")
+            sys.stdout.write(text)
+            report += text
+    progress.clear()
+    if stopped_early:
+        note = (f"\nINCOMPLETE: stopped at --time-limit {opts.time_limit:g} s after {len(all_rows)} of "
+                f"{progress.total} shapes\n")
+        sys.stdout.write(note)
+        report += note
     with open(stem + "_summary.txt", "w") as f:
         f.write(report)
     print(f"compare_torch: wrote {stem}.csv and {stem}_summary.txt", file=sys.stderr)
@@ -601,7 +622,7 @@ def main(argv=None):
     if failed:
         print(f"compare_torch: {len(failed)} shape(s) disagree with PyTorch eager", file=sys.stderr)
         return 1
-    return 0
+    return 3 if stopped_early else 0
 
 
 if __name__ == "__main__":
