@@ -104,9 +104,10 @@ Timing GraphTimer::time(const Enqueue& enqueue, int launches, const TimingOption
   const double replay_ms = warm_ms / warm;
 
   int replays = std::max(1, options.replays);
-  if (replay_ms * replays > options.max_seconds * 1e3)
-    replays = std::clamp(static_cast<int>(options.max_seconds * 1e3 / replay_ms), std::max(1, options.min_replays),
-                         replays);
+  if (replay_ms * replays > options.max_seconds * 1e3) {
+    const int fewest = std::min(std::max(1, options.min_replays), replays);
+    replays = std::clamp(static_cast<int>(options.max_seconds * 1e3 / replay_ms), fewest, replays);
+  }
   while (starts_.size() < static_cast<std::size_t>(replays)) {
     starts_.emplace_back();
     stops_.emplace_back();
