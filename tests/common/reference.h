@@ -4,11 +4,16 @@
 // within fp32 rounding of a tie).
 #pragma once
 
+#include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <string>
+#include <thread>
 #include <vector>
+
+#include <cuda_fp16.h>
 
 namespace kiln::test {
 
@@ -29,46 +34,14 @@ inline uint16_t float_to_bf16(float f) {
 }
 
 inline float fp16_to_float(uint16_t h) {
-  const uint32_t sign = uint32_t(h & 0x8000u) << 16;
-  int exp = (h >> 10) & 0x1f;
-  uint32_t mant = h & 0x3ffu;
-  uint32_t u;
-  if (exp == 0) {
-    if (mant == 0) {
-      u = sign;
-    } else {  // subnormal: normalise
-      exp = 1;
-      while (!(mant & 0x400u)) { mant <<= 1; --exp; }
-      mant &= 0x3ffu;
-      u = sign | uint32_t(exp + 112) << 23 | mant << 13;
-    }
-  } else if (exp == 31) {
-    u = sign | 0x7f800000u | mant << 13;
-  } else {
-    u = sign | uint32_t(exp + 112) << 23 | mant << 13;
-  }
-  float f;
-  std::memcpy(&f, &u, 4);
-  return f;
+  __half_raw raw;
+  raw.x = h;
+  return __half2float(__half(raw));
 }
 
-inline uint16_t float_to_fp16(float f) {
-  // Exact search is simplest and plenty fast for test data: magnitudes stay normal.
-  uint32_t u;
-  std::memcpy(&u, &f, 4);
-  const uint16_t sign = static_cast<uint16_t>((u >> 16) & 0x8000u);
-  const float a = std::fabs(f);
-  uint16_t lo = 0, hi = 0x7bff;
-  while (lo < hi) {  // largest code with value <= a
-    const uint16_t mid = static_cast<uint16_t>((lo + hi + 1) / 2);
-    if (fp16_to_float(mid) <= a) lo = mid; else hi = static_cast<uint16_t>(mid - 1);
-  }
-  uint16_t code = lo;
-  if (code < 0x7bff) {
-    const double down = fp16_to_float(code), up = fp16_to_float(code + 1);
-    if (a - down > up - a || (a - down == up - a && (code & 1))) ++code;
-  }
-  return static_cast<uint16_t>(sign | code);
+inline uint16_t float_to_fp16(float f) {  // round to nearest even
+  const __half h = __float2half_rn(f);
+  return static_cast<__half_raw>(h).x;
 }
 
 enum class DType { bf16, fp16 };
@@ -87,18 +60,19 @@ inline double fp8_to_double(uint8_t b) {
 
 // Round to nearest even, saturate to +-448, NaN stays NaN.
 inline uint8_t double_to_fp8(double v) {
+  static const std::array<double, 127> kMagnitudes = [] {  // codes 0x00..0x7e, ascending
+    std::array<double, 127> m{};
+    for (int c = 0; c < 127; ++c) m[c] = fp8_to_double(static_cast<uint8_t>(c));
+    return m;
+  }();
   if (std::isnan(v)) return 0x7f;
   const uint8_t sign = std::signbit(v) ? 0x80 : 0x00;
   const double a = std::fabs(v);
   if (a >= 448.0) return sign | 0x7e;
-  uint8_t lo = 0, hi = 0x7e;
-  while (lo < hi) {  // largest code with value <= a
-    const uint8_t mid = static_cast<uint8_t>((lo + hi + 1) / 2);
-    if (fp8_to_double(mid) <= a) lo = mid; else hi = static_cast<uint8_t>(mid - 1);
-  }
-  uint8_t code = lo;
+  // Largest code whose value is <= a, then round up past the midpoint (ties to even).
+  uint8_t code = static_cast<uint8_t>(std::upper_bound(kMagnitudes.begin(), kMagnitudes.end(), a) - kMagnitudes.begin() - 1);
   if (code < 0x7e) {
-    const double down = fp8_to_double(code), up = fp8_to_double(code + 1);
+    const double down = kMagnitudes[code], up = kMagnitudes[code + 1];
     if (a - down > up - a || (a - down == up - a && (code & 1))) ++code;
   }
   return sign | code;
@@ -128,6 +102,19 @@ inline bool fp8_matches(uint8_t got, double ref, double tie_window, bool* near_t
 
 // ---- the kernels, in double --------------------------------------------------------------
 
+// Runs body(row) for every row, spread over the host's cores (references of
+// 4099 x 8192 elements are the slow part of the GPU tests otherwise).
+template <class Body>
+void for_each_row(int64_t rows, Body body) {
+  const int64_t workers = std::max<int64_t>(1, std::min<int64_t>(rows, std::thread::hardware_concurrency()));
+  std::vector<std::thread> pool;
+  for (int64_t w = 0; w < workers; ++w)
+    pool.emplace_back([=] {
+      for (int64_t t = w; t < rows; t += workers) body(t);
+    });
+  for (auto& th : pool) th.join();
+}
+
 // fp32 reciprocal of the scale, as the kernels compute it: the reference multiplies by it.
 inline double inv_scale_of(float scale) { return static_cast<double>(1.0f / scale); }
 
@@ -135,18 +122,19 @@ inline void silu_mul_fp8_reference(DType d, const std::vector<uint16_t>& x, int6
                                    std::vector<double>& ref) {
   ref.resize(static_cast<size_t>(tokens * hidden));
   const double inv = inv_scale_of(scale);
-  for (int64_t t = 0; t < tokens; ++t)
+  for_each_row(tokens, [&](int64_t t) {
     for (int64_t i = 0; i < hidden; ++i) {
       const double a = to_float(d, x[t * 2 * hidden + i]), b = to_float(d, x[t * 2 * hidden + hidden + i]);
       ref[t * hidden + i] = a / (1.0 + std::exp(-a)) * b * inv;
     }
+  });
 }
 
 inline void rms_norm_fp8_reference(DType d, const std::vector<uint16_t>& x, const std::vector<uint16_t>& w,
                                    int64_t tokens, int64_t hidden, float eps, float scale, std::vector<double>& ref) {
   ref.resize(static_cast<size_t>(tokens * hidden));
   const double inv = inv_scale_of(scale);
-  for (int64_t t = 0; t < tokens; ++t) {
+  for_each_row(tokens, [&](int64_t t) {
     double ss = 0;
     for (int64_t i = 0; i < hidden; ++i) {
       const double v = to_float(d, x[t * hidden + i]);
@@ -155,7 +143,7 @@ inline void rms_norm_fp8_reference(DType d, const std::vector<uint16_t>& x, cons
     const double rinv = 1.0 / std::sqrt(ss / double(hidden) + double(eps));
     for (int64_t i = 0; i < hidden; ++i)
       ref[t * hidden + i] = double(to_float(d, x[t * hidden + i])) * rinv * double(to_float(d, w[i])) * inv;
-  }
+  });
 }
 
 }  // namespace kiln::test

@@ -82,6 +82,11 @@ struct Problem {
   std::vector<double> ref;
   DeviceBuffer *dx = nullptr, *dw = nullptr, *dout = nullptr, *dscale = nullptr;
 
+  Problem(std::string k, DType d, int64_t h, int64_t t, size_t in_off = 0, size_t out_off = 0)
+      : kernel(std::move(k)), dtype(d), hidden(h), tokens(t), in_offset(in_off), out_offset(out_off) {}
+  Problem(const Problem&) = delete;
+  Problem& operator=(const Problem&) = delete;
+
   int64_t width() const { return is_rms(kernel) ? hidden : 2 * hidden; }
 
   void randomise(std::mt19937_64& rng) {
@@ -232,7 +237,7 @@ TEST(Gpu, EveryConfigSetMatchesTheReference) {
     for (int64_t t : set.thresholds) { tokens.insert(t); tokens.insert(t + 1); }
     for (DType d : {DType::bf16, DType::fp16})
       for (int64_t t : tokens) {
-        Problem p{set.kernel, d, set.hidden, t};
+        Problem p(set.kernel, d, set.hidden, t);
         run_case(p, rng, KILN_SET_EXACT, false);
         if (HasFatalFailure()) return;
         ++cases;
@@ -249,7 +254,7 @@ TEST(Gpu, GenericKernelAtOddSizesAndAlignments) {
       for (int64_t tokens : kTokenCounts)
         for (DType d : {DType::bf16, DType::fp16})
           for (size_t misalign : {0, 1}) {
-            Problem p{kernel, d, hidden, tokens, misalign, misalign};
+            Problem p(kernel, d, hidden, tokens, misalign, misalign);
             run_case(p, rng, KILN_SET_EXACT, true);
             if (HasFatalFailure()) return;
           }
@@ -260,7 +265,7 @@ TEST(Gpu, GenericByRequestMatchesTheReferenceOnTunedSizes) {
   std::mt19937_64 rng(11);
   for (const SetInfo& set : sets_for_device())
     for (int64_t tokens : {1, 33, 1000}) {
-      Problem p{set.kernel, DType::bf16, set.hidden, tokens};
+      Problem p(set.kernel, DType::bf16, set.hidden, tokens);
       run_case(p, rng, KILN_SET_GENERIC, true);
       if (HasFatalFailure()) return;
     }
@@ -274,7 +279,7 @@ TEST(Gpu, GraphReplaySeesInputsAndScaleChangedInPlace) {
   struct Shape { const char* kernel; int64_t hidden; int64_t tokens; };
   for (Shape s : {Shape{"rms_norm_fp8", 4096, 100}, Shape{"silu_mul_fp8", 8192, 3}, Shape{"rms_norm_fp8", 1000, 17},
                   Shape{"silu_mul_fp8", 2048, 1500}}) {
-    Problem p{s.kernel, DType::bf16, s.hidden, s.tokens};
+    Problem p(s.kernel, DType::bf16, s.hidden, s.tokens);
     PlanPtr plan;
     ASSERT_EQ(make_plan(plan, p.kernel, p.hidden, p.dtype), KILN_SUCCESS) << kiln_last_error();
     p.randomise(rng);
@@ -324,7 +329,7 @@ TEST(Gpu, ProgrammaticDependentLaunchWaitsForThePredecessor) {
   REQUIRE_GPU();
   std::mt19937_64 rng(5);
   for (const char* kernel : {"rms_norm_fp8", "silu_mul_fp8"}) {
-    Problem p{kernel, DType::bf16, 4096, 64};
+    Problem p(kernel, DType::bf16, 4096, 64);
     PlanPtr plan;
     ASSERT_EQ(make_plan(plan, p.kernel, p.hidden, p.dtype), KILN_SUCCESS);
     p.randomise(rng);
@@ -360,7 +365,7 @@ TEST(Gpu, ConcurrentLaunchesFromSeveralThreadsShareOnePlan) {
       cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking);
       for (int i = 0; i < 6 && errors[t].empty(); ++i) {
         const bool use_rms = (i + t) % 2 == 0;
-        Problem p{use_rms ? "rms_norm_fp8" : "silu_mul_fp8", DType::bf16, 4096, int64_t{1} + 97 * i + 13 * t};
+        Problem p(use_rms ? "rms_norm_fp8" : "silu_mul_fp8", DType::bf16, 4096, int64_t{1} + 97 * i + 13 * t);
         p.randomise(rng);
         p.allocate();
         p.upload();

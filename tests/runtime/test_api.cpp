@@ -57,7 +57,9 @@ TEST(Tables, RowsAreSortedAndEachSetHasAscendingThresholds) {
       ASSERT_LE(order, 0) << table->arch << " row " << i;
       if (order == 0) {
         ASSERT_LE(a.hidden, b.hidden) << table->arch << " row " << i;
-        if (a.hidden == b.hidden) ASSERT_LT(a.threshold, b.threshold) << table->arch << " row " << i;
+        if (a.hidden == b.hidden) {
+          ASSERT_LT(a.threshold, b.threshold) << table->arch << " row " << i;
+        }
       }
     }
     for (std::size_t i = 0; i < table->count; ++i) {
@@ -167,11 +169,14 @@ TEST(Plan, DispatchBelowOnBetweenAndAboveThresholds) {
   PlanPtr plan = plan_for(row0.kernel, row0.hidden);
   ASSERT_TRUE(plan) << kiln_last_error();
   EXPECT_EQ(describe(plan.get(), 0).threshold, thresholds.front());  // tokens 0 and below the smallest
-  if (thresholds.front() > 1) EXPECT_EQ(describe(plan.get(), thresholds.front() - 1).threshold, thresholds.front());
+  if (thresholds.front() > 1) {
+    EXPECT_EQ(describe(plan.get(), thresholds.front() - 1).threshold, thresholds.front());
+  }
   for (std::size_t i = 0; i < thresholds.size(); ++i) {
     EXPECT_EQ(describe(plan.get(), thresholds[i]).threshold, thresholds[i]);
-    if (i + 1 < thresholds.size() && thresholds[i + 1] > thresholds[i] + 1)
+    if (i + 1 < thresholds.size() && thresholds[i + 1] > thresholds[i] + 1) {
       EXPECT_EQ(describe(plan.get(), thresholds[i + 1] - 1).threshold, thresholds[i]) << "between";
+    }
   }
   EXPECT_EQ(describe(plan.get(), thresholds.back() * 10 + 7).threshold, thresholds.back());
   EXPECT_EQ(describe(plan.get(), INT32_MAX).threshold, thresholds.back());

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# One command from a fresh clone to a built kiln: install what the build needs
+# (Debian/Ubuntu), configure, regenerate generated/ from configs/, build libkiln,
+# kiln-gen, kiln-bench and the tests, and print the per-variant build report.
+#   bash tools/bootstrap.sh [BUILD_DIR] [extra meson options, e.g. -Darchs=sm90]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=${1:-build}
+shift $(($# > 0 ? 1 : 0))
+
+export PATH=/usr/local/cuda/bin:$PATH
+command -v nvcc >/dev/null || { echo "bootstrap: nvcc not found (expected the CUDA Toolkit at /usr/local/cuda)" >&2; exit 1; }
+
+packages=(meson ninja-build pkg-config nlohmann-json3-dev libcli11-dev libgtest-dev python3)
+missing=()
+for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo=sudo
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+[ -f "$build/build.ninja" ] || meson setup "$build" "$@"
+ninja -C "$build" generator/kiln-gen
+"$build/generator/kiln-gen"           # configs/ -> generated/ (rewrites only what changed)
+ninja -C "$build"
+ninja -C "$build" report
