@@ -93,7 +93,13 @@ struct Problem {
     std::uniform_real_distribution<float> in(is_rms(kernel) ? -3.0f : -6.0f, is_rms(kernel) ? 3.0f : 6.0f);
     std::uniform_real_distribution<float> wd(0.25f, 1.75f), sd(0.004f, 0.5f), ed(1e-6f, 1e-5f);
     x.resize(static_cast<size_t>(tokens * width()));
-    for (auto& v : x) v = kiln::test::from_float(dtype, in(rng));
+    // One generator per row, seeded from the shared one, so rows fill in parallel.
+    const uint64_t seed = rng();
+    kiln::test::for_each_row(tokens, [&](int64_t t) {
+      std::mt19937_64 row_rng(seed + static_cast<uint64_t>(t));
+      auto row_in = in;
+      for (int64_t i = 0; i < width(); ++i) x[t * width() + i] = kiln::test::from_float(dtype, row_in(row_rng));
+    });
     w.resize(static_cast<size_t>(hidden));
     for (auto& v : w) v = kiln::test::from_float(dtype, wd(rng));
     scale = sd(rng);
@@ -156,14 +162,22 @@ struct Problem {
       if (got[i] != kPoison) return label() + ": wrote past the output, byte " + std::to_string(i - begin - n);
     // fp32 accumulation of the sum of squares moves rms results more than silu's.
     const double window = is_rms(kernel) ? std::ldexp(1.0, -16) : std::ldexp(1.0, -18);
+    // Rows are checked in parallel; each marks its bad bytes, reported in order below.
+    std::vector<uint8_t> wrong(n, 0);
+    std::vector<int> row_ties(static_cast<size_t>(tokens), 0);
+    kiln::test::for_each_row(tokens, [&](int64_t t) {
+      for (int64_t j = 0; j < hidden; ++j) {
+        const size_t i = static_cast<size_t>(t * hidden + j);
+        bool tie = false;
+        if (!kiln::test::fp8_matches(got[begin + i], ref[i], window, &tie)) wrong[i] = 1;
+        row_ties[t] += tie;
+      }
+    });
     int ties = 0, bad = 0;
+    for (int v : row_ties) ties += v;
     std::ostringstream first;
     for (size_t i = 0; i < n; ++i) {
-      bool tie = false;
-      if (kiln::test::fp8_matches(got[begin + i], ref[i], window, &tie)) {
-        ties += tie;
-        continue;
-      }
+      if (!wrong[i]) continue;
       if (bad++ == 0)
         first << label() << ": out[" << i / hidden << ", " << i % hidden << "] = 0x" << std::hex << int(got[begin + i])
               << " (" << kiln::test::fp8_to_double(got[begin + i]) << "), reference " << ref[i] << " -> 0x"
