@@ -78,6 +78,7 @@ specialised(const T* __restrict__ x, const T* __restrict__ w, uint8_t* __restric
   const int col0 = rank * S::slice + tid * V;
 
   wait_for_predecessor();
+  allow_successor();  // the next kernel's launch overlaps this one; it still waits for our completion
   Vec<T, V> xv[N], wv[N];
   if (live) {
 #pragma unroll
@@ -95,7 +96,6 @@ specialised(const T* __restrict__ x, const T* __restrict__ w, uint8_t* __restric
       for (int j = 0; j < V; ++j) ss += to_float(xv[i].v[j]) * to_float(xv[i].v[j]);
   }
   ss = row_total<S>(warp_sum(ss), group, tid);
-  allow_successor();
   const float rinv = inv_rms(ss, float(H), eps);
   if (live) {
 #pragma unroll
@@ -140,8 +140,8 @@ generic(const T* __restrict__ x, const T* __restrict__ w, uint8_t* __restrict__ 
         const float* __restrict__ scale, int64_t tokens, int64_t hidden, float eps) {
   __shared__ float warp_sums[kGenericThreads / 32];
   wait_for_predecessor();
-  const float inv_scale = 1.0f / *scale;
   allow_successor();
+  const float inv_scale = 1.0f / *scale;
   for (int64_t row = blockIdx.x; row < tokens; row += gridDim.x) {
     const T* in = x + row * hidden;
     float ss = 0.0f;

@@ -116,6 +116,7 @@ std::vector<Result> run_group(const std::string& kernel, const std::string& dtyp
       progress.update(shape + (results.empty() ? "" : "  [last: kiln " + us_brief(results.back().kiln.us) +
                                                          " µs, generic " + us_brief(results.back().generic.us) +
                                                          " µs]"));
+      arena.refill(timer.stream());
       const SetLayout layout = set_layout(kernel, h, t, info.device.l2_bytes, o.rotate);
       const int launches = graph_launches(o.timing.launches, layout.sets);
       const KilnLaunches kiln_calls(exact, kernel, h, t, o.eps, arena, layout);

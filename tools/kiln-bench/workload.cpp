@@ -58,10 +58,14 @@ int graph_launches(int launches, int sets) {
 }
 
 Arena::Arena(std::size_t bytes, kiln_dtype dtype, uint64_t seed, float scale, cudaStream_t stream)
-    : memory_(align_up(bytes)), scale_(sizeof(float)) {
-  CUDA_CHECK(device::launch_fill_normal(static_cast<uint16_t*>(memory_.get()), memory_.size() / kElement,
-                                        dtype == KILN_DTYPE_BF16, seed, 1.0f, stream));
+    : memory_(align_up(bytes)), scale_(sizeof(float)), dtype_(dtype), seed_(seed) {
   CUDA_CHECK(cudaMemcpyAsync(scale_.get(), &scale, sizeof scale, cudaMemcpyHostToDevice, stream));
+  refill(stream);
+}
+
+void Arena::refill(cudaStream_t stream) const {
+  CUDA_CHECK(device::launch_fill_normal(static_cast<uint16_t*>(memory_.get()), memory_.size() / kElement,
+                                        dtype_ == KILN_DTYPE_BF16, seed_, 1.0f, stream));
   CUDA_CHECK(cudaStreamSynchronize(stream));
 }
 

@@ -60,10 +60,15 @@ class Arena {
   unsigned char* base() const { return memory_.at(0); }
   std::size_t size() const { return memory_.size(); }
   const float* scale() const { return static_cast<const float*>(scale_.get()); }
+  // Fresh random inputs: the previous shape's fp8 outputs, read as bf16, would
+  // be garbage (infinities, NaNs) that can change a kernel's speed.
+  void refill(cudaStream_t stream) const;
 
  private:
   DeviceMemory memory_;
   DeviceMemory scale_;
+  kiln_dtype dtype_;
+  uint64_t seed_;
 };
 
 // kiln's launches for one shape: kiln_args for every buffer set, launch i uses set i % sets.
