@@ -20,5 +20,5 @@ for tool in memcheck racecheck; do
 done
 
 cuobjdump --list-elf --list-ptx "$build/runtime/libkiln.so" >"$out/cuobjdump.txt" 2>&1
-echo "cuobjdump: $(grep -c 'sm_90a' "$out/cuobjdump.txt") sm_90a ELF, $(grep -c 'sm_100a' "$out/cuobjdump.txt") sm_100a ELF, $(grep -ci 'ptx file' "$out/cuobjdump.txt") PTX"
+echo "cuobjdump: $(grep -c 'sm_90a' "$out/cuobjdump.txt") sm_90a ELF, $(grep -c 'sm_100a' "$out/cuobjdump.txt") sm_100a ELF, $(grep -c '^PTX file' "$out/cuobjdump.txt") PTX"
 head -n 4 "$out/cuobjdump.txt"
