@@ -1,0 +1,122 @@
+#include "candidates.h"
+
+#include <algorithm>
+
+namespace kiln_tune {
+using kiln::gen::KernelSchema;
+using kiln::gen::ParamSpec;
+using kiln::gen::Schedule;
+
+const char* mode_name(Mode mode) { return mode == Mode::quick ? "quick" : "full"; }
+
+namespace {
+
+struct ModeGrid {
+  const char* param;
+  std::vector<int64_t> quick, full;
+};
+
+// Powers of two, and the divisors the cross-checks allow for the hidden sizes of the
+// RFC grid; the schema check removes what does not fit a given hidden size.
+const std::vector<ModeGrid>& mode_grids() {
+  static const std::vector<ModeGrid> grids = {
+      {"threads", {64, 128, 256, 512}, {32, 64, 128, 256, 512, 1024}},
+      {"vec", {8}, {4, 8}},
+      {"rows_per_cta", {1, 2, 4}, {1, 2, 4, 8, 16}},
+      {"col_iters", {1, 2}, {1, 2, 4, 8}},
+      {"cluster", {1}, {1, 2, 4, 8}},
+  };
+  return grids;
+}
+
+int arch_number(const std::string& arch) {  // "sm90" -> 90
+  return arch.size() > 2 ? std::atoi(arch.c_str() + 2) : 0;
+}
+
+}  // namespace
+
+std::vector<std::vector<int64_t>> grid_for(const KernelSchema& kernel, int64_t hidden, Mode mode,
+                                           const GridOverrides& overrides) {
+  std::vector<std::vector<int64_t>> grid;
+  for (const ParamSpec& p : kernel.params) {
+    const std::string name(p.name);
+    if (auto o = overrides.find(name); o != overrides.end()) {
+      grid.push_back(o->second);
+      continue;
+    }
+    const auto& grids = mode_grids();
+    auto known = std::find_if(grids.begin(), grids.end(), [&](const ModeGrid& g) { return name == g.param; });
+    if (known != grids.end()) {
+      std::vector<int64_t> values = mode == Mode::quick ? known->quick : known->full;
+      // A stepped parameter (threads: multiples of 32) also gets the steps inside the
+      // grid's range that divide the hidden size: 160 and 320 threads tile 5120.
+      if (p.multiple_of > 1 && !values.empty()) {
+        const auto [lo, hi] = std::minmax_element(values.begin(), values.end());
+        for (int64_t v = *lo; v <= *hi; v += p.multiple_of)
+          if (v % p.multiple_of == 0 && hidden % v == 0 && kiln::gen::in_domain(p, v)) values.push_back(v);
+        std::sort(values.begin(), values.end());
+        values.erase(std::unique(values.begin(), values.end()), values.end());
+      }
+      grid.push_back(values);
+    } else {
+      std::vector<int64_t> values = kiln::gen::power_of_two_domain(p);
+      if (mode == Mode::quick && values.size() > 4) values.resize(4);
+      grid.push_back(values);
+    }
+  }
+  return grid;
+}
+
+std::optional<std::string> check_overrides(const std::vector<const KernelSchema*>& kernels,
+                                           const GridOverrides& overrides) {
+  for (const auto& [name, values] : overrides) {
+    bool found = false;
+    for (const KernelSchema* k : kernels) found = found || k->find_param(name) != nullptr;
+    if (!found) return "--grid " + name + ": no such schedule parameter in the selected kernels";
+    if (values.empty()) return "--grid " + name + ": no values";
+  }
+  return std::nullopt;
+}
+
+CandidateSet make_candidates(const KernelSchema& kernel, const std::string& arch, int64_t hidden, Mode mode,
+                             const GridOverrides& overrides) {
+  CandidateSet set;
+  set.kernel = &kernel;
+  set.arch = arch;
+  set.hidden = hidden;
+  kiln::gen::Space space = kiln::gen::enumerate_space(kernel, hidden, grid_for(kernel, hidden, mode, overrides));
+  set.considered = space.considered;
+  set.pruned = space.pruned;
+  // Thread-block clusters exist from sm90 on; before that such a launch always fails.
+  const bool clusters = arch_number(arch) >= 90;
+  for (Schedule& s : space.schedules) {
+    if (!clusters && kernel.find_param("cluster") && s["cluster"] > 1) {
+      ++set.pruned["cluster (needs sm90+)"];
+      continue;
+    }
+    set.schedules.push_back(std::move(s));
+  }
+  return set;
+}
+
+std::vector<int64_t> simplicity_key(const Schedule& schedule) {
+  // work: the CTA's unit of work; structure: how far rows, clusters, column
+  // iterations (anything but threads and vec) are from 1.
+  int64_t work = 1, structure = 0, vec = 1;
+  for (std::size_t i = 0; i < schedule.values.size(); ++i) {
+    const std::string_view name = schedule.kernel->params[i].name;
+    const int64_t v = schedule.values[i];
+    if (name == "vec") {
+      vec = v;
+      continue;
+    }
+    work *= v;
+    if (name != "threads")
+      for (int64_t x = v; x > 1; x /= 2) ++structure;
+  }
+  std::vector<int64_t> key = {work, structure, -vec};
+  key.insert(key.end(), schedule.values.begin(), schedule.values.end());
+  return key;
+}
+
+}  // namespace kiln_tune

@@ -1,0 +1,54 @@
+// The candidates of one (kernel, hidden size): a grid per mode, cut by the kernel's
+// schema through kiln-gen's own validation (generator/src/space.cpp), then by what
+// the target arch can launch. Every candidate is one a config file may hold.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "kiln_gen/schema.h"
+#include "kiln_gen/space.h"
+
+namespace kiln_tune {
+
+enum class Mode { quick, full };
+const char* mode_name(Mode mode);
+
+// --grid name=v1,v2,...: a parameter's values, replacing the mode's.
+using GridOverrides = std::map<std::string, std::vector<int64_t>>;
+
+// The grid of `mode` for each schema parameter (schema order), overrides applied.
+// Powers of two -- quick: vec 8, threads 64..512, rows_per_cta 1, 2, 4, col_iters 1, 2,
+// cluster 1; full: vec 4, 8, threads 32..1024, rows_per_cta 1..16, col_iters 1..8,
+// cluster 1..8 -- plus, for a stepped parameter (threads), the multiples of its step
+// in that range that divide `hidden`. A parameter neither list knows gets its schema
+// domain's powers of two (quick: the smallest four).
+std::vector<std::vector<int64_t>> grid_for(const kiln::gen::KernelSchema& kernel, int64_t hidden, Mode mode,
+                                           const GridOverrides& overrides);
+
+// An override that names no parameter of any of `kernels`, or nothing.
+std::optional<std::string> check_overrides(const std::vector<const kiln::gen::KernelSchema*>& kernels,
+                                           const GridOverrides& overrides);
+
+struct CandidateSet {
+  const kiln::gen::KernelSchema* kernel = nullptr;
+  std::string arch;
+  int64_t hidden = 0;
+  std::vector<kiln::gen::Schedule> schedules;  // what gets compiled, checked and timed
+  std::size_t considered = 0;                  // grid points in the parameters' domains
+  std::map<std::string, std::size_t> pruned;   // rule -> points dropped before compiling
+};
+
+CandidateSet make_candidates(const kiln::gen::KernelSchema& kernel, const std::string& arch, int64_t hidden, Mode mode,
+                             const GridOverrides& overrides);
+
+// Orders schedules from simple to elaborate, for ties: a smaller unit of work
+// (threads x rows_per_cta x cluster x col_iters) first, then rows/cluster/col_iters
+// nearer 1, then wider vectors, then schema order.
+std::vector<int64_t> simplicity_key(const kiln::gen::Schedule& schedule);
+
+}  // namespace kiln_tune

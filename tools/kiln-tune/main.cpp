@@ -1,0 +1,387 @@
+// kiln-tune: on the current GPU, measure every candidate schedule of a kernel for
+// each (hidden size, batch threshold) and write the winners as
+// configs/<kernel>/<arch>/<hidden>/bs<N>.json with their provenance.
+//
+//   kiln-tune --kernel silu_mul_fp8 --quick            # the RFC grid: 4 hidden sizes x 8 thresholds
+//   kiln-tune --kernel all --hidden 4096 --batch-sizes 1,32,1024 --dry-run
+//
+// The candidates come from the kernel's schema (kiln-gen's validation prunes them),
+// are compiled from templates/ with kiln-gen's instance emitter, checked against the
+// CPU reference and timed in worker processes. See README.md next to this file.
+#include <signal.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+#include <set>
+#include <thread>
+
+#include "build.h"
+#include "candidates.h"
+#include "config_io.h"
+#include "device.h"
+#include "kiln_gen/schema.h"
+#include "progress.h"
+#include "tune.h"
+#include "util.h"
+#include "worker.h"
+
+namespace kiln_tune {
+namespace {
+namespace fs = std::filesystem;
+
+#ifndef KILN_SOURCE_ROOT
+#define KILN_SOURCE_ROOT "."
+#endif
+#ifndef KILN_VERSION
+#define KILN_VERSION "unknown"
+#endif
+constexpr const char* kToolVersion = "1";
+
+struct Options {
+  std::vector<std::string> kernels;
+  std::vector<int64_t> hidden = {2048, 4096, 5120, 8192};
+  std::vector<int64_t> batch_sizes = {1, 2, 4, 8, 32, 128, 256, 1024};
+  bool quick = false, full = false;
+  bool force = false, dry_run = false, compile_only = false, simulate = false;
+  std::string arch;
+  int device = 0;
+  std::string repo, configs, work;
+  int jobs = 0;
+  std::vector<std::string> grid;
+  double watchdog_s = 120;
+};
+
+fs::path default_repo() {
+  if (fs::exists("templates") && fs::exists("tools/kiln-tune/runner.cu")) return fs::current_path();
+  return KILN_SOURCE_ROOT;
+}
+
+std::string find_nvcc() {
+  if (const char* env = std::getenv("NVCC"); env && *env) return env;
+  std::string ignored;
+  if (capture_command({"nvcc", "--version"}, ignored)) return "nvcc";
+  return "/usr/local/cuda/bin/nvcc";
+}
+
+GridOverrides parse_grid(const std::vector<std::string>& specs) {
+  GridOverrides out;
+  for (const std::string& spec : specs) {
+    const std::size_t eq = spec.find('=');
+    if (eq == std::string::npos || eq == 0) throw CLI::ValidationError("--grid", "expected name=v1,v2,...: " + spec);
+    std::vector<int64_t> values;
+    std::stringstream in(spec.substr(eq + 1));
+    for (std::string item; std::getline(in, item, ',');) {
+      const auto v = kiln::gen::parse_positive(item, 1 << 20);
+      if (!v) throw CLI::ValidationError("--grid", "not a positive integer: " + item + " in " + spec);
+      values.push_back(*v);
+    }
+    out[spec.substr(0, eq)] = values;
+  }
+  return out;
+}
+
+// The tokens every candidate of a set is checked at: tiny counts, a count no
+// rows_per_cta divides, and each threshold and threshold + 1 (so every bucket's
+// entry point and a partial last CTA are covered).
+std::vector<int64_t> check_tokens(const std::vector<int64_t>& thresholds) {
+  std::set<int64_t> t = {1, 3, 17};
+  for (int64_t n : thresholds) {
+    t.insert(n);
+    t.insert(n + 1);
+  }
+  return {t.begin(), t.end()};
+}
+
+void print_candidates(const SetPlan& plan) {
+  const CandidateSet& c = plan.candidates;
+  std::string pruned;
+  for (const auto& [rule, count] : c.pruned) pruned += (pruned.empty() ? "" : ", ") + rule + " " + std::to_string(count);
+  std::printf("%s %s hidden=%lld: %zu candidates (%zu grid points; pruned before compiling: %s)\n",
+              std::string(c.kernel->name).c_str(), c.arch.c_str(), (long long)c.hidden, c.schedules.size(),
+              c.considered, pruned.empty() ? "none" : pruned.c_str());
+  for (const Pair& p : plan.pairs)
+    std::printf("  bs%-5lld %s  timed at tokens %s\n", (long long)p.threshold,
+                p.exists ? "exists: kept (--force retunes)" : "to tune", join_ints(p.points).c_str());
+  std::printf("  checked at tokens %s\n", join_ints(plan.check_tokens).c_str());
+  for (std::size_t i = 0; i < c.schedules.size(); ++i) std::printf("  %3zu  %s\n", i, c.schedules[i].text().c_str());
+}
+
+void print_summary(const std::vector<PairResult>& results, const RunInfo& info) {
+  std::printf("\n%-14s %6s %6s  %-8s %-46s %9s %8s %7s %9s %s\n", "kernel", "hidden", "bs", "status", "winner", "us",
+              "GB/s", "%ceil", "runner-up", "tried/failed");
+  for (const PairResult& r : results) {
+    char us[16] = "", gbps[16] = "", pct[16] = "", margin[16] = "";
+    if (r.status == "written") {
+      std::snprintf(us, sizeof us, "%.2f", r.us);
+      std::snprintf(gbps, sizeof gbps, "%.0f", r.gbps);
+      if (r.pct > 0) std::snprintf(pct, sizeof pct, "%.1f", r.pct);
+      if (!r.runner_up.empty()) std::snprintf(margin, sizeof margin, "%+.1f%%", r.margin_pct);
+    }
+    std::printf("%-14s %6lld %6lld  %-8s %-46s %9s %8s %7s %9s %d/%d%s%s\n", r.kernel.c_str(), (long long)r.hidden,
+                (long long)r.threshold, r.status.c_str(), r.winner.c_str(), us, gbps, pct, margin, r.tried, r.failed,
+                r.note.empty() ? "" : "  ", r.note.c_str());
+  }
+  if (info.ceiling_gbps > 0)
+    std::printf("\ncopy ceiling %.0f GB/s (%s); launch floor %.2f us\n", info.ceiling_gbps, info.ceiling_detail.c_str(),
+                info.floor_us);
+}
+
+int run(const Options& o) {
+  // Kernels.
+  std::vector<const kiln::gen::KernelSchema*> kernels;
+  for (const std::string& k : o.kernels) {
+    if (k == "all") {
+      for (const auto& s : kiln::gen::kernel_schemas()) kernels.push_back(&s);
+    } else if (const auto* s = kiln::gen::find_kernel(k)) {
+      kernels.push_back(s);
+    } else {
+      std::fprintf(stderr, "kiln-tune: unknown kernel %s; known: %s\n", k.c_str(), kiln::gen::kernel_list().c_str());
+      return 2;
+    }
+  }
+  const GridOverrides overrides = parse_grid(o.grid);
+  if (auto e = check_overrides(kernels, overrides)) {
+    std::fprintf(stderr, "kiln-tune: %s\n", e->c_str());
+    return 2;
+  }
+  for (int64_t h : o.hidden)
+    if (h < 1 || h > kiln::gen::kMaxHidden) return std::fprintf(stderr, "kiln-tune: bad hidden size %lld\n", (long long)h), 2;
+  for (int64_t n : o.batch_sizes)
+    if (n < 1 || n > 1 << 20) return std::fprintf(stderr, "kiln-tune: bad batch size %lld\n", (long long)n), 2;
+  if (o.simulate && o.configs.empty()) {
+    std::fprintf(stderr, "kiln-tune: --simulate writes synthetic configs: name a --configs folder outside the repo's\n");
+    return 2;
+  }
+  const Mode mode = o.quick ? Mode::quick : Mode::full;
+  const TimingPlan timing = timing_plan(mode);
+
+  // Device and arch.
+  RunInfo info;
+  info.mode = mode;
+  info.force = o.force;
+  info.simulate = o.simulate;
+  info.device_index = o.device;
+  info.watchdog_s = o.watchdog_s;
+  info.date = utc_date();
+  info.tool = std::string("kiln-tune ") + kToolVersion + " (kiln " + KILN_VERSION + ")";
+  std::string arch = o.arch;
+  if (o.simulate) {
+    info.device.name = "simulated";
+    info.device.driver = info.device.cuda_driver = "none";
+    if (arch.empty()) arch = "sm90";
+  } else {
+    std::string why;
+    if (auto d = probe_device(o.device, why)) {
+      info.device = *d;
+      if (arch.empty()) arch = d->arch;
+      else if (arch != d->arch && !o.dry_run && !o.compile_only) {
+        std::fprintf(stderr, "kiln-tune: --arch %s but device %d is %s (%s)\n", arch.c_str(), o.device, d->arch.c_str(),
+                     d->name.c_str());
+        return 2;
+      }
+    } else if (o.dry_run || o.compile_only) {
+      if (arch.empty()) {
+        arch = "sm90";
+        std::fprintf(stderr, "kiln-tune: %s; assuming --arch sm90\n", why.c_str());
+      }
+    } else {
+      std::fprintf(stderr, "kiln-tune: %s\n", why.c_str());
+      return 2;
+    }
+  }
+  if (!kiln::gen::is_known_arch(arch) || gencode_for(arch).empty()) {
+    std::fprintf(stderr, "kiln-tune: unknown arch %s; known: %s\n", arch.c_str(), kiln::gen::arch_list().c_str());
+    return 2;
+  }
+
+  const fs::path repo = o.repo.empty() ? default_repo() : fs::path(o.repo);
+  if (!fs::exists(repo / "templates") || !fs::exists(repo / "tools/kiln-tune/runner.cu")) {
+    std::fprintf(stderr, "kiln-tune: %s is not a kiln repository (no templates/ or tools/kiln-tune/)\n", repo.c_str());
+    return 2;
+  }
+  info.configs = o.configs.empty() ? repo / "configs" : fs::path(o.configs);
+  info.work = o.work.empty() ? repo / "build-kiln-tune" : fs::path(o.work);
+
+  // Plans: candidates and pairs per (kernel, hidden).
+  std::vector<int64_t> thresholds = o.batch_sizes;
+  std::sort(thresholds.begin(), thresholds.end());
+  thresholds.erase(std::unique(thresholds.begin(), thresholds.end()), thresholds.end());
+  std::vector<SetPlan> plans;
+  std::size_t total_candidates = 0;
+  for (const auto* k : kernels) {
+    for (int64_t h : o.hidden) {
+      SetPlan plan;
+      plan.candidates = make_candidates(*k, arch, h, mode, overrides);
+      const std::vector<int64_t> existing = existing_thresholds(info.configs, k->name, arch, h);
+      std::set<int64_t> all(existing.begin(), existing.end());
+      all.insert(thresholds.begin(), thresholds.end());
+      for (int64_t n : thresholds) {
+        Pair p;
+        p.threshold = n;
+        auto next = all.upper_bound(n);
+        p.next = next == all.end() ? 0 : *next;
+        p.points = timing_points(n, p.next, timing.midpoints);
+        p.exists = !o.force && std::find(existing.begin(), existing.end(), n) != existing.end();
+        plan.pairs.push_back(p);
+      }
+      plan.check_tokens = check_tokens(thresholds);
+      if (plan.pending() > 0) total_candidates += plan.candidates.schedules.size();
+      plans.push_back(std::move(plan));
+    }
+  }
+
+  std::printf("kiln-tune %s mode, %s, arch %s, configs %s\n", mode_name(mode),
+              info.device.name.empty() ? "no GPU" : (info.device.name + " (driver " + info.device.driver + ")").c_str(),
+              arch.c_str(), info.configs.c_str());
+  if (o.dry_run) {
+    std::size_t pairs = 0, pending = 0;
+    for (const SetPlan& p : plans) {
+      print_candidates(p);
+      pairs += p.pairs.size();
+      pending += static_cast<std::size_t>(p.pending());
+    }
+    std::printf("\n%zu pairs (%zu to tune), %zu candidates to compile\n", pairs, pending, total_candidates);
+    return 0;
+  }
+
+  for (const SetPlan& p : plans)
+    if (int n = remove_stale_temps(info.configs, p.candidates.kernel->name, arch, p.candidates.hidden))
+      std::fprintf(stderr, "removed %d temporary file(s) an interrupted run left\n", n);
+
+  Toolchain tc;
+  tc.repo = repo;
+  tc.nvcc = find_nvcc();
+  tc.arch = arch;
+  tc.gencode = gencode_for(arch);
+  tc.work = info.work;
+  tc.jobs = o.jobs > 0 ? o.jobs : std::max(1u, std::thread::hardware_concurrency());
+  tc.shard_size = static_cast<int>(std::clamp<std::size_t>(total_candidates / (2 * tc.jobs) + 1, 2, 12));
+  Builder builder(tc);
+  info.source_hash = builder.inputs_hash();
+
+  Progress progress;
+  std::vector<std::shared_future<BuiltSet>> builds(plans.size());
+  for (std::size_t i = 0; i < plans.size(); ++i) {
+    if (plans[i].pending() == 0) continue;
+    if (!o.simulate) builds[i] = builder.submit(plans[i].candidates);
+    const double n = static_cast<double>(plans[i].candidates.schedules.size());
+    double units = n;
+    for (const Pair& p : plans[i].pairs)
+      if (!p.exists) units += n * static_cast<double>(p.points.size());
+    progress.add_total(units);
+  }
+
+  std::vector<PairResult> results;
+  int exit_code = 0;
+  for (std::size_t i = 0; i < plans.size(); ++i) {
+    const SetPlan& plan = plans[i];
+    const std::string label = std::string(plan.candidates.kernel->name) + " h=" + std::to_string(plan.candidates.hidden);
+    for (const Pair& p : plan.pairs) {
+      if (!p.exists) continue;
+      PairResult r;
+      r.kernel = plan.candidates.kernel->name;
+      r.hidden = plan.candidates.hidden;
+      r.threshold = p.threshold;
+      r.status = "kept";
+      r.note = "exists (--force retunes)";
+      results.push_back(r);
+    }
+    if (plan.pending() == 0) continue;
+
+    BuiltSet built;
+    if (o.simulate) {
+      built.ok = true;
+      for (std::size_t c = 0; c < plan.candidates.schedules.size(); ++c) built.table.push_back(static_cast<int>(c));
+    } else {
+      while (builds[i].wait_for(std::chrono::milliseconds(200)) != std::future_status::ready)
+        progress.status(label + ": compiling (" + std::to_string(builder.jobs_done()) + "/" +
+                        std::to_string(builder.jobs_total()) + " nvcc jobs done)");
+      built = builds[i].get();
+      if (built.ok)
+        progress.note(label + ": " + std::to_string(built.table.size()) + " candidates " +
+                      (built.cached ? "(cached build)" : "compiled") +
+                      (built.failed.empty() ? "" : ", " + std::to_string(built.failed.size()) + " failed to compile"));
+    }
+    if (o.compile_only) {
+      if (!built.ok) progress.note(label + ": " + built.error), exit_code = 1;
+      continue;
+    }
+    if (!built.ok) {  // nothing to run: every pending pair fails with the reason
+      progress.note(label + ": " + built.error);
+      for (const Pair& p : plan.pairs) {
+        if (p.exists) continue;
+        PairResult r;
+        r.kernel = plan.candidates.kernel->name;
+        r.hidden = plan.candidates.hidden;
+        r.threshold = p.threshold;
+        r.status = "failed";
+        r.tried = r.failed = static_cast<int>(plan.candidates.schedules.size());
+        r.note = built.error;
+        results.push_back(r);
+      }
+      continue;
+    }
+    tune_set(plan, built, info, timing, progress, results);
+  }
+  progress.finish();
+  if (o.compile_only) {
+    std::printf("compiled into %s\n", info.work.c_str());
+    return exit_code;
+  }
+  std::sort(results.begin(), results.end(), [](const PairResult& a, const PairResult& b) {
+    return std::tie(a.kernel, a.hidden, a.threshold) < std::tie(b.kernel, b.hidden, b.threshold);
+  });
+  print_summary(results, info);
+  for (const PairResult& r : results) exit_code = r.status == "failed" ? 1 : exit_code;
+  std::printf("next: kiln-gen, then git diff configs generated (README.md, \"Retuning and regenerating\")\n");
+  return exit_code;
+}
+
+}  // namespace
+}  // namespace kiln_tune
+
+int main(int argc, char** argv) {
+  if (argc == 3 && std::string(argv[1]) == "--worker-internal") return kiln_tune::worker_main(argv[2]);
+  signal(SIGPIPE, SIG_IGN);  // a dead worker's pipe is reported, not fatal
+
+  kiln_tune::Options o;
+  CLI::App app{"kiln-tune: measure candidate schedules on this GPU and write configs/<kernel>/<arch>/<hidden>/bs<N>.json"};
+  app.add_option("--kernel", o.kernels, "kernel(s) to tune, comma separated, or all")->required()->delimiter(',');
+  app.add_option("--hidden", o.hidden, "hidden sizes")->delimiter(',')->capture_default_str();
+  app.add_option("--batch-sizes", o.batch_sizes, "batch thresholds (one config file each)")
+      ->delimiter(',')
+      ->capture_default_str();
+  auto* quick = app.add_flag("--quick", o.quick, "small grid, N only, fewer replays (minutes)");
+  app.add_flag("--full", o.full, "wide grid incl. clusters, N and a token count inside each bucket (default)")
+      ->excludes(quick);
+  app.add_flag("--force", o.force, "retune pairs whose config file exists");
+  app.add_flag("--dry-run", o.dry_run, "list the candidates and pairs, touch nothing (no GPU needed)");
+  app.add_flag("--compile-only", o.compile_only, "compile the candidate libraries into the work folder, no GPU");
+  app.add_option("--arch", o.arch, "target arch (default: the device's)");
+  app.add_option("--device", o.device, "CUDA device index")->capture_default_str();
+  app.add_option("--repo", o.repo, "kiln repository (default: . if it has templates/, else the build's source)");
+  app.add_option("--configs", o.configs, "configs folder to write (default: <repo>/configs)");
+  app.add_option("--work-dir", o.work, "build cache and worker logs (default: <repo>/build-kiln-tune)");
+  app.add_option("--jobs", o.jobs, "nvcc processes at once (default: CPU count)");
+  app.add_option("--grid", o.grid, "replace a parameter's grid: name=v1,v2,... (repeatable)");
+  app.add_option("--watchdog", o.watchdog_s, "seconds a candidate may run before it counts as hung")
+      ->capture_default_str();
+  app.add_flag("--simulate", o.simulate, "test the tuner without a GPU: synthetic timings (needs --configs)")
+      ->group("");
+  CLI11_PARSE(app, argc, argv);
+  try {
+    return kiln_tune::run(o);
+  } catch (const CLI::Error& e) {
+    return app.exit(e);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "kiln-tune: %s\n", e.what());
+    return 2;
+  }
+}

@@ -1,0 +1,262 @@
+// CPU tests of kiln-tune: the candidate space, picking, config files and sources,
+// and whole runs in --simulate mode (no GPU, synthetic timings through real worker
+// processes): resume, --force, and crashing, wrong and hanging candidates.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "build.h"
+#include "candidates.h"
+#include "config_io.h"
+#include "kiln_gen/config_file.h"
+#include "kiln_gen/source_tree.h"
+#include "kiln_gen/space.h"
+#include "kiln_gen/validate.h"
+#include "pick.h"
+#include "tune.h"
+#include "util.h"
+
+namespace fs = std::filesystem;
+using namespace kiln_tune;
+
+namespace {
+
+std::string g_binary;  // the kiln-tune executable under test
+
+const kiln::gen::KernelSchema& silu() { return *kiln::gen::find_kernel("silu_mul_fp8"); }
+const kiln::gen::KernelSchema& rms() { return *kiln::gen::find_kernel("rms_norm_fp8"); }
+
+kiln::gen::Schedule schedule(const kiln::gen::KernelSchema& k, std::vector<int64_t> values) {
+  return {&k, std::move(values)};
+}
+
+TEST(Space, EveryCandidatePassesKilnGenAndTheInvalidAreGone) {
+  for (const auto* k : {&silu(), &rms()}) {
+    for (int64_t h : {2048, 4096, 5120, 8192}) {
+      for (Mode m : {Mode::quick, Mode::full}) {
+        const CandidateSet set = make_candidates(*k, "sm90", h, m, {});
+        ASSERT_FALSE(set.schedules.empty()) << k->name << " " << h;
+        for (const auto& s : set.schedules) {
+          nlohmann::json j;
+          for (std::size_t i = 0; i < s.values.size(); ++i) j[std::string(k->params[i].name)] = s.values[i];
+          EXPECT_TRUE(kiln::gen::check_schedule(*k, j, h).schedule.has_value()) << s.text();
+        }
+      }
+    }
+  }
+  // silu quick at 5120: a tile of 512 x 8 does not divide 5120; 256 x 8 x 2 does not either.
+  const CandidateSet set = make_candidates(silu(), "sm90", 5120, Mode::quick, {});
+  for (const auto& s : set.schedules) EXPECT_EQ(5120 % (s["threads"] * s["vec"] * s["col_iters"]), 0) << s.text();
+  EXPECT_GT(set.pruned.at("schedule.threads*vec*col_iters"), 0u);
+  EXPECT_EQ(set.considered, 6u * 1 * 2 * 3);  // threads 64, 128, 160, 256, 320, 512
+  bool has_160 = false;
+  for (const auto& s : set.schedules) has_160 = has_160 || s["threads"] == 160;
+  EXPECT_TRUE(has_160);
+}
+
+TEST(Space, ClustersOnlyFromSm90) {
+  const CandidateSet old = make_candidates(rms(), "sm80", 8192, Mode::full, {});
+  for (const auto& s : old.schedules) EXPECT_EQ(s["cluster"], 1);
+  const CandidateSet hopper = make_candidates(rms(), "sm90", 8192, Mode::full, {});
+  EXPECT_GT(hopper.schedules.size(), old.schedules.size());
+}
+
+TEST(Space, OverridesAndDomains) {
+  const CandidateSet set = make_candidates(silu(), "sm90", 4096, Mode::quick, {{"threads", {128}}, {"vec", {8, 3}}});
+  for (const auto& s : set.schedules) {
+    EXPECT_EQ(s["threads"], 128);
+    EXPECT_EQ(s["vec"], 8);  // 3 is outside vec's one_of
+  }
+  EXPECT_TRUE(check_overrides({&silu()}, {{"cluster", {1}}}).has_value());
+  EXPECT_FALSE(check_overrides({&silu(), &rms()}, {{"cluster", {1}}}).has_value());
+  EXPECT_EQ(kiln::gen::power_of_two_domain(*silu().find_param("threads")),
+            (std::vector<int64_t>{32, 64, 128, 256, 512, 1024}));
+  EXPECT_THROW(kiln::gen::enumerate_space(silu(), 4096, {{1}}), std::invalid_argument);
+}
+
+TEST(Pick, SimplestWithinTieAndMargins) {
+  // threads vec col_iters rows_per_cta
+  std::vector<kiln::gen::Schedule> s = {schedule(silu(), {128, 8, 1, 2}), schedule(silu(), {256, 8, 1, 1}),
+                                        schedule(silu(), {512, 8, 1, 1}), schedule(silu(), {64, 8, 1, 1})};
+  EXPECT_LT(simplicity_key(s[1]), simplicity_key(s[0]));  // same work, rows 1 is simpler
+  EXPECT_LT(simplicity_key(s[3]), simplicity_key(s[1]));
+  std::vector<std::vector<int64_t>> keys;
+  for (const auto& x : s) keys.push_back(simplicity_key(x));
+
+  const std::vector<double> scores = relative_scores({{10.0}, {10.05}, {11.0}, {}});
+  EXPECT_DOUBLE_EQ(scores[0], 1.0);
+  EXPECT_FALSE(std::isfinite(scores[3]));
+  Choice c = choose(scores, keys, 0.01);
+  EXPECT_EQ(c.winner, 1);  // 0.5 % slower but simpler
+  EXPECT_EQ(c.runner_up, 0);
+  c = choose(scores, keys, 0.001);
+  EXPECT_EQ(c.winner, 0);
+  EXPECT_EQ(contenders(scores, 0.03, 4), (std::vector<int>{0, 1}));
+  EXPECT_EQ(contenders(scores, 0.5, 4), (std::vector<int>{0, 1, 2}));
+  // Two points: the mean of relative times.
+  const std::vector<double> two = relative_scores({{1.0, 4.0}, {2.0, 2.0}});
+  EXPECT_DOUBLE_EQ(two[0], 1.5);
+  EXPECT_DOUBLE_EQ(two[1], 1.5);
+}
+
+TEST(Tune, TimingPointsStayInTheBucket) {
+  EXPECT_EQ(timing_points(32, 128, false), (std::vector<int64_t>{32}));
+  EXPECT_EQ(timing_points(32, 128, true), (std::vector<int64_t>{32, 64}));
+  EXPECT_EQ(timing_points(1, 2, true), (std::vector<int64_t>{1}));
+  EXPECT_EQ(timing_points(2, 4, true), (std::vector<int64_t>{2, 3}));
+  EXPECT_EQ(timing_points(1024, 0, true), (std::vector<int64_t>{1024, 4096}));
+  EXPECT_DOUBLE_EQ(kernel_bytes("silu_mul_fp8", 4096, 2), 2 * 4096 * 4 + 2 * 4096);
+  EXPECT_DOUBLE_EQ(kernel_bytes("rms_norm_fp8", 4096, 2), 2 * 4096 * 2 + 4096 * 2 + 2 * 4096);
+}
+
+TEST(Configs, TextIsWhatKilnGenAccepts) {
+  nlohmann::ordered_json tuning = {{"gpu", "X"}, {"us", 1.25}};
+  const std::string text = config_text(schedule(rms(), {256, 8, 1, 1}), 4096, tuning);
+  EXPECT_LT(text.find("\"threads\""), text.find("\"vec\""));
+  EXPECT_LT(text.find("\"rows_per_cta\""), text.find("\"cluster\""));
+  EXPECT_LT(text.find("\"schedule\""), text.find("\"tuning\""));
+  EXPECT_EQ(text.back(), '\n');
+  EXPECT_TRUE(kiln::gen::check_config_text(rms(), text, 4096).schedule.has_value());
+  EXPECT_THROW(config_text(schedule(rms(), {256, 8, 1, 1}), 3000, tuning), std::runtime_error);
+}
+
+TEST(Configs, AtomicWriteLeavesNoTemporary) {
+  const fs::path dir = fs::temp_directory_path() / ("kiln-tune-test-" + std::to_string(getpid()));
+  fs::remove_all(dir);
+  const fs::path f = config_file(dir, "rms_norm_fp8", "sm90", 4096, 32);
+  write_file_atomic(f, "one\n");
+  write_file_atomic(f, "two\n");
+  EXPECT_EQ(read_file(f), "two\n");
+  EXPECT_FALSE(fs::exists(temp_name_for(f)));
+  std::ofstream(temp_name_for(f)) << "half";
+  EXPECT_EQ(remove_stale_temps(dir, "rms_norm_fp8", "sm90", 4096), 1);
+  EXPECT_EQ(existing_thresholds(dir, "rms_norm_fp8", "sm90", 4096), (std::vector<int64_t>{32}));
+  fs::remove_all(dir);
+}
+
+TEST(Build, SourcesUseTheShippedLaunchPath) {
+  CandidateSet set = make_candidates(silu(), "sm90", 4096, Mode::quick, {});
+  const std::string shard = shard_source(set, {0, 1});
+  EXPECT_NE(shard.find("#include \"silu_mul_fp8.cuh\""), std::string::npos);
+  EXPECT_NE(shard.find("using S = kiln::silu_mul_fp8::Schedule</*hidden=*/4096, /*threads=*/"), std::string::npos);
+  EXPECT_NE(shard.find("return kiln::silu_mul_fp8::launch<S>(p, stream);"), std::string::npos);
+  EXPECT_NE(shard.find(launcher_name(set, 1)), std::string::npos);
+  const std::string table = table_source(set, {0, 1});
+  EXPECT_NE(table.find("{\"" + set.schedules[1].text() + "\", &kiln::generated::" + launcher_name(set, 1) + "}"),
+            std::string::npos);
+  EXPECT_NE(table.find("kt_candidate_count = 2;"), std::string::npos);
+}
+
+// ---- whole runs, simulated --------------------------------------------------------
+
+struct RunResult {
+  int code = -1;
+  std::string out;
+};
+
+RunResult tune(const std::string& args, const std::string& env = "") {
+  const std::string cmd = env + " " + g_binary + " " + args + " 2>&1";
+  RunResult r;
+  FILE* p = popen(cmd.c_str(), "r");
+  char buf[4096];
+  while (p && fgets(buf, sizeof buf, p)) r.out += buf;
+  const int status = p ? pclose(p) : -1;
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+class Simulated : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (g_binary.empty()) GTEST_SKIP() << "pass the kiln-tune binary as the first argument";
+    root_ = fs::temp_directory_path() / ("kiln-tune-sim-" + std::to_string(getpid()) + "-" +
+                                         ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(root_);
+    fs::create_directories(root_);
+  }
+  void TearDown() override { fs::remove_all(root_); }
+
+  std::string args(const std::string& extra) const {
+    return "--simulate --quick --kernel silu_mul_fp8 --hidden 2048,5120 --batch-sizes 1,32 --configs " +
+           (root_ / "configs").string() + " --work-dir " + (root_ / "work").string() + " " + extra;
+  }
+  fs::path file(int64_t h, int64_t n) const { return config_file(root_ / "configs", "silu_mul_fp8", "sm90", h, n); }
+
+  // The written tree, as kiln-gen validates it: no errors.
+  void expect_kiln_gen_accepts() const {
+    const auto v = kiln::gen::validate_tree(kiln::gen::load_tree(root_ / "configs"));
+    for (const auto& d : v.errors) ADD_FAILURE() << d.line();
+  }
+
+  fs::path root_;
+};
+
+TEST_F(Simulated, WritesEveryPairThenResumes) {
+  RunResult r = tune(args(""));
+  ASSERT_EQ(r.code, 0) << r.out;
+  for (int64_t h : {2048, 5120})
+    for (int64_t n : {1, 32}) ASSERT_TRUE(fs::exists(file(h, n))) << r.out;
+  expect_kiln_gen_accepts();
+  const auto doc = nlohmann::json::parse(read_file(file(2048, 32)));
+  EXPECT_EQ(doc["tuning"]["gpu"], "simulated");
+  EXPECT_TRUE(doc["tuning"].contains("runner_up"));
+  EXPECT_EQ(doc["tuning"]["candidates"]["failed"], 0);
+
+  // Resume: the files are kept as they are.
+  const std::string before = read_file(file(2048, 32));
+  fs::remove(file(5120, 1));
+  r = tune(args(""));
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("kept"), std::string::npos) << r.out;
+  EXPECT_EQ(read_file(file(2048, 32)), before);
+  EXPECT_TRUE(fs::exists(file(5120, 1)));
+
+  // --force: written again (the date, noise and timings make the text differ or not; the file is new).
+  const auto old_time = fs::last_write_time(file(2048, 32));
+  r = tune(args("--force --hidden 2048 --batch-sizes 32"));
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_GE(fs::last_write_time(file(2048, 32)), old_time);
+  EXPECT_NE(r.out.find("written"), std::string::npos) << r.out;
+}
+
+TEST_F(Simulated, CrashingWrongAndHangingCandidatesAreSkipped) {
+  const std::string crash = "threads=256 vec=8 col_iters=1 rows_per_cta=1";
+  const std::string wrong = "threads=128 vec=8 col_iters=1 rows_per_cta=1";
+  const std::string hang = "threads=64 vec=8 col_iters=1 rows_per_cta=1";
+  RunResult r = tune(args("--hidden 2048 --batch-sizes 32 --watchdog 2"),
+               "KILN_TUNE_SIMULATE_CRASH='" + crash + "' KILN_TUNE_SIMULATE_WRONG='" + wrong +
+                   "' KILN_TUNE_SIMULATE_HANG='" + hang + "'");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("[" + crash + "] rejected: check: crashed"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("[" + wrong + "] rejected: check: bf16"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("[" + hang + "] rejected: check: crashed: no answer"), std::string::npos) << r.out;
+  const auto doc = nlohmann::json::parse(read_file(file(2048, 32)));
+  EXPECT_EQ(doc["tuning"]["candidates"]["failed"], 3);
+  for (const auto& bad : {crash, wrong, hang}) {
+    std::string text;
+    for (const auto& [k, v] : doc["schedule"].items()) text += (text.empty() ? "" : " ") + k + "=" + v.dump();
+    EXPECT_NE(doc["schedule"].dump(), bad);
+  }
+  expect_kiln_gen_accepts();
+}
+
+TEST_F(Simulated, DryRunListsCandidatesAndWritesNothing) {
+  RunResult r = tune(args("--dry-run"));
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("silu_mul_fp8 sm90 hidden=5120:"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("threads=64 vec=8 col_iters=1 rows_per_cta=1"), std::string::npos) << r.out;
+  EXPECT_FALSE(fs::exists(root_ / "configs"));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  ::testing::InitGoogleTest(&argc, argv);
+  if (argc > 1) g_binary = argv[1];
+  return RUN_ALL_TESTS();
+}

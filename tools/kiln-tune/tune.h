@@ -1,0 +1,83 @@
+// Tuning one config set (kernel, arch, hidden size) on the GPU, through a worker:
+// check every candidate against the reference, then per batch threshold time the
+// good ones, re-time the close ones, pick, and write the config file.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "build.h"
+#include "candidates.h"
+#include "device.h"
+#include "progress.h"
+
+namespace kiln_tune {
+
+struct TimingPlan {
+  int launches = 20;          // launches per CUDA graph
+  int replays = 15;           // timed replays (median)
+  double warmup_ms = 5;       // warm-up replays: at least 3 and this long
+  double guard = 0.03;        // re-time candidates within 3 % of the best ...
+  int max_contenders = 4;     // ... at most this many ...
+  int retimes = 2;            // ... this many more times each (2x replays), best median kept
+  double tie = 0.01;          // within 1 % of the best: the simplest schedule wins
+  bool midpoints = false;     // also time a token count inside each bucket
+};
+TimingPlan timing_plan(Mode mode);
+
+struct Pair {
+  int64_t threshold = 0;
+  int64_t next = 0;             // the next threshold of the set (0: none): the bucket is [threshold, next)
+  std::vector<int64_t> points;  // token counts timed
+  bool exists = false;          // a config file is there already
+};
+
+// The token counts a pair is timed at: the threshold and, with midpoints, a count
+// inside its bucket (geometric middle; 4x the threshold for the last bucket).
+std::vector<int64_t> timing_points(int64_t threshold, int64_t next, bool midpoints);
+
+struct SetPlan {
+  CandidateSet candidates;
+  std::vector<Pair> pairs;              // every requested threshold, ascending
+  std::vector<int64_t> check_tokens;    // every candidate is checked at these
+  int pending() const;                  // pairs to tune now
+  int64_t max_tokens() const;           // the largest count timed
+};
+
+// The run-wide facts every config's provenance quotes.
+struct RunInfo {
+  DeviceInfo device;
+  Mode mode = Mode::full;
+  std::string tool;            // "kiln-tune 1 (kiln 0.1.0)"
+  std::string source_hash;     // templates, runtime headers, runner, nvcc version
+  std::string date;
+  double ceiling_gbps = 0;     // 0: not measured
+  std::string ceiling_detail;
+  double floor_us = 0;
+  bool force = false;
+  bool simulate = false;
+  std::filesystem::path configs, work;
+  int device_index = 0;
+  double watchdog_s = 120;
+};
+
+struct PairResult {
+  std::string kernel;
+  int64_t hidden = 0, threshold = 0;
+  std::string status;  // "written", "kept", "failed"
+  std::string winner, runner_up, note;
+  double us = 0, gbps = 0, pct = 0, margin_pct = 0;
+  int tried = 0, failed = 0;
+};
+
+// Runs one set; appends a result per requested pair. Measures the ceiling and the
+// launch floor first when `info` has none yet.
+void tune_set(const SetPlan& plan, const BuiltSet& built, RunInfo& info, const TimingPlan& timing,
+              Progress& progress, std::vector<PairResult>& results);
+
+// Minimal bytes a kernel moves for `tokens` rows (each input read once, output written once).
+double kernel_bytes(const std::string& kernel, int64_t hidden, int64_t tokens);
+
+}  // namespace kiln_tune
