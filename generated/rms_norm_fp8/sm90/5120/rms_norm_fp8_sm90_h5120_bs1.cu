@@ -4,15 +4,14 @@
 // and configs/rms_norm_fp8/sm90/5120/bs8.json
 // and configs/rms_norm_fp8/sm90/5120/bs32.json
 // and configs/rms_norm_fp8/sm90/5120/bs128.json
-// and configs/rms_norm_fp8/sm90/5120/bs256.json
-// and configs/rms_norm_fp8/sm90/5120/bs1024.json (identical schedule).
+// and configs/rms_norm_fp8/sm90/5120/bs256.json (identical schedule).
 // Do not edit: change the config and regenerate (README.md, "Retuning and regenerating").
 #include "rms_norm_fp8.cuh"
 
 namespace kiln::generated {
 
 cudaError_t rms_norm_fp8_sm90_h5120_bs1(const kiln::detail::LaunchParams& p, cudaStream_t stream) {
-  using S = kiln::rms_norm_fp8::Schedule</*hidden=*/5120, /*threads=*/128, /*vec=*/8, /*rows_per_cta=*/1, /*cluster=*/1>;
+  using S = kiln::rms_norm_fp8::Schedule</*hidden=*/5120, /*threads=*/256, /*vec=*/4, /*rows_per_cta=*/1, /*cluster=*/1>;
   return kiln::rms_norm_fp8::launch<S>(p, stream);
 }
 
