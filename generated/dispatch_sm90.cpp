@@ -32,12 +32,11 @@ cudaError_t silu_mul_fp8_sm90_h4096_bs128(const kiln::detail::LaunchParams&, cud
 cudaError_t silu_mul_fp8_sm90_h5120_bs1(const kiln::detail::LaunchParams&, cudaStream_t);
 cudaError_t silu_mul_fp8_sm90_h5120_bs2(const kiln::detail::LaunchParams&, cudaStream_t);
 cudaError_t silu_mul_fp8_sm90_h5120_bs32(const kiln::detail::LaunchParams&, cudaStream_t);
-cudaError_t silu_mul_fp8_sm90_h5120_bs128(const kiln::detail::LaunchParams&, cudaStream_t);
 cudaError_t silu_mul_fp8_sm90_h5120_bs256(const kiln::detail::LaunchParams&, cudaStream_t);
 cudaError_t silu_mul_fp8_sm90_h8192_bs1(const kiln::detail::LaunchParams&, cudaStream_t);
 cudaError_t silu_mul_fp8_sm90_h8192_bs2(const kiln::detail::LaunchParams&, cudaStream_t);
+cudaError_t silu_mul_fp8_sm90_h8192_bs8(const kiln::detail::LaunchParams&, cudaStream_t);
 cudaError_t silu_mul_fp8_sm90_h8192_bs32(const kiln::detail::LaunchParams&, cudaStream_t);
-cudaError_t silu_mul_fp8_sm90_h8192_bs1024(const kiln::detail::LaunchParams&, cudaStream_t);
 
 namespace {
 // kernel, hidden, threshold, instance, config file, schedule, launcher
@@ -94,18 +93,18 @@ constexpr kiln::detail::Variant kRows[] = {
     {"silu_mul_fp8", 5120, 2, "silu_mul_fp8_sm90_h5120_bs2", "configs/silu_mul_fp8/sm90/5120/bs2.json", "threads=128 vec=4 col_iters=1 rows_per_cta=1", &silu_mul_fp8_sm90_h5120_bs2},
     {"silu_mul_fp8", 5120, 4, "silu_mul_fp8_sm90_h5120_bs2", "configs/silu_mul_fp8/sm90/5120/bs4.json", "threads=128 vec=4 col_iters=1 rows_per_cta=1", &silu_mul_fp8_sm90_h5120_bs2},  // shares bs2's instance
     {"silu_mul_fp8", 5120, 8, "silu_mul_fp8_sm90_h5120_bs1", "configs/silu_mul_fp8/sm90/5120/bs8.json", "threads=64 vec=4 col_iters=1 rows_per_cta=1", &silu_mul_fp8_sm90_h5120_bs1},  // shares bs1's instance
-    {"silu_mul_fp8", 5120, 32, "silu_mul_fp8_sm90_h5120_bs32", "configs/silu_mul_fp8/sm90/5120/bs32.json", "threads=128 vec=8 col_iters=1 rows_per_cta=1", &silu_mul_fp8_sm90_h5120_bs32},
-    {"silu_mul_fp8", 5120, 128, "silu_mul_fp8_sm90_h5120_bs128", "configs/silu_mul_fp8/sm90/5120/bs128.json", "threads=320 vec=8 col_iters=1 rows_per_cta=1", &silu_mul_fp8_sm90_h5120_bs128},
+    {"silu_mul_fp8", 5120, 32, "silu_mul_fp8_sm90_h5120_bs32", "configs/silu_mul_fp8/sm90/5120/bs32.json", "threads=64 vec=8 col_iters=2 rows_per_cta=1", &silu_mul_fp8_sm90_h5120_bs32},
+    {"silu_mul_fp8", 5120, 128, "silu_mul_fp8_sm90_h5120_bs32", "configs/silu_mul_fp8/sm90/5120/bs128.json", "threads=64 vec=8 col_iters=2 rows_per_cta=1", &silu_mul_fp8_sm90_h5120_bs32},  // shares bs32's instance
     {"silu_mul_fp8", 5120, 256, "silu_mul_fp8_sm90_h5120_bs256", "configs/silu_mul_fp8/sm90/5120/bs256.json", "threads=128 vec=8 col_iters=1 rows_per_cta=2", &silu_mul_fp8_sm90_h5120_bs256},
     {"silu_mul_fp8", 5120, 1024, "silu_mul_fp8_sm90_h5120_bs256", "configs/silu_mul_fp8/sm90/5120/bs1024.json", "threads=128 vec=8 col_iters=1 rows_per_cta=2", &silu_mul_fp8_sm90_h5120_bs256},  // shares bs256's instance
-    {"silu_mul_fp8", 8192, 1, "silu_mul_fp8_sm90_h8192_bs1", "configs/silu_mul_fp8/sm90/8192/bs1.json", "threads=256 vec=8 col_iters=1 rows_per_cta=1", &silu_mul_fp8_sm90_h8192_bs1},
+    {"silu_mul_fp8", 8192, 1, "silu_mul_fp8_sm90_h8192_bs1", "configs/silu_mul_fp8/sm90/8192/bs1.json", "threads=128 vec=8 col_iters=2 rows_per_cta=1", &silu_mul_fp8_sm90_h8192_bs1},
     {"silu_mul_fp8", 8192, 2, "silu_mul_fp8_sm90_h8192_bs2", "configs/silu_mul_fp8/sm90/8192/bs2.json", "threads=64 vec=8 col_iters=1 rows_per_cta=1", &silu_mul_fp8_sm90_h8192_bs2},
     {"silu_mul_fp8", 8192, 4, "silu_mul_fp8_sm90_h8192_bs2", "configs/silu_mul_fp8/sm90/8192/bs4.json", "threads=64 vec=8 col_iters=1 rows_per_cta=1", &silu_mul_fp8_sm90_h8192_bs2},  // shares bs2's instance
-    {"silu_mul_fp8", 8192, 8, "silu_mul_fp8_sm90_h8192_bs2", "configs/silu_mul_fp8/sm90/8192/bs8.json", "threads=64 vec=8 col_iters=1 rows_per_cta=1", &silu_mul_fp8_sm90_h8192_bs2},  // shares bs2's instance
-    {"silu_mul_fp8", 8192, 32, "silu_mul_fp8_sm90_h8192_bs32", "configs/silu_mul_fp8/sm90/8192/bs32.json", "threads=128 vec=8 col_iters=1 rows_per_cta=1", &silu_mul_fp8_sm90_h8192_bs32},
-    {"silu_mul_fp8", 8192, 128, "silu_mul_fp8_sm90_h8192_bs1", "configs/silu_mul_fp8/sm90/8192/bs128.json", "threads=256 vec=8 col_iters=1 rows_per_cta=1", &silu_mul_fp8_sm90_h8192_bs1},  // shares bs1's instance
-    {"silu_mul_fp8", 8192, 256, "silu_mul_fp8_sm90_h8192_bs1", "configs/silu_mul_fp8/sm90/8192/bs256.json", "threads=256 vec=8 col_iters=1 rows_per_cta=1", &silu_mul_fp8_sm90_h8192_bs1},  // shares bs1's instance
-    {"silu_mul_fp8", 8192, 1024, "silu_mul_fp8_sm90_h8192_bs1024", "configs/silu_mul_fp8/sm90/8192/bs1024.json", "threads=128 vec=8 col_iters=1 rows_per_cta=2", &silu_mul_fp8_sm90_h8192_bs1024},
+    {"silu_mul_fp8", 8192, 8, "silu_mul_fp8_sm90_h8192_bs8", "configs/silu_mul_fp8/sm90/8192/bs8.json", "threads=128 vec=8 col_iters=1 rows_per_cta=1", &silu_mul_fp8_sm90_h8192_bs8},
+    {"silu_mul_fp8", 8192, 32, "silu_mul_fp8_sm90_h8192_bs32", "configs/silu_mul_fp8/sm90/8192/bs32.json", "threads=512 vec=8 col_iters=1 rows_per_cta=1", &silu_mul_fp8_sm90_h8192_bs32},
+    {"silu_mul_fp8", 8192, 128, "silu_mul_fp8_sm90_h8192_bs32", "configs/silu_mul_fp8/sm90/8192/bs128.json", "threads=512 vec=8 col_iters=1 rows_per_cta=1", &silu_mul_fp8_sm90_h8192_bs32},  // shares bs32's instance
+    {"silu_mul_fp8", 8192, 256, "silu_mul_fp8_sm90_h8192_bs32", "configs/silu_mul_fp8/sm90/8192/bs256.json", "threads=512 vec=8 col_iters=1 rows_per_cta=1", &silu_mul_fp8_sm90_h8192_bs32},  // shares bs32's instance
+    {"silu_mul_fp8", 8192, 1024, "silu_mul_fp8_sm90_h8192_bs1", "configs/silu_mul_fp8/sm90/8192/bs1024.json", "threads=128 vec=8 col_iters=2 rows_per_cta=1", &silu_mul_fp8_sm90_h8192_bs1},  // shares bs1's instance
 };
 }  // namespace
 
