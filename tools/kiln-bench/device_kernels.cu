@@ -1,6 +1,8 @@
 // kiln-bench's device code: see device_kernels.h.
 #include "device_kernels.h"
 
+#include "common.cuh"  // kiln::launch: the launch path kiln's kernels take
+
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
@@ -106,16 +108,7 @@ cudaError_t launch_empty(bool pdl, cudaStream_t stream) {
     empty_kernel<<<1, 32, 0, stream>>>();
     return cudaGetLastError();
   }
-  cudaLaunchAttribute attr;
-  attr.id = cudaLaunchAttributeProgrammaticStreamSerialization;
-  attr.val.programmaticStreamSerializationAllowed = 1;
-  cudaLaunchConfig_t config = {};
-  config.gridDim = dim3(1);
-  config.blockDim = dim3(32);
-  config.stream = stream;
-  config.attrs = &attr;
-  config.numAttrs = 1;
-  return cudaLaunchKernelEx(&config, empty_pdl_kernel);
+  return kiln::launch(empty_pdl_kernel, dim3(1), dim3(32), 1, stream);  // as kiln launches its kernels
 }
 
 cudaError_t launch_gate(const volatile int* flag, int* timed_out, unsigned long long timeout_ns, cudaStream_t stream) {

@@ -4,6 +4,8 @@
 
 #include <cuda_runtime.h>
 
+#include "common.cuh"  // kiln::launch: the launch path kiln's kernels take
+
 #include <algorithm>
 #include <atomic>
 #include <cstdint>
@@ -221,18 +223,7 @@ int kt_time(kiln::detail::Launcher launch, const kiln::detail::LaunchParams* par
 int kt_floor(int launches, int replays, double* us) {
   cudaGraphExec_t exec = nullptr;
   KT_TRY(capture(
-      [] {
-        cudaLaunchAttribute attr;
-        attr.id = cudaLaunchAttributeProgrammaticStreamSerialization;
-        attr.val.programmaticStreamSerializationAllowed = 1;
-        cudaLaunchConfig_t config = {};
-        config.gridDim = dim3(1);
-        config.blockDim = dim3(32);
-        config.stream = g_stream;
-        config.attrs = &attr;
-        config.numAttrs = 1;
-        return cudaLaunchKernelEx(&config, empty_pdl);
-      },
+      [] { return kiln::launch(empty_pdl, dim3(1), dim3(32), 1, g_stream); },  // as kiln launches
       launches, &exec));
   double min_us = 0;
   const cudaError_t e = replay(exec, launches, replays, 5.0, us, &min_us);
