@@ -24,7 +24,6 @@ struct kiln_plan {
   kiln_dtype dtype = KILN_DTYPE_BF16;
   int32_t device = 0;
   std::string arch;                 // "sm90"
-  std::string generic_name;         // "rms_norm_fp8_generic"
   const Variant* rows = nullptr;    // the config set: rows sorted by threshold; nullptr = generic
   std::vector<int32_t> thresholds;  // rows[i].threshold, contiguous for the bisection
   std::string summary;
@@ -127,18 +126,6 @@ Choice choose(const KernelInfo& kernel, const std::string& arch, int64_t hidden,
   return c;
 }
 
-void fill_info(kiln_variant_info* info, const KernelInfo& kernel, const char* arch, int64_t hidden,
-               const Variant* row, const char* generic_name) {
-  info->kernel = kernel.name;
-  info->arch = arch;
-  info->hidden = hidden;
-  info->threshold = row ? row->threshold : 0;
-  info->is_fallback = row ? 0 : 1;
-  info->name = row ? row->name : generic_name;
-  info->config = row ? row->config : "";
-  info->schedule = row ? row->schedule : "";
-}
-
 // Names of generic kernels, with static lifetime for kiln_variant_info.
 const char* generic_name_of(const KernelInfo& kernel) {
   static const std::vector<std::string> names = [] {
@@ -147,6 +134,19 @@ const char* generic_name_of(const KernelInfo& kernel) {
     return n;
   }();
   return names[static_cast<std::size_t>(&kernel - kiln::runtime::kernels().data())].c_str();
+}
+
+// `arch` must be a string with static lifetime (kiln_variant_info's strings outlive plans).
+void fill_info(kiln_variant_info* info, const KernelInfo& kernel, const char* arch, int64_t hidden,
+               const Variant* row) {
+  info->kernel = kernel.name;
+  info->arch = arch;
+  info->hidden = hidden;
+  info->threshold = row ? row->threshold : 0;
+  info->is_fallback = row ? 0 : 1;
+  info->name = row ? row->name : generic_name_of(kernel);
+  info->config = row ? row->config : "";
+  info->schedule = row ? row->schedule : "";
 }
 
 std::string known_kernels() {
@@ -188,7 +188,6 @@ kiln_status plan_for_arch(const kiln_plan_options* options, const char* arch_nam
   p->dtype = options->dtype;
   p->device = device;
   p->arch = arch;
-  p->generic_name = generic_name_of(*kernel);
   p->rows = choice.set.rows;
   for (std::size_t i = 0; i < choice.set.count; ++i) p->thresholds.push_back(choice.set.rows[i].threshold);
   p->summary = std::string(kernel->name) + " hidden=" + std::to_string(options->hidden) + " " + dtype_name(options->dtype) +
@@ -309,7 +308,7 @@ kiln_status kiln_plan_describe(const kiln_plan* plan, int64_t tokens, kiln_varia
                 static_cast<long long>(tokens), static_cast<long long>(kMaxTokens));
   const Variant* row = nullptr;
   if (plan->rows != nullptr) row = &plan->rows[kiln::detail::select_bucket(plan->thresholds.data(), plan->thresholds.size(), tokens)];
-  fill_info(info, *plan->kernel, plan->arch.c_str(), plan->hidden, row, plan->generic_name.c_str());
+  fill_info(info, *plan->kernel, kiln::runtime::static_arch_name(plan->arch), plan->hidden, row);
   return ok();
 }
 
@@ -333,9 +332,7 @@ kiln_status kiln_explain(const char* kernel_name, const char* arch, int64_t hidd
     for (std::size_t i = 0; i < choice.set.count; ++i) thresholds.push_back(choice.set.rows[i].threshold);
     row = &choice.set.rows[kiln::detail::select_bucket(thresholds.data(), thresholds.size(), tokens)];
   }
-  // Table strings are static; the arch string must be too.
-  const ArchTable* table = kiln::runtime::find_table(arch);
-  fill_info(info, *kernel, table ? table->arch : arch, hidden, row, generic_name_of(*kernel));
+  fill_info(info, *kernel, kiln::runtime::static_arch_name(arch), hidden, row);
   return ok();
 }
 
@@ -381,7 +378,7 @@ kiln_status kiln_launch(const kiln_plan* plan, const kiln_args* args, void* stre
       plan->dtype == KILN_DTYPE_BF16 ? kiln::detail::DType::bf16 : kiln::detail::DType::fp16,
       args->input, args->weight, args->output, args->scale, args->tokens, args->hidden, args->eps};
   const cudaError_t err = (row ? row->launch : plan->kernel->generic)(params, static_cast<cudaStream_t>(stream));
-  if (err != cudaSuccess) return cuda_failure(err, row ? row->name : plan->generic_name.c_str());
+  if (err != cudaSuccess) return cuda_failure(err, row ? row->name : generic_name_of(*plan->kernel));
   return KILN_SUCCESS;
 }
 

@@ -1,6 +1,9 @@
 #include "tables.h"
 
 #include <cstring>
+#include <mutex>
+#include <set>
+#include <string>
 
 #include "kiln_build_archs.h"  // written by meson from the `archs` option
 
@@ -41,5 +44,14 @@ bool is_target_arch(std::string_view arch) {
 }
 
 const char* target_archs() { return KILN_TARGET_ARCHS; }
+
+const char* static_arch_name(std::string_view arch) {
+  if (const detail::ArchTable* t = find_table(arch)) return t->arch;
+  // A target arch without config sets, or (in tests) any arch: interned once, kept forever.
+  static std::mutex mutex;
+  static std::set<std::string, std::less<>> names;
+  std::lock_guard<std::mutex> lock(mutex);
+  return names.emplace(arch).first->c_str();
+}
 
 }  // namespace kiln::runtime

@@ -13,5 +13,6 @@ std::span<const detail::ArchTable* const> tables();
 const detail::ArchTable* find_table(std::string_view arch);  // nullptr: no sets for arch
 bool is_target_arch(std::string_view arch);                  // the build compiled SASS for it
 const char* target_archs();                                  // "sm90, sm100"
+const char* static_arch_name(std::string_view arch);         // the same name with static lifetime
 
 }  // namespace kiln::runtime

@@ -204,6 +204,18 @@ TEST(Plan, MissingSetFallsBackLoudlyAndStrictRefuses) {
   EXPECT_EQ(s, KILN_ERROR_NO_CONFIG_SET);
 }
 
+TEST(Plan, DescribedStringsOutliveThePlan) {
+  kiln_variant_info info{};
+  {
+    PlanPtr plan = plan_for("rms_norm_fp8", 5000);  // fallback: no table row owns these strings
+    ASSERT_TRUE(plan);
+    info = describe(plan.get(), 3);
+  }
+  EXPECT_STREQ(info.arch, first_table().arch);
+  EXPECT_STREQ(info.name, "rms_norm_fp8_generic");
+  EXPECT_STREQ(info.kernel, "rms_norm_fp8");
+}
+
 TEST(Plan, GenericByRequestEvenWhenASetExists) {
   const auto& row0 = first_table().rows[0];
   PlanPtr plan = plan_for(row0.kernel, row0.hidden, KILN_SET_GENERIC);
