@@ -76,8 +76,26 @@ std::vector<KernelSchema> make_registry() {
   return all;
 }
 
-// Folder names under configs/<kernel>/. Each is one nvcc target of the build.
-constexpr std::array<std::string_view, 7> kArchs = {"sm80", "sm86", "sm89", "sm90", "sm100", "sm103", "sm120"};
+// Folder names under configs/<kernel>/, and the nvcc target each is built as (SASS
+// only: code= names a real arch, so no PTX is embedded; the "a" targets enable
+// arch-specific instructions). The build and kiln-tune read this table too.
+struct Arch {
+  std::string_view name, gencode;
+};
+constexpr std::array<Arch, 7> kArchTable = {{
+    {"sm80", "arch=compute_80,code=sm_80"},
+    {"sm86", "arch=compute_86,code=sm_86"},
+    {"sm89", "arch=compute_89,code=sm_89"},
+    {"sm90", "arch=compute_90a,code=sm_90a"},
+    {"sm100", "arch=compute_100a,code=sm_100a"},
+    {"sm103", "arch=compute_103a,code=sm_103a"},
+    {"sm120", "arch=compute_120a,code=sm_120a"},
+}};
+constexpr std::array<std::string_view, kArchTable.size()> kArchs = [] {
+  std::array<std::string_view, kArchTable.size()> names{};
+  for (std::size_t i = 0; i < kArchTable.size(); ++i) names[i] = kArchTable[i].name;
+  return names;
+}();
 
 template <class Range, class Name>
 std::string join_names(const Range& range, Name name) {
@@ -136,6 +154,12 @@ std::span<const std::string_view> known_archs() { return kArchs; }
 
 bool is_known_arch(std::string_view arch) {
   return std::find(kArchs.begin(), kArchs.end(), arch) != kArchs.end();
+}
+
+std::optional<std::string_view> arch_gencode(std::string_view arch) {
+  for (const Arch& a : kArchTable)
+    if (a.name == arch) return a.gencode;
+  return std::nullopt;
 }
 
 std::string arch_list() {

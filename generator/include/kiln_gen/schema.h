@@ -66,6 +66,8 @@ std::string kernel_list();  // "rms_norm_fp8, silu_mul_fp8"
 std::span<const std::string_view> known_archs();
 bool is_known_arch(std::string_view arch);
 std::string arch_list();  // "sm80, sm86, ..."
+// The nvcc -gencode value an arch is built with: "sm90" -> "arch=compute_90a,code=sm_90a".
+std::optional<std::string_view> arch_gencode(std::string_view arch);
 
 inline constexpr int64_t kMaxHidden = 1048576;
 inline constexpr int64_t kMaxThreshold = 2147483647;  // the table stores int32
