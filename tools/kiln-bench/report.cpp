@@ -128,7 +128,7 @@ std::string xml_escape(const std::string& s) {
 }
 
 // Colour of a % of the ceiling: red (0 %) through yellow to green (100 %); above
-// 100 % (served from L2, faster than DRAM can be) a distinct blue.
+// 100 % (L2-resident shapes, or read-heavy traffic that DRAM serves faster than a 50/50 copy) a distinct blue.
 std::string pct_colour(double pct) {
   double h, s = 0.70, l = 0.62;
   if (pct > 100.0) {
@@ -433,7 +433,7 @@ std::string make_svg(const std::vector<Result>& rs, const RunInfo& info) {
   const int kx = bar_x + bar_w + 30;
   s += fmt("<rect x=\"%d\" y=\"%d\" width=\"22\" height=\"%d\" fill=\"%s\" stroke=\"#888\"/>", kx, legend_y, bar_h,
            pct_colour(101).c_str());
-  s += fmt("<text x=\"%d\" y=\"%d\" font-size=\"11\">&gt; 100%%: served from L2</text>\n", kx + 28, legend_y + 11);
+  s += fmt("<text x=\"%d\" y=\"%d\" font-size=\"11\">&gt; 100%%: above the copy ceiling (L2-resident, or read-heavy traffic)</text>\n", kx + 28, legend_y + 11);
   s += fmt("<rect x=\"%.1f\" y=\"%d\" width=\"22\" height=\"%d\" fill=\"none\" stroke=\"#c00000\" "
            "stroke-width=\"2.5\"/>",
            kx + 0.0, legend_y + 24, bar_h);
