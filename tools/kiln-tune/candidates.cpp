@@ -96,7 +96,14 @@ CandidateSet make_candidates(const KernelSchema& kernel, const std::string& arch
     }
     set.schedules.push_back(std::move(s));
   }
+  set.grid = set.schedules.size();
   return set;
+}
+
+int add_candidate(CandidateSet& set, const Schedule& schedule) {
+  auto found = std::find(set.schedules.begin(), set.schedules.end(), schedule);
+  if (found == set.schedules.end()) found = set.schedules.insert(set.schedules.end(), schedule);
+  return static_cast<int>(found - set.schedules.begin());
 }
 
 std::vector<int64_t> simplicity_key(const Schedule& schedule) {

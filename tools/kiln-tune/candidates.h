@@ -41,10 +41,16 @@ struct CandidateSet {
   std::vector<kiln::gen::Schedule> schedules;  // what gets compiled, checked and timed
   std::size_t considered = 0;                  // grid points in the parameters' domains
   std::map<std::string, std::size_t> pruned;   // rule -> points dropped before compiling
+  std::size_t grid = 0;                        // schedules[0, grid) are the grid's; the rest are
+                                               // incumbents it lacks, each raced in its own pair only
+  bool from_grid(int c) const { return static_cast<std::size_t>(c) < grid; }
 };
 
 CandidateSet make_candidates(const kiln::gen::KernelSchema& kernel, const std::string& arch, int64_t hidden, Mode mode,
                              const GridOverrides& overrides);
+
+// The index of `schedule` (an incumbent) in the set, appended when the grid lacks it.
+int add_candidate(CandidateSet& set, const kiln::gen::Schedule& schedule);
 
 // Orders schedules from simple to elaborate, for ties: a smaller unit of work
 // (threads x rows_per_cta x cluster x col_iters) first, then rows/cluster/col_iters

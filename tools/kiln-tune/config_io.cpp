@@ -42,6 +42,28 @@ int remove_stale_temps(const fs::path& configs, std::string_view kernel, std::st
   return removed;
 }
 
+namespace {
+std::string describe(const std::vector<kiln::gen::Issue>& issues) {
+  std::vector<std::string> parts;
+  for (const auto& issue : issues) parts.push_back(issue.key + " = " + issue.value + ": " + issue.rule);
+  return " " + join(parts, "; ");
+}
+}  // namespace
+
+std::optional<kiln::gen::Schedule> read_schedule(const fs::path& file, const kiln::gen::KernelSchema& kernel,
+                                                 int64_t hidden, std::string& why) {
+  std::string text;
+  try {
+    text = read_file(file);
+  } catch (const std::exception& e) {
+    why = e.what();
+    return std::nullopt;
+  }
+  kiln::gen::ScheduleCheck check = kiln::gen::check_config_text(kernel, text, hidden);
+  if (!check.schedule) why = "kiln-gen rejects it:" + describe(check.issues);
+  return check.schedule;
+}
+
 std::string config_text(const kiln::gen::Schedule& schedule, int64_t hidden, const nlohmann::ordered_json& tuning) {
   nlohmann::ordered_json doc;
   nlohmann::ordered_json s = nlohmann::ordered_json::object();
@@ -52,11 +74,7 @@ std::string config_text(const kiln::gen::Schedule& schedule, int64_t hidden, con
   std::string text = doc.dump(2) + "\n";
   // The same check kiln-gen runs on the file: never write one it would reject.
   const kiln::gen::ScheduleCheck check = kiln::gen::check_config_text(*schedule.kernel, text, hidden);
-  if (!check.schedule) {
-    std::string why;
-    for (const auto& issue : check.issues) why += " " + issue.key + " = " + issue.value + ": " + issue.rule + ";";
-    throw std::runtime_error("kiln-gen would reject the config:" + why);
-  }
+  if (!check.schedule) throw std::runtime_error("kiln-gen would reject the config:" + describe(check.issues));
   return text;
 }
 

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -26,6 +27,13 @@ std::vector<int64_t> existing_thresholds(const std::filesystem::path& configs, s
 // would reject them); returns how many.
 int remove_stale_temps(const std::filesystem::path& configs, std::string_view kernel, std::string_view arch,
                        int64_t hidden);
+
+// The schedule an existing config file holds, read as kiln-gen reads it: nothing,
+// and `why`, when the file is unreadable or kiln-gen would reject it (an incumbent
+// that breaks the current schema is not raced).
+std::optional<kiln::gen::Schedule> read_schedule(const std::filesystem::path& file,
+                                                 const kiln::gen::KernelSchema& kernel, int64_t hidden,
+                                                 std::string& why);
 
 // The file's text; throws std::runtime_error when kiln-gen would not accept it.
 std::string config_text(const kiln::gen::Schedule& schedule, int64_t hidden, const nlohmann::ordered_json& tuning);

@@ -49,10 +49,10 @@ struct Options {
   std::vector<int64_t> hidden = {2048, 4096, 5120, 8192};
   std::vector<int64_t> batch_sizes = {1, 2, 4, 8, 32, 128, 256, 1024};
   bool quick = false, full = false;
-  bool force = false, dry_run = false, compile_only = false, simulate = false;
+  bool force = false, dry_run = false, compile_only = false, simulate = false, no_incumbents = false;
   std::string arch;
   int device = 0;
-  std::string repo, configs, work;
+  std::string repo, configs, incumbents, work;
   int jobs = 0;
   std::vector<std::string> grid;
   double watchdog_s = 120;
@@ -101,33 +101,51 @@ std::vector<int64_t> check_tokens(const std::vector<int64_t>& thresholds) {
 
 void print_candidates(const SetPlan& plan) {
   const CandidateSet& c = plan.candidates;
-  std::string pruned;
+  std::string pruned, added;
   for (const auto& [rule, count] : c.pruned) pruned += (pruned.empty() ? "" : ", ") + rule + " " + std::to_string(count);
-  std::printf("%s %s hidden=%lld: %zu candidates (%zu grid points; pruned before compiling: %s)\n",
-              std::string(c.kernel->name).c_str(), c.arch.c_str(), (long long)c.hidden, c.schedules.size(),
-              c.considered, pruned.empty() ? "none" : pruned.c_str());
-  for (const Pair& p : plan.pairs)
-    std::printf("  bs%-5lld %s  timed at tokens %s\n", (long long)p.threshold,
-                p.exists ? "exists: kept (--force retunes)" : "to tune", join_ints(p.points).c_str());
+  if (c.schedules.size() > c.grid)
+    added = " + " + std::to_string(c.schedules.size() - c.grid) + " incumbent(s) the grid lacks";
+  std::printf("%s %s hidden=%lld: %zu candidates (%zu grid points; pruned before compiling: %s)%s\n",
+              std::string(c.kernel->name).c_str(), c.arch.c_str(), (long long)c.hidden, c.grid, c.considered,
+              pruned.empty() ? "none" : pruned.c_str(), added.c_str());
+  for (const Pair& p : plan.pairs) {
+    std::string incumbent;
+    if (p.incumbent >= 0)
+      incumbent = "; incumbent " + c.schedules[static_cast<std::size_t>(p.incumbent)].text() +
+                  (c.from_grid(p.incumbent) ? "" : " (added)");
+    else if (!p.incumbent_ignored.empty())
+      incumbent = "; incumbent ignored: " + p.incumbent_ignored;
+    std::printf("  bs%-5lld %s  timed at tokens %s%s\n", (long long)p.threshold,
+                p.exists ? "exists: kept (--force retunes)" : "to tune", join_ints(p.points).c_str(),
+                incumbent.c_str());
+  }
   std::printf("  checked at tokens %s\n", join_ints(plan.check_tokens).c_str());
-  for (std::size_t i = 0; i < c.schedules.size(); ++i) std::printf("  %3zu  %s\n", i, c.schedules[i].text().c_str());
+  for (std::size_t i = 0; i < c.schedules.size(); ++i)
+    std::printf("  %3zu  %s%s\n", i, c.schedules[i].text().c_str(), i < c.grid ? "" : "  (incumbent)");
 }
 
 void print_summary(const std::vector<PairResult>& results, const RunInfo& info) {
-  std::printf("\n%-14s %6s %6s  %-8s %-46s %9s %8s %7s %9s %s\n", "kernel", "hidden", "bs", "status", "winner", "us",
-              "GB/s", "%ceil", "runner-up", "tried/failed");
+  std::printf("\n%-14s %6s %6s  %-8s %-46s %9s %8s %7s %9s %9s %s\n", "kernel", "hidden", "bs", "status", "winner",
+              "us", "GB/s", "%ceil", "runner-up", "incumbent", "tried/failed");
+  int kept = 0, replaced = 0;
   for (const PairResult& r : results) {
-    char us[16] = "", gbps[16] = "", pct[16] = "", margin[16] = "";
+    char us[16] = "", gbps[16] = "", pct[16] = "", margin[16] = "", incumbent[16] = "";
     if (r.status == "written") {
       std::snprintf(us, sizeof us, "%.2f", r.us);
       std::snprintf(gbps, sizeof gbps, "%.0f", r.gbps);
       if (r.pct > 0) std::snprintf(pct, sizeof pct, "%.1f", r.pct);
       if (!r.runner_up.empty()) std::snprintf(margin, sizeof margin, "%+.1f%%", r.margin_pct);
+      // A replaced incumbent shows how much slower it was than the new pick.
+      if (r.incumbent == "replaced") std::snprintf(incumbent, sizeof incumbent, "%+.1f%%", r.incumbent_pct);
+      else std::snprintf(incumbent, sizeof incumbent, "%s", r.incumbent.c_str());
+      kept += r.incumbent == "kept";
+      replaced += r.incumbent == "replaced";
     }
-    std::printf("%-14s %6lld %6lld  %-8s %-46s %9s %8s %7s %9s %d/%d%s%s\n", r.kernel.c_str(), (long long)r.hidden,
-                (long long)r.threshold, r.status.c_str(), r.winner.c_str(), us, gbps, pct, margin, r.tried, r.failed,
-                r.note.empty() ? "" : "  ", r.note.c_str());
+    std::printf("%-14s %6lld %6lld  %-8s %-46s %9s %8s %7s %9s %9s %d/%d%s%s\n", r.kernel.c_str(), (long long)r.hidden,
+                (long long)r.threshold, r.status.c_str(), r.winner.c_str(), us, gbps, pct, margin, incumbent, r.tried,
+                r.failed, r.note.empty() ? "" : "  ", r.note.c_str());
   }
+  if (kept + replaced > 0) std::printf("\nincumbents: %d kept, %d replaced\n", kept, replaced);
   if (info.ceiling_gbps > 0)
     std::printf("\ncopy ceiling %.0f GB/s (%s); launch floor %.2f us\n", info.ceiling_gbps, info.ceiling_detail.c_str(),
                 info.floor_us);
@@ -207,6 +225,10 @@ int run(const Options& o) {
     return 2;
   }
   info.configs = o.configs.empty() ? repo / "configs" : fs::path(o.configs);
+  // The configs a retune replaces: the repository's, whether written in place or elsewhere.
+  const fs::path incumbents = o.no_incumbents         ? fs::path()
+                              : o.incumbents.empty() ? repo / "configs"
+                                                     : fs::path(o.incumbents);
   info.work = o.work.empty() ? repo / "build-kiln-tune" : fs::path(o.work);
 
   // Plans: candidates and pairs per (kernel, hidden).
@@ -227,8 +249,15 @@ int run(const Options& o) {
         p.threshold = n;
         auto next = all.upper_bound(n);
         p.next = next == all.end() ? 0 : *next;
-        p.points = timing_points(n, p.next, timing.midpoints);
+        p.points = timing_points(n, p.next);
         p.exists = !o.force && std::find(existing.begin(), existing.end(), n) != existing.end();
+        // A pair tuned now races the schedule it replaces, when there is one kiln-gen accepts.
+        const fs::path held = config_file(incumbents, k->name, arch, h, n);
+        if (!p.exists && !incumbents.empty() && fs::exists(held)) {
+          std::string why;
+          if (auto s = read_schedule(held, *k, h, why)) p.incumbent = add_candidate(plan.candidates, *s);
+          else p.incumbent_ignored = held.string() + ": " + why;
+        }
         plan.pairs.push_back(p);
       }
       plan.check_tokens = check_tokens(thresholds);
@@ -237,9 +266,13 @@ int run(const Options& o) {
     }
   }
 
-  std::printf("kiln-tune %s mode, %s, arch %s, configs %s\n", mode_name(mode),
+  std::printf("kiln-tune %s mode, %s, arch %s, configs %s, incumbents %s\n", mode_name(mode),
               info.device.name.empty() ? "no GPU" : (info.device.name + " (driver " + info.device.driver + ")").c_str(),
-              arch.c_str(), info.configs.c_str());
+              arch.c_str(), info.configs.c_str(), incumbents.empty() ? "none" : incumbents.c_str());
+  for (const SetPlan& p : plans)
+    for (const Pair& pair : p.pairs)
+      if (!pair.incumbent_ignored.empty())
+        std::fprintf(stderr, "kiln-tune: incumbent ignored: %s\n", pair.incumbent_ignored.c_str());
   if (o.dry_run) {
     std::size_t pairs = 0, pending = 0;
     for (const SetPlan& p : plans) {
@@ -358,9 +391,8 @@ int main(int argc, char** argv) {
   app.add_option("--batch-sizes", o.batch_sizes, "batch thresholds (one config file each)")
       ->delimiter(',')
       ->capture_default_str();
-  auto* quick = app.add_flag("--quick", o.quick, "small grid, N only, fewer replays (minutes)");
-  app.add_flag("--full", o.full, "wide grid incl. clusters, N and a token count inside each bucket (default)")
-      ->excludes(quick);
+  auto* quick = app.add_flag("--quick", o.quick, "small grid, fewer replays (about a minute)");
+  app.add_flag("--full", o.full, "wide grid incl. clusters, more replays (default)")->excludes(quick);
   app.add_flag("--force", o.force, "retune pairs whose config file exists");
   app.add_flag("--dry-run", o.dry_run, "list the candidates and pairs, touch nothing (no GPU needed)");
   app.add_flag("--compile-only", o.compile_only, "compile the candidate libraries into the work folder, no GPU");
@@ -368,6 +400,10 @@ int main(int argc, char** argv) {
   app.add_option("--device", o.device, "CUDA device index")->capture_default_str();
   app.add_option("--repo", o.repo, "kiln repository (default: . if it has templates/, else the build's source)");
   app.add_option("--configs", o.configs, "configs folder to write (default: <repo>/configs)");
+  auto* incumbents = app.add_option("--incumbents", o.incumbents,
+                                    "configs whose schedules a retuned pair must clearly beat to replace them "
+                                    "(default: <repo>/configs)");
+  app.add_flag("--no-incumbents", o.no_incumbents, "race the grid alone")->excludes(incumbents);
   app.add_option("--work-dir", o.work, "build cache and worker logs (default: <repo>/build-kiln-tune)");
   app.add_option("--jobs", o.jobs, "nvcc processes at once (default: CPU count)");
   app.add_option("--grid", o.grid, "replace a parameter's grid: name=v1,v2,... (repeatable)");

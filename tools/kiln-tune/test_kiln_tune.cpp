@@ -104,12 +104,51 @@ TEST(Pick, SimplestWithinTieAndMargins) {
   EXPECT_DOUBLE_EQ(two[1], 1.5);
 }
 
+TEST(Pick, ReplacingNeedsAClearWinAndNoLossAnywhere) {
+  EXPECT_TRUE(replaces({0.9, 0.9}, {1.0, 1.0}, 0.01));
+  EXPECT_FALSE(replaces({0.995, 0.995}, {1.0, 1.0}, 0.01));  // within noise: the incumbent stays
+  EXPECT_FALSE(replaces({0.5, 1.02}, {1.0, 1.0}, 0.01));     // much faster at N, 2 % slower inside the bucket
+  EXPECT_TRUE(replaces({0.5, 1.005}, {1.0, 1.0}, 0.01));     // 0.5 % slower is noise
+  EXPECT_FALSE(replaces({}, {1.0}, 0.01));
+  EXPECT_DOUBLE_EQ(mean_ratio({1.0, 3.0}, {2.0, 2.0}), 1.0);
+}
+
+TEST(Pick, IncumbentStaysUnlessReplaced) {
+  // threads vec col_iters rows_per_cta
+  std::vector<std::vector<int64_t>> keys;
+  for (const auto& v : std::vector<std::vector<int64_t>>{{64, 4, 1, 1}, {256, 8, 1, 1}, {128, 8, 1, 1}, {512, 8, 1, 1}})
+    keys.push_back(simplicity_key(schedule(silu(), v)));
+
+  // Faster at N, slower inside the bucket: the best score, but it does not replace the incumbent.
+  const std::vector<std::vector<double>> split = {{1.0, 1.0}, {0.8, 1.2}};
+  EXPECT_EQ(choose(relative_scores(split), keys, 0.01).winner, 1);
+  Choice c = choose_against(split, keys, 0.01, 0);
+  EXPECT_EQ(c.winner, 0);
+  EXPECT_TRUE(c.incumbent_kept);
+  EXPECT_EQ(c.runner_up, 1);
+
+  // Two candidates replace it; the tie rule picks the simpler of them; one that is only
+  // faster at N is not eligible even though it scores best.
+  const std::vector<std::vector<double>> beaten = {{1.0, 1.0}, {0.90, 0.90}, {0.905, 0.90}, {0.5, 1.1}};
+  c = choose_against(beaten, keys, 0.01, 0);
+  EXPECT_EQ(c.winner, 2);  // 128 threads: simpler than 256, within 1 %
+  EXPECT_FALSE(c.incumbent_kept);
+
+  // The fastest incumbent wins by itself; no incumbent or an untimed one: the plain rule.
+  c = choose_against({{0.8, 0.8}, {0.9, 0.9}}, keys, 0.01, 0);
+  EXPECT_EQ(c.winner, 0);
+  EXPECT_EQ(c.runner_up, 1);
+  EXPECT_EQ(choose_against(split, keys, 0.01, -1).winner, 1);
+  EXPECT_EQ(choose_against({{}, {0.8, 1.2}}, keys, 0.01, 0).winner, 1);
+}
+
 TEST(Tune, TimingPointsStayInTheBucket) {
-  EXPECT_EQ(timing_points(32, 128, false), (std::vector<int64_t>{32}));
-  EXPECT_EQ(timing_points(32, 128, true), (std::vector<int64_t>{32, 64}));
-  EXPECT_EQ(timing_points(1, 2, true), (std::vector<int64_t>{1}));
-  EXPECT_EQ(timing_points(2, 4, true), (std::vector<int64_t>{2, 3}));
-  EXPECT_EQ(timing_points(1024, 0, true), (std::vector<int64_t>{1024, 4096}));
+  EXPECT_EQ(timing_points(32, 128), (std::vector<int64_t>{32, 64}));
+  EXPECT_EQ(timing_points(1, 2), (std::vector<int64_t>{1}));  // the bucket is one count
+  EXPECT_EQ(timing_points(2, 4), (std::vector<int64_t>{2, 3}));
+  EXPECT_EQ(timing_points(4, 8), (std::vector<int64_t>{4, 6}));
+  EXPECT_EQ(timing_points(1024, 0), (std::vector<int64_t>{1024, 4096}));
+  EXPECT_EQ(timing_points(1, 0), (std::vector<int64_t>{1, 4}));
   EXPECT_DOUBLE_EQ(kernel_bytes("silu_mul_fp8", 4096, 2), 2 * 4096 * 4 + 2 * 4096);
   EXPECT_DOUBLE_EQ(kernel_bytes("rms_norm_fp8", 4096, 2), 2 * 4096 * 2 + 4096 * 2 + 2 * 4096);
 }
@@ -181,11 +220,30 @@ class Simulated : public ::testing::Test {
   }
   void TearDown() override { fs::remove_all(root_); }
 
-  std::string args(const std::string& extra) const {
-    return "--simulate --quick --kernel silu_mul_fp8 --hidden 2048,5120 --batch-sizes 1,32 --configs " +
-           (root_ / "configs").string() + " --work-dir " + (root_ / "work").string() + " " + extra;
+  // Without --incumbents the repository's configs would race too: tests name their own.
+  // (List options add up when repeated, so the pairs and incumbents are parameters.)
+  std::string args(const std::string& extra, const std::string& pairs = "--hidden 2048,5120 --batch-sizes 1,32",
+                   const std::string& incumbents = "incumbents") const {
+    return "--simulate --quick --kernel silu_mul_fp8 " + pairs + " --configs " + (root_ / "configs").string() +
+           " --work-dir " + (root_ / "work").string() + " --incumbents " + (root_ / incumbents).string() + " " + extra;
   }
-  fs::path file(int64_t h, int64_t n) const { return config_file(root_ / "configs", "silu_mul_fp8", "sm90", h, n); }
+  fs::path file(int64_t h, int64_t n, const std::string& folder = "configs") const {
+    return config_file(root_ / folder, "silu_mul_fp8", "sm90", h, n);
+  }
+  // A hand-written config: the schedule (threads vec col_iters rows_per_cta) at h, bs n.
+  void write_config(const std::string& folder, int64_t h, int64_t n, std::vector<int64_t> values) const {
+    write_file_atomic(file(h, n, folder), config_text(schedule(silu(), std::move(values)), h, {{"gpu", "by hand"}}));
+  }
+  nlohmann::ordered_json tuning_of(int64_t h, int64_t n) const {
+    return nlohmann::ordered_json::parse(read_file(file(h, n)))["tuning"];
+  }
+  std::string schedule_of(int64_t h, int64_t n) const {
+    const auto doc = nlohmann::ordered_json::parse(read_file(file(h, n)));
+    std::string text;  // schema order, as the file keeps it
+    for (const auto& [k, v] : doc["schedule"].items())
+      text += (text.empty() ? "" : " ") + k + "=" + v.dump();
+    return text;
+  }
 
   // The written tree, as kiln-gen validates it: no errors.
   void expect_kiln_gen_accepts() const {
@@ -218,7 +276,7 @@ TEST_F(Simulated, WritesEveryPairThenResumes) {
 
   // --force: written again (the date, noise and timings make the text differ or not; the file is new).
   const auto old_time = fs::last_write_time(file(2048, 32));
-  r = tune(args("--force --hidden 2048 --batch-sizes 32"));
+  r = tune(args("--force", "--hidden 2048 --batch-sizes 32"));
   ASSERT_EQ(r.code, 0) << r.out;
   EXPECT_GE(fs::last_write_time(file(2048, 32)), old_time);
   EXPECT_NE(r.out.find("written"), std::string::npos) << r.out;
@@ -228,7 +286,7 @@ TEST_F(Simulated, CrashingWrongAndHangingCandidatesAreSkipped) {
   const std::string crash = "threads=256 vec=8 col_iters=1 rows_per_cta=1";
   const std::string wrong = "threads=128 vec=8 col_iters=1 rows_per_cta=1";
   const std::string hang = "threads=64 vec=8 col_iters=1 rows_per_cta=1";
-  RunResult r = tune(args("--hidden 2048 --batch-sizes 32 --watchdog 2"),
+  RunResult r = tune(args("--watchdog 2", "--hidden 2048 --batch-sizes 32"),
                "KILN_TUNE_SIMULATE_CRASH='" + crash + "' KILN_TUNE_SIMULATE_WRONG='" + wrong +
                    "' KILN_TUNE_SIMULATE_HANG='" + hang + "'");
   ASSERT_EQ(r.code, 0) << r.out;
@@ -248,7 +306,101 @@ TEST_F(Simulated, DryRunListsCandidatesAndWritesNothing) {
   ASSERT_EQ(r.code, 0) << r.out;
   EXPECT_NE(r.out.find("silu_mul_fp8 sm90 hidden=5120:"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("threads=64 vec=8 col_iters=1 rows_per_cta=1"), std::string::npos) << r.out;
+  // Quick mode times the last bucket inside it too (4N), not only at N.
+  EXPECT_NE(r.out.find("bs32    to tune  timed at tokens 32,128"), std::string::npos) << r.out;
   EXPECT_FALSE(fs::exists(root_ / "configs"));
+}
+
+// The tests below race a schedule the quick grid lacks (vec 4), so it is added for its pair only.
+const std::string kHand = "threads=64 vec=4 col_iters=1 rows_per_cta=1";
+const std::string kBucket = "--hidden 2048 --batch-sizes 32,128";  // bs32 serves [32, 128): timed at 32 and 64
+
+TEST_F(Simulated, IncumbentsDefaultToTheRepositoryConfigs) {
+  const std::string base = "--simulate --quick --kernel silu_mul_fp8 --hidden 2048 --batch-sizes 32 --dry-run " +
+                           std::string("--configs ") + (root_ / "configs").string();
+  RunResult r = tune(base);
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("configs, incumbents "), std::string::npos) << r.out;  // <repo>/configs
+  EXPECT_NE(r.out.find("; incumbent threads="), std::string::npos) << r.out;  // the committed bs32
+  r = tune(base + " --no-incumbents");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("incumbents none"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("; incumbent "), std::string::npos) << r.out;
+}
+
+TEST_F(Simulated, FastestIncumbentIsKeptInPlace) {
+  // Retuning in place (--force, --incumbents = --configs): the file being replaced races.
+  write_config("configs", 2048, 32, {64, 4, 1, 1});
+  const std::string in_place = args("", kBucket, "configs");
+  RunResult r = tune(in_place + " --dry-run");
+  EXPECT_NE(r.out.find("bs32    exists: kept"), std::string::npos) << r.out;  // no --force: not tuned at all
+  EXPECT_NE(r.out.find("bs128   to tune  timed at tokens 128,512\n"), std::string::npos) << r.out;
+
+  r = tune(in_place + " --force", "KILN_TUNE_SIMULATE_FACTOR='" + kHand + "=0.8'");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_EQ(schedule_of(2048, 32), kHand);
+  const auto t = tuning_of(2048, 32);
+  EXPECT_EQ(t["tokens"], (std::vector<int64_t>{32, 64}));
+  EXPECT_EQ(t["incumbent"]["schedule"], kHand);
+  EXPECT_EQ(t["incumbent"]["kept"], true);
+  EXPECT_TRUE(t["incumbent"]["us_at_tokens"].contains("64"));
+  EXPECT_EQ(t["incumbent"]["us"], t["us"]);
+  const int grid = t["candidates"]["tried"].get<int>() - 1;  // the grid and the incumbent
+  // bs128 had no file: no incumbent, and bs32's added schedule does not race there.
+  EXPECT_FALSE(tuning_of(2048, 128).contains("incumbent"));
+  EXPECT_EQ(tuning_of(2048, 128)["candidates"]["tried"], grid);
+  EXPECT_NE(r.out.find("incumbent kept"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("incumbents: 1 kept, 0 replaced"), std::string::npos) << r.out;
+  expect_kiln_gen_accepts();
+}
+
+TEST_F(Simulated, ClearlyBeatenIncumbentIsReplaced) {
+  const std::string slow = "threads=256 vec=8 col_iters=1 rows_per_cta=1";  // in the grid: not added
+  write_config("incumbents", 2048, 32, {256, 8, 1, 1});
+  RunResult r = tune(args("", kBucket), "KILN_TUNE_SIMULATE_FACTOR='" + slow + "=1.3'");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(schedule_of(2048, 32), slow);
+  const auto t = tuning_of(2048, 32);
+  EXPECT_EQ(t["incumbent"]["schedule"], slow);
+  EXPECT_EQ(t["incumbent"]["kept"], false);
+  EXPECT_GT(t["incumbent"]["us"].get<double>(), 1.2 * t["us"].get<double>());
+  EXPECT_EQ(t["candidates"]["tried"], tuning_of(2048, 128)["candidates"]["tried"]);
+  EXPECT_NE(r.out.find("replaces " + slow), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("incumbents: 0 kept, 1 replaced"), std::string::npos) << r.out;
+  EXPECT_FALSE(fs::exists(file(2048, 32, "incumbents").string() + ".bak"));
+  expect_kiln_gen_accepts();
+}
+
+TEST_F(Simulated, IncumbentFasterInsideTheBucketIsKept) {
+  // 40 % slower at N = 32, 10 % faster at 64 (inside [32, 128)): the grid's best wins at
+  // N and on the mean score, but loses inside the bucket, so it must not replace it.
+  write_config("incumbents", 2048, 32, {64, 4, 1, 1});
+  RunResult r = tune(args("", kBucket),
+                     "KILN_TUNE_SIMULATE_FACTOR='" + kHand + "@32=1.4;" + kHand + "@64=0.9'");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_EQ(schedule_of(2048, 32), kHand);
+  const auto t = tuning_of(2048, 32);
+  EXPECT_EQ(t["incumbent"]["kept"], true);
+  EXPECT_LT(t["runner_up"]["margin_pct"].get<double>(), -20.0) << t.dump();  // much faster at N, yet not picked
+  EXPECT_LT(t["us_at_tokens"]["64"].get<double>(), t["us_at_tokens"]["32"].get<double>());
+}
+
+TEST_F(Simulated, InvalidIncumbentIsIgnoredWithAMessage) {
+  // threads=100 is not a multiple of 32: kiln-gen rejects the file, so it cannot race.
+  write_file_atomic(file(2048, 32, "incumbents"),
+                    R"({"schedule": {"threads": 100, "vec": 8, "col_iters": 1, "rows_per_cta": 1}})");
+  RunResult r = tune(args("--dry-run", "--hidden 2048 --batch-sizes 32"));
+  ASSERT_EQ(r.code, 0) << r.out;
+  const std::string message =
+      "incumbent ignored: " + file(2048, 32, "incumbents").string() + ": kiln-gen rejects it: schedule.threads = 100";
+  EXPECT_NE(r.out.find(message), std::string::npos) << r.out;
+  r = tune(args("", "--hidden 2048 --batch-sizes 32"));
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("kiln-tune: incumbent ignored: "), std::string::npos) << r.out;
+  const auto t = tuning_of(2048, 32);
+  EXPECT_NE(t["incumbent"]["ignored"].get<std::string>().find("threads = 100"), std::string::npos) << t.dump();
+  EXPECT_NE(r.out.find(" ignored "), std::string::npos) << r.out;  // the summary's incumbent column
+  expect_kiln_gen_accepts();
 }
 
 }  // namespace

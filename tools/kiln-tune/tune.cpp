@@ -23,14 +23,12 @@ TimingPlan timing_plan(Mode mode) {
     t.warmup_ms = 10;
     t.max_contenders = 6;
     t.retimes = 3;
-    t.midpoints = true;
   }
   return t;
 }
 
-std::vector<int64_t> timing_points(int64_t threshold, int64_t next, bool midpoints) {
+std::vector<int64_t> timing_points(int64_t threshold, int64_t next) {
   std::vector<int64_t> points = {threshold};
-  if (!midpoints) return points;
   int64_t mid = 0;
   if (next == 0) mid = std::min<int64_t>(threshold * 4, std::max<int64_t>(threshold, 65536));
   else if (next - threshold >= 2)
@@ -125,12 +123,14 @@ void tune_set(const SetPlan& plan, const BuiltSet& built, RunInfo& info, const T
   const std::string label = kernel + " h=" + std::to_string(set.hidden);
   const int n = static_cast<int>(set.schedules.size());
 
+  // A pair races the grid and its own incumbent (others' incumbents the grid lacks are not raced).
+  auto races = [&](const Pair& pair, int c) { return set.from_grid(c) || c == pair.incumbent; };
   auto result_for = [&](const Pair& pair) {
     PairResult r;
     r.kernel = kernel;
     r.hidden = set.hidden;
     r.threshold = pair.threshold;
-    r.tried = n;
+    for (int c = 0; c < n; ++c) r.tried += races(pair, c);
     return r;
   };
   auto fail_all = [&](const std::string& why) {
@@ -138,7 +138,7 @@ void tune_set(const SetPlan& plan, const BuiltSet& built, RunInfo& info, const T
       if (pair.exists) continue;
       PairResult r = result_for(pair);
       r.status = "failed";
-      r.failed = n;
+      r.failed = r.tried;
       r.note = why;
       results.push_back(r);
     }
@@ -228,9 +228,9 @@ void tune_set(const SetPlan& plan, const BuiltSet& built, RunInfo& info, const T
 
     try {
       int timed = 0, alive = 0;
-      for (int c = 0; c < n; ++c) alive += out[c].empty();
+      for (int c = 0; c < n; ++c) alive += out[c].empty() && races(pair, c);
       for (int c = 0; c < n; ++c) {
-        if (!out[c].empty()) {
+        if (!out[c].empty() || !races(pair, c)) {
           progress.advance(double(pair.points.size()));
           continue;
         }
@@ -247,6 +247,11 @@ void tune_set(const SetPlan& plan, const BuiltSet& built, RunInfo& info, const T
 
       // Noise guard: the close ones again, interleaved so that drift hits all alike.
       std::vector<int> close = contenders(relative_scores(us), timing.guard, timing.max_contenders);
+      // The incumbent is always re-timed: a best-of-several challenger against its single
+      // median would be favoured by the noise alone.
+      const int inc = pair.incumbent;
+      if (inc >= 0 && !us[inc].empty() && std::find(close.begin(), close.end(), inc) == close.end())
+        close.push_back(inc);
       progress.add_total(double(close.size() * pair.points.size() * timing.retimes));
       for (int round = 0; round < timing.retimes && close.size() > 1; ++round) {
         progress.status(pair_label + ": re-timing " + std::to_string(close.size()) + " close candidates");
@@ -266,17 +271,16 @@ void tune_set(const SetPlan& plan, const BuiltSet& built, RunInfo& info, const T
     } catch (const std::exception& e) {
       result.status = "failed";
       result.note = e.what();
-      result.failed = n;
+      result.failed = result.tried;
       results.push_back(result);
       progress.note(pair_label + ": " + result.note);
       continue;
     }
 
-    const std::vector<double> scores = relative_scores(us);
     std::vector<std::vector<int64_t>> simplicity;
     for (const auto& s : set.schedules) simplicity.push_back(simplicity_key(s));
-    const Choice choice = choose(scores, simplicity, timing.tie);
-    for (int c = 0; c < n; ++c) result.failed += !out[c].empty();
+    const Choice choice = choose_against(us, simplicity, timing.tie, pair.incumbent);
+    for (int c = 0; c < n; ++c) result.failed += races(pair, c) && !out[c].empty();
     if (choice.winner < 0) {
       result.status = "failed";
       result.note = "no candidate passed the checks";
@@ -316,7 +320,7 @@ void tune_set(const SetPlan& plan, const BuiltSet& built, RunInfo& info, const T
       tuning["ceiling_gbps"] = rounded(info.ceiling_gbps, 1);
     }
     if (info.floor_us > 0) tuning["launch_floor_us"] = rounded(info.floor_us, 3);
-    tuning["candidates"] = {{"tried", n}, {"failed", result.failed}, {"timed", timed_ok}};
+    tuning["candidates"] = {{"tried", result.tried}, {"failed", result.failed}, {"timed", timed_ok}};
     if (choice.runner_up >= 0) {
       const int r = choice.runner_up;
       result.runner_up = set.schedules[r].text();
@@ -325,12 +329,44 @@ void tune_set(const SetPlan& plan, const BuiltSet& built, RunInfo& info, const T
                              {"us", rounded(us[r][0], 3)},
                              {"margin_pct", rounded(result.margin_pct, 2)}};
     }
+    // The schedule this file replaces, and whether it stayed.
+    std::string incumbent_note;
+    if (!pair.incumbent_ignored.empty()) {
+      result.incumbent = "ignored";
+      tuning["incumbent"] = {{"ignored", pair.incumbent_ignored}};
+      incumbent_note = ", incumbent ignored (invalid)";
+    } else if (const int i = pair.incumbent; i >= 0) {
+      nlohmann::ordered_json held = {{"schedule", set.schedules[i].text()}};
+      if (us[i].empty()) {
+        result.incumbent = "rejected";
+        held["rejected"] = out[i];
+        incumbent_note = ", incumbent rejected";
+      } else {
+        held["us"] = rounded(us[i][0], 3);
+        if (pair.points.size() > 1) {
+          nlohmann::ordered_json at = nlohmann::ordered_json::object();
+          for (std::size_t p = 0; p < pair.points.size(); ++p)
+            at[std::to_string(pair.points[p])] = rounded(us[i][p], 3);
+          held["us_at_tokens"] = at;
+        }
+        result.incumbent = w == i ? "kept" : "replaced";
+        result.incumbent_pct = 100.0 * (mean_ratio(us[i], us[w]) - 1.0);
+        incumbent_note = w == i ? ", incumbent kept"
+                                : ", replaces " + set.schedules[i].text() + " (" +
+                                      signed_pct(result.incumbent_pct) + " slower)";
+      }
+      held["kept"] = w == i;
+      tuning["incumbent"] = held;
+    }
     tuning["source_hash"] = info.source_hash;
     tuning["method"] = "every candidate checked against the CPU reference (bf16 and fp16); CUDA graph of " +
                        std::to_string(timing.launches) + " launches, warm-up, median of " +
                        std::to_string(timing.replays) + " replays; candidates within " + fixed(timing.guard * 100, 0) +
                        " % re-timed " + std::to_string(timing.retimes) + "x (best median); within " +
-                       fixed(timing.tie * 100, 0) + " % the simplest schedule wins";
+                       fixed(timing.tie * 100, 0) + " % the simplest schedule wins; the schedule being replaced " +
+                       "stays unless another is more than " + fixed(timing.tie * 100, 0) +
+                       " % faster on average over the counts and no more than " + fixed(timing.tie * 100, 0) +
+                       " % slower at any";
 
     const fs::path file = config_file(info.configs, kernel, set.arch, set.hidden, pair.threshold);
     try {
@@ -342,7 +378,7 @@ void tune_set(const SetPlan& plan, const BuiltSet& built, RunInfo& info, const T
     }
     progress.note(pair_label + ": " + result.winner + "  " + fixed(w_us, 2) + " us" +
                   (result.pct > 0 ? ", " + fixed(result.pct, 1) + " % of ceiling" : "") +
-                  (choice.runner_up >= 0 ? ", runner-up " + signed_pct(result.margin_pct) : "") +
+                  (choice.runner_up >= 0 ? ", runner-up " + signed_pct(result.margin_pct) : "") + incumbent_note +
                   (result.status == "written" ? "" : "  NOT WRITTEN: " + result.note));
     results.push_back(result);
   }

@@ -22,8 +22,7 @@ struct TimingPlan {
   double guard = 0.03;        // re-time candidates within 3 % of the best ...
   int max_contenders = 4;     // ... at most this many ...
   int retimes = 2;            // ... this many more times each (2x replays), best median kept
-  double tie = 0.01;          // within 1 % of the best: the simplest schedule wins
-  bool midpoints = false;     // also time a token count inside each bucket
+  double tie = 0.01;          // within 1 %: equal (the simplest schedule wins; the incumbent stays)
 };
 TimingPlan timing_plan(Mode mode);
 
@@ -31,12 +30,15 @@ struct Pair {
   int64_t threshold = 0;
   int64_t next = 0;             // the next threshold of the set (0: none): the bucket is [threshold, next)
   std::vector<int64_t> points;  // token counts timed
-  bool exists = false;          // a config file is there already
+  bool exists = false;          // a config file is there already (kept, not tuned)
+  int incumbent = -1;           // candidate index of the schedule being replaced (-1: none)
+  std::string incumbent_ignored;  // why an existing incumbent file is not raced (empty: it is, or none)
 };
 
-// The token counts a pair is timed at: the threshold and, with midpoints, a count
-// inside its bucket (geometric middle; 4x the threshold for the last bucket).
-std::vector<int64_t> timing_points(int64_t threshold, int64_t next, bool midpoints);
+// The token counts a pair is timed at: the threshold and a count inside its bucket
+// (the geometric middle of [threshold, next); 4x the threshold for the last bucket),
+// because the bucket's config serves every count in it, not only the threshold.
+std::vector<int64_t> timing_points(int64_t threshold, int64_t next);
 
 struct SetPlan {
   CandidateSet candidates;
@@ -70,6 +72,10 @@ struct PairResult {
   std::string winner, runner_up, note;
   double us = 0, gbps = 0, pct = 0, margin_pct = 0;
   int tried = 0, failed = 0;
+  // The schedule being replaced: "" none, "kept" (it won or no challenger replaced it),
+  // "replaced", "ignored" (kiln-gen rejects its file), "rejected" (failed its check or timing).
+  std::string incumbent;
+  double incumbent_pct = 0;  // replaced: its mean time over the winner's at the timed counts, - 1, in %
 };
 
 // Runs one set; appends a result per requested pair. Measures the ceiling and the

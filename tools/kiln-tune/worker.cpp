@@ -325,6 +325,24 @@ class Child {
     return "ok";
   }
 
+  // KILN_TUNE_SIMULATE_FACTOR='<schedule>@<tokens>=<factor>;...' scales one schedule's
+  // time at one token count ("@<tokens>" left out: at every count), so that tests can
+  // make a schedule faster or slower in part of a bucket.
+  static double simulated_factor(const std::string& schedule, int64_t tokens) {
+    const char* v = std::getenv("KILN_TUNE_SIMULATE_FACTOR");
+    std::stringstream in(v ? v : "");
+    double factor = 1.0;
+    for (std::string item; std::getline(in, item, ';');) {
+      const std::size_t eq = item.rfind('='), at = item.rfind('@');
+      if (eq == std::string::npos) continue;
+      const bool some_count = at != std::string::npos && at < eq;
+      const std::string name = item.substr(0, some_count ? at : eq);
+      if (name != schedule || (some_count && std::stoll(item.substr(at + 1, eq - at - 1)) != tokens)) continue;
+      factor *= std::stod(item.substr(eq + 1));
+    }
+    return factor;
+  }
+
   // A smooth cost model plus 0.3 % noise: enough structure for the picking logic.
   std::string simulated_time(int row, int64_t tokens) {
     std::istringstream in(spec_.schedules[static_cast<std::size_t>(row)]);
@@ -339,7 +357,8 @@ class Child {
     const double bytes = static_cast<double>(tokens * spec_.hidden) * (rms_ ? 3.0 : 5.0);
     static std::mt19937_64 noise(std::random_device{}());
     std::normal_distribution<double> jitter(1.0, 0.003);
-    const double us = (2.0 + bytes / 3.0e6 * std::max(0.5, penalty)) * jitter(noise);  // 3 TB/s
+    const double us = (2.0 + bytes / 3.0e6 * std::max(0.5, penalty)) * jitter(noise) *  // 3 TB/s
+                      simulated_factor(spec_.schedules[static_cast<std::size_t>(row)], tokens);
     char buf[64];
     std::snprintf(buf, sizeof buf, "us %.5f %.5f", us, us * 0.99);
     return buf;
