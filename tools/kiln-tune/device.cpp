@@ -1,5 +1,7 @@
 #include "device.h"
 
+#include "kiln_gen/schema.h"
+
 #include <dlfcn.h>
 
 #include <ctime>
@@ -71,16 +73,9 @@ std::optional<DeviceInfo> probe_device(int index, std::string& error) {
 }
 
 std::string gencode_for(const std::string& arch) {
-  // Mirrors the `gencode` table of the root meson.build: the tuned code is the shipped code.
-  static const std::pair<const char*, const char*> kTable[] = {
-      {"sm80", "arch=compute_80,code=sm_80"},       {"sm86", "arch=compute_86,code=sm_86"},
-      {"sm89", "arch=compute_89,code=sm_89"},       {"sm90", "arch=compute_90a,code=sm_90a"},
-      {"sm100", "arch=compute_100a,code=sm_100a"}, {"sm103", "arch=compute_103a,code=sm_103a"},
-      {"sm120", "arch=compute_120a,code=sm_120a"},
-  };
-  for (const auto& [name, code] : kTable)
-    if (arch == name) return code;
-  return "";
+  // kiln-gen's arch table is the build's too: the tuned code is the shipped code.
+  const auto gencode = kiln::gen::arch_gencode(arch);
+  return gencode ? std::string(*gencode) : std::string();
 }
 
 std::string utc_date() {
