@@ -169,6 +169,13 @@ bool aligned(const void* p, std::size_t alignment) { return reinterpret_cast<uin
 
 }  // namespace
 
+// The typed entry points: the same launch, once the plan is known to be for `kernel`.
+static kiln_status launch_as(const kiln_plan* plan, const char* kernel, const kiln_args& args, void* stream) {
+  if (plan != nullptr && plan->kernel != kiln::runtime::find_kernel(kernel))
+    return fail(KILN_ERROR_INVALID_ARGUMENT, "kiln_%s: the plan is for %s", kernel, plan->kernel->name);
+  return kiln_launch(plan, &args, stream);
+}
+
 namespace kiln::runtime {
 
 kiln_status plan_for_arch(const kiln_plan_options* options, const char* arch_name, int32_t device, kiln_plan** plan) {
@@ -384,8 +391,6 @@ kiln_status kiln_launch(const kiln_plan* plan, const kiln_args* args, void* stre
 
 kiln_status kiln_silu_mul_fp8(const kiln_plan* plan, void* out, const void* input, const float* scale, int64_t tokens,
                               int64_t hidden, void* stream) {
-  if (plan != nullptr && std::strcmp(plan->kernel->name, "silu_mul_fp8") != 0)
-    return fail(KILN_ERROR_INVALID_ARGUMENT, "kiln_silu_mul_fp8: the plan is for %s", plan->kernel->name);
   kiln_args args;
   kiln_args_init(&args);
   args.input = input;
@@ -393,13 +398,11 @@ kiln_status kiln_silu_mul_fp8(const kiln_plan* plan, void* out, const void* inpu
   args.scale = scale;
   args.tokens = tokens;
   args.hidden = hidden;
-  return kiln_launch(plan, &args, stream);
+  return launch_as(plan, "silu_mul_fp8", args, stream);
 }
 
 kiln_status kiln_rms_norm_fp8(const kiln_plan* plan, void* out, const void* input, const void* weight, const float* scale,
                               float eps, int64_t tokens, int64_t hidden, void* stream) {
-  if (plan != nullptr && std::strcmp(plan->kernel->name, "rms_norm_fp8") != 0)
-    return fail(KILN_ERROR_INVALID_ARGUMENT, "kiln_rms_norm_fp8: the plan is for %s", plan->kernel->name);
   kiln_args args;
   kiln_args_init(&args);
   args.input = input;
@@ -409,7 +412,7 @@ kiln_status kiln_rms_norm_fp8(const kiln_plan* plan, void* out, const void* inpu
   args.eps = eps;
   args.tokens = tokens;
   args.hidden = hidden;
-  return kiln_launch(plan, &args, stream);
+  return launch_as(plan, "rms_norm_fp8", args, stream);
 }
 
 }  // extern "C"
