@@ -139,6 +139,7 @@ std::vector<Result> run_group(const std::string& kernel, const std::string& dtyp
       const kiln_variant_info v = exact.describe(t);
       r.variant = v.name;
       r.config = v.config;
+      r.schedule = v.schedule;
       r.threshold = v.threshold;
       r.fallback = v.is_fallback != 0;
       results.push_back(r);

@@ -320,7 +320,7 @@ void write_csv(const std::string& path, const std::vector<Result>& rs, const Run
   out << "device,arch,driver,cuda_driver,cuda_runtime,date,kiln_version,kernel,dtype,hidden,tokens,bytes,"
          "working_set_bytes,buffer_sets,rotate,launches_per_graph,kiln_replays,generic_replays,kiln_us,kiln_us_min,"
          "generic_us,generic_us_min,speedup,kiln_gbps,generic_gbps,kiln_pct_ceiling,generic_pct_ceiling,"
-         "kiln_us_over_floor,residency,variant,threshold,is_fallback,config,ceiling_gbps,copy_kernel_gbps,"
+         "kiln_us_over_floor,residency,variant,threshold,is_fallback,config,schedule,ceiling_gbps,copy_kernel_gbps,"
          "memcpy_gbps,floor_us,floor_plain_us,floor_pdl_us,l2_bytes\n";
   for (const Result& r : rs) {
     out << csv_field(d.name) << ',' << d.arch << ',' << d.driver << ',' << d.cuda_driver << ',' << d.cuda_runtime
@@ -331,7 +331,7 @@ void write_csv(const std::string& path, const std::vector<Result>& rs, const Run
         << ',' << fmt("%.1f,%.1f", r.kiln_gbps(), r.generic_gbps()) << ','
         << fmt("%.2f,%.2f", pct_of_ceiling(r.kiln_gbps(), info), pct_of_ceiling(r.generic_gbps(), info)) << ','
         << fmt("%.4f", r.kiln.us - info.floor.us) << ',' << residency(r, info) << ',' << csv_field(r.variant) << ','
-        << r.threshold << ',' << (r.fallback ? 1 : 0) << ',' << csv_field(r.config) << ','
+        << r.threshold << ',' << (r.fallback ? 1 : 0) << ',' << csv_field(r.config) << ',' << csv_field(r.schedule) << ','
         << fmt("%.1f,%.1f,%.1f", info.ceiling.gbps, info.ceiling.kernel_gbps, info.ceiling.memcpy_gbps) << ','
         << fmt("%.4f,%.4f,%.4f", info.floor.us, info.floor.plain_us, info.floor.pdl_us) << ',' << d.l2_bytes << '\n';
   }

@@ -39,6 +39,7 @@ struct Result {
   Timing kiln, generic;
   std::string variant;           // kiln_plan_describe: the variant that served `tokens`
   std::string config;            // its config file, "" for the generic kernel
+  std::string schedule;          // its schedule, "threads=256 vec=8 ...", "" for the generic kernel
   int threshold = 0;
   bool fallback = false;         // the EXACT plan fell back to the generic kernel
 
