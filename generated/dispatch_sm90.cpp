@@ -8,8 +8,8 @@ namespace kiln::generated {
 
 cudaError_t rms_norm_fp8_sm90_h2048_bs1(const kiln::detail::LaunchParams&, cudaStream_t);
 cudaError_t rms_norm_fp8_sm90_h2048_bs2(const kiln::detail::LaunchParams&, cudaStream_t);
-cudaError_t rms_norm_fp8_sm90_h2048_bs4(const kiln::detail::LaunchParams&, cudaStream_t);
 cudaError_t rms_norm_fp8_sm90_h2048_bs8(const kiln::detail::LaunchParams&, cudaStream_t);
+cudaError_t rms_norm_fp8_sm90_h2048_bs32(const kiln::detail::LaunchParams&, cudaStream_t);
 cudaError_t rms_norm_fp8_sm90_h2048_bs1024(const kiln::detail::LaunchParams&, cudaStream_t);
 cudaError_t rms_norm_fp8_sm90_h4096_bs1(const kiln::detail::LaunchParams&, cudaStream_t);
 cudaError_t rms_norm_fp8_sm90_h4096_bs2(const kiln::detail::LaunchParams&, cudaStream_t);
@@ -30,24 +30,27 @@ cudaError_t silu_mul_fp8_sm90_h4096_bs4(const kiln::detail::LaunchParams&, cudaS
 cudaError_t silu_mul_fp8_sm90_h4096_bs32(const kiln::detail::LaunchParams&, cudaStream_t);
 cudaError_t silu_mul_fp8_sm90_h4096_bs128(const kiln::detail::LaunchParams&, cudaStream_t);
 cudaError_t silu_mul_fp8_sm90_h5120_bs1(const kiln::detail::LaunchParams&, cudaStream_t);
-cudaError_t silu_mul_fp8_sm90_h5120_bs2(const kiln::detail::LaunchParams&, cudaStream_t);
+cudaError_t silu_mul_fp8_sm90_h5120_bs8(const kiln::detail::LaunchParams&, cudaStream_t);
 cudaError_t silu_mul_fp8_sm90_h5120_bs32(const kiln::detail::LaunchParams&, cudaStream_t);
+cudaError_t silu_mul_fp8_sm90_h5120_bs128(const kiln::detail::LaunchParams&, cudaStream_t);
 cudaError_t silu_mul_fp8_sm90_h5120_bs256(const kiln::detail::LaunchParams&, cudaStream_t);
 cudaError_t silu_mul_fp8_sm90_h8192_bs1(const kiln::detail::LaunchParams&, cudaStream_t);
 cudaError_t silu_mul_fp8_sm90_h8192_bs2(const kiln::detail::LaunchParams&, cudaStream_t);
 cudaError_t silu_mul_fp8_sm90_h8192_bs8(const kiln::detail::LaunchParams&, cudaStream_t);
 cudaError_t silu_mul_fp8_sm90_h8192_bs32(const kiln::detail::LaunchParams&, cudaStream_t);
+cudaError_t silu_mul_fp8_sm90_h8192_bs256(const kiln::detail::LaunchParams&, cudaStream_t);
+cudaError_t silu_mul_fp8_sm90_h8192_bs1024(const kiln::detail::LaunchParams&, cudaStream_t);
 
 namespace {
 // kernel, hidden, threshold, instance, config file, schedule, launcher
 constexpr kiln::detail::Variant kRows[] = {
     {"rms_norm_fp8", 2048, 1, "rms_norm_fp8_sm90_h2048_bs1", "configs/rms_norm_fp8/sm90/2048/bs1.json", "threads=128 vec=4 rows_per_cta=2 cluster=1", &rms_norm_fp8_sm90_h2048_bs1},
-    {"rms_norm_fp8", 2048, 2, "rms_norm_fp8_sm90_h2048_bs2", "configs/rms_norm_fp8/sm90/2048/bs2.json", "threads=128 vec=8 rows_per_cta=1 cluster=1", &rms_norm_fp8_sm90_h2048_bs2},
-    {"rms_norm_fp8", 2048, 4, "rms_norm_fp8_sm90_h2048_bs4", "configs/rms_norm_fp8/sm90/2048/bs4.json", "threads=128 vec=4 rows_per_cta=1 cluster=1", &rms_norm_fp8_sm90_h2048_bs4},
+    {"rms_norm_fp8", 2048, 2, "rms_norm_fp8_sm90_h2048_bs2", "configs/rms_norm_fp8/sm90/2048/bs2.json", "threads=128 vec=4 rows_per_cta=1 cluster=1", &rms_norm_fp8_sm90_h2048_bs2},
+    {"rms_norm_fp8", 2048, 4, "rms_norm_fp8_sm90_h2048_bs2", "configs/rms_norm_fp8/sm90/2048/bs4.json", "threads=128 vec=4 rows_per_cta=1 cluster=1", &rms_norm_fp8_sm90_h2048_bs2},  // shares bs2's instance
     {"rms_norm_fp8", 2048, 8, "rms_norm_fp8_sm90_h2048_bs8", "configs/rms_norm_fp8/sm90/2048/bs8.json", "threads=128 vec=8 rows_per_cta=2 cluster=1", &rms_norm_fp8_sm90_h2048_bs8},
-    {"rms_norm_fp8", 2048, 32, "rms_norm_fp8_sm90_h2048_bs2", "configs/rms_norm_fp8/sm90/2048/bs32.json", "threads=128 vec=8 rows_per_cta=1 cluster=1", &rms_norm_fp8_sm90_h2048_bs2},  // shares bs2's instance
-    {"rms_norm_fp8", 2048, 128, "rms_norm_fp8_sm90_h2048_bs4", "configs/rms_norm_fp8/sm90/2048/bs128.json", "threads=128 vec=4 rows_per_cta=1 cluster=1", &rms_norm_fp8_sm90_h2048_bs4},  // shares bs4's instance
-    {"rms_norm_fp8", 2048, 256, "rms_norm_fp8_sm90_h2048_bs4", "configs/rms_norm_fp8/sm90/2048/bs256.json", "threads=128 vec=4 rows_per_cta=1 cluster=1", &rms_norm_fp8_sm90_h2048_bs4},  // shares bs4's instance
+    {"rms_norm_fp8", 2048, 32, "rms_norm_fp8_sm90_h2048_bs32", "configs/rms_norm_fp8/sm90/2048/bs32.json", "threads=128 vec=8 rows_per_cta=1 cluster=1", &rms_norm_fp8_sm90_h2048_bs32},
+    {"rms_norm_fp8", 2048, 128, "rms_norm_fp8_sm90_h2048_bs2", "configs/rms_norm_fp8/sm90/2048/bs128.json", "threads=128 vec=4 rows_per_cta=1 cluster=1", &rms_norm_fp8_sm90_h2048_bs2},  // shares bs2's instance
+    {"rms_norm_fp8", 2048, 256, "rms_norm_fp8_sm90_h2048_bs2", "configs/rms_norm_fp8/sm90/2048/bs256.json", "threads=128 vec=4 rows_per_cta=1 cluster=1", &rms_norm_fp8_sm90_h2048_bs2},  // shares bs2's instance
     {"rms_norm_fp8", 2048, 1024, "rms_norm_fp8_sm90_h2048_bs1024", "configs/rms_norm_fp8/sm90/2048/bs1024.json", "threads=64 vec=8 rows_per_cta=2 cluster=1", &rms_norm_fp8_sm90_h2048_bs1024},
     {"rms_norm_fp8", 4096, 1, "rms_norm_fp8_sm90_h4096_bs1", "configs/rms_norm_fp8/sm90/4096/bs1.json", "threads=256 vec=8 rows_per_cta=1 cluster=1", &rms_norm_fp8_sm90_h4096_bs1},
     {"rms_norm_fp8", 4096, 2, "rms_norm_fp8_sm90_h4096_bs2", "configs/rms_norm_fp8/sm90/4096/bs2.json", "threads=256 vec=4 rows_per_cta=1 cluster=1", &rms_norm_fp8_sm90_h4096_bs2},
@@ -85,26 +88,26 @@ constexpr kiln::detail::Variant kRows[] = {
     {"silu_mul_fp8", 4096, 2, "silu_mul_fp8_sm90_h4096_bs2", "configs/silu_mul_fp8/sm90/4096/bs2.json", "threads=64 vec=4 col_iters=1 rows_per_cta=1", &silu_mul_fp8_sm90_h4096_bs2},
     {"silu_mul_fp8", 4096, 4, "silu_mul_fp8_sm90_h4096_bs4", "configs/silu_mul_fp8/sm90/4096/bs4.json", "threads=128 vec=4 col_iters=1 rows_per_cta=1", &silu_mul_fp8_sm90_h4096_bs4},
     {"silu_mul_fp8", 4096, 8, "silu_mul_fp8_sm90_h4096_bs4", "configs/silu_mul_fp8/sm90/4096/bs8.json", "threads=128 vec=4 col_iters=1 rows_per_cta=1", &silu_mul_fp8_sm90_h4096_bs4},  // shares bs4's instance
-    {"silu_mul_fp8", 4096, 32, "silu_mul_fp8_sm90_h4096_bs32", "configs/silu_mul_fp8/sm90/4096/bs32.json", "threads=128 vec=8 col_iters=1 rows_per_cta=1", &silu_mul_fp8_sm90_h4096_bs32},
+    {"silu_mul_fp8", 4096, 32, "silu_mul_fp8_sm90_h4096_bs32", "configs/silu_mul_fp8/sm90/4096/bs32.json", "threads=256 vec=4 col_iters=1 rows_per_cta=1", &silu_mul_fp8_sm90_h4096_bs32},
     {"silu_mul_fp8", 4096, 128, "silu_mul_fp8_sm90_h4096_bs128", "configs/silu_mul_fp8/sm90/4096/bs128.json", "threads=256 vec=8 col_iters=1 rows_per_cta=1", &silu_mul_fp8_sm90_h4096_bs128},
     {"silu_mul_fp8", 4096, 256, "silu_mul_fp8_sm90_h4096_bs128", "configs/silu_mul_fp8/sm90/4096/bs256.json", "threads=256 vec=8 col_iters=1 rows_per_cta=1", &silu_mul_fp8_sm90_h4096_bs128},  // shares bs128's instance
     {"silu_mul_fp8", 4096, 1024, "silu_mul_fp8_sm90_h4096_bs128", "configs/silu_mul_fp8/sm90/4096/bs1024.json", "threads=256 vec=8 col_iters=1 rows_per_cta=1", &silu_mul_fp8_sm90_h4096_bs128},  // shares bs128's instance
-    {"silu_mul_fp8", 5120, 1, "silu_mul_fp8_sm90_h5120_bs1", "configs/silu_mul_fp8/sm90/5120/bs1.json", "threads=64 vec=4 col_iters=1 rows_per_cta=1", &silu_mul_fp8_sm90_h5120_bs1},
-    {"silu_mul_fp8", 5120, 2, "silu_mul_fp8_sm90_h5120_bs2", "configs/silu_mul_fp8/sm90/5120/bs2.json", "threads=128 vec=4 col_iters=1 rows_per_cta=1", &silu_mul_fp8_sm90_h5120_bs2},
-    {"silu_mul_fp8", 5120, 4, "silu_mul_fp8_sm90_h5120_bs2", "configs/silu_mul_fp8/sm90/5120/bs4.json", "threads=128 vec=4 col_iters=1 rows_per_cta=1", &silu_mul_fp8_sm90_h5120_bs2},  // shares bs2's instance
-    {"silu_mul_fp8", 5120, 8, "silu_mul_fp8_sm90_h5120_bs1", "configs/silu_mul_fp8/sm90/5120/bs8.json", "threads=64 vec=4 col_iters=1 rows_per_cta=1", &silu_mul_fp8_sm90_h5120_bs1},  // shares bs1's instance
-    {"silu_mul_fp8", 5120, 32, "silu_mul_fp8_sm90_h5120_bs32", "configs/silu_mul_fp8/sm90/5120/bs32.json", "threads=64 vec=8 col_iters=2 rows_per_cta=1", &silu_mul_fp8_sm90_h5120_bs32},
-    {"silu_mul_fp8", 5120, 128, "silu_mul_fp8_sm90_h5120_bs32", "configs/silu_mul_fp8/sm90/5120/bs128.json", "threads=64 vec=8 col_iters=2 rows_per_cta=1", &silu_mul_fp8_sm90_h5120_bs32},  // shares bs32's instance
+    {"silu_mul_fp8", 5120, 1, "silu_mul_fp8_sm90_h5120_bs1", "configs/silu_mul_fp8/sm90/5120/bs1.json", "threads=128 vec=4 col_iters=1 rows_per_cta=1", &silu_mul_fp8_sm90_h5120_bs1},
+    {"silu_mul_fp8", 5120, 2, "silu_mul_fp8_sm90_h5120_bs1", "configs/silu_mul_fp8/sm90/5120/bs2.json", "threads=128 vec=4 col_iters=1 rows_per_cta=1", &silu_mul_fp8_sm90_h5120_bs1},  // shares bs1's instance
+    {"silu_mul_fp8", 5120, 4, "silu_mul_fp8_sm90_h5120_bs1", "configs/silu_mul_fp8/sm90/5120/bs4.json", "threads=128 vec=4 col_iters=1 rows_per_cta=1", &silu_mul_fp8_sm90_h5120_bs1},  // shares bs1's instance
+    {"silu_mul_fp8", 5120, 8, "silu_mul_fp8_sm90_h5120_bs8", "configs/silu_mul_fp8/sm90/5120/bs8.json", "threads=64 vec=4 col_iters=1 rows_per_cta=1", &silu_mul_fp8_sm90_h5120_bs8},
+    {"silu_mul_fp8", 5120, 32, "silu_mul_fp8_sm90_h5120_bs32", "configs/silu_mul_fp8/sm90/5120/bs32.json", "threads=128 vec=8 col_iters=1 rows_per_cta=1", &silu_mul_fp8_sm90_h5120_bs32},
+    {"silu_mul_fp8", 5120, 128, "silu_mul_fp8_sm90_h5120_bs128", "configs/silu_mul_fp8/sm90/5120/bs128.json", "threads=320 vec=4 col_iters=2 rows_per_cta=1", &silu_mul_fp8_sm90_h5120_bs128},
     {"silu_mul_fp8", 5120, 256, "silu_mul_fp8_sm90_h5120_bs256", "configs/silu_mul_fp8/sm90/5120/bs256.json", "threads=128 vec=8 col_iters=1 rows_per_cta=2", &silu_mul_fp8_sm90_h5120_bs256},
     {"silu_mul_fp8", 5120, 1024, "silu_mul_fp8_sm90_h5120_bs256", "configs/silu_mul_fp8/sm90/5120/bs1024.json", "threads=128 vec=8 col_iters=1 rows_per_cta=2", &silu_mul_fp8_sm90_h5120_bs256},  // shares bs256's instance
-    {"silu_mul_fp8", 8192, 1, "silu_mul_fp8_sm90_h8192_bs1", "configs/silu_mul_fp8/sm90/8192/bs1.json", "threads=128 vec=8 col_iters=2 rows_per_cta=1", &silu_mul_fp8_sm90_h8192_bs1},
-    {"silu_mul_fp8", 8192, 2, "silu_mul_fp8_sm90_h8192_bs2", "configs/silu_mul_fp8/sm90/8192/bs2.json", "threads=64 vec=8 col_iters=1 rows_per_cta=1", &silu_mul_fp8_sm90_h8192_bs2},
-    {"silu_mul_fp8", 8192, 4, "silu_mul_fp8_sm90_h8192_bs2", "configs/silu_mul_fp8/sm90/8192/bs4.json", "threads=64 vec=8 col_iters=1 rows_per_cta=1", &silu_mul_fp8_sm90_h8192_bs2},  // shares bs2's instance
-    {"silu_mul_fp8", 8192, 8, "silu_mul_fp8_sm90_h8192_bs8", "configs/silu_mul_fp8/sm90/8192/bs8.json", "threads=128 vec=8 col_iters=1 rows_per_cta=1", &silu_mul_fp8_sm90_h8192_bs8},
-    {"silu_mul_fp8", 8192, 32, "silu_mul_fp8_sm90_h8192_bs32", "configs/silu_mul_fp8/sm90/8192/bs32.json", "threads=512 vec=8 col_iters=1 rows_per_cta=1", &silu_mul_fp8_sm90_h8192_bs32},
-    {"silu_mul_fp8", 8192, 128, "silu_mul_fp8_sm90_h8192_bs32", "configs/silu_mul_fp8/sm90/8192/bs128.json", "threads=512 vec=8 col_iters=1 rows_per_cta=1", &silu_mul_fp8_sm90_h8192_bs32},  // shares bs32's instance
-    {"silu_mul_fp8", 8192, 256, "silu_mul_fp8_sm90_h8192_bs32", "configs/silu_mul_fp8/sm90/8192/bs256.json", "threads=512 vec=8 col_iters=1 rows_per_cta=1", &silu_mul_fp8_sm90_h8192_bs32},  // shares bs32's instance
-    {"silu_mul_fp8", 8192, 1024, "silu_mul_fp8_sm90_h8192_bs1", "configs/silu_mul_fp8/sm90/8192/bs1024.json", "threads=128 vec=8 col_iters=2 rows_per_cta=1", &silu_mul_fp8_sm90_h8192_bs1},  // shares bs1's instance
+    {"silu_mul_fp8", 8192, 1, "silu_mul_fp8_sm90_h8192_bs1", "configs/silu_mul_fp8/sm90/8192/bs1.json", "threads=64 vec=4 col_iters=1 rows_per_cta=1", &silu_mul_fp8_sm90_h8192_bs1},
+    {"silu_mul_fp8", 8192, 2, "silu_mul_fp8_sm90_h8192_bs2", "configs/silu_mul_fp8/sm90/8192/bs2.json", "threads=128 vec=4 col_iters=1 rows_per_cta=1", &silu_mul_fp8_sm90_h8192_bs2},
+    {"silu_mul_fp8", 8192, 4, "silu_mul_fp8_sm90_h8192_bs2", "configs/silu_mul_fp8/sm90/8192/bs4.json", "threads=128 vec=4 col_iters=1 rows_per_cta=1", &silu_mul_fp8_sm90_h8192_bs2},  // shares bs2's instance
+    {"silu_mul_fp8", 8192, 8, "silu_mul_fp8_sm90_h8192_bs8", "configs/silu_mul_fp8/sm90/8192/bs8.json", "threads=256 vec=4 col_iters=1 rows_per_cta=1", &silu_mul_fp8_sm90_h8192_bs8},
+    {"silu_mul_fp8", 8192, 32, "silu_mul_fp8_sm90_h8192_bs32", "configs/silu_mul_fp8/sm90/8192/bs32.json", "threads=512 vec=4 col_iters=1 rows_per_cta=1", &silu_mul_fp8_sm90_h8192_bs32},
+    {"silu_mul_fp8", 8192, 128, "silu_mul_fp8_sm90_h8192_bs8", "configs/silu_mul_fp8/sm90/8192/bs128.json", "threads=256 vec=4 col_iters=1 rows_per_cta=1", &silu_mul_fp8_sm90_h8192_bs8},  // shares bs8's instance
+    {"silu_mul_fp8", 8192, 256, "silu_mul_fp8_sm90_h8192_bs256", "configs/silu_mul_fp8/sm90/8192/bs256.json", "threads=256 vec=8 col_iters=1 rows_per_cta=1", &silu_mul_fp8_sm90_h8192_bs256},
+    {"silu_mul_fp8", 8192, 1024, "silu_mul_fp8_sm90_h8192_bs1024", "configs/silu_mul_fp8/sm90/8192/bs1024.json", "threads=128 vec=8 col_iters=2 rows_per_cta=1", &silu_mul_fp8_sm90_h8192_bs1024},
 };
 }  // namespace
 
