@@ -21,7 +21,15 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
-[ -f "$build/build.ninja" ] || meson setup "$build" "$@"
+# meson < 1.4 asks nvcc for no depfile, so an edited template would rebuild nothing:
+# configure it with a wrapper that adds one (tools/nvcc-depfile.sh).
+native=()
+if [ "$(printf '%s\n' 1.4.0 "$(meson --version)" | sort -V | head -n 1)" != 1.4.0 ]; then
+  native_file=$(mktemp --suffix=.ini)  # meson keeps its own copy
+  printf "[binaries]\ncuda = '%s'\n" "$PWD/tools/nvcc-depfile.sh" >"$native_file"
+  native=(--native-file "$native_file")
+fi
+[ -f "$build/build.ninja" ] || meson setup "$build" "${native[@]}" "$@"
 ninja -C "$build" generator/kiln-gen
 "$build/generator/kiln-gen"           # configs/ -> generated/ (rewrites only what changed)
 ninja -C "$build"
