@@ -2,6 +2,7 @@
 // what they give (what CI's `kiln-gen --check` asserts).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <set>
 
 #include "kiln_gen/cli.h"
@@ -16,14 +17,18 @@ TEST(Repository, ConfigsValidate) {
   EXPECT_EQ(sorted_lines(v.errors), std::vector<std::string>{});
 }
 
+// Every set holds the RFC thresholds; a set may add one where a single schedule cannot
+// serve a whole bucket (silu_mul_fp8 sm90 h=5120 has bs16).
 TEST(Repository, ConfigsCoverBothKernelsOnSm90AndSm100AtTheRfcGrid) {
   const Validated v = validate_dir(default_configs_dir());
+  const std::set<int64_t> rfc{1, 2, 4, 8, 32, 128, 256, 1024};
   std::set<std::string> sets;
   for (const ConfigSet& set : v.sets) {
     sets.insert(std::string(set.kernel->name) + "/" + set.arch + "/" + std::to_string(set.hidden));
-    std::vector<int64_t> thresholds;
-    for (const ConfigEntry& e : set.entries) thresholds.push_back(e.threshold);
-    EXPECT_EQ(thresholds, (std::vector<int64_t>{1, 2, 4, 8, 32, 128, 256, 1024})) << set.arch << " " << set.hidden;
+    std::set<int64_t> thresholds;
+    for (const ConfigEntry& e : set.entries) thresholds.insert(e.threshold);
+    EXPECT_TRUE(std::includes(thresholds.begin(), thresholds.end(), rfc.begin(), rfc.end()))
+        << set.kernel->name << " " << set.arch << " " << set.hidden << " lacks an RFC threshold";
   }
   std::set<std::string> expected;
   for (const char* kernel : {"rms_norm_fp8", "silu_mul_fp8"})
