@@ -116,6 +116,19 @@ cudaError_t launch(void (*kernel)(KernelArgs...), dim3 grid, dim3 block, int clu
   return cudaLaunchKernelEx(&config, kernel, static_cast<KernelArgs>(args)...);
 }
 
+// The generic kernels stride over rows; their grid is one CTA per row, capped here.
+inline dim3 row_stride_grid(int64_t rows) {
+  constexpr int64_t kMaxCtas = 65536 * 16;
+  return dim3(static_cast<unsigned>(rows < kMaxCtas ? rows : kMaxCtas));
+}
+
+// Whether this build holds an image of `kernel` for the current device.
+template <class... KernelArgs>
+cudaError_t probe(void (*kernel)(KernelArgs...)) {
+  cudaFuncAttributes attr;
+  return cudaFuncGetAttributes(&attr, kernel);
+}
+
 // Instantiate a kernel template for the launch's input dtype.
 template <template <class> class Launch>
 cudaError_t for_dtype(const detail::LaunchParams& p, cudaStream_t stream) {

@@ -174,7 +174,7 @@ struct LaunchGeneric {
     const bool wide = p.hidden % 8 == 0 && reinterpret_cast<uintptr_t>(p.input) % 16 == 0 &&
                       reinterpret_cast<uintptr_t>(p.weight) % 16 == 0 &&
                       reinterpret_cast<uintptr_t>(p.output) % 8 == 0;
-    const dim3 grid(static_cast<unsigned>(p.tokens < 65536 * 16 ? p.tokens : 65536 * 16));
+    const dim3 grid = row_stride_grid(p.tokens);
     const auto* in = static_cast<const T*>(p.input);
     const auto* wt = static_cast<const T*>(p.weight);
     auto* o = static_cast<uint8_t*>(p.output);
@@ -188,8 +188,7 @@ inline cudaError_t launch_generic(const detail::LaunchParams& p, cudaStream_t st
 }
 
 inline cudaError_t probe_generic() {
-  cudaFuncAttributes attr;
-  return cudaFuncGetAttributes(&attr, generic<__nv_bfloat16, 1>);
+  return probe(generic<__nv_bfloat16, 1>);
 }
 
 }  // namespace kiln::rms_norm_fp8

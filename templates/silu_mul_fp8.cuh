@@ -117,7 +117,7 @@ struct LaunchGeneric {
     const int64_t per_thread = wide ? 8 : 1;
     int64_t threads = (p.hidden / per_thread + 31) / 32 * 32;
     threads = threads < 32 ? 32 : (threads > 256 ? 256 : threads);
-    const dim3 grid(static_cast<unsigned>(p.tokens < 65536 * 16 ? p.tokens : 65536 * 16));
+    const dim3 grid = row_stride_grid(p.tokens);
     const auto* in = static_cast<const T*>(p.input);
     auto* o = static_cast<uint8_t*>(p.output);
     return wide ? kiln::launch(generic<T, 8>, grid, dim3(threads), 1, stream, in, o, p.scale, p.tokens, p.hidden)
@@ -129,10 +129,8 @@ inline cudaError_t launch_generic(const detail::LaunchParams& p, cudaStream_t st
   return for_dtype<LaunchGeneric>(p, stream);
 }
 
-// Whether this build holds an image of the generic kernel for the current device.
 inline cudaError_t probe_generic() {
-  cudaFuncAttributes attr;
-  return cudaFuncGetAttributes(&attr, generic<__nv_bfloat16, 1>);
+  return probe(generic<__nv_bfloat16, 1>);
 }
 
 }  // namespace kiln::silu_mul_fp8
