@@ -19,6 +19,18 @@ namespace kiln {
 __device__ __forceinline__ float to_float(__nv_bfloat16 v) { return __bfloat162float(v); }
 __device__ __forceinline__ float to_float(__half v) { return __half2float(v); }
 
+// Round to nearest even into the 16-bit type.
+template <class T>
+__device__ __forceinline__ T from_float(float v);
+template <>
+__device__ __forceinline__ __nv_bfloat16 from_float<__nv_bfloat16>(float v) { return __float2bfloat16_rn(v); }
+template <>
+__device__ __forceinline__ __half from_float<__half>(float v) { return __float2half_rn(v); }
+
+// v rounded to T and back: where a kernel rounds an intermediate as an unfused path would.
+template <class T>
+__device__ __forceinline__ float round_to(float v) { return to_float(from_float<T>(v)); }
+
 // N elements of T moved as one access: 16 bytes for 8 x bf16 is a single LDG.128.
 template <class T, int N>
 struct alignas(sizeof(T) * N) Vec {
@@ -28,6 +40,15 @@ struct alignas(sizeof(T) * N) Vec {
 template <class T, int N>
 __device__ __forceinline__ Vec<T, N> load_vec(const T* p) {
   return *reinterpret_cast<const Vec<T, N>*>(p);
+}
+
+// N floats rounded to T and stored with one access.
+template <class T, int N>
+__device__ __forceinline__ void store_vec(T* p, const float (&f)[N]) {
+  Vec<T, N> v;
+#pragma unroll
+  for (int i = 0; i < N; ++i) v.v[i] = from_float<T>(f[i]);
+  *reinterpret_cast<Vec<T, N>*>(p) = v;
 }
 
 // ---- FP8 e4m3fn -----------------------------------------------------------------

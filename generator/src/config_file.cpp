@@ -30,7 +30,7 @@ std::optional<std::string> param_error(const ParamSpec& param, const json& value
   return std::nullopt;
 }
 
-void run_cross_checks(const KernelSchema& kernel, const Schedule& schedule, int64_t hidden,
+void run_cross_checks(const KernelDescriptor& kernel, const Schedule& schedule, int64_t hidden,
                       std::vector<Issue>& issues) {
   for (const CrossCheck& check : kernel.checks) {
     const int64_t value = check.value(schedule, hidden);
@@ -100,7 +100,7 @@ std::string render_value(const json& value) {
   return text;
 }
 
-ScheduleCheck check_schedule(const KernelSchema& kernel, const json& schedule, int64_t hidden) {
+ScheduleCheck check_schedule(const KernelDescriptor& kernel, const json& schedule, int64_t hidden) {
   ScheduleCheck result;
   if (!schedule.is_object()) {
     result.issues.push_back({"schedule", render_value(schedule), "must be an object with " + kernel.param_list()});
@@ -127,7 +127,7 @@ ScheduleCheck check_schedule(const KernelSchema& kernel, const json& schedule, i
   return result;
 }
 
-ScheduleCheck check_config_text(const KernelSchema& kernel, std::string_view text, int64_t hidden) {
+ScheduleCheck check_config_text(const KernelDescriptor& kernel, std::string_view text, int64_t hidden) {
   ScheduleCheck result;
   json doc;
   try {

@@ -4,7 +4,7 @@
 
 #include "kiln/detail/select.h"
 #include "kiln_gen/names.h"
-#include "kiln_gen/schema.h"
+#include "kiln_gen/descriptor.h"
 
 namespace kiln::gen {
 namespace {

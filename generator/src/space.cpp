@@ -21,7 +21,7 @@ std::vector<int64_t> power_of_two_domain(const ParamSpec& param) {
   return out;
 }
 
-Space enumerate_space(const KernelSchema& kernel, int64_t hidden, const std::vector<std::vector<int64_t>>& values) {
+Space enumerate_space(const KernelDescriptor& kernel, int64_t hidden, const std::vector<std::vector<int64_t>>& values) {
   if (values.size() != kernel.params.size())
     throw std::invalid_argument("enumerate_space: " + std::to_string(values.size()) + " value lists for " +
                                 std::string(kernel.name) + "'s " + std::to_string(kernel.params.size()) + " parameters");

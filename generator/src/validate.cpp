@@ -148,7 +148,7 @@ class TreeValidator {
 
   void add_config(const SourceEntry& entry, const std::string& label, const std::vector<std::string>& parts,
                   int64_t threshold) {
-    const KernelSchema& kernel = *find_kernel(parts[0]);
+    const KernelDescriptor& kernel = *find_kernel(parts[0]);
     const int64_t hidden = *parse_positive(parts[2], kMaxHidden);
     ScheduleCheck check = check_config_text(kernel, entry.text, hidden);
     for (Issue& issue : check.issues) error(label, issue.key, issue.value, issue.rule);

@@ -1,5 +1,6 @@
 // The C API: plan (start-up: pick a config set), describe, launch (every step).
 #include <cstdarg>
+#include <cstddef>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -8,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "entry.h"
 #include "internal.h"
 #include "kernels.h"
 #include "kiln/detail/select.h"
@@ -22,6 +24,8 @@ struct kiln_plan {
   const KernelInfo* kernel = nullptr;
   int64_t hidden = 0;
   kiln_dtype dtype = KILN_DTYPE_BF16;
+  kiln_rounding rounding = KILN_ROUNDING_SINGLE;
+  bool gemma = false;
   int32_t device = 0;
   std::string arch;                 // "sm90"
   const Variant* rows = nullptr;    // the config set: rows sorted by threshold; nullptr = generic
@@ -33,7 +37,6 @@ namespace {
 
 constexpr int64_t kMaxHidden = 1 << 20;
 constexpr int64_t kMaxTokens = std::numeric_limits<int32_t>::max();
-constexpr std::size_t kSpecialisedAlignment = 16;  // specialised variants use 16-byte accesses
 
 thread_local char g_last_error[1024] = "";
 
@@ -126,16 +129,6 @@ Choice choose(const KernelInfo& kernel, const std::string& arch, int64_t hidden,
   return c;
 }
 
-// Names of generic kernels, with static lifetime for kiln_variant_info.
-const char* generic_name_of(const KernelInfo& kernel) {
-  static const std::vector<std::string> names = [] {
-    std::vector<std::string> n;
-    for (const KernelInfo& k : kiln::runtime::kernels()) n.push_back(std::string(k.name) + "_generic");
-    return n;
-  }();
-  return names[static_cast<std::size_t>(&kernel - kiln::runtime::kernels().data())].c_str();
-}
-
 // `arch` must be a string with static lifetime (kiln_variant_info's strings outlive plans).
 void fill_info(kiln_variant_info* info, const KernelInfo& kernel, const char* arch, int64_t hidden,
                const Variant* row) {
@@ -144,7 +137,7 @@ void fill_info(kiln_variant_info* info, const KernelInfo& kernel, const char* ar
   info->hidden = hidden;
   info->threshold = row ? row->threshold : 0;
   info->is_fallback = row ? 0 : 1;
-  info->name = row ? row->name : generic_name_of(kernel);
+  info->name = row ? row->name : kernel.generic_name;
   info->config = row ? row->config : "";
   info->schedule = row ? row->schedule : "";
 }
@@ -167,20 +160,122 @@ kiln_status check_kernel_and_hidden(const char* name, int64_t hidden, const Kern
 
 bool aligned(const void* p, std::size_t alignment) { return reinterpret_cast<uintptr_t>(p) % alignment == 0; }
 
-}  // namespace
-
-// The typed entry points: the same launch, once the plan is known to be for `kernel`.
-static kiln_status launch_as(const kiln_plan* plan, const char* kernel, const kiln_args& args, void* stream) {
-  if (plan != nullptr && plan->kernel != kiln::runtime::find_kernel(kernel))
-    return fail(KILN_ERROR_INVALID_ARGUMENT, "kiln_%s: the plan is for %s", kernel, plan->kernel->name);
-  return kiln_launch(plan, &args, stream);
+// Structs that start with their size grow at the end: a caller's older, smaller struct
+// (at least `min_size` bytes) is read as far as it goes and the rest keeps `out`'s
+// defaults; a larger one is a caller built against a newer kiln.
+template <class T>
+kiln_status read_sized(const T* in, std::size_t min_size, T* out, const char* what) {
+  const std::size_t size = in->struct_size;
+  if (size < min_size || size > sizeof(T))
+    return fail(KILN_ERROR_INVALID_ARGUMENT, "%s.struct_size = %zu: must be in %zu..%zu (call its _init function)", what,
+                size, min_size, sizeof(T));
+  std::memcpy(static_cast<void*>(out), in, size);
+  out->struct_size = static_cast<uint32_t>(sizeof(T));
+  return KILN_SUCCESS;
 }
 
+// The sizes of each struct in kiln 0.1 / 0.2, the oldest a caller may pass.
+constexpr std::size_t kPlanOptionsV1 = offsetof(kiln_plan_options, policy) + sizeof(kiln_set_policy);
+constexpr std::size_t kArgsV2 = offsetof(kiln_args, eps) + sizeof(float);
+constexpr std::size_t kVariantInfoV1 = offsetof(kiln_variant_info, schedule) + sizeof(const char*);
+constexpr std::size_t kKernelDescV2 = offsetof(kiln_kernel_desc, scalars) + sizeof(uint32_t);
+
+std::size_t elem_bytes(kiln_elem elem) {
+  switch (elem) {
+    case KILN_ELEM_ACTIVATION: return 2;
+    case KILN_ELEM_FP8_E4M3: return 1;
+    case KILN_ELEM_F32:
+    case KILN_ELEM_I32: return 4;
+  }
+  return 0;
+}
+
+int64_t extent(kiln_extent e, int64_t tokens, int64_t hidden) {
+  switch (e) {
+    case KILN_EXTENT_ONE: return 1;
+    case KILN_EXTENT_TOKENS: return tokens;
+    case KILN_EXTENT_HIDDEN: return hidden;
+    case KILN_EXTENT_2HIDDEN: return 2 * hidden;
+  }
+  return 0;
+}
+
+int64_t tensor_bytes(const kiln_tensor_desc& t, int64_t tokens, int64_t hidden) {
+  return extent(t.rows, tokens, hidden) * extent(t.cols, tokens, hidden) * static_cast<int64_t>(elem_bytes(t.elem));
+}
+
+const char* role_name(int role) {
+  static const char* const names[] = {"input", "weight", "residual", "output", "scales", "scale"};
+  return role >= 0 && role < static_cast<int>(sizeof names / sizeof names[0]) ? names[role] : "reserved";
+}
+
+// Null, alignment and aliasing, over the kernel's roles in one loop.
+kiln_status check_tensors(const KernelInfo& kernel, const kiln_args& args, const Variant* row) {
+  const char* name = kernel.name;
+  for (int role = 0; role < KILN_ROLE_SLOTS; ++role) {
+    const kiln_tensor_desc* t = kiln::runtime::find_tensor(kernel, static_cast<kiln_role>(role));
+    if (t == nullptr && args.tensors[role] != nullptr)
+      return fail(KILN_ERROR_INVALID_ARGUMENT, "%s has no %s tensor: tensors[%d] must be NULL, got %p", name,
+                  role_name(role), role, args.tensors[role]);
+  }
+  for (int32_t i = 0; i < kernel.tensor_count; ++i) {
+    const kiln_tensor_desc& t = kernel.tensors[i];
+    const void* p = args.tensors[t.role];
+    if (p == nullptr) return fail(KILN_ERROR_NULL_POINTER, "%s: %s (tensors[%d]) is NULL", name, t.name, t.role);
+    // A specialised variant needs its declared alignment; the generic kernel, the element's.
+    const std::size_t need = row ? static_cast<std::size_t>(t.alignment) : elem_bytes(t.elem);
+    if (!aligned(p, need))
+      return fail(KILN_ERROR_MISALIGNED_POINTER, "%s: %s %p is not %zu-byte aligned (%s)", name, t.name, p, need,
+                  row ? row->name : "element size");
+  }
+  for (int32_t i = 0; i < kernel.tensor_count; ++i) {
+    for (int32_t j = i + 1; j < kernel.tensor_count; ++j) {
+      const kiln_tensor_desc &a = kernel.tensors[i], &b = kernel.tensors[j];
+      if (a.direction == KILN_DIR_IN && b.direction == KILN_DIR_IN) continue;
+      const auto pa = reinterpret_cast<uintptr_t>(args.tensors[a.role]), pb = reinterpret_cast<uintptr_t>(args.tensors[b.role]);
+      const auto na = static_cast<uintptr_t>(tensor_bytes(a, args.tokens, args.hidden));
+      const auto nb = static_cast<uintptr_t>(tensor_bytes(b, args.tokens, args.hidden));
+      if (pa < pb + nb && pb < pa + na)
+        return fail(KILN_ERROR_ALIASING, "%s: %s [%p, +%zu bytes) overlaps %s [%p, +%zu bytes); a tensor the kernel writes "
+                    "must not overlap another (in-place use goes through an in-out role)", name, a.name,
+                    args.tensors[a.role], static_cast<std::size_t>(na), b.name, args.tensors[b.role],
+                    static_cast<std::size_t>(nb));
+    }
+  }
+  return KILN_SUCCESS;
+}
+
+void fill_desc(const KernelInfo& k, kiln_kernel_desc* desc) {
+  desc->name = k.name;
+  desc->summary = k.summary;
+  desc->tensor_count = k.tensor_count;
+  desc->tensors = k.tensors;
+  desc->options = k.options;
+  desc->scalars = k.scalars;
+}
+
+}  // namespace
+
 namespace kiln::runtime {
+
+kiln_status launch_as(const kiln_plan* plan, const char* kernel, const kiln_args* args, void* stream) {
+  if (plan != nullptr && plan->kernel != find_kernel(kernel))
+    return fail(KILN_ERROR_INVALID_ARGUMENT, "kiln_%s: the plan is for %s", kernel, plan->kernel->name);
+  return kiln_launch(plan, args, stream);
+}
 
 kiln_status plan_for_arch(const kiln_plan_options* options, const char* arch_name, int32_t device, kiln_plan** plan) {
   const KernelInfo* kernel = nullptr;
   if (kiln_status s = check_kernel_and_hidden(options->kernel, options->hidden, &kernel); s != KILN_SUCCESS) return s;
+  if (options->rounding != KILN_ROUNDING_SINGLE && options->rounding != KILN_ROUNDING_VLLM)
+    return fail(KILN_ERROR_INVALID_ARGUMENT, "%s: rounding = %d: must be KILN_ROUNDING_SINGLE (0) or KILN_ROUNDING_VLLM (1)",
+                kernel->name, static_cast<int>(options->rounding));
+  if (options->rounding != KILN_ROUNDING_SINGLE && !(kernel->options & KILN_OPTION_ROUNDING))
+    return fail(KILN_ERROR_INVALID_ARGUMENT, "%s has no rounding option: rounding must be KILN_ROUNDING_SINGLE", kernel->name);
+  if (options->gemma != 0 && options->gemma != 1)
+    return fail(KILN_ERROR_INVALID_ARGUMENT, "%s: gemma = %d: must be 0 or 1", kernel->name, options->gemma);
+  if (options->gemma && !(kernel->options & KILN_OPTION_GEMMA))
+    return fail(KILN_ERROR_INVALID_ARGUMENT, "%s has no gemma option: gemma must be 0", kernel->name);
   const std::string arch = arch_name;
   kiln_set_policy policy = options->policy;
   if (policy == KILN_SET_EXACT && env_flag("KILN_STRICT")) policy = KILN_SET_STRICT;
@@ -193,12 +288,17 @@ kiln_status plan_for_arch(const kiln_plan_options* options, const char* arch_nam
   p->kernel = kernel;
   p->hidden = options->hidden;
   p->dtype = options->dtype;
+  p->rounding = options->rounding;
+  p->gemma = options->gemma != 0;
   p->device = device;
   p->arch = arch;
   p->rows = choice.set.rows;
   for (std::size_t i = 0; i < choice.set.count; ++i) p->thresholds.push_back(choice.set.rows[i].threshold);
+  std::string opts;
+  if (options->rounding == KILN_ROUNDING_VLLM) opts += " rounding=vllm";
+  if (options->gemma) opts += " gemma";
   p->summary = std::string(kernel->name) + " hidden=" + std::to_string(options->hidden) + " " + dtype_name(options->dtype) +
-               " on device " + std::to_string(device) + " (" + arch + "): " + choice.why;
+               opts + " on device " + std::to_string(device) + " (" + arch + "): " + choice.why;
   if (env_flag("KILN_LOG")) std::fprintf(stderr, "kiln: plan %s\n", p->summary.c_str());
   *plan = p;
   return ok();
@@ -225,6 +325,8 @@ const char* kiln_status_name(kiln_status status) {
     case KILN_ERROR_NO_DEVICE: return "KILN_ERROR_NO_DEVICE";
     case KILN_ERROR_CUDA: return "KILN_ERROR_CUDA";
     case KILN_ERROR_OUT_OF_MEMORY: return "KILN_ERROR_OUT_OF_MEMORY";
+    case KILN_ERROR_ALIASING: return "KILN_ERROR_ALIASING";
+    case KILN_ERROR_WRONG_DEVICE: return "KILN_ERROR_WRONG_DEVICE";
   }
   return "KILN_STATUS_UNKNOWN";
 }
@@ -249,13 +351,15 @@ void kiln_args_init(kiln_args* args) {
   args->eps = 1e-6f;
 }
 
-kiln_status kiln_plan_create(const kiln_plan_options* options, kiln_plan** plan) {
+kiln_status kiln_plan_create(const kiln_plan_options* caller_options, kiln_plan** plan) {
   if (plan == nullptr) return fail(KILN_ERROR_INVALID_ARGUMENT, "kiln_plan_create: plan (the out pointer) is NULL");
   *plan = nullptr;
-  if (options == nullptr) return fail(KILN_ERROR_INVALID_ARGUMENT, "kiln_plan_create: options is NULL");
-  if (options->struct_size != sizeof(kiln_plan_options))
-    return fail(KILN_ERROR_INVALID_ARGUMENT, "kiln_plan_create: options.struct_size = %u: must be %zu (call kiln_plan_options_init)",
-                options->struct_size, sizeof(kiln_plan_options));
+  if (caller_options == nullptr) return fail(KILN_ERROR_INVALID_ARGUMENT, "kiln_plan_create: options is NULL");
+  kiln_plan_options full;
+  kiln_plan_options_init(&full);
+  if (kiln_status s = read_sized(caller_options, kPlanOptionsV1, &full, "kiln_plan_create: options"); s != KILN_SUCCESS)
+    return s;
+  const kiln_plan_options* options = &full;
   const KernelInfo* kernel = nullptr;
   if (kiln_status s = check_kernel_and_hidden(options->kernel, options->hidden, &kernel); s != KILN_SUCCESS) return s;
   if (options->dtype != KILN_DTYPE_BF16 && options->dtype != KILN_DTYPE_FP16)
@@ -305,25 +409,50 @@ void kiln_plan_destroy(kiln_plan* plan) { delete plan; }
 
 const char* kiln_plan_summary(const kiln_plan* plan) { return plan ? plan->summary.c_str() : ""; }
 
+}  // extern "C"
+
+// Output structs: filled in full here, copied back as far as the caller's struct goes.
+static kiln_status check_info(const kiln_variant_info* info, const char* what) {
+  if (info->struct_size < kVariantInfoV1 || info->struct_size > sizeof(kiln_variant_info))
+    return fail(KILN_ERROR_INVALID_ARGUMENT, "%s: info.struct_size = %u: must be in %zu..%zu", what, info->struct_size,
+                kVariantInfoV1, sizeof(kiln_variant_info));
+  return KILN_SUCCESS;
+}
+
+template <class T>
+static void copy_back(const T& full, T* out) {
+  const uint32_t size = out->struct_size;
+  std::memcpy(static_cast<void*>(out), &full, size);
+  out->struct_size = size;
+}
+
+// tokens = 0 launches nothing: no variant serves it (kiln-gen --explain says the same).
+static void fill_info_for(kiln_variant_info* info, const KernelInfo& kernel, const char* arch, int64_t hidden,
+                          const Variant* rows, const int32_t* thresholds, std::size_t count, int64_t tokens) {
+  kiln_variant_info full{};
+  full.struct_size = sizeof full;
+  const Variant* row = rows && tokens > 0 ? &rows[kiln::detail::select_bucket(thresholds, count, tokens)] : nullptr;
+  fill_info(&full, kernel, arch, hidden, row);
+  if (tokens == 0) full.name = "";
+  copy_back(full, info);
+}
+
+extern "C" {
+
 kiln_status kiln_plan_describe(const kiln_plan* plan, int64_t tokens, kiln_variant_info* info) {
   if (plan == nullptr || info == nullptr) return fail(KILN_ERROR_INVALID_ARGUMENT, "kiln_plan_describe: plan or info is NULL");
-  if (info->struct_size != sizeof(kiln_variant_info))
-    return fail(KILN_ERROR_INVALID_ARGUMENT, "kiln_plan_describe: info.struct_size = %u: must be %zu", info->struct_size,
-                sizeof(kiln_variant_info));
+  if (kiln_status s = check_info(info, "kiln_plan_describe"); s != KILN_SUCCESS) return s;
   if (tokens < 0 || tokens > kMaxTokens)
     return fail(KILN_ERROR_INVALID_TOKENS, "kiln_plan_describe: tokens = %lld: must be in 0..%lld",
                 static_cast<long long>(tokens), static_cast<long long>(kMaxTokens));
-  const Variant* row = nullptr;
-  if (plan->rows != nullptr) row = &plan->rows[kiln::detail::select_bucket(plan->thresholds.data(), plan->thresholds.size(), tokens)];
-  fill_info(info, *plan->kernel, kiln::runtime::static_arch_name(plan->arch), plan->hidden, row);
+  fill_info_for(info, *plan->kernel, kiln::runtime::static_arch_name(plan->arch), plan->hidden, plan->rows,
+                plan->thresholds.data(), plan->thresholds.size(), tokens);
   return ok();
 }
 
 kiln_status kiln_explain(const char* kernel_name, const char* arch, int64_t hidden, int64_t tokens, kiln_variant_info* info) {
   if (arch == nullptr || info == nullptr) return fail(KILN_ERROR_INVALID_ARGUMENT, "kiln_explain: arch or info is NULL");
-  if (info->struct_size != sizeof(kiln_variant_info))
-    return fail(KILN_ERROR_INVALID_ARGUMENT, "kiln_explain: info.struct_size = %u: must be %zu", info->struct_size,
-                sizeof(kiln_variant_info));
+  if (kiln_status s = check_info(info, "kiln_explain"); s != KILN_SUCCESS) return s;
   const KernelInfo* kernel = nullptr;
   if (kiln_status s = check_kernel_and_hidden(kernel_name, hidden, &kernel); s != KILN_SUCCESS) return s;
   if (tokens < 0 || tokens > kMaxTokens)
@@ -333,86 +462,103 @@ kiln_status kiln_explain(const char* kernel_name, const char* arch, int64_t hidd
     return fail(KILN_ERROR_NO_DEVICE_IMAGE, "kiln_explain: arch '%s' is not a target of this library (built for %s)", arch,
                 kiln::runtime::target_archs());
   const Choice choice = choose(*kernel, arch, hidden, KILN_SET_EXACT);
-  const Variant* row = nullptr;
-  if (choice.set.rows != nullptr) {
-    std::vector<int32_t> thresholds;
-    for (std::size_t i = 0; i < choice.set.count; ++i) thresholds.push_back(choice.set.rows[i].threshold);
-    row = &choice.set.rows[kiln::detail::select_bucket(thresholds.data(), thresholds.size(), tokens)];
-  }
-  fill_info(info, *kernel, kiln::runtime::static_arch_name(arch), hidden, row);
+  std::vector<int32_t> thresholds;
+  for (std::size_t i = 0; i < choice.set.count; ++i) thresholds.push_back(choice.set.rows[i].threshold);
+  fill_info_for(info, *kernel, kiln::runtime::static_arch_name(arch), hidden, choice.set.rows, thresholds.data(),
+                thresholds.size(), tokens);
   return ok();
 }
 
-kiln_status kiln_launch(const kiln_plan* plan, const kiln_args* args, void* stream) {
-  if (plan == nullptr) return fail(KILN_ERROR_INVALID_ARGUMENT, "kiln_launch: plan is NULL");
-  if (args == nullptr) return fail(KILN_ERROR_INVALID_ARGUMENT, "kiln_launch: args is NULL");
-  const char* name = plan->kernel->name;
-  if (args->struct_size != sizeof(kiln_args))
-    return fail(KILN_ERROR_INVALID_ARGUMENT, "%s: args.struct_size = %u: must be %zu (call kiln_args_init)", name,
-                args->struct_size, sizeof(kiln_args));
-  if (args->tokens < 0 || args->tokens > kMaxTokens)
-    return fail(KILN_ERROR_INVALID_TOKENS, "%s: tokens = %lld: must be in 0..%lld", name,
-                static_cast<long long>(args->tokens), static_cast<long long>(kMaxTokens));
-  if (args->hidden != plan->hidden)
-    return fail(KILN_ERROR_HIDDEN_MISMATCH, "%s: hidden = %lld but the plan was made for hidden = %lld", name,
-                static_cast<long long>(args->hidden), static_cast<long long>(plan->hidden));
-  if (args->tokens == 0) return ok();
+}  // extern "C"
 
-  const bool needs_weight = plan->kernel->needs_weight;
-  if (args->input == nullptr) return fail(KILN_ERROR_NULL_POINTER, "%s: input is NULL", name);
-  if (args->output == nullptr) return fail(KILN_ERROR_NULL_POINTER, "%s: output is NULL", name);
-  if (args->scale == nullptr) return fail(KILN_ERROR_NULL_POINTER, "%s: scale is NULL", name);
-  if (needs_weight && args->weight == nullptr) return fail(KILN_ERROR_NULL_POINTER, "%s: weight is NULL", name);
+static kiln_status describe_kernel(const KernelInfo& k, kiln_kernel_desc* desc, const char* what) {
+  if (desc->struct_size < kKernelDescV2 || desc->struct_size > sizeof(kiln_kernel_desc))
+    return fail(KILN_ERROR_INVALID_ARGUMENT, "%s: desc.struct_size = %u: must be in %zu..%zu", what, desc->struct_size,
+                kKernelDescV2, sizeof(kiln_kernel_desc));
+  kiln_kernel_desc full{};
+  full.struct_size = sizeof full;
+  fill_desc(k, &full);
+  copy_back(full, desc);
+  return ok();
+}
+
+extern "C" {
+
+int32_t kiln_kernel_count(void) { return static_cast<int32_t>(kiln::runtime::kernels().size()); }
+
+kiln_status kiln_kernel_at(int32_t index, kiln_kernel_desc* desc) {
+  if (desc == nullptr) return fail(KILN_ERROR_INVALID_ARGUMENT, "kiln_kernel_at: desc is NULL");
+  if (index < 0 || index >= kiln_kernel_count())
+    return fail(KILN_ERROR_INVALID_ARGUMENT, "kiln_kernel_at: index = %d: must be in 0..%d", index, kiln_kernel_count() - 1);
+  return describe_kernel(kiln::runtime::kernels()[static_cast<std::size_t>(index)], desc, "kiln_kernel_at");
+}
+
+kiln_status kiln_kernel_find(const char* name, kiln_kernel_desc* desc) {
+  if (desc == nullptr) return fail(KILN_ERROR_INVALID_ARGUMENT, "kiln_kernel_find: desc is NULL");
+  const KernelInfo* kernel = nullptr;
+  if (kiln_status s = check_kernel_and_hidden(name, 1, &kernel); s != KILN_SUCCESS) return s;
+  return describe_kernel(*kernel, desc, "kiln_kernel_find");
+}
+
+kiln_status kiln_min_bytes(const char* kernel_name, kiln_dtype dtype, int64_t hidden, int64_t tokens, int64_t* bytes) {
+  if (bytes == nullptr) return fail(KILN_ERROR_INVALID_ARGUMENT, "kiln_min_bytes: bytes is NULL");
+  const KernelInfo* kernel = nullptr;
+  if (kiln_status s = check_kernel_and_hidden(kernel_name, hidden, &kernel); s != KILN_SUCCESS) return s;
+  if (dtype != KILN_DTYPE_BF16 && dtype != KILN_DTYPE_FP16)
+    return fail(KILN_ERROR_UNSUPPORTED_DTYPE, "kiln_min_bytes: dtype = %d: must be KILN_DTYPE_BF16 or KILN_DTYPE_FP16",
+                static_cast<int>(dtype));
+  if (tokens < 0 || tokens > kMaxTokens)
+    return fail(KILN_ERROR_INVALID_TOKENS, "kiln_min_bytes: tokens = %lld: must be in 0..%lld",
+                static_cast<long long>(tokens), static_cast<long long>(kMaxTokens));
+  int64_t total = 0;
+  for (int32_t i = 0; i < kernel->tensor_count; ++i) {
+    const kiln_tensor_desc& t = kernel->tensors[i];
+    total += tensor_bytes(t, tokens, hidden) * (t.direction == KILN_DIR_INOUT ? 2 : 1);
+  }
+  *bytes = total;
+  return ok();
+}
+
+kiln_status kiln_launch(const kiln_plan* plan, const kiln_args* caller_args, void* stream) {
+  if (plan == nullptr) return fail(KILN_ERROR_INVALID_ARGUMENT, "kiln_launch: plan is NULL");
+  if (caller_args == nullptr) return fail(KILN_ERROR_INVALID_ARGUMENT, "kiln_launch: args is NULL");
+  const char* name = plan->kernel->name;
+  kiln_args args;
+  kiln_args_init(&args);
+  if (kiln_status s = read_sized(caller_args, kArgsV2, &args, name); s != KILN_SUCCESS) return s;
+  if (args.tokens < 0 || args.tokens > kMaxTokens)
+    return fail(KILN_ERROR_INVALID_TOKENS, "%s: tokens = %lld: must be in 0..%lld", name,
+                static_cast<long long>(args.tokens), static_cast<long long>(kMaxTokens));
+  if (args.hidden != plan->hidden)
+    return fail(KILN_ERROR_HIDDEN_MISMATCH, "%s: hidden = %lld but the plan was made for hidden = %lld", name,
+                static_cast<long long>(args.hidden), static_cast<long long>(plan->hidden));
+  if (args.tokens == 0) return ok();
+  int current = -1;
+  if (cudaGetDevice(&current) != cudaSuccess) return cuda_failure(cudaGetLastError(), "cudaGetDevice");
+  if (current != plan->device)
+    return fail(KILN_ERROR_WRONG_DEVICE, "%s: the plan is for device %d but the current device is %d (cudaSetDevice first)",
+                name, plan->device, current);
 
   const Variant* row = nullptr;
-  if (plan->rows != nullptr) row = &plan->rows[kiln::detail::select_bucket(plan->thresholds.data(), plan->thresholds.size(), args->tokens)];
-  // Elements must be aligned to their own size; a specialised variant needs 16 bytes.
-  const std::size_t in_align = row ? kSpecialisedAlignment : 2;
-  const std::size_t out_align = row ? kSpecialisedAlignment : 1;
-  if (!aligned(args->input, in_align))
-    return fail(KILN_ERROR_MISALIGNED_POINTER, "%s: input %p is not %zu-byte aligned (%s)", name, args->input, in_align,
-                row ? row->name : "element size");
-  if (needs_weight && !aligned(args->weight, in_align))
-    return fail(KILN_ERROR_MISALIGNED_POINTER, "%s: weight %p is not %zu-byte aligned (%s)", name, args->weight, in_align,
-                row ? row->name : "element size");
-  if (!aligned(args->output, out_align))
-    return fail(KILN_ERROR_MISALIGNED_POINTER, "%s: output %p is not %zu-byte aligned (%s)", name, args->output, out_align,
-                row ? row->name : "element size");
-  if (!aligned(args->scale, alignof(float)))
-    return fail(KILN_ERROR_MISALIGNED_POINTER, "%s: scale %p is not 4-byte aligned", name, static_cast<const void*>(args->scale));
+  if (plan->rows != nullptr) row = &plan->rows[kiln::detail::select_bucket(plan->thresholds.data(), plan->thresholds.size(), args.tokens)];
+  if (kiln_status s = check_tensors(*plan->kernel, args, row); s != KILN_SUCCESS) return s;
 
   const kiln::detail::LaunchParams params{
       plan->dtype == KILN_DTYPE_BF16 ? kiln::detail::DType::bf16 : kiln::detail::DType::fp16,
-      args->input, args->weight, args->output, args->scale, args->tokens, args->hidden, args->eps};
+      args.tensors[KILN_ROLE_INPUT],
+      args.tensors[KILN_ROLE_WEIGHT],
+      args.tensors[KILN_ROLE_RESIDUAL],
+      args.tensors[KILN_ROLE_OUTPUT],
+      args.tensors[KILN_ROLE_SCALES],
+      static_cast<const float*>(args.tensors[KILN_ROLE_SCALE]),
+      args.tokens,
+      args.hidden,
+      args.eps,
+      plan->rounding == KILN_ROUNDING_VLLM ? kiln::detail::Rounding::vllm : kiln::detail::Rounding::single,
+      plan->gemma};
   const cudaError_t err = (row ? row->launch : plan->kernel->generic)(params, static_cast<cudaStream_t>(stream));
-  if (err != cudaSuccess) return cuda_failure(err, row ? row->name : generic_name_of(*plan->kernel));
+  if (err != cudaSuccess) return cuda_failure(err, row ? row->name : plan->kernel->generic_name);
   return KILN_SUCCESS;
-}
-
-kiln_status kiln_silu_mul_fp8(const kiln_plan* plan, void* out, const void* input, const float* scale, int64_t tokens,
-                              int64_t hidden, void* stream) {
-  kiln_args args;
-  kiln_args_init(&args);
-  args.input = input;
-  args.output = out;
-  args.scale = scale;
-  args.tokens = tokens;
-  args.hidden = hidden;
-  return launch_as(plan, "silu_mul_fp8", args, stream);
-}
-
-kiln_status kiln_rms_norm_fp8(const kiln_plan* plan, void* out, const void* input, const void* weight, const float* scale,
-                              float eps, int64_t tokens, int64_t hidden, void* stream) {
-  kiln_args args;
-  kiln_args_init(&args);
-  args.input = input;
-  args.weight = weight;
-  args.output = out;
-  args.scale = scale;
-  args.eps = eps;
-  args.tokens = tokens;
-  args.hidden = hidden;
-  return launch_as(plan, "rms_norm_fp8", args, stream);
 }
 
 }  // extern "C"

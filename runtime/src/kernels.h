@@ -1,5 +1,5 @@
-// The kernels this library knows, with what the runtime must know to validate a
-// launch and what runs when no tuned config set exists.
+// The kernels this library knows: the registry kiln-gen writes from the kernel
+// descriptors (generated/kernels.cu), with each kernel's tensors by role.
 #pragma once
 
 #include <span>
@@ -9,15 +9,10 @@
 
 namespace kiln::runtime {
 
-struct KernelInfo {
-  const char* name;
-  bool needs_weight;        // reads a [hidden] weight vector
-  int input_width;          // input row length in units of hidden (silu_mul_fp8: a and b, so 2)
-  detail::Launcher generic; // hidden at run time, any element-aligned pointers
-  cudaError_t (*probe)();   // cudaErrorNoKernelImageForDevice when this build has no SASS for the device
-};
+using KernelInfo = detail::KernelEntry;
 
-std::span<const KernelInfo> kernels();
+std::span<const KernelInfo> kernels();  // sorted by name
 const KernelInfo* find_kernel(std::string_view name);
+const kiln_tensor_desc* find_tensor(const KernelInfo& kernel, kiln_role role);  // nullptr: the kernel has no such role
 
 }  // namespace kiln::runtime

@@ -1,5 +1,7 @@
 #include "tables.h"
 
+#include "kernels.h"
+
 #include <cstring>
 #include <mutex>
 #include <set>
@@ -8,6 +10,7 @@
 #include "kiln_build_archs.h"  // written by meson from the `archs` option
 
 namespace kiln::generated {
+extern const kiln::detail::KernelRegistry registry;
 #define KILN_DECLARE_TABLE(arch) extern const kiln::detail::ArchTable table_##arch;
 KILN_FOR_EACH_TABLE(KILN_DECLARE_TABLE)
 #undef KILN_DECLARE_TABLE
@@ -20,6 +23,20 @@ namespace {
 const detail::ArchTable* const kTables[] = {KILN_FOR_EACH_TABLE(KILN_TABLE_ADDRESS) nullptr};
 #undef KILN_TABLE_ADDRESS
 }  // namespace
+
+std::span<const KernelInfo> kernels() { return {generated::registry.rows, generated::registry.count}; }
+
+const KernelInfo* find_kernel(std::string_view name) {
+  for (const KernelInfo& k : kernels())
+    if (name == k.name) return &k;
+  return nullptr;
+}
+
+const kiln_tensor_desc* find_tensor(const KernelInfo& kernel, kiln_role role) {
+  for (int32_t i = 0; i < kernel.tensor_count; ++i)
+    if (kernel.tensors[i].role == role) return &kernel.tensors[i];
+  return nullptr;
+}
 
 std::span<const detail::ArchTable* const> tables() {
   return {kTables, sizeof(kTables) / sizeof(kTables[0]) - 1};

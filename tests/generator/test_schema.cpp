@@ -5,19 +5,19 @@
 
 #include "kiln_gen/config_file.h"
 #include "kiln_gen/names.h"
-#include "kiln_gen/schema.h"
+#include "kiln_gen/descriptor.h"
 
 namespace kiln::gen {
 namespace {
 
 using nlohmann::json;
 
-const KernelSchema& rms() { return *find_kernel("rms_norm_fp8"); }
-const KernelSchema& silu() { return *find_kernel("silu_mul_fp8"); }
+const KernelDescriptor& rms() { return *find_kernel("rms_norm_fp8"); }
+const KernelDescriptor& silu() { return *find_kernel("silu_mul_fp8"); }
 
 json good_rms() { return {{"threads", 256}, {"vec", 8}, {"rows_per_cta", 1}, {"cluster", 1}}; }    // at 4096
 json good_silu() { return {{"threads", 128}, {"vec", 8}, {"col_iters", 1}, {"rows_per_cta", 1}}; }  // at 4096
-json good_for(const KernelSchema& k) { return k.name == "rms_norm_fp8" ? good_rms() : good_silu(); }
+json good_for(const KernelDescriptor& k) { return k.name == "rms_norm_fp8" ? good_rms() : good_silu(); }
 
 json with(json schedule, const std::string& key, json value) {
   schedule[key] = std::move(value);
@@ -31,7 +31,7 @@ std::vector<std::string> issue_lines(const ScheduleCheck& check) {
 }
 
 // The one issue a schedule gets, as "key = value: rule".
-std::string only_issue(const KernelSchema& k, const json& schedule, int64_t hidden = 4096) {
+std::string only_issue(const KernelDescriptor& k, const json& schedule, int64_t hidden = 4096) {
   const ScheduleCheck check = check_schedule(k, schedule, hidden);
   EXPECT_FALSE(check.schedule.has_value());
   const auto lines = issue_lines(check);
@@ -39,16 +39,16 @@ std::string only_issue(const KernelSchema& k, const json& schedule, int64_t hidd
   return lines.empty() ? "" : lines.front();
 }
 
-std::vector<std::string> param_names(const KernelSchema& k) {
+std::vector<std::string> param_names(const KernelDescriptor& k) {
   std::vector<std::string> names;
   for (const ParamSpec& p : k.params) names.emplace_back(p.name);
   return names;
 }
 
 TEST(Registry, ListsKernelsSortedByName) {
-  ASSERT_EQ(kernel_schemas().size(), 2u);
-  EXPECT_EQ(kernel_schemas()[0].name, "rms_norm_fp8");
-  EXPECT_EQ(kernel_schemas()[1].name, "silu_mul_fp8");
+  ASSERT_EQ(kernel_descriptors().size(), 2u);
+  EXPECT_EQ(kernel_descriptors()[0].name, "rms_norm_fp8");
+  EXPECT_EQ(kernel_descriptors()[1].name, "silu_mul_fp8");
   EXPECT_EQ(kernel_list(), "rms_norm_fp8, silu_mul_fp8");
   EXPECT_EQ(find_kernel("gelu_fp8"), nullptr);
 }
@@ -66,7 +66,7 @@ TEST(Registry, SiluMulFp8HeaderNamespaceAndParamOrder) {
 }
 
 TEST(Registry, EveryParamIsConsistentAndDocumented) {
-  for (const KernelSchema& k : kernel_schemas())
+  for (const KernelDescriptor& k : kernel_descriptors())
     for (const ParamSpec& p : k.params) {
       SCOPED_TRACE(std::string(k.name) + "." + std::string(p.name));
       EXPECT_LE(p.min, p.max);
@@ -116,7 +116,7 @@ TEST(CheckSchedule, GoodSchedulesPassWithValuesInSchemaOrder) {
 // --- every parameter, every rule, driven by the schema itself --------------------
 
 TEST(CheckSchedule, EveryParamRejectsNonIntegerJsonTypes) {
-  for (const KernelSchema& k : kernel_schemas())
+  for (const KernelDescriptor& k : kernel_descriptors())
     for (const ParamSpec& p : k.params)
       for (const json& bad : {json(8.0), json(true), json("8"), json(nullptr), json::array({8}), json::object()}) {
         const std::string key = "schedule." + std::string(p.name);
@@ -126,7 +126,7 @@ TEST(CheckSchedule, EveryParamRejectsNonIntegerJsonTypes) {
 }
 
 TEST(CheckSchedule, EveryParamRejectsValuesJustOutsideItsRange) {
-  for (const KernelSchema& k : kernel_schemas())
+  for (const KernelDescriptor& k : kernel_descriptors())
     for (const ParamSpec& p : k.params) {
       const std::string range = "must be in " + std::to_string(p.min) + ".." + std::to_string(p.max);
       const std::string key = "schedule." + std::string(p.name);
@@ -139,7 +139,7 @@ TEST(CheckSchedule, EveryParamRejectsValuesJustOutsideItsRange) {
 
 TEST(CheckSchedule, EveryAllowedSetRejectsAValueInRangeButNotListed) {
   int sets = 0;
-  for (const KernelSchema& k : kernel_schemas())
+  for (const KernelDescriptor& k : kernel_descriptors())
     for (const ParamSpec& p : k.params)
       for (int64_t v = p.min; !p.one_of.empty() && v <= p.max; ++v)
         if (std::find(p.one_of.begin(), p.one_of.end(), v) == p.one_of.end()) {
@@ -153,7 +153,7 @@ TEST(CheckSchedule, EveryAllowedSetRejectsAValueInRangeButNotListed) {
 
 TEST(CheckSchedule, EveryMultipleOfRuleRejectsANonMultiple) {
   int rules = 0;
-  for (const KernelSchema& k : kernel_schemas())
+  for (const KernelDescriptor& k : kernel_descriptors())
     for (const ParamSpec& p : k.params)
       if (p.multiple_of > 1) {
         const int64_t v = p.min + 1;
@@ -265,7 +265,7 @@ TEST(CrossCheck, SkippedWhileAParamIsInvalid) {
 
 // --- whole config files -------------------------------------------------------------
 
-std::vector<std::string> text_issues(std::string_view text, const KernelSchema& k = rms()) {
+std::vector<std::string> text_issues(std::string_view text, const KernelDescriptor& k = rms()) {
   return issue_lines(check_config_text(k, text, 4096));
 }
 

@@ -3,7 +3,7 @@
 #include <algorithm>
 
 namespace kiln_tune {
-using kiln::gen::KernelSchema;
+using kiln::gen::KernelDescriptor;
 using kiln::gen::ParamSpec;
 using kiln::gen::Schedule;
 
@@ -35,7 +35,7 @@ int arch_number(const std::string& arch) {  // "sm90" -> 90
 
 }  // namespace
 
-std::vector<std::vector<int64_t>> grid_for(const KernelSchema& kernel, int64_t hidden, Mode mode,
+std::vector<std::vector<int64_t>> grid_for(const KernelDescriptor& kernel, int64_t hidden, Mode mode,
                                            const GridOverrides& overrides) {
   std::vector<std::vector<int64_t>> grid;
   for (const ParamSpec& p : kernel.params) {
@@ -67,18 +67,18 @@ std::vector<std::vector<int64_t>> grid_for(const KernelSchema& kernel, int64_t h
   return grid;
 }
 
-std::optional<std::string> check_overrides(const std::vector<const KernelSchema*>& kernels,
+std::optional<std::string> check_overrides(const std::vector<const KernelDescriptor*>& kernels,
                                            const GridOverrides& overrides) {
   for (const auto& [name, values] : overrides) {
     bool found = false;
-    for (const KernelSchema* k : kernels) found = found || k->find_param(name) != nullptr;
+    for (const KernelDescriptor* k : kernels) found = found || k->find_param(name) != nullptr;
     if (!found) return "--grid " + name + ": no such schedule parameter in the selected kernels";
     if (values.empty()) return "--grid " + name + ": no values";
   }
   return std::nullopt;
 }
 
-CandidateSet make_candidates(const KernelSchema& kernel, const std::string& arch, int64_t hidden, Mode mode,
+CandidateSet make_candidates(const KernelDescriptor& kernel, const std::string& arch, int64_t hidden, Mode mode,
                              const GridOverrides& overrides) {
   CandidateSet set;
   set.kernel = &kernel;

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "kiln_gen/schema.h"
+#include "kiln_gen/descriptor.h"
 #include "kiln_gen/space.h"
 
 namespace kiln_tune {
@@ -27,15 +27,15 @@ using GridOverrides = std::map<std::string, std::vector<int64_t>>;
 // cluster 1..8 -- plus, for a stepped parameter (threads), the multiples of its step
 // in that range that divide `hidden`. A parameter neither list knows gets its schema
 // domain's powers of two (quick: the smallest four).
-std::vector<std::vector<int64_t>> grid_for(const kiln::gen::KernelSchema& kernel, int64_t hidden, Mode mode,
+std::vector<std::vector<int64_t>> grid_for(const kiln::gen::KernelDescriptor& kernel, int64_t hidden, Mode mode,
                                            const GridOverrides& overrides);
 
 // An override that names no parameter of any of `kernels`, or nothing.
-std::optional<std::string> check_overrides(const std::vector<const kiln::gen::KernelSchema*>& kernels,
+std::optional<std::string> check_overrides(const std::vector<const kiln::gen::KernelDescriptor*>& kernels,
                                            const GridOverrides& overrides);
 
 struct CandidateSet {
-  const kiln::gen::KernelSchema* kernel = nullptr;
+  const kiln::gen::KernelDescriptor* kernel = nullptr;
   std::string arch;
   int64_t hidden = 0;
   std::vector<kiln::gen::Schedule> schedules;  // what gets compiled, checked and timed
@@ -46,7 +46,7 @@ struct CandidateSet {
   bool from_grid(int c) const { return static_cast<std::size_t>(c) < grid; }
 };
 
-CandidateSet make_candidates(const kiln::gen::KernelSchema& kernel, const std::string& arch, int64_t hidden, Mode mode,
+CandidateSet make_candidates(const kiln::gen::KernelDescriptor& kernel, const std::string& arch, int64_t hidden, Mode mode,
                              const GridOverrides& overrides);
 
 // The index of `schedule` (an incumbent) in the set, appended when the grid lacks it.

@@ -50,7 +50,7 @@ std::string describe(const std::vector<kiln::gen::Issue>& issues) {
 }
 }  // namespace
 
-std::optional<kiln::gen::Schedule> read_schedule(const fs::path& file, const kiln::gen::KernelSchema& kernel,
+std::optional<kiln::gen::Schedule> read_schedule(const fs::path& file, const kiln::gen::KernelDescriptor& kernel,
                                                  int64_t hidden, std::string& why) {
   std::string text;
   try {

@@ -11,7 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "kiln_gen/schema.h"
+#include "kiln_gen/descriptor.h"
 
 namespace kiln_tune {
 
@@ -32,7 +32,7 @@ int remove_stale_temps(const std::filesystem::path& configs, std::string_view ke
 // and `why`, when the file is unreadable or kiln-gen would reject it (an incumbent
 // that breaks the current schema is not raced).
 std::optional<kiln::gen::Schedule> read_schedule(const std::filesystem::path& file,
-                                                 const kiln::gen::KernelSchema& kernel, int64_t hidden,
+                                                 const kiln::gen::KernelDescriptor& kernel, int64_t hidden,
                                                  std::string& why);
 
 // The file's text; throws std::runtime_error when kiln-gen would not accept it.

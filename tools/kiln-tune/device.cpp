@@ -1,6 +1,6 @@
 #include "device.h"
 
-#include "kiln_gen/schema.h"
+#include "kiln_gen/descriptor.h"
 
 #include <dlfcn.h>
 

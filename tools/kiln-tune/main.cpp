@@ -26,7 +26,7 @@
 #include "candidates.h"
 #include "config_io.h"
 #include "device.h"
-#include "kiln_gen/schema.h"
+#include "kiln_gen/descriptor.h"
 #include "progress.h"
 #include "tune.h"
 #include "util.h"
@@ -153,10 +153,10 @@ void print_summary(const std::vector<PairResult>& results, const RunInfo& info) 
 
 int run(const Options& o) {
   // Kernels.
-  std::vector<const kiln::gen::KernelSchema*> kernels;
+  std::vector<const kiln::gen::KernelDescriptor*> kernels;
   for (const std::string& k : o.kernels) {
     if (k == "all") {
-      for (const auto& s : kiln::gen::kernel_schemas()) kernels.push_back(&s);
+      for (const auto& s : kiln::gen::kernel_descriptors()) kernels.push_back(&s);
     } else if (const auto* s = kiln::gen::find_kernel(k)) {
       kernels.push_back(s);
     } else {

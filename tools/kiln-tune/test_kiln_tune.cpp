@@ -28,10 +28,10 @@ namespace {
 
 std::string g_binary;  // the kiln-tune executable under test
 
-const kiln::gen::KernelSchema& silu() { return *kiln::gen::find_kernel("silu_mul_fp8"); }
-const kiln::gen::KernelSchema& rms() { return *kiln::gen::find_kernel("rms_norm_fp8"); }
+const kiln::gen::KernelDescriptor& silu() { return *kiln::gen::find_kernel("silu_mul_fp8"); }
+const kiln::gen::KernelDescriptor& rms() { return *kiln::gen::find_kernel("rms_norm_fp8"); }
 
-kiln::gen::Schedule schedule(const kiln::gen::KernelSchema& k, std::vector<int64_t> values) {
+kiln::gen::Schedule schedule(const kiln::gen::KernelDescriptor& k, std::vector<int64_t> values) {
   return {&k, std::move(values)};
 }
 

@@ -9,7 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "kiln_gen/diagnostic.h"
-#include "kiln_gen/schema.h"
+#include "kiln_gen/descriptor.h"
 
 namespace kiln::gen {
 
@@ -19,11 +19,11 @@ struct ScheduleCheck {
 };
 
 // The "schedule" object alone: keys, types, ranges, then the cross-checks.
-ScheduleCheck check_schedule(const KernelSchema& kernel, const nlohmann::json& schedule, int64_t hidden);
+ScheduleCheck check_schedule(const KernelDescriptor& kernel, const nlohmann::json& schedule, int64_t hidden);
 
 // A whole config file's text: JSON syntax (with line and column), duplicate keys,
 // top-level keys, "tuning", then the schedule.
-ScheduleCheck check_config_text(const KernelSchema& kernel, std::string_view text, int64_t hidden);
+ScheduleCheck check_config_text(const KernelDescriptor& kernel, std::string_view text, int64_t hidden);
 
 // How a JSON value is shown in a report: compact, cut short when long.
 std::string render_value(const nlohmann::json& value);

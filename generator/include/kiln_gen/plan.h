@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "kiln_gen/schema.h"
+#include "kiln_gen/descriptor.h"
 #include "kiln_gen/validate.h"
 
 namespace kiln::gen {
@@ -15,7 +15,7 @@ namespace kiln::gen {
 // after the lowest threshold that uses it.
 struct Instance {
   std::string name;
-  const KernelSchema* kernel = nullptr;
+  const KernelDescriptor* kernel = nullptr;
   std::string arch;
   int64_t hidden = 0;
   int64_t threshold = 0;
@@ -25,7 +25,7 @@ struct Instance {
 
 // One dispatch-table row: a config file and the instance that runs for it.
 struct Row {
-  const KernelSchema* kernel = nullptr;
+  const KernelDescriptor* kernel = nullptr;
   int64_t hidden = 0;
   int64_t threshold = 0;
   std::string config;

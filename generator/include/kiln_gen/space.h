@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "kiln_gen/schema.h"
+#include "kiln_gen/descriptor.h"
 
 namespace kiln::gen {
 
@@ -29,6 +29,6 @@ struct Space {
 // The cartesian product of `values` (one list per schema parameter, schema order;
 // values outside a parameter's domain are dropped) filtered by the schema's checks
 // for `hidden`. Throws std::invalid_argument when `values` has the wrong length.
-Space enumerate_space(const KernelSchema& kernel, int64_t hidden, const std::vector<std::vector<int64_t>>& values);
+Space enumerate_space(const KernelDescriptor& kernel, int64_t hidden, const std::vector<std::vector<int64_t>>& values);
 
 }  // namespace kiln::gen

@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "kiln_gen/diagnostic.h"
-#include "kiln_gen/schema.h"
+#include "kiln_gen/descriptor.h"
 #include "kiln_gen/source_tree.h"
 
 namespace kiln::gen {
@@ -18,7 +18,7 @@ struct ConfigEntry {
 };
 
 struct ConfigSet {
-  const KernelSchema* kernel = nullptr;
+  const KernelDescriptor* kernel = nullptr;
   std::string arch;
   int64_t hidden = 0;
   std::vector<ConfigEntry> entries;  // sorted by threshold

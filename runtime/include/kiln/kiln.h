@@ -26,55 +26,120 @@ extern "C" {
 #endif
 
 #define KILN_VERSION_MAJOR 0
-#define KILN_VERSION_MINOR 1
+#define KILN_VERSION_MINOR 2
 
 typedef enum kiln_status {
   KILN_SUCCESS = 0,
-  KILN_ERROR_INVALID_ARGUMENT = 1,   /* a null handle or options struct, a bad enum, a bad struct_size */
+  KILN_ERROR_INVALID_ARGUMENT = 1,   /* a null handle or options struct, a bad enum, a bad struct_size, an option the kernel lacks */
   KILN_ERROR_UNKNOWN_KERNEL = 2,     /* no kernel of that name in this library */
   KILN_ERROR_UNSUPPORTED_DTYPE = 3,  /* dtype is not bf16 or fp16 */
   KILN_ERROR_INVALID_HIDDEN = 4,     /* hidden size <= 0 or beyond what the kernels address */
   KILN_ERROR_HIDDEN_MISMATCH = 5,    /* a launch's hidden size differs from the plan's */
-  KILN_ERROR_NULL_POINTER = 6,       /* a tensor or scale pointer the kernel needs is null */
+  KILN_ERROR_NULL_POINTER = 6,       /* a tensor the kernel needs is null */
   KILN_ERROR_MISALIGNED_POINTER = 7, /* a pointer is not aligned as the chosen variant needs */
   KILN_ERROR_INVALID_TOKENS = 8,     /* tokens < 0 */
   KILN_ERROR_NO_CONFIG_SET = 9,      /* strict plan: no tuned config set for this hidden size */
   KILN_ERROR_NO_DEVICE_IMAGE = 10,   /* this library holds no SASS for the device's architecture */
   KILN_ERROR_NO_DEVICE = 11,         /* no CUDA device, or the device index is out of range */
   KILN_ERROR_CUDA = 12,              /* the CUDA runtime reported an error (message has it) */
-  KILN_ERROR_OUT_OF_MEMORY = 13      /* host memory for a plan could not be allocated */
+  KILN_ERROR_OUT_OF_MEMORY = 13,     /* host memory for a plan could not be allocated */
+  KILN_ERROR_ALIASING = 14,          /* a tensor the kernel writes overlaps another tensor of the launch */
+  KILN_ERROR_WRONG_DEVICE = 15       /* the calling thread's current device is not the plan's */
 } kiln_status;
 
 typedef enum kiln_dtype { KILN_DTYPE_BF16 = 0, KILN_DTYPE_FP16 = 1 } kiln_dtype;
 
-/* How a plan picks its config set (DESIGN.md, "runtime"). */
+/* How a plan picks its config set (docs/design.md, "runtime"). */
 typedef enum kiln_set_policy {
   KILN_SET_EXACT = 0,   /* the set for this hidden size; without one, the generic kernel (reported) */
   KILN_SET_STRICT = 1,  /* the set for this hidden size, or KILN_ERROR_NO_CONFIG_SET */
   KILN_SET_GENERIC = 2  /* always the generic kernel (a baseline, or to rule kiln's tuning out) */
 } kiln_set_policy;
 
+/* Where a norm kernel rounds to the input dtype (docs/design.md, "Kernel semantics"). */
+typedef enum kiln_rounding {
+  KILN_ROUNDING_SINGLE = 0, /* fp32 from load to the one final rounding */
+  KILN_ROUNDING_VLLM = 1    /* round where vLLM's unfused CUDA kernels round: a drop-in for its _C ops */
+} kiln_rounding;
+
+/* ---- kernels are data: every kernel's tensors, by role ----------------------------- */
+
+/* A launch passes its tensors by role: kiln_args.tensors[KILN_ROLE_...]. */
+typedef enum kiln_role {
+  KILN_ROLE_INPUT = 0,    /* x: the activations read (in-out where a kernel writes its result over x) */
+  KILN_ROLE_WEIGHT = 1,   /* the norm weight [H] */
+  KILN_ROLE_RESIDUAL = 2, /* the residual stream, read and written (x + r written over r) */
+  KILN_ROLE_OUTPUT = 3,   /* the result */
+  KILN_ROLE_SCALES = 4,   /* per-row or per-group scales a quantising kernel writes */
+  KILN_ROLE_SCALE = 5     /* the per-tensor fp32 scale in device memory (outputs are multiplied by 1/scale) */
+} kiln_role;
+#define KILN_ROLE_SLOTS 8 /* kiln_args.tensors has room for roles still to come */
+
+typedef enum kiln_direction { KILN_DIR_IN = 0, KILN_DIR_OUT = 1, KILN_DIR_INOUT = 2 } kiln_direction;
+
+typedef enum kiln_elem {
+  KILN_ELEM_ACTIVATION = 0, /* the plan's dtype (bf16 or fp16) */
+  KILN_ELEM_FP8_E4M3 = 1,
+  KILN_ELEM_F32 = 2,
+  KILN_ELEM_I32 = 3
+} kiln_elem;
+
+/* One dimension of a tensor, in terms of the launch's tokens T and hidden size H. */
+typedef enum kiln_extent {
+  KILN_EXTENT_ONE = 0,
+  KILN_EXTENT_TOKENS = 1,    /* T */
+  KILN_EXTENT_HIDDEN = 2,    /* H */
+  KILN_EXTENT_2HIDDEN = 3    /* 2H (an activation's gate and up halves) */
+} kiln_extent;
+
+/* Semantic options a kernel accepts (kiln_kernel_desc.options). */
+#define KILN_OPTION_ROUNDING 0x1u /* kiln_plan_options.rounding */
+#define KILN_OPTION_GEMMA 0x2u    /* kiln_plan_options.gemma: the norm multiplies by (1 + w) */
+/* Scalars a kernel reads from kiln_args (kiln_kernel_desc.scalars). */
+#define KILN_SCALAR_EPS 0x1u
+
+typedef struct kiln_tensor_desc {
+  const char* name;          /* the parameter name of the typed entry point: "out", "input", ... */
+  kiln_role role;
+  kiln_direction direction;
+  kiln_elem elem;
+  kiln_extent rows, cols;    /* shape [rows, cols], rows contiguous */
+  int32_t alignment;         /* bytes the specialised variants need; the generic kernel needs element alignment */
+} kiln_tensor_desc;
+
+typedef struct kiln_kernel_desc {
+  uint32_t struct_size;      /* set it before the call */
+  const char* name;          /* "rms_norm_fp8" */
+  const char* summary;       /* one line: what it computes */
+  int32_t tensor_count;
+  const kiln_tensor_desc* tensors; /* static lifetime */
+  uint32_t options;          /* KILN_OPTION_* bits */
+  uint32_t scalars;          /* KILN_SCALAR_* bits */
+} kiln_kernel_desc;
+
+/* ---- plans and launches ------------------------------------------------------------ */
+
 typedef struct kiln_plan kiln_plan; /* opaque; immutable once created */
 
 typedef struct kiln_plan_options {
   uint32_t struct_size;   /* sizeof(kiln_plan_options); kiln_plan_options_init sets it */
-  const char* kernel;     /* "silu_mul_fp8", "rms_norm_fp8" */
-  int64_t hidden;         /* H: silu_mul_fp8 reads [T, 2H] and writes [T, H] */
-  kiln_dtype dtype;       /* input dtype; outputs are fp8 e4m3fn */
+  const char* kernel;     /* "rms_norm_fp8"; kiln_kernel_at lists them */
+  int64_t hidden;         /* H */
+  kiln_dtype dtype;       /* input dtype */
   int32_t device;         /* CUDA device index; -1 = the calling thread's current device */
   kiln_set_policy policy; /* KILN_SET_EXACT unless set; the environment KILN_STRICT=1 upgrades EXACT to STRICT */
+  /* since 0.2; a caller's 0.1 struct (without these) gets the defaults */
+  kiln_rounding rounding; /* KILN_ROUNDING_SINGLE unless set; kernels with KILN_OPTION_ROUNDING */
+  int32_t gemma;          /* 0 unless set; 1: w is replaced by (1 + w), in fp32 (KILN_OPTION_GEMMA) */
 } kiln_plan_options;
 
 /* Arguments of one launch. Pointers are device pointers; rows are contiguous. */
 typedef struct kiln_args {
   uint32_t struct_size;   /* sizeof(kiln_args); kiln_args_init sets it */
-  const void* input;      /* [tokens, H] (silu_mul_fp8: [tokens, 2H]) in the plan's dtype */
-  const void* weight;     /* rms_norm_fp8: [H] in the plan's dtype; unused (may be NULL) otherwise */
-  void* output;           /* [tokens, H] fp8 e4m3fn */
-  const float* scale;     /* one fp32 in device memory; outputs are multiplied by 1/scale */
   int64_t tokens;         /* T >= 0; 0 launches nothing */
   int64_t hidden;         /* must equal the plan's H */
-  float eps;              /* rms_norm_fp8 only */
+  void* tensors[KILN_ROLE_SLOTS]; /* by kiln_role; roles the kernel does not have must be NULL */
+  float eps;              /* kernels with KILN_SCALAR_EPS */
 } kiln_args;
 
 /* Which compiled variant serves a launch (introspection; strings live as long as the library). */
@@ -83,9 +148,9 @@ typedef struct kiln_variant_info {
   const char* kernel;     /* "rms_norm_fp8" */
   const char* arch;       /* "sm90" */
   int64_t hidden;
-  int32_t threshold;      /* the bucket's threshold (bs<N>); 0 for the generic kernel */
+  int32_t threshold;      /* the bucket's threshold (bs<N>); 0 for the generic kernel and for tokens = 0 */
   int32_t is_fallback;    /* 1: the generic kernel runs (no config set, or KILN_SET_GENERIC) */
-  const char* name;       /* "rms_norm_fp8_sm90_h4096_bs32", or "rms_norm_fp8_generic" */
+  const char* name;       /* "rms_norm_fp8_sm90_h4096_bs32", "rms_norm_fp8_generic", or "" for tokens = 0 */
   const char* config;     /* "configs/rms_norm_fp8/sm90/4096/bs32.json", or "" */
   const char* schedule;   /* "threads=256 vec=8 rows_per_cta=1 cluster=1", or "" */
 } kiln_variant_info;
@@ -94,11 +159,20 @@ KILN_API const char* kiln_status_name(kiln_status status); /* "KILN_ERROR_NULL_P
 KILN_API const char* kiln_last_error(void);                /* this thread's last failure; "" if none */
 KILN_API const char* kiln_version(void);
 
+/* The kernels of this library, without a GPU: index 0 .. kiln_kernel_count() - 1, sorted by name. */
+KILN_API int32_t kiln_kernel_count(void);
+KILN_API kiln_status kiln_kernel_at(int32_t index, kiln_kernel_desc* desc);
+KILN_API kiln_status kiln_kernel_find(const char* name, kiln_kernel_desc* desc);
+/* The fewest bytes a launch of `tokens` rows must move: each input read once, each output
+ * written once, an in-out tensor both. The one formula kiln-bench, kiln-tune and Python use. */
+KILN_API kiln_status kiln_min_bytes(const char* kernel, kiln_dtype dtype, int64_t hidden, int64_t tokens, int64_t* bytes);
+
 KILN_API void kiln_plan_options_init(kiln_plan_options* options);
 KILN_API void kiln_args_init(kiln_args* args);
 
 /* Start-up: pick the config set for (kernel, hidden, dtype, device). */
 KILN_API kiln_status kiln_plan_create(const kiln_plan_options* options, kiln_plan** plan);
+/* Destroying a plan twice, or using it after, is undefined behaviour (as free()). NULL is ignored. */
 KILN_API void kiln_plan_destroy(kiln_plan* plan);
 /* One line: what the plan chose and why (a fallback names the sets that exist). Lives with the plan. */
 KILN_API const char* kiln_plan_summary(const kiln_plan* plan);
@@ -108,15 +182,15 @@ KILN_API kiln_status kiln_plan_describe(const kiln_plan* plan, int64_t tokens, k
 KILN_API kiln_status kiln_explain(const char* kernel, const char* arch, int64_t hidden, int64_t tokens,
                                   kiln_variant_info* info);
 
-/* Every step: launch on `stream` (a cudaStream_t). */
+/* Every step: launch on `stream` (a cudaStream_t), on the plan's device: the calling
+ * thread's current device must be the plan's (else KILN_ERROR_WRONG_DEVICE). */
 KILN_API kiln_status kiln_launch(const kiln_plan* plan, const kiln_args* args, void* stream);
-KILN_API kiln_status kiln_silu_mul_fp8(const kiln_plan* plan, void* out, const void* input, const float* scale,
-                                       int64_t tokens, int64_t hidden, void* stream);
-KILN_API kiln_status kiln_rms_norm_fp8(const kiln_plan* plan, void* out, const void* input, const void* weight,
-                                       const float* scale, float eps, int64_t tokens, int64_t hidden, void* stream);
 
 #ifdef __cplusplus
 }
 #endif
+
+/* One typed entry point per kernel (kiln_rms_norm_fp8, ...), generated from the descriptors. */
+#include "kiln/kernels.h"
 
 #endif /* KILN_KILN_H */

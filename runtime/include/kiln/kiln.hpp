@@ -30,6 +30,8 @@ struct PlanOptions {
   kiln_dtype dtype = KILN_DTYPE_BF16;
   int device = -1;
   kiln_set_policy policy = KILN_SET_EXACT;
+  kiln_rounding rounding = KILN_ROUNDING_SINGLE;
+  bool gemma = false;
 };
 
 class Plan {
@@ -42,6 +44,8 @@ class Plan {
     c.dtype = o.dtype;
     c.device = o.device;
     c.policy = o.policy;
+    c.rounding = o.rounding;
+    c.gemma = o.gemma ? 1 : 0;
     check(kiln_plan_create(&c, &plan_));
   }
   Plan(Plan&& other) noexcept : plan_(std::exchange(other.plan_, nullptr)) {}
@@ -64,6 +68,65 @@ class Plan {
     return info;
   }
 
+  // Every kernel's launch: tensors by role (kiln_args.tensors[KILN_ROLE_...]). The typed
+  // C entry points (kiln/kernels.h) take plan.get().
+  void launch(const kiln_args& args, void* stream = nullptr) const { check(kiln_launch(plan_, &args, stream)); }
+
+
+ private:
+  kiln_status status_;
+};
+
+inline void check(kiln_status status) {
+  if (status != KILN_SUCCESS) throw Error(status, kiln_last_error());
+}
+
+struct PlanOptions {
+  std::string kernel;
+  int64_t hidden = 0;
+  kiln_dtype dtype = KILN_DTYPE_BF16;
+  int device = -1;
+  kiln_set_policy policy = KILN_SET_EXACT;
+  kiln_rounding rounding = KILN_ROUNDING_SINGLE;
+  bool gemma = false;
+};
+
+class Plan {
+ public:
+  explicit Plan(const PlanOptions& o) {
+    kiln_plan_options c;
+    kiln_plan_options_init(&c);
+    c.kernel = o.kernel.c_str();
+    c.hidden = o.hidden;
+    c.dtype = o.dtype;
+    c.device = o.device;
+    c.policy = o.policy;
+    c.rounding = o.rounding;
+    c.gemma = o.gemma ? 1 : 0;
+    check(kiln_plan_create(&c, &plan_));
+  }
+  Plan(Plan&& other) noexcept : plan_(std::exchange(other.plan_, nullptr)) {}
+  Plan& operator=(Plan&& other) noexcept {
+    std::swap(plan_, other.plan_);
+    return *this;
+  }
+  Plan(const Plan&) = delete;
+  Plan& operator=(const Plan&) = delete;
+  ~Plan() { kiln_plan_destroy(plan_); }
+
+  const kiln_plan* get() const noexcept { return plan_; }
+  std::string summary() const { return kiln_plan_summary(plan_); }
+  bool is_fallback() const { return describe(1).is_fallback != 0; }
+
+  kiln_variant_info describe(int64_t tokens) const {
+    kiln_variant_info info{};
+    info.struct_size = sizeof info;
+    check(kiln_plan_describe(plan_, tokens, &info));
+    return info;
+  }
+
+  // Every kernel's launch: tensors by role (kiln_args.tensors[KILN_ROLE_...]). The typed
+  // C entry points (kiln/kernels.h) take plan.get().
   void launch(const kiln_args& args, void* stream = nullptr) const { check(kiln_launch(plan_, &args, stream)); }
 
   void silu_mul_fp8(void* out, const void* input, const float* scale, int64_t tokens, int64_t hidden,

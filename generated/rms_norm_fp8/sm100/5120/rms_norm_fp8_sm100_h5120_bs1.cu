@@ -7,7 +7,7 @@
 // and configs/rms_norm_fp8/sm100/5120/bs256.json
 // and configs/rms_norm_fp8/sm100/5120/bs1024.json (identical schedule).
 // Do not edit: change the config and regenerate (README.md, "Retuning and regenerating").
-#include "rms_norm_fp8.cuh"
+#include "rms_norm.cuh"
 
 namespace kiln::generated {
 

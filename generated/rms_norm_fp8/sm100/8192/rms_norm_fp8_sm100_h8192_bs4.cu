@@ -2,7 +2,7 @@
 // and configs/rms_norm_fp8/sm100/8192/bs32.json
 // and configs/rms_norm_fp8/sm100/8192/bs128.json (identical schedule).
 // Do not edit: change the config and regenerate (README.md, "Retuning and regenerating").
-#include "rms_norm_fp8.cuh"
+#include "rms_norm.cuh"
 
 namespace kiln::generated {
 

@@ -4,7 +4,7 @@
 // and configs/rms_norm_fp8/sm90/8192/bs256.json
 // and configs/rms_norm_fp8/sm90/8192/bs1024.json (identical schedule).
 // Do not edit: change the config and regenerate (README.md, "Retuning and regenerating").
-#include "rms_norm_fp8.cuh"
+#include "rms_norm.cuh"
 
 namespace kiln::generated {
 

@@ -7,25 +7,33 @@
 
 #include <cuda_runtime_api.h>
 
+#include "kiln/kiln.h"
+
 // Generated tables static_assert against this, so a table written by an older or
 // newer kiln-gen fails to compile instead of being misread.
-#define KILN_TABLE_FORMAT 1
+#define KILN_TABLE_FORMAT 2
 
 namespace kiln::detail {
 
 enum class DType : int32_t { bf16 = 0, fp16 = 1 };
+enum class Rounding : int32_t { single = 0, vllm = 1 };  // kiln_rounding
 
-// Everything a kernel may need for one launch. Each kernel reads the fields its
-// semantics name and ignores the rest; the runtime has validated them already.
+// Everything a kernel may need for one launch, the tensors by role (kiln_role). Each
+// kernel reads the fields its descriptor names and ignores the rest; the runtime has
+// validated them already (null, alignment, aliasing, hidden, tokens).
 struct LaunchParams {
   DType dtype;
-  const void* input;    // [tokens, hidden] (silu_mul_fp8: [tokens, 2*hidden])
-  const void* weight;   // [hidden] or nullptr
-  void* output;         // [tokens, hidden] fp8 e4m3fn
+  void* input;          // [tokens, hidden] or [tokens, 2*hidden]; in-out where the kernel writes over x
+  const void* weight;   // [hidden]
+  void* residual;       // [tokens, hidden], in-out
+  void* output;         // [tokens, hidden]: fp8 e4m3fn or the input dtype
+  void* scales;         // per-row or per-group scales written
   const float* scale;   // per-tensor fp32 scale in device memory
   int64_t tokens;       // > 0
   int64_t hidden;       // the plan's hidden size (generic kernels read it)
   float eps;
+  Rounding rounding;    // plan option
+  bool gemma;           // plan option: (1 + w)
 };
 
 using Launcher = cudaError_t (*)(const LaunchParams&, cudaStream_t);
@@ -41,6 +49,26 @@ struct Variant {
   const char* config;    // "configs/rms_norm_fp8/sm90/4096/bs32.json"
   const char* schedule;  // "threads=256 vec=8 rows_per_cta=1 cluster=1"
   Launcher launch;
+};
+
+// One row of the kernel registry (generated/kernels.cu), written from a kernel's
+// descriptor: what introspection answers, what a launch is validated against, and
+// the generic kernel that runs when no config set exists.
+struct KernelEntry {
+  const char* name;                // "rms_norm_fp8"
+  const char* summary;             // one line: what it computes
+  const kiln_tensor_desc* tensors;
+  int32_t tensor_count;
+  uint32_t options;                // KILN_OPTION_* it accepts
+  uint32_t scalars;                // KILN_SCALAR_* it reads
+  const char* generic_name;        // "rms_norm_fp8_generic"
+  Launcher generic;                // hidden at run time, any element-aligned pointers
+  cudaError_t (*probe)();          // cudaErrorNoKernelImageForDevice when this build has no SASS for the device
+};
+
+struct KernelRegistry {
+  const KernelEntry* rows;         // sorted by name
+  std::size_t count;
 };
 
 struct ArchTable {

@@ -1,0 +1,303 @@
+// The RMSNorm family, one template for four kernels (docs/design.md, "Kernel semantics"):
+//   rms_norm                out = round(norm(x))                          [T, H] input dtype
+//   rms_norm_fp8            out = fp8(norm(x) / scale)                     [T, H] fp8 e4m3fn
+//   fused_add_rms_norm      r = round(x + r) over r; x = round(norm(r))    in place (vLLM's contract)
+//   fused_add_rms_norm_fp8  r = round(x + r) over r; out = fp8(norm(r) / scale)
+// with norm(v) = v * rsqrt(sum(v^2) / H + eps) * w. Plan options, run-time flags here:
+// gemma replaces w by (1 + w) in fp32; rounding `vllm` rounds v * rsqrt(...) to the
+// input dtype before the weight and the product again, as vLLM's unfused kernels do;
+// `single` keeps fp32 to the one final rounding. The norm of the fused kernels reads the
+// rounded residual, so its output is what a later norm of that residual would give.
+//
+// Specialised schedule: `threads` threads own one row (a row group); a CTA holds
+// `rows_per_cta` row groups; `cluster` CTAs of a thread-block cluster split one row
+// and add their partial sums through distributed shared memory. Each thread keeps
+// its slice of the row (iters vectors) in registers, so x is read from memory once.
+#pragma once
+
+#include <cooperative_groups.h>
+
+#include "common.cuh"
+
+namespace kiln::norm {
+
+enum class Kind { norm, norm_fp8, add_norm, add_norm_fp8 };
+
+template <Kind K>
+struct Traits {
+  static constexpr bool add = K == Kind::add_norm || K == Kind::add_norm_fp8;  // reads and writes the residual
+  static constexpr bool fp8 = K == Kind::norm_fp8 || K == Kind::add_norm_fp8;  // fp8 output with a scale
+};
+
+// The math, shared by the specialised and the generic kernels.
+__device__ __forceinline__ float inv_rms(float sum_squares, float hidden, float eps) {
+  return 1.0f / sqrtf(sum_squares / hidden + eps);
+}
+
+template <class T>
+__device__ __forceinline__ float weight_of(T w, bool gemma) {
+  return gemma ? 1.0f + to_float(w) : to_float(w);
+}
+
+// v * rinv * w, rounded where the convention says (the caller rounds the result last).
+template <class T>
+__device__ __forceinline__ float normed(float v, float rinv, float w, bool vllm) {
+  return vllm ? round_to<T>(round_to<T>(v * rinv) * w) : v * rinv * w;
+}
+
+// The residual add: x + r rounded to the input dtype, as it is written back.
+template <class T>
+__device__ __forceinline__ float added(T x, T r) {
+  return round_to<T>(to_float(x) + to_float(r));
+}
+
+template <int Hidden, int Threads, int VecN, int RowsPerCta, int Cluster>
+struct Schedule {
+  static constexpr int hidden = Hidden;
+  static constexpr int threads = Threads;
+  static constexpr int vec = VecN;
+  static constexpr int rows_per_cta = RowsPerCta;
+  static constexpr int cluster = Cluster;
+  static constexpr int slice = Hidden / Cluster;                     // columns per CTA
+  static constexpr int iters = Hidden / (Cluster * Threads * VecN);  // vectors per thread
+  static constexpr int warps = Threads / 32;                         // per row group
+  // kiln-gen validates these with file and key; this is only the backstop.
+  static_assert(Threads % 32 == 0 && Threads * RowsPerCta <= 1024, "threads * rows_per_cta <= 1024");
+  static_assert(Hidden % (Cluster * Threads * VecN) == 0, "cluster * threads * vec must divide hidden");
+  static_assert(iters >= 1 && iters <= 32, "at most 32 vectors per thread");
+};
+
+// Sum of a row group's per-warp partials: across the group's warps, then (with a
+// cluster) across the cluster's CTAs through distributed shared memory. With a
+// cluster this arrives on the cluster barrier; the kernel waits on it before exit.
+template <class S>
+__device__ __forceinline__ float row_total(float warp_partial, int group, int tid) {
+  if constexpr (S::warps == 1 && S::cluster == 1) {
+    return warp_partial;
+  } else {
+    __shared__ float warp_sums[S::rows_per_cta][S::warps];
+    if (tid % 32 == 0) warp_sums[group][tid / 32] = warp_partial;
+    __syncthreads();
+    float total = 0.0f;
+#pragma unroll
+    for (int k = 0; k < S::warps; ++k) total += warp_sums[group][k];
+    if constexpr (S::cluster > 1) {
+      __shared__ float cta_sums[S::rows_per_cta];
+      cooperative_groups::cluster_group cluster = cooperative_groups::this_cluster();
+      if (tid == 0) cta_sums[group] = total;
+      cluster.sync();
+      total = 0.0f;
+#pragma unroll
+      for (int r = 0; r < S::cluster; ++r) total += cluster.map_shared_rank(cta_sums, r)[group];
+      cluster.barrier_arrive();
+    }
+    return total;
+  }
+}
+
+// The run-time part of a launch: eps and the plan's options.
+struct Options {
+  float eps;
+  bool vllm;
+  bool gemma;
+};
+
+// x: [T, H] (written over by fused_add_rms_norm); residual: [T, H] in-out (fused kernels);
+// out: [T, H] fp8 or T (unused by fused_add_rms_norm); scale: fp8 kernels only.
+template <class S, Kind K, class T>
+__global__ void __launch_bounds__(S::threads * S::rows_per_cta)
+specialised(T* __restrict__ x, const T* __restrict__ w, T* __restrict__ residual, void* __restrict__ out,
+            const float* __restrict__ scale, int64_t tokens, Options o) {
+  using Tr = Traits<K>;
+  constexpr int H = S::hidden, V = S::vec, N = S::iters;
+  const int tid = threadIdx.x % S::threads;
+  const int group = threadIdx.x / S::threads;
+  const int rank = S::cluster > 1 ? static_cast<int>(blockIdx.x % S::cluster) : 0;
+  const int64_t row = static_cast<int64_t>(blockIdx.x / S::cluster) * S::rows_per_cta + group;
+  const bool live = row < tokens;
+  const int col0 = rank * S::slice + tid * V;
+  const int64_t base = row * H + col0;  // element offset of this thread's first vector
+
+  wait_for_predecessor();
+  allow_successor();  // the next kernel's launch overlaps this one; it still waits for our completion
+  // The row slice the norm reads, kept in the input dtype: x, or x + r rounded (exact in T).
+  Vec<T, V> xv[N];
+  if (live) {
+#pragma unroll
+    for (int i = 0; i < N; ++i) xv[i] = load_vec<T, V>(x + base + i * S::threads * V);
+    if constexpr (Tr::add) {
+      Vec<T, V> rv[N];
+#pragma unroll
+      for (int i = 0; i < N; ++i) rv[i] = load_vec<T, V>(residual + base + i * S::threads * V);
+#pragma unroll
+      for (int i = 0; i < N; ++i) {
+#pragma unroll
+        for (int j = 0; j < V; ++j) xv[i].v[j] = from_float<T>(added(xv[i].v[j], rv[i].v[j]));
+        *reinterpret_cast<Vec<T, V>*>(residual + base + i * S::threads * V) = xv[i];
+      }
+    }
+  }
+  Vec<T, V> wv[N];
+#pragma unroll
+  for (int i = 0; i < N; ++i) wv[i] = load_vec<T, V>(w + col0 + i * S::threads * V);
+  const float inv_scale = Tr::fp8 ? 1.0f / *scale : 1.0f;
+
+  float ss = 0.0f;
+  if (live) {
+#pragma unroll
+    for (int i = 0; i < N; ++i)
+#pragma unroll
+      for (int j = 0; j < V; ++j) ss += to_float(xv[i].v[j]) * to_float(xv[i].v[j]);
+  }
+  ss = row_total<S>(warp_sum(ss), group, tid);
+  const float rinv = inv_rms(ss, float(H), o.eps);
+  if (live) {
+#pragma unroll
+    for (int i = 0; i < N; ++i) {
+      float f[V];
+#pragma unroll
+      for (int j = 0; j < V; ++j)
+        f[j] = normed<T>(to_float(xv[i].v[j]), rinv, weight_of(wv[i].v[j], o.gemma), o.vllm) * inv_scale;
+      const int64_t at = base + i * S::threads * V;
+      if constexpr (Tr::fp8) store_fp8<V>(static_cast<uint8_t*>(out) + at, f);
+      else if constexpr (Tr::add) store_vec<T, V>(x + at, f);
+      else store_vec<T, V>(static_cast<T*>(out) + at, f);
+    }
+  }
+  // A peer may still be reading our partial sum: stay resident until all have read.
+  if constexpr (S::cluster > 1) cooperative_groups::this_cluster().barrier_wait();
+}
+
+inline Options options_of(const detail::LaunchParams& p) {
+  return {p.eps, p.rounding == detail::Rounding::vllm, p.gemma};
+}
+
+template <class S, Kind K>
+struct LaunchSpecialised {
+  template <class T>
+  struct Run {
+    static cudaError_t run(const detail::LaunchParams& p, cudaStream_t stream) {
+      const int64_t ctas = (p.tokens + S::rows_per_cta - 1) / S::rows_per_cta * S::cluster;
+      return kiln::launch(specialised<S, K, T>, dim3(static_cast<unsigned>(ctas)), dim3(S::threads * S::rows_per_cta),
+                          S::cluster, stream, static_cast<T*>(p.input), static_cast<const T*>(p.weight),
+                          static_cast<T*>(p.residual), p.output, p.scale, p.tokens, options_of(p));
+    }
+  };
+};
+
+template <class S, Kind K>
+cudaError_t launch(const detail::LaunchParams& p, cudaStream_t stream) {
+  return for_dtype<LaunchSpecialised<S, K>::template Run>(p, stream);
+}
+
+// ---- generic kernel: hidden at run time, any alignment --------------------------
+
+// One CTA of 256 threads per row, two passes over the row (the second mostly hits
+// L1/L2; the fused kernels' second pass reads the residual they wrote). V = 8 when
+// rows and pointers allow 16-byte accesses, else 1.
+constexpr int kGenericThreads = 256;
+
+template <Kind K, class T, int V>
+__global__ void __launch_bounds__(kGenericThreads)
+generic(T* __restrict__ x, const T* __restrict__ w, T* __restrict__ residual, void* __restrict__ out,
+        const float* __restrict__ scale, int64_t tokens, int64_t hidden, Options o) {
+  using Tr = Traits<K>;
+  __shared__ float warp_sums[kGenericThreads / 32];
+  wait_for_predecessor();
+  allow_successor();
+  const float inv_scale = Tr::fp8 ? 1.0f / *scale : 1.0f;
+  for (int64_t row = blockIdx.x; row < tokens; row += gridDim.x) {
+    const int64_t first = row * hidden;
+    float ss = 0.0f;
+    for (int64_t col = static_cast<int64_t>(threadIdx.x) * V; col < hidden; col += kGenericThreads * V) {
+      const Vec<T, V> xv = load_vec<T, V>(x + first + col);
+      float f[V];
+      if constexpr (Tr::add) {
+        const Vec<T, V> rv = load_vec<T, V>(residual + first + col);
+#pragma unroll
+        for (int j = 0; j < V; ++j) f[j] = added(xv.v[j], rv.v[j]);
+        store_vec<T, V>(residual + first + col, f);
+      } else {
+#pragma unroll
+        for (int j = 0; j < V; ++j) f[j] = to_float(xv.v[j]);
+      }
+#pragma unroll
+      for (int j = 0; j < V; ++j) ss += f[j] * f[j];
+    }
+    ss = warp_sum(ss);
+    if (threadIdx.x % 32 == 0) warp_sums[threadIdx.x / 32] = ss;
+    __syncthreads();
+    ss = 0.0f;
+#pragma unroll
+    for (int k = 0; k < kGenericThreads / 32; ++k) ss += warp_sums[k];
+    __syncthreads();  // warp_sums is reused by the next row
+    const float rinv = inv_rms(ss, float(hidden), o.eps);
+    // Each thread reads back the columns it wrote in the first pass.
+    const T* src = Tr::add ? residual : x;
+    for (int64_t col = static_cast<int64_t>(threadIdx.x) * V; col < hidden; col += kGenericThreads * V) {
+      const Vec<T, V> v = load_vec<T, V>(src + first + col), wv = load_vec<T, V>(w + col);
+      float f[V];
+#pragma unroll
+      for (int j = 0; j < V; ++j) f[j] = normed<T>(to_float(v.v[j]), rinv, weight_of(wv.v[j], o.gemma), o.vllm) * inv_scale;
+      if constexpr (Tr::fp8) store_fp8<V>(static_cast<uint8_t*>(out) + first + col, f);
+      else if constexpr (Tr::add) store_vec<T, V>(x + first + col, f);
+      else store_vec<T, V>(static_cast<T*>(out) + first + col, f);
+    }
+  }
+}
+
+inline bool aligned(const void* p, uintptr_t bytes) { return reinterpret_cast<uintptr_t>(p) % bytes == 0; }
+
+template <Kind K>
+struct LaunchGeneric {
+  template <class T>
+  struct Run {
+    static cudaError_t run(const detail::LaunchParams& p, cudaStream_t stream) {
+      const uintptr_t out_bytes = Traits<K>::fp8 ? 8 : 16;  // 8 elements of the output
+      const bool wide = p.hidden % 8 == 0 && aligned(p.input, 16) && aligned(p.weight, 16) &&
+                        (!Traits<K>::add || aligned(p.residual, 16)) && (p.output == nullptr || aligned(p.output, out_bytes));
+      const dim3 grid = row_stride_grid(p.tokens);
+      auto* x = static_cast<T*>(p.input);
+      const auto* w = static_cast<const T*>(p.weight);
+      auto* r = static_cast<T*>(p.residual);
+      return wide ? kiln::launch(generic<K, T, 8>, grid, dim3(kGenericThreads), 1, stream, x, w, r, p.output, p.scale,
+                                 p.tokens, p.hidden, options_of(p))
+                  : kiln::launch(generic<K, T, 1>, grid, dim3(kGenericThreads), 1, stream, x, w, r, p.output, p.scale,
+                                 p.tokens, p.hidden, options_of(p));
+    }
+  };
+};
+
+template <Kind K>
+cudaError_t launch_generic(const detail::LaunchParams& p, cudaStream_t stream) {
+  return for_dtype<LaunchGeneric<K>::template Run>(p, stream);
+}
+
+template <Kind K>
+cudaError_t probe_generic() {
+  return probe(generic<K, __nv_bfloat16, 1>);
+}
+
+}  // namespace kiln::norm
+
+// The four kernels' names for kiln-gen's instances and registry: Schedule<...>,
+// launch<S>, launch_generic and probe_generic, each bound to its Kind.
+#define KILN_NORM_KERNEL(name, kind)                                                              \
+  namespace kiln::name {                                                                          \
+  template <int Hidden, int Threads, int VecN, int RowsPerCta, int Cluster>                       \
+  using Schedule = norm::Schedule<Hidden, Threads, VecN, RowsPerCta, Cluster>;                    \
+  template <class S>                                                                              \
+  cudaError_t launch(const detail::LaunchParams& p, cudaStream_t s) {                             \
+    return norm::launch<S, norm::Kind::kind>(p, s);                                               \
+  }                                                                                               \
+  inline cudaError_t launch_generic(const detail::LaunchParams& p, cudaStream_t s) {              \
+    return norm::launch_generic<norm::Kind::kind>(p, s);                                          \
+  }                                                                                               \
+  inline cudaError_t probe_generic() { return norm::probe_generic<norm::Kind::kind>(); }          \
+  }
+
+KILN_NORM_KERNEL(rms_norm, norm)
+KILN_NORM_KERNEL(rms_norm_fp8, norm_fp8)
+KILN_NORM_KERNEL(fused_add_rms_norm, add_norm)
+KILN_NORM_KERNEL(fused_add_rms_norm_fp8, add_norm_fp8)
+#undef KILN_NORM_KERNEL
