@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <set>
 
+#include <nlohmann/json.hpp>
+
 #include "kiln_gen/cli.h"
 #include "kiln_gen/source_tree.h"
 #include "test_support.h"
@@ -19,7 +21,7 @@ TEST(Repository, ConfigsValidate) {
 
 // Every set holds the RFC thresholds; a set may add one where a single schedule cannot
 // serve a whole bucket (silu_mul_fp8 sm90 h=5120 has bs16).
-TEST(Repository, ConfigsCoverBothKernelsOnSm90AndSm100AtTheRfcGrid) {
+TEST(Repository, ConfigsCoverEveryKernelOnSm90AndSm100AtTheRfcGrid) {
   const Validated v = validate_dir(default_configs_dir());
   const std::set<int64_t> rfc{1, 2, 4, 8, 32, 128, 256, 1024};
   std::set<std::string> sets;
@@ -31,10 +33,31 @@ TEST(Repository, ConfigsCoverBothKernelsOnSm90AndSm100AtTheRfcGrid) {
         << set.kernel->name << " " << set.arch << " " << set.hidden << " lacks an RFC threshold";
   }
   std::set<std::string> expected;
-  for (const char* kernel : {"rms_norm_fp8", "silu_mul_fp8"})
+  for (const KernelDescriptor& kernel : kernel_descriptors())
     for (const char* arch : {"sm90", "sm100"})
-      for (int hidden : {2048, 4096, 5120, 8192}) expected.insert(std::string(kernel) + "/" + arch + "/" + std::to_string(hidden));
+      for (int hidden : {2048, 4096, 5120, 8192})
+        expected.insert(std::string(kernel.name) + "/" + arch + "/" + std::to_string(hidden));
   EXPECT_EQ(sets, expected);
+}
+
+// The sm90 sets are tuned on a GPU by kiln-tune (their provenance says so); sets of an
+// arch with no GPU to tune on say they are untuned copies.
+TEST(Repository, EverySm90ConfigWasTunedByKilnTuneAndOthersSaySoWhenNot) {
+  const Validated v = validate_dir(default_configs_dir());
+  for (const ConfigSet& set : v.sets)
+    for (const ConfigEntry& e : set.entries) {
+      const nlohmann::json doc = nlohmann::json::parse(read_file(default_configs_dir().parent_path() / e.path));
+      ASSERT_TRUE(doc.contains("tuning")) << e.path << ": no provenance";
+      const nlohmann::json& t = doc["tuning"];
+      if (set.arch == "sm90") {
+        EXPECT_TRUE(t.contains("tool") && t["tool"].get<std::string>().rfind("kiln-tune", 0) == 0)
+            << e.path << ": not tuned by kiln-tune";
+      } else {
+        const bool tuned = t.contains("tool");
+        const bool says_untuned = t.contains("note") && t["note"].get<std::string>().find("not measured") != std::string::npos;
+        EXPECT_TRUE(tuned || says_untuned) << e.path << ": neither tuned nor marked as an untuned copy";
+      }
+    }
 }
 
 TEST(Repository, GeneratedIsUpToDate) {

@@ -17,7 +17,7 @@ const KernelDescriptor& silu() { return *find_kernel("silu_mul_fp8"); }
 
 json good_rms() { return {{"threads", 256}, {"vec", 8}, {"rows_per_cta", 1}, {"cluster", 1}}; }    // at 4096
 json good_silu() { return {{"threads", 128}, {"vec", 8}, {"col_iters", 1}, {"rows_per_cta", 1}}; }  // at 4096
-json good_for(const KernelDescriptor& k) { return k.name == "rms_norm_fp8" ? good_rms() : good_silu(); }
+json good_for(const KernelDescriptor& k) { return k.header == "rms_norm.cuh" ? good_rms() : good_silu(); }
 
 json with(json schedule, const std::string& key, json value) {
   schedule[key] = std::move(value);
@@ -46,15 +46,12 @@ std::vector<std::string> param_names(const KernelDescriptor& k) {
 }
 
 TEST(Registry, ListsKernelsSortedByName) {
-  ASSERT_EQ(kernel_descriptors().size(), 2u);
-  EXPECT_EQ(kernel_descriptors()[0].name, "rms_norm_fp8");
-  EXPECT_EQ(kernel_descriptors()[1].name, "silu_mul_fp8");
-  EXPECT_EQ(kernel_list(), "rms_norm_fp8, silu_mul_fp8");
+  EXPECT_EQ(kernel_list(), "fused_add_rms_norm, fused_add_rms_norm_fp8, rms_norm, rms_norm_fp8, silu_mul_fp8");
   EXPECT_EQ(find_kernel("gelu_fp8"), nullptr);
 }
 
 TEST(Registry, RmsNormFp8HeaderNamespaceAndParamOrder) {
-  EXPECT_EQ(rms().header, "rms_norm_fp8.cuh");
+  EXPECT_EQ(rms().header, "rms_norm.cuh");
   EXPECT_EQ(rms().cpp_namespace, "kiln::rms_norm_fp8");
   EXPECT_EQ(param_names(rms()), (std::vector<std::string>{"threads", "vec", "rows_per_cta", "cluster"}));
 }
@@ -74,6 +71,42 @@ TEST(Registry, EveryParamIsConsistentAndDocumented) {
       EXPECT_FALSE(p.doc.empty());
       for (int64_t v : p.one_of) EXPECT_TRUE(v >= p.min && v <= p.max) << v;
     }
+}
+
+// A descriptor is what the runtime validates launches against: its roles must be
+// unique, its tensors well formed, and it must write something.
+TEST(Registry, EveryDescriptorIsWellFormed) {
+  for (const KernelDescriptor& k : kernel_descriptors()) {
+    SCOPED_TRACE(std::string(k.name));
+    EXPECT_FALSE(k.summary.empty());
+    EXPECT_EQ(k.cpp_namespace, "kiln::" + std::string(k.name)) << "one name: the namespace is the kernel's";
+    std::set<Role> roles;
+    std::set<std::string_view> names;
+    bool writes = false;
+    for (const TensorSpec& t : k.tensors) {
+      EXPECT_TRUE(roles.insert(t.role).second) << "role " << text_name(t.role) << " twice";
+      EXPECT_TRUE(names.insert(t.name).second) << "tensor name " << t.name << " twice";
+      EXPECT_TRUE(t.alignment > 0 && (t.alignment & (t.alignment - 1)) == 0) << t.name << ": alignment " << t.alignment;
+      writes |= t.direction != Direction::in;
+      if (t.role == Role::scale) EXPECT_TRUE(t.elem == Elem::f32 && t.direction == Direction::in) << t.name;
+    }
+    EXPECT_TRUE(writes) << "a kernel with no output";
+    for (const ParamSpec& p : k.params) {
+      EXPECT_FALSE(p.quick.empty()) << p.name << ": kiln-tune needs a quick grid";
+      EXPECT_FALSE(p.full.empty()) << p.name << ": kiln-tune needs a full grid";
+    }
+  }
+}
+
+TEST(Registry, RmsNormFamilySharesOneTemplateAndSchema) {
+  for (const char* name : {"rms_norm", "fused_add_rms_norm", "fused_add_rms_norm_fp8"}) {
+    const KernelDescriptor* k = find_kernel(name);
+    ASSERT_NE(k, nullptr) << name;
+    EXPECT_EQ(k->header, "rms_norm.cuh");
+    EXPECT_EQ(param_names(*k), param_names(rms()));
+    EXPECT_TRUE(k->rounding_option && k->gemma_option);
+  }
+  EXPECT_FALSE(silu().rounding_option || silu().gemma_option);
 }
 
 TEST(Registry, KnownArchsAreTheSupportedTargets) {
@@ -148,7 +181,7 @@ TEST(CheckSchedule, EveryAllowedSetRejectsAValueInRangeButNotListed) {
           ++sets;
           break;
         }
-  EXPECT_EQ(sets, 3);  // rms vec, rms cluster, silu vec
+  EXPECT_EQ(sets, 9);  // vec and cluster of the four RMSNorm kernels, silu vec
 }
 
 TEST(CheckSchedule, EveryMultipleOfRuleRejectsANonMultiple) {
@@ -162,7 +195,7 @@ TEST(CheckSchedule, EveryMultipleOfRuleRejectsANonMultiple) {
                       std::to_string(p.multiple_of));
         ++rules;
       }
-  EXPECT_EQ(rules, 2);  // threads of both kernels
+  EXPECT_EQ(rules, 5);  // threads of every kernel
 }
 
 // --- the same rules with the values written out -----------------------------------
