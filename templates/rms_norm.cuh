@@ -4,7 +4,8 @@
 //   fused_add_rms_norm      r = round(x + r) over r; x = round(norm(r))    in place (vLLM's contract)
 //   fused_add_rms_norm_fp8  r = round(x + r) over r; out = fp8(norm(r) / scale)
 // with norm(v) = v * rsqrt(sum(v^2) / H + eps) * w. Plan options, run-time flags here:
-// gemma replaces w by (1 + w) in fp32; rounding `vllm` rounds v * rsqrt(...) to the
+// gemma replaces w by (1 + w) in fp32; static_weight loads w before the PDL wait;
+// rounding `vllm` rounds v * rsqrt(...) to the
 // input dtype before the weight and the product again, as vLLM's unfused kernels do;
 // `single` keeps fp32 to the one final rounding. The norm of the fused kernels reads the
 // rounded residual, so its output is what a later norm of that residual would give.
@@ -100,6 +101,7 @@ struct Options {
   float eps;
   bool vllm;
   bool gemma;
+  bool static_weight;
 };
 
 // x: [T, H] (written over by fused_add_rms_norm); residual: [T, H] in-out (fused kernels);
@@ -118,6 +120,14 @@ specialised(T* __restrict__ x, const T* __restrict__ w, T* __restrict__ residual
   const int col0 = rank * S::slice + tid * V;
   const int64_t base = row * H + col0;  // element offset of this thread's first vector
 
+  // The weight slice: with static_weight the caller promises no running kernel writes
+  // it, so it loads while the predecessor finishes, off a small batch's critical path.
+  Vec<T, V> wv[N];
+  const auto load_weight = [&] {
+#pragma unroll
+    for (int i = 0; i < N; ++i) wv[i] = load_vec<T, V>(w + col0 + i * S::threads * V);
+  };
+  if (o.static_weight) load_weight();
   wait_for_predecessor();
   allow_successor();  // the next kernel's launch overlaps this one; it still waits for our completion
   // The row slice the norm reads, kept in the input dtype: x, or x + r rounded (exact in T).
@@ -137,9 +147,7 @@ specialised(T* __restrict__ x, const T* __restrict__ w, T* __restrict__ residual
       }
     }
   }
-  Vec<T, V> wv[N];
-#pragma unroll
-  for (int i = 0; i < N; ++i) wv[i] = load_vec<T, V>(w + col0 + i * S::threads * V);
+  if (!o.static_weight) load_weight();
   const float inv_scale = Tr::fp8 ? 1.0f / *scale : 1.0f;
 
   float ss = 0.0f;
@@ -169,7 +177,7 @@ specialised(T* __restrict__ x, const T* __restrict__ w, T* __restrict__ residual
 }
 
 inline Options options_of(const detail::LaunchParams& p) {
-  return {p.eps, p.rounding == detail::Rounding::vllm, p.gemma};
+  return {p.eps, p.rounding == detail::Rounding::vllm, p.gemma, p.static_weight};
 }
 
 template <class S, Kind K>

@@ -63,6 +63,10 @@ const ParamSpec* KernelDescriptor::find_param(std::string_view param) const {
   return nullptr;
 }
 
+bool KernelDescriptor::has_weight() const {
+  return std::any_of(tensors.begin(), tensors.end(), [](const TensorSpec& t) { return t.role == Role::weight; });
+}
+
 std::string KernelDescriptor::param_list() const {
   return join_names(params, [](const ParamSpec& p) { return std::string(p.name); });
 }

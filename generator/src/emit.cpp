@@ -106,6 +106,7 @@ std::string option_bits(const KernelDescriptor& k) {
   std::string out;
   if (k.rounding_option) out += "KILN_OPTION_ROUNDING";
   if (k.gemma_option) out += std::string(out.empty() ? "" : " | ") + "KILN_OPTION_GEMMA";
+  if (k.has_weight()) out += std::string(out.empty() ? "" : " | ") + "KILN_OPTION_STATIC_WEIGHT";
   return out.empty() ? "0" : out;
 }
 
@@ -234,6 +235,7 @@ std::string emit_kernel_list(std::span<const KernelDescriptor> kernels) {
     nlohmann::ordered_json options = nlohmann::ordered_json::array();
     if (k.rounding_option) options.push_back("rounding");
     if (k.gemma_option) options.push_back("gemma");
+    if (k.has_weight()) options.push_back("static_weight");
     kernel["options"] = options;
     nlohmann::ordered_json params = nlohmann::ordered_json::array();
     for (const ParamSpec& p : k.params)

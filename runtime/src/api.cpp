@@ -26,6 +26,7 @@ struct kiln_plan {
   kiln_dtype dtype = KILN_DTYPE_BF16;
   kiln_rounding rounding = KILN_ROUNDING_SINGLE;
   bool gemma = false;
+  bool static_weight = false;
   int32_t device = 0;
   std::string arch;                 // "sm90"
   const Variant* rows = nullptr;    // the config set: rows sorted by threshold; nullptr = generic
@@ -276,6 +277,10 @@ kiln_status plan_for_arch(const kiln_plan_options* options, const char* arch_nam
     return fail(KILN_ERROR_INVALID_ARGUMENT, "%s: gemma = %d: must be 0 or 1", kernel->name, options->gemma);
   if (options->gemma && !(kernel->options & KILN_OPTION_GEMMA))
     return fail(KILN_ERROR_INVALID_ARGUMENT, "%s has no gemma option: gemma must be 0", kernel->name);
+  if (options->static_weight != 0 && options->static_weight != 1)
+    return fail(KILN_ERROR_INVALID_ARGUMENT, "%s: static_weight = %d: must be 0 or 1", kernel->name, options->static_weight);
+  if (options->static_weight && !(kernel->options & KILN_OPTION_STATIC_WEIGHT))
+    return fail(KILN_ERROR_INVALID_ARGUMENT, "%s has no weight: static_weight must be 0", kernel->name);
   const std::string arch = arch_name;
   kiln_set_policy policy = options->policy;
   if (policy == KILN_SET_EXACT && env_flag("KILN_STRICT")) policy = KILN_SET_STRICT;
@@ -290,6 +295,7 @@ kiln_status plan_for_arch(const kiln_plan_options* options, const char* arch_nam
   p->dtype = options->dtype;
   p->rounding = options->rounding;
   p->gemma = options->gemma != 0;
+  p->static_weight = options->static_weight != 0;
   p->device = device;
   p->arch = arch;
   p->rows = choice.set.rows;
@@ -297,6 +303,7 @@ kiln_status plan_for_arch(const kiln_plan_options* options, const char* arch_nam
   std::string opts;
   if (options->rounding == KILN_ROUNDING_VLLM) opts += " rounding=vllm";
   if (options->gemma) opts += " gemma";
+  if (options->static_weight) opts += " static_weight";
   p->summary = std::string(kernel->name) + " hidden=" + std::to_string(options->hidden) + " " + dtype_name(options->dtype) +
                opts + " on device " + std::to_string(device) + " (" + arch + "): " + choice.why;
   if (env_flag("KILN_LOG")) std::fprintf(stderr, "kiln: plan %s\n", p->summary.c_str());
@@ -555,7 +562,8 @@ kiln_status kiln_launch(const kiln_plan* plan, const kiln_args* caller_args, voi
       args.hidden,
       args.eps,
       plan->rounding == KILN_ROUNDING_VLLM ? kiln::detail::Rounding::vllm : kiln::detail::Rounding::single,
-      plan->gemma};
+      plan->gemma,
+      plan->static_weight};
   const cudaError_t err = (row ? row->launch : plan->kernel->generic)(params, static_cast<cudaStream_t>(stream));
   if (err != cudaSuccess) return cuda_failure(err, row ? row->name : plan->kernel->generic_name);
   return KILN_SUCCESS;

@@ -231,7 +231,7 @@ TEST(EmitRegistry, OneRowPerKernelWithTensorsByRole) {
       << text;
   for (const KernelDescriptor& k : kernel_descriptors())
     EXPECT_NE(text.find("&kiln::" + std::string(k.name) + "::launch_generic"), std::string::npos) << k.name;
-  EXPECT_NE(text.find("KILN_OPTION_ROUNDING | KILN_OPTION_GEMMA, KILN_SCALAR_EPS, \"rms_norm_generic\""),
+  EXPECT_NE(text.find("KILN_OPTION_ROUNDING | KILN_OPTION_GEMMA | KILN_OPTION_STATIC_WEIGHT, KILN_SCALAR_EPS, \"rms_norm_generic\""),
             std::string::npos);
 }
 
@@ -258,7 +258,7 @@ TEST(EmitKernelList, MachineReadableAndComplete) {
   EXPECT_EQ(first["entry_point"], "kiln_fused_add_rms_norm");
   EXPECT_EQ(first["tensors"][0]["role"], "input");
   EXPECT_EQ(first["tensors"][0]["direction"], "inout");
-  EXPECT_EQ(first["options"], nlohmann::json::array({"rounding", "gemma"}));
+  EXPECT_EQ(first["options"], nlohmann::json::array({"rounding", "gemma", "static_weight"}));
   EXPECT_EQ(first["schedule"][0]["name"], "threads");
 }
 

@@ -88,7 +88,9 @@ TEST(Registry, EveryDescriptorIsWellFormed) {
       EXPECT_TRUE(names.insert(t.name).second) << "tensor name " << t.name << " twice";
       EXPECT_TRUE(t.alignment > 0 && (t.alignment & (t.alignment - 1)) == 0) << t.name << ": alignment " << t.alignment;
       writes |= t.direction != Direction::in;
-      if (t.role == Role::scale) EXPECT_TRUE(t.elem == Elem::f32 && t.direction == Direction::in) << t.name;
+      if (t.role == Role::scale) {
+        EXPECT_TRUE(t.elem == Elem::f32 && t.direction == Direction::in) << t.name;
+      }
     }
     EXPECT_TRUE(writes) << "a kernel with no output";
     for (const ParamSpec& p : k.params) {

@@ -92,6 +92,8 @@ struct KernelDescriptor {
   std::vector<CrossCheck> checks;
 
   const ParamSpec* find_param(std::string_view param) const;
+  // Reads a weight: the plan option static_weight applies (derived, not declared).
+  bool has_weight() const;
   // "threads, vec, rows_per_cta, cluster"
   std::string param_list() const;
 };

@@ -95,6 +95,7 @@ typedef enum kiln_extent {
 /* Semantic options a kernel accepts (kiln_kernel_desc.options). */
 #define KILN_OPTION_ROUNDING 0x1u /* kiln_plan_options.rounding */
 #define KILN_OPTION_GEMMA 0x2u    /* kiln_plan_options.gemma: the norm multiplies by (1 + w) */
+#define KILN_OPTION_STATIC_WEIGHT 0x4u /* kiln_plan_options.static_weight (every kernel with a weight) */
 /* Scalars a kernel reads from kiln_args (kiln_kernel_desc.scalars). */
 #define KILN_SCALAR_EPS 0x1u
 
@@ -131,6 +132,9 @@ typedef struct kiln_plan_options {
   /* since 0.2; a caller's 0.1 struct (without these) gets the defaults */
   kiln_rounding rounding; /* KILN_ROUNDING_SINGLE unless set; kernels with KILN_OPTION_ROUNDING */
   int32_t gemma;          /* 0 unless set; 1: w is replaced by (1 + w), in fp32 (KILN_OPTION_GEMMA) */
+  int32_t static_weight;  /* 0 unless set; 1: the caller promises no kernel writes the weight while kiln kernels
+                           * may run (true of model weights), so a launch reads it before waiting for its
+                           * predecessor (PDL) and small batches do not wait on it (KILN_OPTION_STATIC_WEIGHT) */
 } kiln_plan_options;
 
 /* Arguments of one launch. Pointers are device pointers; rows are contiguous. */

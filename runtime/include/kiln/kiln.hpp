@@ -32,6 +32,7 @@ struct PlanOptions {
   kiln_set_policy policy = KILN_SET_EXACT;
   kiln_rounding rounding = KILN_ROUNDING_SINGLE;
   bool gemma = false;
+  bool static_weight = false;
 };
 
 class Plan {
@@ -46,6 +47,7 @@ class Plan {
     c.policy = o.policy;
     c.rounding = o.rounding;
     c.gemma = o.gemma ? 1 : 0;
+    c.static_weight = o.static_weight ? 1 : 0;
     check(kiln_plan_create(&c, &plan_));
   }
   Plan(Plan&& other) noexcept : plan_(std::exchange(other.plan_, nullptr)) {}

@@ -34,6 +34,7 @@ struct LaunchParams {
   float eps;
   Rounding rounding;    // plan option
   bool gemma;           // plan option: (1 + w)
+  bool static_weight;   // plan option: the weight may be read before the PDL wait
 };
 
 using Launcher = cudaError_t (*)(const LaunchParams&, cudaStream_t);
