@@ -1,23 +1,29 @@
 #!/usr/bin/env python3
 """kiln against PyTorch eager and torch.compile, on the GPU this runs on.
 
-libkiln is loaded with ctypes and driven through its C API (runtime/include/kiln/kiln.h).
-For every kernel, dtype, hidden size and token count the script
+libkiln is loaded with ctypes and driven through its C API (runtime/include/kiln/kiln.h):
+the kernels, their tensors by role and the bytes each launch must move come from the
+library (kiln_kernel_at, kiln_min_bytes), and kiln launches with its tensors by role. The
+PyTorch baselines are reference/torch_reference.py's; a kernel without one is reported and
+skipped. For every kernel, dtype, hidden size and token count the script
 
-  1. checks kiln's fp8 output against PyTorch eager, computed in fp32 from the same
-     inputs and clamped to +-448 before the cast (one-ulp differences near rounding ties
-     are allowed in under 0.1 % of the outputs; anything else fails the run);
+  1. checks every tensor kiln writes against PyTorch eager, computed in fp32 from the same
+     inputs (fp8 clamped to +-448 before the cast); neighbouring values (one ulp, near
+     rounding ties; two for 16-bit outputs under --rounding vllm, whose intermediate rounding
+     can flip there) are allowed in under 0.1 % of the outputs; anything else fails the run;
   2. times kiln, eager and torch.compile (Inductor, dynamic=False, compiled and warmed
      up per shape) as kiln-bench does: N back-to-back calls captured in one CUDA graph,
-     median of replays timed with CUDA events, per-call time = median / N;
+     median of replays timed with CUDA events, per-call time = median / N. A kernel that
+     writes over its inputs gets them back before every replay, outside the timed events;
 
 then prints the RFC-style summary and writes a CSV (row by row) and the summary to --out.
 Exit status: 0, 1 on any disagreement or error, 3 when --time-limit cut the run short.
 
     python3 bench/compare_torch.py --lib build/runtime/libkiln.so --out results/
-    python3 bench/compare_torch.py --quick --kernel rms_norm_fp8 --out results/
+    python3 bench/compare_torch.py --quick --kernel NAME --rounding vllm --out results/
+    python3 bench/compare_torch.py --lib build/runtime/libkiln.so --list    # the library's kernels, no GPU
 
-Needs Python 3, PyTorch with CUDA and Triton; nothing else.
+Needs Python 3, PyTorch with CUDA and Triton; nothing else (--list and --help: neither).
 """
 
 import argparse
@@ -35,18 +41,27 @@ DEFAULT_HIDDEN = [2048, 4096, 5120, 8192]
 # Thresholds, the values between them, and sizes that run from DRAM at every hidden size.
 DEFAULT_TOKENS = [1, 2, 3, 4, 8, 16, 32, 64, 128, 200, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768, 65536]
 QUICK_TOKENS = [1, 4, 32, 128, 200, 1024, 4096, 16384]
-KERNELS = ["silu_mul_fp8", "rms_norm_fp8"]
 DTYPES = ["bf16", "fp16"]
-FP8_MAX = 448.0
-ULP_FRACTION = 1e-3  # one-ulp differences allowed in under this fraction of outputs
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ULP_FRACTION = 1e-3  # near differences (near_ulps) allowed in under this fraction of outputs
 
 torch = None  # imported by main(), so that --help works without PyTorch
 
-# ---- the C API, mirrored from runtime/include/kiln/kiln.h ---------------------------
+# ---- the C API through ctypes (runtime/include/kiln/kiln.h) ----------------------------
+# The structs and enums of the ABI, mirrored; everything about kernels (which ones, their
+# tensors by role, the bytes they move) is asked of the library.
 
 KILN_SUCCESS = 0
 KILN_DTYPE = {"bf16": 0, "fp16": 1}
 KILN_SET_EXACT, KILN_SET_STRICT, KILN_SET_GENERIC = 0, 1, 2
+KILN_ROUNDING = {"single": 0, "vllm": 1}
+ROLE_NAMES = ["input", "weight", "residual", "output", "scales", "scale"]  # kiln_role's order
+KILN_ROLE_SLOTS = 8
+KILN_DIR_IN, KILN_DIR_OUT, KILN_DIR_INOUT = 0, 1, 2
+KILN_ELEM_ACTIVATION, KILN_ELEM_FP8_E4M3, KILN_ELEM_F32, KILN_ELEM_I32 = 0, 1, 2, 3
+KILN_EXTENT_ONE, KILN_EXTENT_TOKENS, KILN_EXTENT_HIDDEN, KILN_EXTENT_2HIDDEN = 0, 1, 2, 3
+KILN_OPTION_ROUNDING, KILN_OPTION_GEMMA = 0x1, 0x2
+KILN_SCALAR_EPS = 0x1
 
 
 class PlanOptions(ctypes.Structure):
@@ -57,19 +72,42 @@ class PlanOptions(ctypes.Structure):
         ("dtype", ctypes.c_int),  # kiln_dtype
         ("device", ctypes.c_int32),
         ("policy", ctypes.c_int),  # kiln_set_policy
+        ("rounding", ctypes.c_int),  # kiln_rounding
+        ("gemma", ctypes.c_int32),
     ]
 
 
 class Args(ctypes.Structure):
     _fields_ = [
         ("struct_size", ctypes.c_uint32),
-        ("input", ctypes.c_void_p),
-        ("weight", ctypes.c_void_p),
-        ("output", ctypes.c_void_p),
-        ("scale", ctypes.c_void_p),  # const float*
         ("tokens", ctypes.c_int64),
         ("hidden", ctypes.c_int64),
+        ("tensors", ctypes.c_void_p * KILN_ROLE_SLOTS),  # by kiln_role
         ("eps", ctypes.c_float),
+    ]
+
+
+class TensorDesc(ctypes.Structure):
+    _fields_ = [
+        ("name", ctypes.c_char_p),
+        ("role", ctypes.c_int),
+        ("direction", ctypes.c_int),
+        ("elem", ctypes.c_int),
+        ("rows", ctypes.c_int),
+        ("cols", ctypes.c_int),
+        ("alignment", ctypes.c_int32),
+    ]
+
+
+class KernelDesc(ctypes.Structure):
+    _fields_ = [
+        ("struct_size", ctypes.c_uint32),
+        ("name", ctypes.c_char_p),
+        ("summary", ctypes.c_char_p),
+        ("tensor_count", ctypes.c_int32),
+        ("tensors", ctypes.POINTER(TensorDesc)),
+        ("options", ctypes.c_uint32),
+        ("scalars", ctypes.c_uint32),
     ]
 
 
@@ -91,6 +129,48 @@ class KilnError(RuntimeError):
     pass
 
 
+class Tensor:
+    """One tensor of a kernel, as the library describes it."""
+
+    def __init__(self, d):
+        self.name = d.name.decode()
+        self.role = d.role
+        self.role_name = ROLE_NAMES[d.role] if d.role < len(ROLE_NAMES) else f"role{d.role}"
+        self.direction, self.elem, self.rows, self.cols = d.direction, d.elem, d.rows, d.cols
+
+    @property
+    def read(self):
+        return self.direction != KILN_DIR_OUT
+
+    @property
+    def written(self):
+        return self.direction != KILN_DIR_IN
+
+    def shape(self, hidden, tokens):
+        size = {KILN_EXTENT_ONE: 1, KILN_EXTENT_TOKENS: tokens, KILN_EXTENT_HIDDEN: hidden,
+                KILN_EXTENT_2HIDDEN: 2 * hidden}
+        if self.rows not in size or self.cols not in size:
+            raise KilnError(f"{self.name}: an extent this script does not know ({self.rows}, {self.cols})")
+        return (size[self.rows], size[self.cols])
+
+
+class Kernel:
+    """A kernel of the library: kiln_kernel_at's answer."""
+
+    def __init__(self, d):
+        self.name = d.name.decode()
+        self.summary = d.summary.decode()
+        self.tensors = [Tensor(d.tensors[i]) for i in range(d.tensor_count)]
+        self.options, self.scalars = d.options, d.scalars
+
+    def has(self, option):
+        return bool(self.options & option)
+
+    @property
+    def writes_an_input(self):
+        return any(t.direction == KILN_DIR_INOUT for t in self.tensors)
+
+
 class Kiln:
     """libkiln through ctypes: prototypes declared, every status checked."""
 
@@ -104,6 +184,12 @@ class Kiln:
         lib.kiln_status_name.argtypes, lib.kiln_status_name.restype = [ctypes.c_int], ctypes.c_char_p
         lib.kiln_last_error.argtypes, lib.kiln_last_error.restype = [], ctypes.c_char_p
         lib.kiln_version.argtypes, lib.kiln_version.restype = [], ctypes.c_char_p
+        lib.kiln_kernel_count.argtypes, lib.kiln_kernel_count.restype = [], ctypes.c_int32
+        lib.kiln_kernel_at.argtypes = [ctypes.c_int32, ctypes.POINTER(KernelDesc)]
+        lib.kiln_kernel_at.restype = ctypes.c_int
+        lib.kiln_min_bytes.argtypes = [ctypes.c_char_p, ctypes.c_int, ctypes.c_int64, ctypes.c_int64,
+                                       ctypes.POINTER(ctypes.c_int64)]
+        lib.kiln_min_bytes.restype = ctypes.c_int
         lib.kiln_plan_options_init.argtypes, lib.kiln_plan_options_init.restype = [ctypes.POINTER(PlanOptions)], None
         lib.kiln_args_init.argtypes, lib.kiln_args_init.restype = [ctypes.POINTER(Args)], None
         lib.kiln_plan_create.argtypes = [ctypes.POINTER(PlanOptions), ctypes.POINTER(c_plan_p)]
@@ -129,24 +215,43 @@ class Kiln:
             name = self.lib.kiln_status_name(status).decode()
             raise KilnError(f"{what}: {name}: {self.lib.kiln_last_error().decode()}")
 
-    def plan(self, kernel, hidden, dtype, device, policy=KILN_SET_EXACT):
-        return Plan(self, kernel, hidden, dtype, device, policy)
+    def kernels(self):
+        """Every kernel of the library, in its order (sorted by name)."""
+        out = []
+        for i in range(self.lib.kiln_kernel_count()):
+            d = KernelDesc()
+            d.struct_size = ctypes.sizeof(KernelDesc)
+            self.check(self.lib.kiln_kernel_at(i, ctypes.byref(d)), f"kiln_kernel_at({i})")
+            out.append(Kernel(d))
+        return out
+
+    def min_bytes(self, kernel, dtype, hidden, tokens):
+        """kiln_min_bytes: each input read once, each output written once, in-out tensors both."""
+        n = ctypes.c_int64()
+        self.check(self.lib.kiln_min_bytes(kernel.encode(), KILN_DTYPE[dtype], hidden, tokens, ctypes.byref(n)),
+                   f"kiln_min_bytes({kernel}, {dtype}, hidden={hidden}, tokens={tokens})")
+        return n.value
+
+    def plan(self, kernel, hidden, dtype, device, policy=KILN_SET_EXACT, rounding="single", gemma=False):
+        return Plan(self, kernel, hidden, dtype, device, policy, rounding, gemma)
 
 
 class Plan:
-    def __init__(self, kiln, kernel, hidden, dtype, device, policy):
+    def __init__(self, kiln, kernel, hidden, dtype, device, policy, rounding, gemma):
         self.kiln, self.kernel, self.hidden = kiln, kernel, hidden
         options = PlanOptions()
         kiln.lib.kiln_plan_options_init(ctypes.byref(options))
-        self._kernel_name = kernel.encode()
+        self._kernel_name = kernel.name.encode()
         options.kernel = self._kernel_name
         options.hidden = hidden
         options.dtype = KILN_DTYPE[dtype]
         options.device = device
         options.policy = policy
+        options.rounding = KILN_ROUNDING[rounding]
+        options.gemma = int(gemma)
         self.handle = ctypes.c_void_p()
         kiln.check(kiln.lib.kiln_plan_create(ctypes.byref(options), ctypes.byref(self.handle)),
-                   f"kiln_plan_create({kernel}, hidden={hidden}, {dtype}, device {device})")
+                   f"kiln_plan_create({kernel.name}, hidden={hidden}, {dtype}, device {device})")
 
     def summary(self):
         return self.kiln.lib.kiln_plan_summary(self.handle).decode()
@@ -155,26 +260,26 @@ class Plan:
         info = VariantInfo()
         info.struct_size = ctypes.sizeof(VariantInfo)
         self.kiln.check(self.kiln.lib.kiln_plan_describe(self.handle, tokens, ctypes.byref(info)),
-                        f"kiln_plan_describe({self.kernel}, tokens={tokens})")
+                        f"kiln_plan_describe({self.kernel.name}, tokens={tokens})")
         return {"name": info.name.decode(), "config": info.config.decode(), "threshold": info.threshold,
                 "is_fallback": bool(info.is_fallback)}
 
-    def args(self, x, w, out, scale, tokens, eps):
+    def args(self, tensors, tokens, eps):
+        """kiln_args with the tensors by role ({role: torch tensor})."""
         a = Args()
         self.kiln.lib.kiln_args_init(ctypes.byref(a))
-        a.input = x.data_ptr()
-        a.weight = w.data_ptr() if w is not None else None
-        a.output = out.data_ptr()
-        a.scale = scale.data_ptr()
+        for t in self.kernel.tensors:
+            a.tensors[t.role] = tensors[t.role_name].data_ptr()
         a.tokens = tokens
         a.hidden = self.hidden
-        a.eps = eps
+        if self.kernel.scalars & KILN_SCALAR_EPS:
+            a.eps = eps
         return a
 
     def launch(self, args, stream):
         status = self.kiln.lib.kiln_launch(self.handle, ctypes.byref(args), ctypes.c_void_p(stream))
         if status != KILN_SUCCESS:
-            self.kiln.check(status, f"kiln_launch({self.kernel}, hidden={self.hidden}, tokens={args.tokens})")
+            self.kiln.check(status, f"kiln_launch({self.kernel.name}, hidden={self.hidden}, tokens={args.tokens})")
 
     def close(self):
         if self.handle:
@@ -182,42 +287,36 @@ class Plan:
             self.handle = ctypes.c_void_p()
 
 
-# ---- the PyTorch baselines (also the reference) --------------------------------------
-# fp32 from the 16-bit inputs, multiply by the reciprocal of the scale, clamp to +-448
-# before the cast (PyTorch's cast does not saturate).
+# ---- comparing outputs ---------------------------------------------------------------
 
-def silu_mul_fp8_torch(x, scale):
-    h = x.shape[-1] // 2
-    xf = x.float()
-    a, b = xf[..., :h], xf[..., h:]
-    y = (a / (1 + torch.exp(-a))) * b * (1.0 / scale)
-    return y.clamp(-FP8_MAX, FP8_MAX).to(torch.float8_e4m3fn)
-
-
-def rms_norm_fp8_torch(x, w, scale, eps: float):
-    xf = x.float()
-    y = xf * torch.rsqrt(xf.pow(2).mean(dim=-1, keepdim=True) + eps) * w.float() * (1.0 / scale)
-    return y.clamp(-FP8_MAX, FP8_MAX).to(torch.float8_e4m3fn)
-
-
-# ---- comparing fp8 outputs ----------------------------------------------------------
-
-def compare_fp8(got, ref):
-    """(outputs, one-ulp differences, worse differences) between two e4m3fn tensors."""
-    g_all = got.view(torch.uint8).reshape(-1)
-    r_all = ref.view(torch.uint8).reshape(-1)
+def compare(got, ref, near_ulps=1):
+    """(outputs, near differences, worse differences) between two tensors of one dtype:
+    fp8 e4m3fn, bf16 or fp16 compared on their number line (neighbours differ by one; a
+    difference of at most `near_ulps` is near), NaN equal to NaN; anything else exactly."""
+    if got.dtype == torch.float8_e4m3fn:
+        bits, view = 8, torch.uint8
+    elif got.dtype in (torch.bfloat16, torch.float16):
+        bits, view = 16, torch.int16
+    else:
+        n = got.numel()
+        worse = int((got != ref).sum())
+        return n, 0, worse
+    g_all = got.contiguous().view(view).reshape(-1)
+    r_all = ref.contiguous().view(view).reshape(-1)
+    sign = 1 << (bits - 1)
     n, one, worse = g_all.numel(), 0, 0
     chunk = 1 << 26
     for i in range(0, n, chunk):
-        g = g_all[i:i + chunk].to(torch.int16)
-        r = r_all[i:i + chunk].to(torch.int16)
-        g_mag, r_mag = g & 0x7F, r & 0x7F
-        g_nan, r_nan = g_mag == 0x7F, r_mag == 0x7F
-        # Signed position on the fp8 number line: neighbours differ by 1 (+0 and -0 share 0).
-        g_ord = torch.where(g >= 0x80, -g_mag, g_mag)
-        r_ord = torch.where(r >= 0x80, -r_mag, r_mag)
+        g = g_all[i:i + chunk].to(torch.int32) & ((1 << bits) - 1)
+        r = r_all[i:i + chunk].to(torch.int32) & ((1 << bits) - 1)
+        g_mag, r_mag = g & (sign - 1), r & (sign - 1)
+        g_nan = torch.isnan(got.reshape(-1)[i:i + chunk].float())
+        r_nan = torch.isnan(ref.reshape(-1)[i:i + chunk].float())
+        # Signed position on the number line: neighbours differ by 1 (+0 and -0 share 0).
+        g_ord = torch.where(g >= sign, -g_mag, g_mag)
+        r_ord = torch.where(r >= sign, -r_mag, r_mag)
         differ = (g != r) & ~(g_nan & r_nan)
-        near = differ & ~g_nan & ~r_nan & ((g_ord - r_ord).abs() <= 1)
+        near = differ & ~g_nan & ~r_nan & ((g_ord - r_ord).abs() <= near_ulps)
         one += int(near.sum())
         worse += int((differ & ~near).sum())
     return n, one, worse
@@ -247,13 +346,17 @@ class Timer:
         stop.synchronize()
         return cycles / max(start.elapsed_time(stop), 1e-3)
 
-    def time(self, fn):
-        """Per-call µs (median replay / launches), per-call µs of the fastest replay, replays timed."""
+    def time(self, fn, reset=None):
+        """Per-call µs (median replay / launches), per-call µs of the fastest replay, replays timed.
+        `reset`, when given, runs before every replay, outside the timed events (kernels that
+        write over their inputs start each replay from the same values)."""
+        reset = reset or (lambda: None)
         # Warm up outside the graph, on a side stream, as PyTorch asks before a capture.
         side = torch.cuda.Stream()
         side.wait_stream(torch.cuda.current_stream())
         with torch.cuda.stream(side):
             for _ in range(3):
+                reset()
                 fn()
         torch.cuda.current_stream().wait_stream(side)
         torch.cuda.synchronize()
@@ -269,13 +372,14 @@ class Timer:
         while warm < 3 or warm_ms < self.warmup_ms:
             start.record()
             for _ in range(batch):
+                reset()
                 graph.replay()
             stop.record()
             stop.synchronize()
             warm_ms += start.elapsed_time(stop)
             warm += batch
             batch = min(2 * batch, 4096)
-        replay_ms = warm_ms / warm
+        replay_ms = warm_ms / warm  # with the resets: an upper bound
 
         replays = self.replays
         if replay_ms * replays > self.max_seconds * 1e3:
@@ -291,6 +395,7 @@ class Timer:
             n = min(batch, replays - first)
             torch.cuda._sleep(int(self.cycles_per_ms * (1.0 + 0.05 * n)))
             for i in range(first, first + n):
+                reset()
                 self.starts[i].record()
                 graph.replay()
                 self.stops[i].record()
@@ -303,65 +408,111 @@ class Timer:
 
 # ---- one shape ----------------------------------------------------------------------
 
-def min_traffic_bytes(kernel, hidden, tokens):
-    if kernel == "silu_mul_fp8":
-        return tokens * 2 * hidden * 2 + tokens * hidden + 4
-    return tokens * hidden * 2 + hidden * 2 + tokens * hidden + 4
+TORCH_ELEM = {KILN_ELEM_FP8_E4M3: "float8_e4m3fn", KILN_ELEM_F32: "float32", KILN_ELEM_I32: "int32"}
 
 
-def run_shape(opts, timer, plan, kernel, dtype, hidden, tokens):
+def rounding_for(opts, kernel):
+    """--rounding where the kernel has the option; its only convention otherwise."""
+    return opts.rounding if kernel.has(KILN_OPTION_ROUNDING) else "single"
+
+
+def gemma_for(opts, kernel):
+    return bool(opts.gemma and kernel.has(KILN_OPTION_GEMMA))
+
+
+def near_ulps(opts, kernel, tensor):
+    """The differences allowed (rarely) in one tensor: one ulp, as fp32 arithmetic rounds either
+    way near a tie; two for a bf16/fp16 output under the vllm convention, whose intermediate
+    rounding can flip at such a tie and move the final rounding by one more."""
+    vllm = rounding_for(opts, kernel) == "vllm"
+    return 2 if vllm and tensor.elem == KILN_ELEM_ACTIVATION else 1
+
+
+def make_tensors(opts, kernel, dtype, hidden, tokens):
+    """Every tensor of the launch by role name: activations seeded torch.randn (never zero),
+    a weight uniform in [0.5, 1.5), the per-tensor scale --scale; outputs empty."""
     dev = torch.device("cuda", opts.device)
     tdtype = {"bf16": torch.bfloat16, "fp16": torch.float16}[dtype]
     gen = torch.Generator(device=dev)
     gen.manual_seed(opts.seed * 1_000_003 + hidden * 65_537 + tokens)
-    width = 2 * hidden if kernel == "silu_mul_fp8" else hidden
-    x = torch.randn((tokens, width), generator=gen, device=dev, dtype=tdtype)
-    x = torch.where(x == 0, torch.full_like(x, 2.0 ** -10), x)  # never zero
-    w = None
-    if kernel == "rms_norm_fp8":
-        w = (torch.rand(hidden, generator=gen, device=dev, dtype=torch.float32) + 0.5).to(tdtype)
-    scale = torch.tensor([opts.scale], dtype=torch.float32, device=dev)
-    out = torch.empty((tokens, hidden), dtype=torch.float8_e4m3fn, device=dev)
-    kargs = plan.args(x, w, out, scale, tokens, opts.eps)
+    tensors = {}
+    for t in kernel.tensors:
+        shape = t.shape(hidden, tokens)
+        elem = tdtype if t.elem == KILN_ELEM_ACTIVATION else getattr(torch, TORCH_ELEM[t.elem])
+        if not t.read:
+            tensors[t.role_name] = torch.empty(shape, dtype=elem, device=dev)
+        elif t.role_name == "scale" and t.elem == KILN_ELEM_F32 and shape == (1, 1):
+            tensors[t.role_name] = torch.full((1,), opts.scale, dtype=torch.float32, device=dev)
+        elif t.elem != KILN_ELEM_ACTIVATION:
+            raise KilnError(f"{kernel.name}: compare_torch does not know what to put into {t.name}")
+        elif t.role_name == "weight":
+            tensors[t.role_name] = (torch.rand(shape[-1], generator=gen, device=dev) + 0.5).to(tdtype)
+        else:
+            x = torch.randn(shape, generator=gen, device=dev, dtype=tdtype)
+            tensors[t.role_name] = torch.where(x == 0, torch.full_like(x, 2.0 ** -10), x)  # never zero
+    return tensors
+
+
+def run_shape(opts, timer, plan, baseline, kernel, dtype, hidden, tokens):
+    tensors = make_tensors(opts, kernel, dtype, hidden, tokens)
+    reads = {t.role_name: tensors[t.role_name] for t in kernel.tensors if t.read}
+    written = [t for t in kernel.tensors if t.written]
+    # kiln writes over its in-out tensors: the baselines and every replay start from these.
+    pristine = {t.role_name: tensors[t.role_name].clone() for t in kernel.tensors if t.direction == KILN_DIR_INOUT}
+
+    def reset():
+        for name, values in pristine.items():
+            tensors[name].copy_(values)
+
+    kargs = plan.args(tensors, tokens, opts.eps)
 
     def kiln_call():
         plan.launch(kargs, torch.cuda.current_stream().cuda_stream)
 
-    if kernel == "silu_mul_fp8":
-        eager_fn, fn_args = silu_mul_fp8_torch, (x, scale)
-    else:
-        eager_fn, fn_args = rms_norm_fp8_torch, (x, w, scale, opts.eps)
+    def eager_fn(t):
+        return baseline(t, eps=opts.eps, rounding=rounding_for(opts, kernel), gemma=gemma_for(opts, kernel))
 
-    row = {"kernel": kernel, "dtype": dtype, "hidden": hidden, "tokens": tokens,
-           "bytes": min_traffic_bytes(kernel, hidden, tokens)}
+    row = {"kernel": kernel.name, "dtype": dtype, "hidden": hidden, "tokens": tokens,
+           "bytes": plan.kiln.min_bytes(kernel.name, dtype, hidden, tokens),
+           "rounding": rounding_for(opts, kernel), "gemma": int(gemma_for(opts, kernel))}
     variant = plan.describe(tokens)
     row.update(variant=variant["name"], threshold=variant["threshold"], is_fallback=int(variant["is_fallback"]),
                config=variant["config"])
 
-    # Correctness: kiln against eager.
-    out.view(torch.uint8).fill_(0x7F)  # fp8 NaN: an output kiln does not write shows up as a difference
+    # Correctness: every tensor kiln writes, against eager from the same inputs.
+    ref = eager_fn(reads)
+    for t in written:
+        if t.direction == KILN_DIR_OUT:  # never written: shows up as a difference
+            tensors[t.role_name].view(torch.uint8).fill_(0x7F)
     kiln_call()
-    ref = eager_fn(*fn_args)
     torch.cuda.synchronize()
-    n, one, worse = compare_fp8(out, ref)
+    n = one = worse = 0
+    for t in written:
+        tn, t_one, t_worse = compare(tensors[t.role_name], ref[t.role_name], near_ulps(opts, kernel, t))
+        n, one, worse = n + tn, one + t_one, worse + t_worse
     row.update(outputs=n, one_ulp=one, worse=worse, correct=int(worse == 0 and one <= ULP_FRACTION * n))
     del ref
+    reset()
 
-    row["kiln_us"], row["kiln_us_min"], row["kiln_replays"] = timer.time(kiln_call)
-    row["eager_us"], row["eager_us_min"], row["eager_replays"] = timer.time(lambda: eager_fn(*fn_args))
+    row["kiln_us"], row["kiln_us_min"], row["kiln_replays"] = timer.time(kiln_call, reset if pristine else None)
+    reset()
+    row["eager_us"], row["eager_us_min"], row["eager_replays"] = timer.time(lambda: eager_fn(reads))
 
     if not opts.no_compile:
         torch._dynamo.reset()  # one compiled graph per shape; no recompile limit to hit
         compiled = torch.compile(eager_fn, dynamic=False)
         t0 = time.perf_counter()
-        got = compiled(*fn_args)
+        got = compiled(reads)
         torch.cuda.synchronize()
         row["compile_s"] = time.perf_counter() - t0
-        ref = eager_fn(*fn_args)
-        _, c_one, c_worse = compare_fp8(got, ref)
+        ref = eager_fn(reads)
+        c_one = c_worse = 0
+        for t in written:
+            _, o, w = compare(got[t.role_name], ref[t.role_name], near_ulps(opts, kernel, t))
+            c_one, c_worse = c_one + o, c_worse + w
         row.update(compile_one_ulp=c_one, compile_worse=c_worse)
         del got, ref
-        row["compile_us"], row["compile_us_min"], row["compile_replays"] = timer.time(lambda: compiled(*fn_args))
+        row["compile_us"], row["compile_us_min"], row["compile_replays"] = timer.time(lambda: compiled(reads))
         del compiled
 
     for impl in ("kiln", "eager", "compile"):
@@ -370,7 +521,7 @@ def run_shape(opts, timer, plan, kernel, dtype, hidden, tokens):
     row["speedup_vs_eager"] = row["eager_us"] / row["kiln_us"]
     if "compile_us" in row:
         row["speedup_vs_compile"] = row["compile_us"] / row["kiln_us"]
-    del x, w, scale, out
+    del tensors, reads, pristine
     return row
 
 
@@ -405,13 +556,16 @@ def format_table(rows):
         out.append(f"{r['hidden']:>7} {r['tokens']:>7} {us_text(r['kiln_us']):>9} {us_text(r['eager_us']):>9} "
                    f"{compile_us:>11} {r['speedup_vs_eager']:>8.2f}x {vs_compile:>10} {r['kiln_gbps']:>10.0f} "
                    f"{check:>14}  {r['variant']}{' (fallback)' if r['is_fallback'] else ''}")
-    out.append("check: ok/FAIL (one-ulp differences / worse differences) against PyTorch eager in fp32")
+    out.append("check: ok/FAIL (near differences: one ulp, two for 16-bit outputs with --rounding vllm / larger "
+               "differences) against PyTorch eager in fp32")
     return "\n".join(out) + "\n"
 
 
-def format_summary(rows, title):
+def format_summary(rows, title, skipped=()):
     mixed = len({(r["kernel"], r["dtype"]) for r in rows}) > 1
     out = [f"\n== Summary: {title} ==", f"configurations tested: {len(rows)}"]
+    for name, why in skipped:
+        out.append(f"skipped: {name}: {why}")
     for key, name in (("speedup_vs_eager", "PyTorch eager"), ("speedup_vs_compile", "torch.compile")):
         have = [r for r in rows if key in r]
         if not have:
@@ -437,14 +591,14 @@ def format_summary(rows, title):
     worse = sum(r["worse"] for r in rows)
     failed = [r for r in rows if not r["correct"]]
     out.append(f"correctness against PyTorch eager (fp32, clamped): {len(rows) - len(failed)} of {len(rows)} shapes "
-               f"pass; {one} one-ulp and {worse} larger differences in {outputs} outputs")
+               f"pass; {one} near (one-ulp) and {worse} larger differences in {outputs} outputs")
     for r in failed:
-        out.append(f"  FAIL {label(r, mixed)}: {r['one_ulp']} one-ulp, {r['worse']} larger differences in "
+        out.append(f"  FAIL {label(r, mixed)}: {r['one_ulp']} near, {r['worse']} larger differences in "
                    f"{r['outputs']} outputs")
     if any("compile_worse" in r for r in rows):
         c_one = sum(r.get("compile_one_ulp", 0) for r in rows)
         c_worse = sum(r.get("compile_worse", 0) for r in rows)
-        out.append(f"(for comparison, torch.compile against eager: {c_one} one-ulp and {c_worse} larger differences)")
+        out.append(f"(for comparison, torch.compile against eager: {c_one} near and {c_worse} larger differences)")
     return "\n".join(out) + "\n"
 
 
@@ -452,7 +606,8 @@ CSV_FIELDS = ["device", "driver", "torch", "torch_cuda", "triton", "kiln_version
               "tokens", "bytes", "launches_per_graph", "kiln_us", "kiln_us_min", "eager_us", "eager_us_min",
               "compile_us", "compile_us_min", "speedup_vs_eager", "speedup_vs_compile", "kiln_gbps", "eager_gbps",
               "compile_gbps", "kiln_replays", "eager_replays", "compile_replays", "compile_s", "outputs", "one_ulp",
-              "worse", "correct", "compile_one_ulp", "compile_worse", "variant", "threshold", "is_fallback", "config"]
+              "worse", "correct", "compile_one_ulp", "compile_worse", "variant", "threshold", "is_fallback", "config",
+              "rounding", "gemma"]
 
 
 def driver_version():
@@ -496,8 +651,12 @@ def parse_args(argv):
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--lib", default="build/runtime/libkiln.so", help="libkiln shared library")
     p.add_argument("--out", default="results", help="directory for the CSV and summary")
-    p.add_argument("--kernel", default="all", choices=KERNELS + ["all"])
+    p.add_argument("--kernel", default="all", help="a kernel of the library (see --list), or all")
+    p.add_argument("--list", action="store_true", help="list the library's kernels, their tensors and baselines; no GPU")
     p.add_argument("--dtype", default="bf16", choices=DTYPES + ["all"])
+    p.add_argument("--rounding", default="single", choices=["single", "vllm"],
+                   help="rounding convention of the kernels that have one (kiln and the baseline)")
+    p.add_argument("--gemma", action="store_true", help="the norm multiplies by (1 + w), where the kernel has the option")
     p.add_argument("--hidden", type=int_list, default=DEFAULT_HIDDEN, help="comma-separated hidden sizes")
     p.add_argument("--tokens", type=int_list, default=None,
                    help="comma-separated token counts (default: kiln-bench's list; --quick: a short one)")
@@ -509,8 +668,8 @@ def parse_args(argv):
     p.add_argument("--warmup-ms", type=float, default=10.0, help="warm-up replays for at least this long")
     p.add_argument("--device", type=int, default=0, help="CUDA device index")
     p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--scale", type=float, default=0.1, help="fp8 scale (outputs are multiplied by 1/scale)")
-    p.add_argument("--eps", type=float, default=1e-6, help="rms_norm_fp8 epsilon")
+    p.add_argument("--scale", type=float, default=0.1, help="the per-tensor scale (fp8 outputs are multiplied by 1/scale)")
+    p.add_argument("--eps", type=float, default=1e-6, help="epsilon of the kernels that read one")
     p.add_argument("--no-compile", action="store_true", help="skip torch.compile (it compiles once per shape)")
     p.add_argument("--time-limit", type=float, default=0,
                    help="start no new shape after this many seconds (0: no limit); a run cut short exits with 3")
@@ -522,11 +681,77 @@ def parse_args(argv):
     return opts
 
 
+def load_baselines():
+    """reference/torch_reference.py's BASELINES (name -> function); imports PyTorch."""
+    sys.path.insert(0, os.path.join(REPO, "reference"))
+    import torch_reference
+    return torch_reference.BASELINES
+
+
+def select_kernels(kiln, name):
+    """The kernels --kernel names, as the library describes them."""
+    kernels = kiln.kernels()
+    if name == "all":
+        return kernels
+    chosen = [k for k in kernels if k.name == name]
+    if not chosen:
+        raise KilnError(f"--kernel {name}: no such kernel in libkiln {kiln.version}; it has: "
+                        f"{', '.join(k.name for k in kernels)} (or all)")
+    return chosen
+
+
+def list_kernels(kiln, opts):
+    """--list: the library's kernels, their tensors by role, and whether a baseline exists."""
+    try:
+        baselines = load_baselines()
+    except ImportError as e:
+        baselines = None
+        print(f"(no PyTorch here: {e}; baselines not checked)")
+    for k in kiln.kernels():
+        tensors = ", ".join(f"{t.name}:{t.role_name}:{['in', 'out', 'inout'][t.direction]}" for t in k.tensors)
+        has = "" if baselines is None else ("  baseline: yes" if k.name in baselines else "  baseline: NONE")
+        print(f"{k.name}: {tensors}; bytes at h=4096 T=32: {kiln.min_bytes(k.name, 'bf16', 4096, 32)}{has}")
+    return 0
+
+
+def run_kernel(opts, kiln, timer, progress, writer, csv_file, env, kernel, baseline, dtype, started, state):
+    """Every shape of one (kernel, dtype); the rows and the plans' summaries."""
+    rows, plans = [], []
+    for hidden in opts.hidden:
+        if state["stopped_early"]:
+            break
+        plan = kiln.plan(kernel, hidden, dtype, opts.device, rounding=rounding_for(opts, kernel),
+                         gemma=gemma_for(opts, kernel))
+        plans.append("plan: " + plan.summary())
+        try:
+            for tokens in opts.tokens:
+                if opts.time_limit and time.monotonic() - started > opts.time_limit:
+                    state["stopped_early"] = True
+                    break
+                last = (f"  [last: kiln {us_text(rows[-1]['kiln_us'])} µs, eager "
+                        f"{us_text(rows[-1]['eager_us'])} µs]") if rows else ""
+                progress.update(f"{kernel.name} {dtype} h={hidden} T={tokens}{last}")
+                row = run_shape(opts, timer, plan, baseline, kernel, dtype, hidden, tokens)
+                row.update(env, launches_per_graph=opts.launches)
+                rows.append(row)
+                writer.writerow({k: (f"{v:.4f}" if isinstance(v, float) else v) for k, v in row.items()})
+                csv_file.flush()
+                torch.cuda.empty_cache()
+        finally:
+            plan.close()
+    return rows, plans
+
+
 def main(argv=None):
     global torch
     opts = parse_args(sys.argv[1:] if argv is None else argv)
-    import torch as torch_module  # here, so that --help works without PyTorch
+    kiln = Kiln(opts.lib)
+    if opts.list:
+        return list_kernels(kiln, opts)
+    kernels = select_kernels(kiln, opts.kernel)
+    import torch as torch_module  # here, so that --help and --list work without PyTorch
     torch = torch_module
+    baselines = load_baselines()
 
     if not torch.cuda.is_available():
         print("compare_torch: no CUDA device visible to PyTorch", file=sys.stderr)
@@ -538,8 +763,12 @@ def main(argv=None):
     except ImportError:
         triton_version = "none"
 
-    kiln = Kiln(opts.lib)
-    kernels = KERNELS if opts.kernel == "all" else [opts.kernel]
+    # A kernel without a baseline is reported and skipped, never timed as another.
+    skipped = [(k.name, "no PyTorch baseline in reference/torch_reference.py") for k in kernels
+               if k.name not in baselines]
+    for name, why in skipped:
+        print(f"compare_torch: skipping {name}: {why}", file=sys.stderr)
+    kernels = [k for k in kernels if k.name in baselines]
     dtypes = DTYPES if opts.dtype == "all" else [opts.dtype]
     props = torch.cuda.get_device_properties(opts.device)
     env = {"device": props.name, "driver": driver_version(), "torch": torch.__version__,
@@ -552,18 +781,23 @@ def main(argv=None):
               f"date: {env['date']}\ncommand: {' '.join(sys.argv)}\n"
               f"timing: {opts.launches} calls per CUDA graph; per call = median of up to {opts.replays} replays "
               f"(at least {opts.min_replays}, about {opts.max_seconds:g} s at most) / calls; warm-up >= "
-              f"{opts.warmup_ms:g} ms; torch.compile: Inductor defaults, dynamic=False, compiled per shape\n"
-              f"inputs: torch.randn (seeded, never zero); rms weight uniform [0.5, 1.5); fp8 scale {opts.scale:g}; "
-              f"eps {opts.eps:g}\n")
+              f"{opts.warmup_ms:g} ms; torch.compile: Inductor defaults, dynamic=False, compiled per shape; "
+              f"tensors kiln writes over are restored before every replay, outside the timed events\n"
+              f"inputs: torch.randn (seeded, never zero); weights uniform [0.5, 1.5); scale {opts.scale:g}; "
+              f"eps {opts.eps:g}; rounding {opts.rounding}{', gemma' if opts.gemma else ''} "
+              f"(kernels with those options)\n")
+    for name, why in skipped:
+        header += f"skipped: {name}: {why}\n"
     sys.stdout.write(header)
     sys.stdout.flush()
 
     timer = Timer(opts.launches, opts.replays, opts.min_replays, opts.max_seconds, opts.warmup_ms)
     progress = Progress(len(kernels) * len(dtypes) * len(opts.hidden) * len(opts.tokens))
     os.makedirs(opts.out, exist_ok=True)
-    stem = os.path.join(opts.out, f"compare_torch_{opts.kernel}_{opts.dtype}")
+    suffix = ("_vllm" if opts.rounding == "vllm" else "") + ("_gemma" if opts.gemma else "")
+    stem = os.path.join(opts.out, f"compare_torch_{opts.kernel}_{opts.dtype}{suffix}")
     started = time.monotonic()
-    stopped_early = False
+    state = {"stopped_early": False}
     report, all_rows = header, []
 
     # Rows go to the CSV as they are measured, the summary after each kernel and dtype:
@@ -573,31 +807,11 @@ def main(argv=None):
         writer.writeheader()
         for kernel in kernels:
             for dtype in dtypes:
-                rows, plans = [], []
-                for hidden in opts.hidden:
-                    if stopped_early:
-                        break
-                    plan = kiln.plan(kernel, hidden, dtype, opts.device)
-                    plans.append("plan: " + plan.summary())
-                    try:
-                        for tokens in opts.tokens:
-                            if opts.time_limit and time.monotonic() - started > opts.time_limit:
-                                stopped_early = True
-                                break
-                            last = (f"  [last: kiln {us_text(rows[-1]['kiln_us'])} µs, eager "
-                                    f"{us_text(rows[-1]['eager_us'])} µs]") if rows else ""
-                            progress.update(f"{kernel} {dtype} h={hidden} T={tokens}{last}")
-                            row = run_shape(opts, timer, plan, kernel, dtype, hidden, tokens)
-                            row.update(env, launches_per_graph=opts.launches)
-                            rows.append(row)
-                            writer.writerow({k: (f"{v:.4f}" if isinstance(v, float) else v) for k, v in row.items()})
-                            csv_file.flush()
-                            torch.cuda.empty_cache()
-                    finally:
-                        plan.close()
+                rows, plans = run_kernel(opts, kiln, timer, progress, writer, csv_file, env, kernel,
+                                         baselines[kernel.name], dtype, started, state)
                 if rows:
                     text = (format_table(rows) + "\n".join(plans) + "\n" +
-                            format_summary(rows, f"{kernel} {dtype} on {env['device']}"))
+                            format_summary(rows, f"{kernel.name} {dtype} on {env['device']}"))
                     progress.clear()
                     sys.stdout.write(text)
                     sys.stdout.flush()
@@ -605,12 +819,12 @@ def main(argv=None):
                     all_rows += rows
                     with open(stem + "_summary.txt", "w") as f:
                         f.write(report)
-        if len(kernels) * len(dtypes) > 1 and all_rows:
-            text = format_summary(all_rows, f"all kernels and dtypes on {env['device']}")
+        if all_rows and (len(kernels) * len(dtypes) > 1 or skipped):
+            text = format_summary(all_rows, f"all kernels and dtypes on {env['device']}", skipped)
             sys.stdout.write(text)
             report += text
     progress.clear()
-    if stopped_early:
+    if state["stopped_early"]:
         note = (f"\nINCOMPLETE: stopped at --time-limit {opts.time_limit:g} s after {len(all_rows)} of "
                 f"{progress.total} shapes\n")
         sys.stdout.write(note)
@@ -622,7 +836,7 @@ def main(argv=None):
     if failed:
         print(f"compare_torch: {len(failed)} shape(s) disagree with PyTorch eager", file=sys.stderr)
         return 1
-    return 3 if stopped_early else 0
+    return 3 if state["stopped_early"] else 0
 
 
 if __name__ == "__main__":

@@ -5,10 +5,12 @@
 #   bench/run_all.sh [BUILD_DIR [OUT_DIR [STEP...]]]    (defaults: build bench-results all)
 #
 # Steps (each writes as it goes, so a run cut short keeps what it measured):
-#   kiln-bench         kiln vs its generic kernel, copy ceiling, launch floor; bf16 and fp16
-#                      -> OUT_DIR/kiln-bench/<kernel>_<dtype>.csv/.svg, summary_*.txt  (~1 min)
-#   kiln-bench-rotate  the same with rotated buffers (mid sizes from DRAM)             (~1.5 min)
-#   torch              kiln vs PyTorch eager and torch.compile, bf16, full grid
+#   kiln-bench         kiln vs its generic kernel, copy ceiling, launch floor; every kernel of
+#                      the library, bf16 and fp16
+#                      -> OUT_DIR/kiln-bench/<kernel>_<dtype>.csv/.svg, summary_*.txt  (~30 s a kernel)
+#   kiln-bench-rotate  the same with rotated buffers (mid sizes from DRAM)    (about twice as long)
+#   torch              kiln vs PyTorch eager and torch.compile, bf16, full grid, every kernel
+#                      with a baseline in reference/torch_reference.py (the others are reported)
 #                      -> OUT_DIR/torch/compare_torch_*.csv, *_summary.txt   (<= TORCH_TIME_LIMIT)
 # OUT_DIR/<step>.log has everything a step printed; OUT_DIR/environment.txt the machine.
 #
@@ -18,7 +20,7 @@
 set -uo pipefail
 
 if [[ ${1:-} == -h || ${1:-} == --help ]]; then
-  sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'
   exit 0
 fi
 build=${1:-build}

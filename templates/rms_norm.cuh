@@ -289,7 +289,8 @@ cudaError_t probe_generic() {
 }  // namespace kiln::norm
 
 // The four kernels' names for kiln-gen's instances and registry: Schedule<...>,
-// launch<S>, launch_generic and probe_generic, each bound to its Kind.
+// launch<S>, launch_generic<> and probe_generic<>, each bound to its Kind. The generic
+// ones are templates so that an instance's TU, which never names them, compiles none.
 #define KILN_NORM_KERNEL(name, kind)                                                              \
   namespace kiln::name {                                                                          \
   template <int Hidden, int Threads, int VecN, int RowsPerCta, int Cluster>                       \
@@ -298,10 +299,14 @@ cudaError_t probe_generic() {
   cudaError_t launch(const detail::LaunchParams& p, cudaStream_t s) {                             \
     return norm::launch<S, norm::Kind::kind>(p, s);                                               \
   }                                                                                               \
-  inline cudaError_t launch_generic(const detail::LaunchParams& p, cudaStream_t s) {              \
+  template <class = void>                                                                         \
+  cudaError_t launch_generic(const detail::LaunchParams& p, cudaStream_t s) {                     \
     return norm::launch_generic<norm::Kind::kind>(p, s);                                          \
   }                                                                                               \
-  inline cudaError_t probe_generic() { return norm::probe_generic<norm::Kind::kind>(); }          \
+  template <class = void>                                                                         \
+  cudaError_t probe_generic() {                                                                   \
+    return norm::probe_generic<norm::Kind::kind>();                                               \
+  }                                                                                               \
   }
 
 KILN_NORM_KERNEL(rms_norm, norm)

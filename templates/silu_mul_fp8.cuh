@@ -125,11 +125,15 @@ struct LaunchGeneric {
   }
 };
 
-inline cudaError_t launch_generic(const detail::LaunchParams& p, cudaStream_t stream) {
+// Templates, so a TU that includes this header but never names them (every instance)
+// compiles no generic kernel; the registry takes launch_generic<>.
+template <class = void>
+cudaError_t launch_generic(const detail::LaunchParams& p, cudaStream_t stream) {
   return for_dtype<LaunchGeneric>(p, stream);
 }
 
-inline cudaError_t probe_generic() {
+template <class = void>
+cudaError_t probe_generic() {
   return probe(generic<__nv_bfloat16, 1>);
 }
 

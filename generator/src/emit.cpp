@@ -169,7 +169,7 @@ std::string emit_registry(std::span<const KernelDescriptor> kernels) {
     const std::string ns(k.cpp_namespace), sym = tensors_symbol(k.name);
     out << "    {\"" << k.name << "\", \"" << escaped(k.summary) << "\", " << sym << ", sizeof(" << sym << ") / sizeof("
         << sym << "[0]), " << option_bits(k) << ", " << scalar_bits(k) << ", \"" << k.name << "_generic\", &" << ns
-        << "::launch_generic, &" << ns << "::probe_generic},\n";
+        << "::launch_generic<>, &" << ns << "::probe_generic<>},\n";
   }
   out << "};\n}  // namespace\n\n"
       << "extern const kiln::detail::KernelRegistry registry = {kKernels, sizeof(kKernels) / sizeof(kKernels[0])};\n\n"

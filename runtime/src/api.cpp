@@ -255,6 +255,24 @@ void fill_desc(const KernelInfo& k, kiln_kernel_desc* desc) {
   desc->scalars = k.scalars;
 }
 
+// The semantic options: each in range, and only those the kernel accepts.
+kiln_status check_options(const KernelInfo& kernel, const kiln_plan_options& o) {
+  if (o.rounding != KILN_ROUNDING_SINGLE && o.rounding != KILN_ROUNDING_VLLM)
+    return fail(KILN_ERROR_INVALID_ARGUMENT, "%s: rounding = %d: must be KILN_ROUNDING_SINGLE (0) or KILN_ROUNDING_VLLM (1)",
+                kernel.name, static_cast<int>(o.rounding));
+  if (o.rounding != KILN_ROUNDING_SINGLE && !(kernel.options & KILN_OPTION_ROUNDING))
+    return fail(KILN_ERROR_INVALID_ARGUMENT, "%s has no rounding option: rounding must be KILN_ROUNDING_SINGLE", kernel.name);
+  if (o.gemma != 0 && o.gemma != 1)
+    return fail(KILN_ERROR_INVALID_ARGUMENT, "%s: gemma = %d: must be 0 or 1", kernel.name, o.gemma);
+  if (o.gemma && !(kernel.options & KILN_OPTION_GEMMA))
+    return fail(KILN_ERROR_INVALID_ARGUMENT, "%s has no gemma option: gemma must be 0", kernel.name);
+  if (o.static_weight != 0 && o.static_weight != 1)
+    return fail(KILN_ERROR_INVALID_ARGUMENT, "%s: static_weight = %d: must be 0 or 1", kernel.name, o.static_weight);
+  if (o.static_weight && !(kernel.options & KILN_OPTION_STATIC_WEIGHT))
+    return fail(KILN_ERROR_INVALID_ARGUMENT, "%s has no weight: static_weight must be 0", kernel.name);
+  return KILN_SUCCESS;
+}
+
 }  // namespace
 
 namespace kiln::runtime {
@@ -268,19 +286,7 @@ kiln_status launch_as(const kiln_plan* plan, const char* kernel, const kiln_args
 kiln_status plan_for_arch(const kiln_plan_options* options, const char* arch_name, int32_t device, kiln_plan** plan) {
   const KernelInfo* kernel = nullptr;
   if (kiln_status s = check_kernel_and_hidden(options->kernel, options->hidden, &kernel); s != KILN_SUCCESS) return s;
-  if (options->rounding != KILN_ROUNDING_SINGLE && options->rounding != KILN_ROUNDING_VLLM)
-    return fail(KILN_ERROR_INVALID_ARGUMENT, "%s: rounding = %d: must be KILN_ROUNDING_SINGLE (0) or KILN_ROUNDING_VLLM (1)",
-                kernel->name, static_cast<int>(options->rounding));
-  if (options->rounding != KILN_ROUNDING_SINGLE && !(kernel->options & KILN_OPTION_ROUNDING))
-    return fail(KILN_ERROR_INVALID_ARGUMENT, "%s has no rounding option: rounding must be KILN_ROUNDING_SINGLE", kernel->name);
-  if (options->gemma != 0 && options->gemma != 1)
-    return fail(KILN_ERROR_INVALID_ARGUMENT, "%s: gemma = %d: must be 0 or 1", kernel->name, options->gemma);
-  if (options->gemma && !(kernel->options & KILN_OPTION_GEMMA))
-    return fail(KILN_ERROR_INVALID_ARGUMENT, "%s has no gemma option: gemma must be 0", kernel->name);
-  if (options->static_weight != 0 && options->static_weight != 1)
-    return fail(KILN_ERROR_INVALID_ARGUMENT, "%s: static_weight = %d: must be 0 or 1", kernel->name, options->static_weight);
-  if (options->static_weight && !(kernel->options & KILN_OPTION_STATIC_WEIGHT))
-    return fail(KILN_ERROR_INVALID_ARGUMENT, "%s has no weight: static_weight must be 0", kernel->name);
+  if (kiln_status s = check_options(*kernel, *options); s != KILN_SUCCESS) return s;
   const std::string arch = arch_name;
   kiln_set_policy policy = options->policy;
   if (policy == KILN_SET_EXACT && env_flag("KILN_STRICT")) policy = KILN_SET_STRICT;
@@ -340,7 +346,7 @@ const char* kiln_status_name(kiln_status status) {
 
 const char* kiln_last_error(void) { return g_last_error; }
 
-const char* kiln_version(void) { return "0.1.0"; }
+const char* kiln_version(void) { return "0.2.0"; }
 
 void kiln_plan_options_init(kiln_plan_options* options) {
   if (options == nullptr) return;
@@ -373,6 +379,7 @@ kiln_status kiln_plan_create(const kiln_plan_options* caller_options, kiln_plan*
     return fail(KILN_ERROR_UNSUPPORTED_DTYPE, "%s: dtype = %d: must be KILN_DTYPE_BF16 (0) or KILN_DTYPE_FP16 (1)",
                 kernel->name, static_cast<int>(options->dtype));
   const kiln_set_policy policy = options->policy;
+  if (kiln_status s = check_options(*kernel, *options); s != KILN_SUCCESS) return s;
   if (policy != KILN_SET_EXACT && policy != KILN_SET_STRICT && policy != KILN_SET_GENERIC)
     return fail(KILN_ERROR_INVALID_ARGUMENT, "%s: policy = %d: must be KILN_SET_EXACT, KILN_SET_STRICT or KILN_SET_GENERIC",
                 kernel->name, static_cast<int>(policy));
@@ -491,6 +498,26 @@ static kiln_status describe_kernel(const KernelInfo& k, kiln_kernel_desc* desc, 
 
 extern "C" {
 
+kiln_status kiln_tensor_shape(const kiln_tensor_desc* tensor, int64_t hidden, int64_t tokens, int64_t* rows,
+                              int64_t* cols, int64_t* elem) {
+  if (tensor == nullptr || rows == nullptr || cols == nullptr || elem == nullptr)
+    return fail(KILN_ERROR_INVALID_ARGUMENT, "kiln_tensor_shape: tensor, rows, cols or elem_bytes is NULL");
+  if (hidden <= 0 || hidden > kMaxHidden)
+    return fail(KILN_ERROR_INVALID_HIDDEN, "kiln_tensor_shape: hidden = %lld: must be in 1..%lld",
+                static_cast<long long>(hidden), static_cast<long long>(kMaxHidden));
+  if (tokens < 0 || tokens > kMaxTokens)
+    return fail(KILN_ERROR_INVALID_TOKENS, "kiln_tensor_shape: tokens = %lld: must be in 0..%lld",
+                static_cast<long long>(tokens), static_cast<long long>(kMaxTokens));
+  *rows = extent(tensor->rows, tokens, hidden);
+  *cols = extent(tensor->cols, tokens, hidden);
+  *elem = static_cast<int64_t>(elem_bytes(tensor->elem));
+  if (*rows == 0 && tensor->rows != KILN_EXTENT_TOKENS)
+    return fail(KILN_ERROR_INVALID_ARGUMENT, "kiln_tensor_shape: %s has an unknown extent", tensor->name);
+  if (*cols == 0 || *elem == 0)
+    return fail(KILN_ERROR_INVALID_ARGUMENT, "kiln_tensor_shape: %s has an unknown extent or element", tensor->name);
+  return ok();
+}
+
 int32_t kiln_kernel_count(void) { return static_cast<int32_t>(kiln::runtime::kernels().size()); }
 
 kiln_status kiln_kernel_at(int32_t index, kiln_kernel_desc* desc) {
@@ -540,15 +567,15 @@ kiln_status kiln_launch(const kiln_plan* plan, const kiln_args* caller_args, voi
     return fail(KILN_ERROR_HIDDEN_MISMATCH, "%s: hidden = %lld but the plan was made for hidden = %lld", name,
                 static_cast<long long>(args.hidden), static_cast<long long>(plan->hidden));
   if (args.tokens == 0) return ok();
+  const Variant* row = nullptr;
+  if (plan->rows != nullptr) row = &plan->rows[kiln::detail::select_bucket(plan->thresholds.data(), plan->thresholds.size(), args.tokens)];
+  if (kiln_status s = check_tensors(*plan->kernel, args, row); s != KILN_SUCCESS) return s;
   int current = -1;
   if (cudaGetDevice(&current) != cudaSuccess) return cuda_failure(cudaGetLastError(), "cudaGetDevice");
   if (current != plan->device)
     return fail(KILN_ERROR_WRONG_DEVICE, "%s: the plan is for device %d but the current device is %d (cudaSetDevice first)",
                 name, plan->device, current);
 
-  const Variant* row = nullptr;
-  if (plan->rows != nullptr) row = &plan->rows[kiln::detail::select_bucket(plan->thresholds.data(), plan->thresholds.size(), args.tokens)];
-  if (kiln_status s = check_tensors(*plan->kernel, args, row); s != KILN_SUCCESS) return s;
 
   const kiln::detail::LaunchParams params{
       plan->dtype == KILN_DTYPE_BF16 ? kiln::detail::DType::bf16 : kiln::detail::DType::fp16,

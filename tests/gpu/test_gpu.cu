@@ -1,27 +1,37 @@
-// GPU tests: every config set compiled into this library and the generic kernel at
-// odd sizes, against the double-precision CPU reference on random data with
-// poisoned outputs; CUDA-graph replay with inputs and scale changed in place;
-// a PDL predecessor that writes the input late; launches from several threads.
-// Every test skips cleanly when there is no GPU.
+// GPU tests, driven by the kernel registry: every kernel of the library (kiln_kernel_at),
+// every config set compiled in for the device, and the generic kernel at odd sizes and
+// alignments, against the CPU reference (reference/include/kiln_ref) on random data, in
+// bf16 and fp16, with every plan option the kernel has. Before each launch the outputs
+// are poisoned and poisoned guard bytes surround every tensor; after it, every tensor the
+// kernel writes must match the reference, every guard byte must be intact and every
+// tensor it only reads must be unchanged. Also: CUDA-graph replay with inputs and scale
+// changed in place; a PDL predecessor that writes the inputs late; launches from several
+// threads; plan choices; the status of every bad launch argument (roles, null,
+// alignment, aliasing, device). No kernel is named here: a kernel added to the registry
+// gets every case. Every test that needs a GPU skips cleanly without one.
 #include <gtest/gtest.h>
 
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <array>
 #include <cstdint>
+#include <cstring>
+#include <memory>
+#include <optional>
 #include <random>
 #include <set>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
-#include "../common/reference.h"
 #include "kiln/kiln.h"
 #include "kiln/kiln.hpp"
+#include "kiln_ref/reference.h"
 #include "tables.h"
 
-using kiln::test::DType;
+namespace ref = kiln::ref;
+using ref::DType;
 
 namespace {
 
@@ -31,15 +41,16 @@ namespace {
     ASSERT_EQ(err_, cudaSuccess) << #call << ": " << cudaGetErrorString(err_);          \
   } while (0)
 
-bool has_gpu() {
-  static const bool present = [] {
+int device_count() {
+  static const int count = [] {
     int n = 0;
-    const bool ok = cudaGetDeviceCount(&n) == cudaSuccess && n > 0;
+    if (cudaGetDeviceCount(&n) != cudaSuccess) n = 0;
     cudaGetLastError();
-    return ok;
+    return n;
   }();
-  return present;
+  return count;
 }
+bool has_gpu() { return device_count() > 0; }
 
 #define REQUIRE_GPU() \
   if (!has_gpu()) GTEST_SKIP() << "no CUDA device"
@@ -51,182 +62,80 @@ std::string device_arch() {
   return "sm" + std::to_string(major * 10 + minor);
 }
 
-constexpr uint8_t kPoison = 0x7f;  // fp8 NaN: no finite input produces it
-constexpr size_t kGuard = 256;     // poisoned bytes around every output
+// ---- the registry ---------------------------------------------------------------------
 
-struct DeviceBuffer {
-  void* ptr = nullptr;
-  size_t bytes = 0;
-  explicit DeviceBuffer(size_t n) : bytes(n) {
-    if (cudaMalloc(&ptr, n) != cudaSuccess) ptr = nullptr;
+std::vector<kiln_kernel_desc> registry() {
+  std::vector<kiln_kernel_desc> out;
+  for (int32_t i = 0; i < kiln_kernel_count(); ++i) {
+    kiln_kernel_desc d{};
+    d.struct_size = sizeof d;
+    if (kiln_kernel_at(i, &d) == KILN_SUCCESS) out.push_back(d);
   }
-  ~DeviceBuffer() { cudaFree(ptr); }
-  DeviceBuffer(const DeviceBuffer&) = delete;
-  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
-  unsigned char* bytes_at(size_t offset) const { return static_cast<unsigned char*>(ptr) + offset; }
+  return out;
+}
+
+kiln_kernel_desc find_kernel(const std::string& name) {
+  kiln_kernel_desc d{};
+  d.struct_size = sizeof d;
+  kiln_kernel_find(name.c_str(), &d);
+  return d;
+}
+
+const kiln_tensor_desc* tensor_for(const kiln_kernel_desc& k, int role) {
+  for (int32_t i = 0; i < k.tensor_count; ++i)
+    if (k.tensors[i].role == role) return &k.tensors[i];
+  return nullptr;
+}
+
+bool writes(const kiln_tensor_desc& t) { return t.direction != KILN_DIR_IN; }
+
+bool has_inout(const kiln_kernel_desc& k) {
+  for (int32_t i = 0; i < k.tensor_count; ++i)
+    if (k.tensors[i].direction == KILN_DIR_INOUT) return true;
+  return false;
+}
+
+// A plan's options. rounding and gemma change the result: every combination a kernel
+// has is tested. static_weight only lets the weight load before the PDL wait: it is
+// tested once, on top of the richest combination.
+struct Options {
+  ref::Rounding rounding = ref::Rounding::single;
+  bool gemma = false;
+  bool static_weight = false;
+  bool is_default() const { return rounding == ref::Rounding::single && !gemma && !static_weight; }
 };
+
+// The option bits these tests exercise; a kernel with another fails EveryKernelIsCovered.
+constexpr uint32_t kKnownOptions = KILN_OPTION_ROUNDING | KILN_OPTION_GEMMA | KILN_OPTION_STATIC_WEIGHT;
+
+std::vector<Options> option_sets(const kiln_kernel_desc& k) {
+  std::vector<Options> out;
+  for (ref::Rounding r : {ref::Rounding::single, ref::Rounding::vllm}) {
+    if (r == ref::Rounding::vllm && !(k.options & KILN_OPTION_ROUNDING)) continue;
+    for (bool g : {false, true}) {
+      if (g && !(k.options & KILN_OPTION_GEMMA)) continue;
+      out.push_back({r, g, false});
+    }
+  }
+  if (k.options & KILN_OPTION_STATIC_WEIGHT) {
+    Options o = out.back();
+    o.static_weight = true;
+    out.push_back(o);
+  }
+  return out;
+}
+Options richest(const kiln_kernel_desc& k) { return option_sets(k).back(); }
 
 kiln_dtype api_dtype(DType d) { return d == DType::bf16 ? KILN_DTYPE_BF16 : KILN_DTYPE_FP16; }
-const char* dtype_name(DType d) { return d == DType::bf16 ? "bf16" : "fp16"; }
-bool is_rms(const std::string& kernel) { return kernel == "rms_norm_fp8"; }
 
-// One problem: random inputs on the host, their copies on the device, the reference.
-struct Problem {
-  std::string kernel;
-  DType dtype;
-  int64_t hidden, tokens;
-  size_t in_offset = 0;   // elements: 1 makes every input row start misaligned
-  size_t out_offset = 0;  // bytes
-  float scale = 1.0f, eps = 1e-6f;
-  std::vector<uint16_t> x, w;
-  std::vector<double> ref;
-  DeviceBuffer *dx = nullptr, *dw = nullptr, *dout = nullptr, *dscale = nullptr;
+// ---- the config sets compiled in for this device --------------------------------------
 
-  Problem(std::string k, DType d, int64_t h, int64_t t, size_t in_off = 0, size_t out_off = 0)
-      : kernel(std::move(k)), dtype(d), hidden(h), tokens(t), in_offset(in_off), out_offset(out_off) {}
-  Problem(const Problem&) = delete;
-  Problem& operator=(const Problem&) = delete;
-
-  int64_t width() const { return is_rms(kernel) ? hidden : 2 * hidden; }
-
-  void randomise(std::mt19937_64& rng) {
-    std::uniform_real_distribution<float> in(is_rms(kernel) ? -3.0f : -6.0f, is_rms(kernel) ? 3.0f : 6.0f);
-    std::uniform_real_distribution<float> wd(0.25f, 1.75f), sd(0.004f, 0.5f), ed(1e-6f, 1e-5f);
-    x.resize(static_cast<size_t>(tokens * width()));
-    // One generator per row, seeded from the shared one, so rows fill in parallel.
-    const uint64_t seed = rng();
-    kiln::test::for_each_row(tokens, [&](int64_t t) {
-      std::mt19937_64 row_rng(seed + static_cast<uint64_t>(t));
-      auto row_in = in;
-      for (int64_t i = 0; i < width(); ++i) x[t * width() + i] = kiln::test::from_float(dtype, row_in(row_rng));
-    });
-    w.resize(static_cast<size_t>(hidden));
-    for (auto& v : w) v = kiln::test::from_float(dtype, wd(rng));
-    scale = sd(rng);
-    eps = ed(rng);
-    recompute();
-  }
-
-  void recompute() {
-    if (is_rms(kernel)) kiln::test::rms_norm_fp8_reference(dtype, x, w, tokens, hidden, eps, scale, ref);
-    else kiln::test::silu_mul_fp8_reference(dtype, x, tokens, hidden, scale, ref);
-  }
-
-  void allocate() {
-    dx = new DeviceBuffer((x.size() + in_offset) * 2);
-    dw = new DeviceBuffer((w.size() + in_offset) * 2);
-    dout = new DeviceBuffer(static_cast<size_t>(tokens * hidden) + out_offset + 2 * kGuard);
-    dscale = new DeviceBuffer(sizeof(float));
-  }
-  ~Problem() { delete dx; delete dw; delete dout; delete dscale; }
-
-  void upload() const {
-    cudaMemcpy(input(), x.data(), x.size() * 2, cudaMemcpyHostToDevice);
-    cudaMemcpy(weight(), w.data(), w.size() * 2, cudaMemcpyHostToDevice);
-    cudaMemcpy(dscale->ptr, &scale, sizeof scale, cudaMemcpyHostToDevice);
-    cudaMemset(dout->ptr, kPoison, dout->bytes);
-  }
-  void* input() const { return dx->bytes_at(in_offset * 2); }
-  void* weight() const { return dw->bytes_at(in_offset * 2); }
-  void* output() const { return dout->bytes_at(kGuard + out_offset); }
-  const float* scale_ptr() const { return static_cast<const float*>(dscale->ptr); }
-
-  kiln_status launch(const kiln_plan* plan, cudaStream_t stream = nullptr) const {
-    kiln_args a;
-    kiln_args_init(&a);
-    a.input = input();
-    a.weight = is_rms(kernel) ? weight() : nullptr;
-    a.output = output();
-    a.scale = scale_ptr();
-    a.tokens = tokens;
-    a.hidden = hidden;
-    a.eps = eps;
-    return kiln_launch(plan, &a, stream);
-  }
-
-  std::string label() const {
-    std::ostringstream s;
-    s << kernel << " " << dtype_name(dtype) << " hidden=" << hidden << " tokens=" << tokens;
-    if (in_offset || out_offset) s << " (misaligned)";
-    return s.str();
-  }
-
-  // Every output byte against the reference; guards untouched. Returns "" when right.
-  std::string check(int* near_ties = nullptr) const {
-    std::vector<uint8_t> got(dout->bytes);
-    if (cudaMemcpy(got.data(), dout->ptr, got.size(), cudaMemcpyDeviceToHost) != cudaSuccess) return "copy back failed";
-    const size_t begin = kGuard + out_offset, n = static_cast<size_t>(tokens * hidden);
-    for (size_t i = 0; i < begin; ++i)
-      if (got[i] != kPoison) return label() + ": wrote before the output, byte " + std::to_string(i);
-    for (size_t i = begin + n; i < got.size(); ++i)
-      if (got[i] != kPoison) return label() + ": wrote past the output, byte " + std::to_string(i - begin - n);
-    // fp32 accumulation of the sum of squares moves rms results more than silu's.
-    const double window = is_rms(kernel) ? std::ldexp(1.0, -16) : std::ldexp(1.0, -18);
-    // Rows are checked in parallel; each marks its bad bytes, reported in order below.
-    std::vector<uint8_t> wrong(n, 0);
-    std::vector<int> row_ties(static_cast<size_t>(tokens), 0);
-    kiln::test::for_each_row(tokens, [&](int64_t t) {
-      for (int64_t j = 0; j < hidden; ++j) {
-        const size_t i = static_cast<size_t>(t * hidden + j);
-        bool tie = false;
-        if (!kiln::test::fp8_matches(got[begin + i], ref[i], window, &tie)) wrong[i] = 1;
-        row_ties[t] += tie;
-      }
-    });
-    int ties = 0, bad = 0;
-    for (int v : row_ties) ties += v;
-    std::ostringstream first;
-    for (size_t i = 0; i < n; ++i) {
-      if (!wrong[i]) continue;
-      if (bad++ == 0)
-        first << label() << ": out[" << i / hidden << ", " << i % hidden << "] = 0x" << std::hex << int(got[begin + i])
-              << " (" << kiln::test::fp8_to_double(got[begin + i]) << "), reference " << ref[i] << " -> 0x"
-              << int(kiln::test::double_to_fp8(ref[i])) << std::dec;
-    }
-    if (near_ties) *near_ties = ties;
-    if (bad) return first.str() + " (" + std::to_string(bad) + " of " + std::to_string(n) + " wrong)";
-    return "";
-  }
-};
-
-struct PlanPtr {
-  kiln_plan* p = nullptr;
-  ~PlanPtr() { kiln_plan_destroy(p); }
-};
-
-kiln_status make_plan(PlanPtr& out, const std::string& kernel, int64_t hidden, DType dtype,
-                      kiln_set_policy policy = KILN_SET_EXACT) {
-  kiln_plan_options o;
-  kiln_plan_options_init(&o);
-  o.kernel = kernel.c_str();
-  o.hidden = hidden;
-  o.dtype = api_dtype(dtype);
-  o.policy = policy;
-  return kiln_plan_create(&o, &out.p);
-}
-
-void run_case(Problem& p, std::mt19937_64& rng, kiln_set_policy policy, bool expect_fallback) {
-  PlanPtr plan;
-  ASSERT_EQ(make_plan(plan, p.kernel, p.hidden, p.dtype, policy), KILN_SUCCESS) << kiln_last_error();
-  kiln_variant_info info{};
-  info.struct_size = sizeof info;
-  ASSERT_EQ(kiln_plan_describe(plan.p, p.tokens, &info), KILN_SUCCESS);
-  ASSERT_EQ(info.is_fallback, expect_fallback ? 1 : 0) << kiln_plan_summary(plan.p);
-  p.randomise(rng);
-  p.allocate();
-  p.upload();
-  ASSERT_EQ(p.launch(plan.p), KILN_SUCCESS) << p.label() << ": " << kiln_last_error();
-  CUDA_OK(cudaDeviceSynchronize());
-  const std::string err = p.check();
-  ASSERT_EQ(err, "") << info.name;
-}
-
-// The distinct (kernel, hidden) sets compiled in for this device, with their thresholds.
 struct SetInfo {
   std::string kernel;
   int64_t hidden;
   std::vector<int64_t> thresholds;
 };
+
 std::vector<SetInfo> sets_for_device() {
   std::vector<SetInfo> sets;
   const kiln::detail::ArchTable* table = kiln::runtime::find_table(device_arch());
@@ -238,7 +147,306 @@ std::vector<SetInfo> sets_for_device() {
   return sets;
 }
 
+bool has_set(const std::string& kernel, int64_t hidden) {
+  for (const SetInfo& s : sets_for_device())
+    if (s.kernel == kernel && s.hidden == hidden) return true;
+  return false;
+}
+
+// The hidden size of the kernel's first set on this device, if it has one.
+std::optional<int64_t> tuned_hidden(const std::string& kernel) {
+  for (const SetInfo& s : sets_for_device())
+    if (s.kernel == kernel) return s.hidden;
+  return std::nullopt;
+}
+
+// A hidden size without a set for the kernel, from `from` up.
+int64_t untuned_hidden(const std::string& kernel, int64_t from) {
+  while (has_set(kernel, from)) ++from;
+  return from;
+}
+
+// ---- device memory, plans ---------------------------------------------------------------
+
+struct DeviceBuffer {
+  void* ptr = nullptr;
+  size_t bytes = 0;
+  explicit DeviceBuffer(size_t n) : bytes(n) {
+    if (cudaMalloc(&ptr, n) != cudaSuccess) ptr = nullptr;
+  }
+  ~DeviceBuffer() { cudaFree(ptr); }
+  DeviceBuffer(const DeviceBuffer&) = delete;
+  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
+  unsigned char* at(size_t offset) const { return static_cast<unsigned char*>(ptr) + offset; }
+};
+
+struct PlanPtr {
+  kiln_plan* p = nullptr;
+  PlanPtr() = default;
+  PlanPtr(PlanPtr&& o) noexcept : p(std::exchange(o.p, nullptr)) {}
+  PlanPtr(const PlanPtr&) = delete;
+  ~PlanPtr() { kiln_plan_destroy(p); }
+};
+
+kiln_status make_plan(PlanPtr& out, const std::string& kernel, int64_t hidden, DType dtype,
+                      kiln_set_policy policy = KILN_SET_EXACT, Options options = {}, int32_t device = -1) {
+  kiln_plan_options o;
+  kiln_plan_options_init(&o);
+  o.kernel = kernel.c_str();
+  o.hidden = hidden;
+  o.dtype = api_dtype(dtype);
+  o.policy = policy;
+  o.rounding = options.rounding == ref::Rounding::vllm ? KILN_ROUNDING_VLLM : KILN_ROUNDING_SINGLE;
+  o.gemma = options.gemma ? 1 : 0;
+  o.static_weight = options.static_weight ? 1 : 0;
+  o.device = device;
+  return kiln_plan_create(&o, &out.p);
+}
+
+kiln_variant_info describe(const kiln_plan* plan, int64_t tokens) {
+  kiln_variant_info info{};
+  info.struct_size = sizeof info;
+  EXPECT_EQ(kiln_plan_describe(plan, tokens, &info), KILN_SUCCESS) << kiln_last_error();
+  return info;
+}
+
+// ---- one launch's tensors -------------------------------------------------------------
+
+constexpr uint8_t kPoison = 0x7f;  // fp8 NaN, fp16 NaN, bf16 3.4e38: no finite input gives it
+constexpr size_t kGuard = 256;     // poisoned bytes before and after every tensor
+
+float random_eps(std::mt19937_64& rng) { return std::uniform_real_distribution<float>(1e-6f, 1e-5f)(rng); }
+
+// The values a tensor the kernel reads is filled with, by role.
+std::pair<float, float> value_range(int role, bool gemma) {
+  switch (role) {
+    case KILN_ROLE_INPUT: return {-6.0f, 6.0f};
+    case KILN_ROLE_RESIDUAL: return {-3.0f, 3.0f};
+    case KILN_ROLE_WEIGHT: return gemma ? std::pair{-0.75f, 0.75f} : std::pair{0.25f, 1.75f};  // w' in [0.25, 1.75]
+    case KILN_ROLE_SCALE: return {0.004f, 0.5f};  // outputs span the fp8 range; some saturate
+    default: return {-1.0f, 1.0f};
+  }
+}
+
+// Every tensor of one launch of a kernel, from its descriptor: the host copy (what the
+// launch is given: random inputs, poisoned outputs) and a device buffer holding it
+// between poisoned guards, `misalign` bytes past 16-byte alignment when asked (one
+// element: the generic kernel's case).
+class Workspace {
+ public:
+  Workspace(const kiln_kernel_desc& k, DType d, int64_t hidden, int64_t tokens, bool misalign = false)
+      : kernel_(k), dtype_(d), hidden_(hidden), tokens_(tokens) {
+    for (int32_t i = 0; i < k.tensor_count; ++i) {
+      const kiln_tensor_desc& t = k.tensors[i];
+      Slot& s = slots_[t.role];
+      s.desc = &t;
+      s.bytes = ref::tensor_bytes(t, tokens, hidden);
+      s.offset = kGuard + (misalign ? ref::elem_bytes(t.elem) : 0);
+      s.buffer = std::make_unique<DeviceBuffer>(s.offset + s.bytes + kGuard);
+      s.host.assign(s.bytes, kPoison);
+    }
+  }
+
+  bool allocated() const {
+    for (const Slot& s : slots_)
+      if (s.desc && s.buffer->ptr == nullptr) return false;
+    return true;
+  }
+
+  // New random values in every tensor the kernel reads; outputs poisoned.
+  void randomise(std::mt19937_64& rng, bool gemma) {
+    for (int role = 0; role < KILN_ROLE_SLOTS; ++role) {
+      Slot& s = slots_[role];
+      if (!s.desc) continue;
+      if (s.desc->direction == KILN_DIR_OUT) {
+        std::fill(s.host.begin(), s.host.end(), kPoison);
+        continue;
+      }
+      fill(s, rng(), value_range(role, gemma));
+    }
+  }
+
+  // Every buffer poisoned, every tensor written from its host copy, in `stream`, which
+  // is then synchronised (a pageable copy may return before it lands; launches may go
+  // to another, non-blocking stream).
+  std::string upload(cudaStream_t stream = nullptr) const {
+    for (const Slot& s : slots_) {
+      if (!s.desc) continue;
+      if (cudaMemsetAsync(s.buffer->ptr, kPoison, s.buffer->bytes, stream) != cudaSuccess) return "cudaMemsetAsync failed";
+      if (cudaMemcpyAsync(s.buffer->at(s.offset), s.host.data(), s.bytes, cudaMemcpyHostToDevice, stream) != cudaSuccess)
+        return "cudaMemcpyAsync to the device failed";
+    }
+    const cudaError_t err = cudaStreamSynchronize(stream);
+    return err == cudaSuccess ? "" : std::string("upload: ") + cudaGetErrorString(err);
+  }
+
+  // The in-out tensors' device values become their host copies (the next launch's inputs).
+  std::string pull_inout(cudaStream_t stream = nullptr) {
+    for (Slot& s : slots_)
+      if (s.desc && s.desc->direction == KILN_DIR_INOUT &&
+          cudaMemcpyAsync(s.host.data(), s.buffer->at(s.offset), s.bytes, cudaMemcpyDeviceToHost, stream) != cudaSuccess)
+        return "cudaMemcpyAsync from the device failed";
+    const cudaError_t err = cudaStreamSynchronize(stream);
+    return err == cudaSuccess ? "" : std::string("pull: ") + cudaGetErrorString(err);
+  }
+
+  void* device(int role) const { return slots_[role].desc ? slots_[role].buffer->at(slots_[role].offset) : nullptr; }
+  size_t bytes(int role) const { return slots_[role].bytes; }
+  const std::vector<uint8_t>& host(int role) const { return slots_[role].host; }
+
+  kiln_args args(float eps) const {
+    kiln_args a;
+    kiln_args_init(&a);
+    a.tokens = tokens_;
+    a.hidden = hidden_;
+    for (int role = 0; role < KILN_ROLE_SLOTS; ++role) a.tensors[role] = device(role);
+    a.eps = eps;
+    return a;
+  }
+
+  // What the reference needs: the options and the host copies of what the kernel reads.
+  ref::Problem problem(float eps, Options o) const {
+    ref::Problem p;
+    p.kernel = kernel_.name;
+    p.dtype = dtype_;
+    p.tokens = tokens_;
+    p.hidden = hidden_;
+    p.eps = eps;
+    p.rounding = o.rounding;
+    p.gemma = o.gemma;
+    for (int role = 0; role < KILN_ROLE_SLOTS; ++role)
+      if (slots_[role].desc && slots_[role].desc->direction != KILN_DIR_OUT) p.inputs[role] = slots_[role].host.data();
+    return p;
+  }
+
+  // Every buffer back from the device (in `stream`, after the launch in it): guards
+  // intact, then ref::check of every tensor (written ones against `want`, read-only
+  // ones unchanged). "" when right.
+  std::string check(const ref::Problem& p, const ref::Expected& want, cudaStream_t stream = nullptr) const {
+    std::string report;
+    ref::Tensors got{};
+    std::array<std::vector<uint8_t>, KILN_ROLE_SLOTS> copies;
+    for (int role = 0; role < KILN_ROLE_SLOTS; ++role) {
+      const Slot& s = slots_[role];
+      if (!s.desc) continue;
+      copies[role].resize(s.buffer->bytes);
+      if (cudaMemcpyAsync(copies[role].data(), s.buffer->ptr, s.buffer->bytes, cudaMemcpyDeviceToHost, stream) != cudaSuccess)
+        return "cudaMemcpyAsync back failed";
+    }
+    if (const cudaError_t err = cudaStreamSynchronize(stream); err != cudaSuccess)
+      return std::string("copy back: ") + cudaGetErrorString(err);
+    for (int role = 0; role < KILN_ROLE_SLOTS; ++role) {
+      const Slot& s = slots_[role];
+      if (!s.desc) continue;
+      const std::vector<uint8_t>& c = copies[role];
+      size_t before = 0, after = 0, nearest_before = 0, nearest_after = 0;
+      for (size_t i = 0; i < s.offset; ++i)
+        if (c[i] != kPoison) ++before, nearest_before = s.offset - i;
+      for (size_t i = s.offset + s.bytes; i < c.size(); ++i)
+        if (c[i] != kPoison && after++ == 0) nearest_after = i - (s.offset + s.bytes) + 1;
+      if (before || after)
+        report += p.label() + ": " + s.desc->name + " (" + ref::role_name(role) + "): guard bytes written, " +
+                  std::to_string(before) + " before it (nearest " + std::to_string(nearest_before) + " bytes before), " +
+                  std::to_string(after) + " after it (nearest " + std::to_string(nearest_after) + " bytes after)\n";
+      got[role] = c.data() + s.offset;
+    }
+    return report + ref::check(kernel_, p, got, want);
+  }
+
+ private:
+  struct Slot {
+    const kiln_tensor_desc* desc = nullptr;
+    size_t bytes = 0, offset = 0;
+    std::unique_ptr<DeviceBuffer> buffer;
+    std::vector<uint8_t> host;
+  };
+
+  // Rows fill in parallel, each from its own generator seeded from `seed`.
+  void fill(Slot& s, uint64_t seed, std::pair<float, float> range) {
+    const kiln_tensor_desc& t = *s.desc;
+    const int64_t rows = ref::extent(t.rows, tokens_, hidden_), cols = ref::extent(t.cols, tokens_, hidden_);
+    const size_t size = ref::elem_bytes(t.elem);
+    const DType d = dtype_;
+    const float lo = range.first, width = range.second - range.first;
+    ref::for_each_row(rows, [&](int64_t r) {
+      std::mt19937_64 rng(seed + 0x9e3779b97f4a7c15ull * static_cast<uint64_t>(r));
+      unsigned char* row = s.host.data() + static_cast<size_t>(r * cols) * size;
+      for (int64_t c = 0; c < cols; ++c) {
+        // 24 random bits (std::uniform_real_distribution is 5x slower, and rows are many)
+        const float v = lo + width * (static_cast<float>(rng() >> 40) * 0x1p-24f);
+        unsigned char* at = row + static_cast<size_t>(c) * size;
+        switch (t.elem) {
+          case KILN_ELEM_ACTIVATION: {
+            const uint16_t b = ref::from_float(d, v);
+            std::memcpy(at, &b, 2);
+            break;
+          }
+          case KILN_ELEM_FP8_E4M3: *at = ref::double_to_fp8(v); break;
+          case KILN_ELEM_F32: std::memcpy(at, &v, 4); break;
+          case KILN_ELEM_I32: {
+            const int32_t i = static_cast<int32_t>(v * 1000);
+            std::memcpy(at, &i, 4);
+            break;
+          }
+        }
+      }
+    });
+  }
+
+  kiln_kernel_desc kernel_;
+  DType dtype_;
+  int64_t hidden_, tokens_;
+  std::array<Slot, KILN_ROLE_SLOTS> slots_;
+};
+
+// ---- one case: plan, random data, launch, check -----------------------------------------
+
+struct Case {
+  kiln_kernel_desc kernel;
+  DType dtype = DType::bf16;
+  int64_t hidden = 0, tokens = 0;
+  Options options;
+  bool misalign = false;
+  kiln_set_policy policy = KILN_SET_EXACT;
+};
+
+void run_case(const Case& c, std::mt19937_64& rng, bool expect_fallback) {
+  PlanPtr plan;
+  ASSERT_EQ(make_plan(plan, c.kernel.name, c.hidden, c.dtype, c.policy, c.options), KILN_SUCCESS) << kiln_last_error();
+  const kiln_variant_info info = describe(plan.p, c.tokens);
+  ASSERT_EQ(info.is_fallback, expect_fallback ? 1 : 0) << kiln_plan_summary(plan.p);
+  Workspace ws(c.kernel, c.dtype, c.hidden, c.tokens, c.misalign);
+  ASSERT_TRUE(ws.allocated()) << "cudaMalloc failed";
+  ws.randomise(rng, c.options.gemma);
+  const float eps = random_eps(rng);
+  ASSERT_EQ(ws.upload(), "");
+  const kiln_args args = ws.args(eps);
+  const ref::Problem p = ws.problem(eps, c.options);
+  ASSERT_EQ(kiln_launch(plan.p, &args, nullptr), KILN_SUCCESS)
+      << p.label() << (c.misalign ? " (misaligned)" : "") << ": " << kiln_last_error();
+  CUDA_OK(cudaDeviceSynchronize());
+  const ref::Expected want = ref::reference(p);
+  ASSERT_EQ(ws.check(p, want), "") << info.name << (c.misalign ? " (misaligned)" : "");
+}
+
 const std::vector<int64_t> kTokenCounts = {1, 3, 17, 255, 1024, 4099};
+
+// ---- tests ------------------------------------------------------------------------------
+
+// The GPU cases below cover every kernel of the registry; each needs its CPU reference,
+// and every option it has must be one these tests know how to exercise.
+TEST(Gpu, EveryKernelHasACpuReference) {
+  const auto kernels = registry();
+  ASSERT_EQ(static_cast<int32_t>(kernels.size()), kiln_kernel_count());
+  ASSERT_FALSE(kernels.empty());
+  for (const kiln_kernel_desc& k : kernels) {
+    EXPECT_TRUE(ref::has_reference(k.name)) << k.name << " has no CPU reference: add one to reference/include/kiln_ref/reference.h";
+    EXPECT_EQ(k.options & ~kKnownOptions, 0u) << k.name << " has options these tests do not exercise: extend Options";
+  }
+  for (const ref::ReferenceEntry& r : ref::references())
+    EXPECT_NE(find_kernel(std::string(r.kernel)).name, nullptr)
+        << "the reference of '" << r.kernel << "' names no kernel of this library";
+}
 
 TEST(Gpu, EveryConfigSetMatchesTheReference) {
   REQUIRE_GPU();
@@ -247,15 +455,28 @@ TEST(Gpu, EveryConfigSetMatchesTheReference) {
   std::mt19937_64 rng(2024);
   int cases = 0;
   for (const SetInfo& set : sets) {
-    std::set<int64_t> tokens(kTokenCounts.begin(), kTokenCounts.end());
-    for (int64_t t : set.thresholds) { tokens.insert(t); tokens.insert(t + 1); }
-    for (DType d : {DType::bf16, DType::fp16})
-      for (int64_t t : tokens) {
-        Problem p(set.kernel, d, set.hidden, t);
-        run_case(p, rng, KILN_SET_EXACT, false);
-        if (HasFatalFailure()) return;
-        ++cases;
+    const kiln_kernel_desc k = find_kernel(set.kernel);
+    ASSERT_NE(k.name, nullptr) << set.kernel << " has a config set but is not in the registry";
+    for (const Options& o : option_sets(k)) {
+      // Default options: every odd count and every threshold +-1; other options: every
+      // bucket once (each instance) and a count between two thresholds.
+      std::set<int64_t> tokens;
+      for (int64_t t : set.thresholds) {
+        tokens.insert(t);
+        if (o.is_default()) {
+          if (t > 1) tokens.insert(t - 1);
+          tokens.insert(t + 1);
+        }
       }
+      if (o.is_default()) tokens.insert(kTokenCounts.begin(), kTokenCounts.end());
+      else tokens.insert(3);
+      for (DType d : {DType::bf16, DType::fp16})
+        for (int64_t t : tokens) {
+          run_case({k, d, set.hidden, t, o}, rng, false);
+          if (HasFatalFailure()) return;
+          ++cases;
+        }
+    }
   }
   RecordProperty("cases", cases);
 }
@@ -263,26 +484,70 @@ TEST(Gpu, EveryConfigSetMatchesTheReference) {
 TEST(Gpu, GenericKernelAtOddSizesAndAlignments) {
   REQUIRE_GPU();
   std::mt19937_64 rng(7);
-  for (const char* kernel : {"rms_norm_fp8", "silu_mul_fp8"})
-    for (int64_t hidden : {128, 1000, 1536, 3584, 7168, 8200})
-      for (int64_t tokens : kTokenCounts)
-        for (DType d : {DType::bf16, DType::fp16})
-          for (size_t misalign : {0, 1}) {
-            Problem p(kernel, d, hidden, tokens, misalign, misalign);
-            run_case(p, rng, KILN_SET_EXACT, true);
-            if (HasFatalFailure()) return;
-          }
+  int cases = 0;
+  for (const kiln_kernel_desc& k : registry())
+    for (int64_t hidden : {1, 8, 128, 1000, 1003, 3584, 5000, 8200})
+      for (const Options& o : option_sets(k)) {
+        const std::vector<int64_t> tokens = o.is_default() ? kTokenCounts : std::vector<int64_t>{3, 255};
+        // A size with a set gets the generic kernel by request.
+        const kiln_set_policy policy = has_set(k.name, hidden) ? KILN_SET_GENERIC : KILN_SET_EXACT;
+        for (int64_t t : tokens)
+          for (DType d : {DType::bf16, DType::fp16})
+            for (bool misalign : {false, true}) {
+              run_case({k, d, hidden, t, o, misalign, policy}, rng, true);
+              if (HasFatalFailure()) return;
+              ++cases;
+            }
+      }
+  RecordProperty("cases", cases);
 }
 
 TEST(Gpu, GenericByRequestMatchesTheReferenceOnTunedSizes) {
   REQUIRE_GPU();
   std::mt19937_64 rng(11);
-  for (const SetInfo& set : sets_for_device())
-    for (int64_t tokens : {1, 33, 1000}) {
-      Problem p(set.kernel, DType::bf16, set.hidden, tokens);
-      run_case(p, rng, KILN_SET_GENERIC, true);
-      if (HasFatalFailure()) return;
-    }
+  for (const SetInfo& set : sets_for_device()) {
+    const kiln_kernel_desc k = find_kernel(set.kernel);
+    for (const Options& o : option_sets(k))
+      for (int64_t tokens : {1, 33, 1000}) {
+        run_case({k, DType::bf16, set.hidden, tokens, o, false, KILN_SET_GENERIC}, rng, true);
+        if (HasFatalFailure()) return;
+      }
+  }
+}
+
+// vLLM's in-place contract, layer after layer: a kernel with in-out tensors (x and the
+// residual of fused_add_rms_norm) launched twice, the second time on what the first
+// left in them, each launch against the reference of its own inputs.
+TEST(Gpu, InOutTensorsChainAcrossLaunches) {
+  REQUIRE_GPU();
+  std::mt19937_64 rng(13);
+  int kernels = 0;
+  for (const kiln_kernel_desc& k : registry()) {
+    if (!has_inout(k)) continue;
+    ++kernels;
+    for (int64_t hidden : {tuned_hidden(k.name).value_or(4096), untuned_hidden(k.name, 1000)})
+      for (const Options& o : option_sets(k))
+        for (DType d : {DType::bf16, DType::fp16}) {
+          PlanPtr plan;
+          ASSERT_EQ(make_plan(plan, k.name, hidden, d, KILN_SET_EXACT, o), KILN_SUCCESS) << kiln_last_error();
+          Workspace ws(k, d, hidden, 33);
+          ASSERT_TRUE(ws.allocated());
+          ws.randomise(rng, o.gemma);
+          const float eps = random_eps(rng);
+          for (int step = 0; step < 2; ++step) {
+            if (step > 0) {
+              ASSERT_EQ(ws.pull_inout(), "");
+            }
+            ASSERT_EQ(ws.upload(), "");
+            const kiln_args args = ws.args(eps);
+            ASSERT_EQ(kiln_launch(plan.p, &args, nullptr), KILN_SUCCESS) << kiln_last_error();
+            CUDA_OK(cudaDeviceSynchronize());
+            const ref::Problem p = ws.problem(eps, o);
+            ASSERT_EQ(ws.check(p, ref::reference(p)), "") << "launch " << step + 1 << " of the chain";
+          }
+        }
+  }
+  RecordProperty("kernels", kernels);
 }
 
 // Capture launches in a graph, then change the inputs and the scale in place and
@@ -290,86 +555,126 @@ TEST(Gpu, GenericByRequestMatchesTheReferenceOnTunedSizes) {
 TEST(Gpu, GraphReplaySeesInputsAndScaleChangedInPlace) {
   REQUIRE_GPU();
   std::mt19937_64 rng(3);
-  struct Shape { const char* kernel; int64_t hidden; int64_t tokens; };
-  for (Shape s : {Shape{"rms_norm_fp8", 4096, 100}, Shape{"silu_mul_fp8", 8192, 3}, Shape{"rms_norm_fp8", 1000, 17},
-                  Shape{"silu_mul_fp8", 2048, 1500}}) {
-    Problem p(s.kernel, DType::bf16, s.hidden, s.tokens);
-    PlanPtr plan;
-    ASSERT_EQ(make_plan(plan, p.kernel, p.hidden, p.dtype), KILN_SUCCESS) << kiln_last_error();
-    p.randomise(rng);
-    p.allocate();
-    p.upload();
-    cudaStream_t stream;
-    CUDA_OK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
-    cudaGraph_t graph;
-    cudaGraphExec_t exec;
-    CUDA_OK(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal));
-    for (int i = 0; i < 3; ++i) ASSERT_EQ(p.launch(plan.p, stream), KILN_SUCCESS) << kiln_last_error();
-    CUDA_OK(cudaStreamEndCapture(stream, &graph));
-    CUDA_OK(cudaGraphInstantiate(&exec, graph, 0));
-    CUDA_OK(cudaGraphLaunch(exec, stream));
-    CUDA_OK(cudaStreamSynchronize(stream));
-    ASSERT_EQ(p.check(), "") << "first replay";
-    for (int round = 0; round < 2; ++round) {
-      const float captured_eps = p.eps;  // eps is a kernel argument, frozen at capture
-      p.randomise(rng);
-      p.eps = captured_eps;
-      p.recompute();
-      cudaMemcpy(p.input(), p.x.data(), p.x.size() * 2, cudaMemcpyHostToDevice);
-      cudaMemcpy(p.weight(), p.w.data(), p.w.size() * 2, cudaMemcpyHostToDevice);
-      cudaMemcpy(p.dscale->ptr, &p.scale, sizeof p.scale, cudaMemcpyHostToDevice);
-      cudaMemset(p.dout->ptr, kPoison, p.dout->bytes);
-      CUDA_OK(cudaGraphLaunch(exec, stream));
-      CUDA_OK(cudaStreamSynchronize(stream));
-      ASSERT_EQ(p.check(), "") << "replay " << round;
+  for (const kiln_kernel_desc& k : registry()) {
+    struct Shape {
+      int64_t hidden, tokens;
+      Options options;
+    };
+    const int64_t tuned = tuned_hidden(k.name).value_or(4096);
+    for (Shape s : {Shape{tuned, 100, {}}, Shape{untuned_hidden(k.name, 1000), 17, richest(k)}, Shape{tuned, 1500, richest(k)}}) {
+      PlanPtr plan;
+      ASSERT_EQ(make_plan(plan, k.name, s.hidden, DType::bf16, KILN_SET_EXACT, s.options), KILN_SUCCESS) << kiln_last_error();
+      Workspace ws(k, DType::bf16, s.hidden, s.tokens);
+      ASSERT_TRUE(ws.allocated());
+      ws.randomise(rng, s.options.gemma);
+      const float eps = random_eps(rng);  // a kernel argument, frozen at capture
+      ASSERT_EQ(ws.upload(), "");
+      cudaStream_t stream;
+      CUDA_OK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
+      cudaGraph_t graph;
+      cudaGraphExec_t exec;
+      // An in-place kernel's launches would compound: one launch per graph there.
+      const int launches = has_inout(k) ? 1 : 3;
+      const kiln_args args = ws.args(eps);
+      CUDA_OK(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal));
+      for (int i = 0; i < launches; ++i) ASSERT_EQ(kiln_launch(plan.p, &args, stream), KILN_SUCCESS) << kiln_last_error();
+      CUDA_OK(cudaStreamEndCapture(stream, &graph));
+      CUDA_OK(cudaGraphInstantiate(&exec, graph, 0));
+      for (int round = 0; round < 3; ++round) {
+        if (round > 0) {
+          ws.randomise(rng, s.options.gemma);  // new inputs, weight and scale, same buffers
+          ASSERT_EQ(ws.upload(), "");
+        }
+        CUDA_OK(cudaGraphLaunch(exec, stream));
+        CUDA_OK(cudaStreamSynchronize(stream));
+        const ref::Problem p = ws.problem(eps, s.options);
+        ASSERT_EQ(ws.check(p, ref::reference(p)), "") << (round == 0 ? "first replay" : "replay after changing the inputs");
+      }
+      CUDA_OK(cudaGraphExecDestroy(exec));
+      CUDA_OK(cudaGraphDestroy(graph));
+      CUDA_OK(cudaStreamDestroy(stream));
     }
-    CUDA_OK(cudaGraphExecDestroy(exec));
-    CUDA_OK(cudaGraphDestroy(graph));
-    CUDA_OK(cudaStreamDestroy(stream));
   }
 }
 
-// A predecessor that writes the input slowly: with PDL on, kiln's kernel may start
-// early, and must still read only what the predecessor wrote.
-__global__ void slow_fill(uint16_t* x, const uint16_t* src, int64_t n) {
+// A predecessor that writes every tensor the kernel reads, slowly: with PDL on, kiln's
+// kernel may start early, and must still read only what the predecessor wrote.
+struct Segments {
+  unsigned char* dst[KILN_ROLE_SLOTS];
+  const unsigned char* src[KILN_ROLE_SLOTS];
+  int64_t bytes[KILN_ROLE_SLOTS];
+  int count;
+};
+
+__global__ void slow_fill(Segments s) {
   const int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x;
-  long long start = clock64();
+  const long long start = clock64();
   while (clock64() - start < 20000) {
   }
-  if (i < n) x[i] = src[i];
+  for (int k = 0; k < s.count; ++k)
+    if (i < s.bytes[k]) s.dst[k][i] = s.src[k][i];
+}
+
+// One kernel launched behind slow_fill, which writes every tensor the kernel reads over
+// stale zeros. With static_weight the caller promises the weight is not written while
+// kiln kernels may run: the predecessor then leaves the weight alone (the kernel may
+// read it before the wait).
+void run_behind_a_late_writer(const kiln_kernel_desc& k, bool static_weight, std::mt19937_64& rng) {
+  const Options options{ref::Rounding::single, false, static_weight};
+  const int64_t hidden = tuned_hidden(k.name).value_or(4096);
+  PlanPtr plan;
+  ASSERT_EQ(make_plan(plan, k.name, hidden, DType::bf16, KILN_SET_EXACT, options), KILN_SUCCESS) << kiln_last_error();
+  Workspace ws(k, DType::bf16, hidden, 64);
+  ASSERT_TRUE(ws.allocated());
+  ws.randomise(rng, false);
+  const float eps = random_eps(rng);
+  ASSERT_EQ(ws.upload(), "");
+  cudaStream_t stream;
+  CUDA_OK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
+  std::vector<std::unique_ptr<DeviceBuffer>> staging;
+  Segments seg{};
+  int64_t longest = 0;
+  for (int32_t i = 0; i < k.tensor_count; ++i) {
+    const kiln_tensor_desc& t = k.tensors[i];
+    if (t.direction == KILN_DIR_OUT || (static_weight && t.role == KILN_ROLE_WEIGHT)) continue;
+    const size_t n = ws.bytes(t.role);
+    staging.push_back(std::make_unique<DeviceBuffer>(n));
+    CUDA_OK(cudaMemcpy(staging.back()->ptr, ws.host(t.role).data(), n, cudaMemcpyHostToDevice));
+    CUDA_OK(cudaMemsetAsync(ws.device(t.role), 0, n, stream));  // stale values the kernel must not see
+    seg.dst[seg.count] = static_cast<unsigned char*>(ws.device(t.role));
+    seg.src[seg.count] = static_cast<const unsigned char*>(staging.back()->ptr);
+    seg.bytes[seg.count++] = static_cast<int64_t>(n);
+    longest = std::max<int64_t>(longest, static_cast<int64_t>(n));
+  }
+  slow_fill<<<static_cast<unsigned>((longest + 255) / 256), 256, 0, stream>>>(seg);
+  CUDA_OK(cudaGetLastError());
+  const kiln_args args = ws.args(eps);
+  ASSERT_EQ(kiln_launch(plan.p, &args, stream), KILN_SUCCESS) << kiln_last_error();
+  CUDA_OK(cudaStreamSynchronize(stream));
+  const ref::Problem p = ws.problem(eps, options);
+  ASSERT_EQ(ws.check(p, ref::reference(p)), "") << (static_weight ? "static_weight" : "");
+  CUDA_OK(cudaStreamDestroy(stream));
 }
 
 TEST(Gpu, ProgrammaticDependentLaunchWaitsForThePredecessor) {
   REQUIRE_GPU();
   std::mt19937_64 rng(5);
-  for (const char* kernel : {"rms_norm_fp8", "silu_mul_fp8"}) {
-    Problem p(kernel, DType::bf16, 4096, 64);
-    PlanPtr plan;
-    ASSERT_EQ(make_plan(plan, p.kernel, p.hidden, p.dtype), KILN_SUCCESS);
-    p.randomise(rng);
-    p.allocate();
-    p.upload();
-    DeviceBuffer staging(p.x.size() * 2);
-    CUDA_OK(cudaMemcpy(staging.ptr, p.x.data(), p.x.size() * 2, cudaMemcpyHostToDevice));
-    CUDA_OK(cudaMemset(p.input(), 0, p.x.size() * 2));  // stale input the kernel must not see
-    cudaStream_t stream;
-    CUDA_OK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
-    const int64_t n = static_cast<int64_t>(p.x.size());
-    slow_fill<<<static_cast<unsigned>((n + 255) / 256), 256, 0, stream>>>(static_cast<uint16_t*>(p.input()),
-                                                                           static_cast<const uint16_t*>(staging.ptr), n);
-    ASSERT_EQ(p.launch(plan.p, stream), KILN_SUCCESS) << kiln_last_error();
-    CUDA_OK(cudaStreamSynchronize(stream));
-    ASSERT_EQ(p.check(), "");
-    CUDA_OK(cudaStreamDestroy(stream));
-  }
+  for (const kiln_kernel_desc& k : registry())
+    for (bool static_weight : {false, true}) {
+      if (static_weight && !(k.options & KILN_OPTION_STATIC_WEIGHT)) continue;
+      run_behind_a_late_writer(k, static_weight, rng);
+      if (HasFatalFailure()) return;
+    }
 }
 
 TEST(Gpu, ConcurrentLaunchesFromSeveralThreadsShareOnePlan) {
   REQUIRE_GPU();
   constexpr int kThreads = 4;
-  PlanPtr rms, silu;
-  ASSERT_EQ(make_plan(rms, "rms_norm_fp8", 4096, DType::bf16), KILN_SUCCESS);
-  ASSERT_EQ(make_plan(silu, "silu_mul_fp8", 4096, DType::bf16), KILN_SUCCESS);
+  constexpr int64_t kHidden = 4096;
+  const auto kernels = registry();
+  std::vector<PlanPtr> plans(kernels.size());
+  for (size_t i = 0; i < kernels.size(); ++i)
+    ASSERT_EQ(make_plan(plans[i], kernels[i].name, kHidden, DType::bf16), KILN_SUCCESS) << kiln_last_error();
   std::vector<std::string> errors(kThreads);
   std::vector<std::thread> threads;
   for (int t = 0; t < kThreads; ++t)
@@ -378,15 +683,26 @@ TEST(Gpu, ConcurrentLaunchesFromSeveralThreadsShareOnePlan) {
       cudaStream_t stream;
       cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking);
       for (int i = 0; i < 6 && errors[t].empty(); ++i) {
-        const bool use_rms = (i + t) % 2 == 0;
-        Problem p(use_rms ? "rms_norm_fp8" : "silu_mul_fp8", DType::bf16, 4096, int64_t{1} + 97 * i + 13 * t);
-        p.randomise(rng);
-        p.allocate();
-        p.upload();
-        for (int k = 0; k < 5; ++k)
-          if (p.launch(use_rms ? rms.p : silu.p, stream) != KILN_SUCCESS) errors[t] = kiln_last_error();
+        const size_t which = static_cast<size_t>(i + t) % kernels.size();
+        const kiln_kernel_desc& k = kernels[which];
+        Workspace ws(k, DType::bf16, kHidden, int64_t{1} + 97 * i + 13 * t);
+        ws.randomise(rng, false);
+        const float eps = random_eps(rng);
+        if (!ws.allocated()) errors[t] = "cudaMalloc failed";
+        if (errors[t].empty()) errors[t] = ws.upload(stream);
+        if (!errors[t].empty()) break;
+        const kiln_args args = ws.args(eps);
+        // An in-place kernel's launches would compound: one launch there.
+        for (int n = 0; n < (has_inout(k) ? 1 : 5); ++n)
+          if (kiln_launch(plans[which].p, &args, stream) != KILN_SUCCESS) errors[t] = kiln_last_error();
         cudaStreamSynchronize(stream);
-        if (errors[t].empty()) errors[t] = p.check();
+        if (!errors[t].empty()) break;
+        try {
+          const ref::Problem p = ws.problem(eps, {});
+          errors[t] = ws.check(p, ref::reference(p), stream);
+        } catch (const std::exception& e) {
+          errors[t] = e.what();
+        }
       }
       cudaStreamDestroy(stream);
     });
@@ -396,30 +712,188 @@ TEST(Gpu, ConcurrentLaunchesFromSeveralThreadsShareOnePlan) {
 
 TEST(Gpu, PlanReportsItsChoiceAndStrictRefusesAMissingSet) {
   REQUIRE_GPU();
-  const auto sets = sets_for_device();
-  ASSERT_FALSE(sets.empty());
-  kiln::Plan tuned({sets[0].kernel, sets[0].hidden});
-  EXPECT_FALSE(tuned.is_fallback());
-  EXPECT_NE(tuned.summary().find("config set configs/" + sets[0].kernel + "/" + device_arch()), std::string::npos)
-      << tuned.summary();
-  kiln::Plan fallback({"rms_norm_fp8", 5000});
-  EXPECT_TRUE(fallback.is_fallback());
-  EXPECT_NE(fallback.summary().find("no rms_norm_fp8 set for " + device_arch() + " hidden=5000"), std::string::npos);
-  try {
-    kiln::Plan strict({"rms_norm_fp8", 5000, KILN_DTYPE_BF16, -1, KILN_SET_STRICT});
-    FAIL() << "a strict plan without a set must throw";
-  } catch (const kiln::Error& e) {
-    EXPECT_EQ(e.status(), KILN_ERROR_NO_CONFIG_SET);
+  const std::string arch = device_arch();
+  ASSERT_FALSE(sets_for_device().empty());
+  for (const kiln_kernel_desc& k : registry()) {
+    if (const auto hidden = tuned_hidden(k.name)) {
+      kiln::Plan tuned({k.name, *hidden});
+      EXPECT_FALSE(tuned.is_fallback()) << tuned.summary();
+      EXPECT_NE(tuned.summary().find("config set configs/" + std::string(k.name) + "/" + arch), std::string::npos)
+          << tuned.summary();
+    }
+    const int64_t missing = untuned_hidden(k.name, 5000);
+    kiln::Plan fallback({k.name, missing});
+    EXPECT_TRUE(fallback.is_fallback());
+    EXPECT_NE(fallback.summary().find("no " + std::string(k.name) + " set for " + arch + " hidden=" + std::to_string(missing)),
+              std::string::npos) << fallback.summary();
+    try {
+      kiln::Plan strict({k.name, missing, KILN_DTYPE_BF16, -1, KILN_SET_STRICT});
+      ADD_FAILURE() << k.name << ": a strict plan without a set must throw";
+    } catch (const kiln::Error& e) {
+      EXPECT_EQ(e.status(), KILN_ERROR_NO_CONFIG_SET) << e.what();
+    }
   }
-  int count = 0;
-  cudaGetDeviceCount(&count);
   kiln_plan_options o;
   kiln_plan_options_init(&o);
-  o.kernel = "rms_norm_fp8";
+  const kiln_kernel_desc first = registry().front();
+  o.kernel = first.name;
   o.hidden = 4096;
-  o.device = count;  // one past the last
+  o.device = device_count();  // one past the last
   kiln_plan* p = nullptr;
   EXPECT_EQ(kiln_plan_create(&o, &p), KILN_ERROR_NO_DEVICE);
+  EXPECT_EQ(p, nullptr);
+}
+
+// ---- bad launch arguments, on real device buffers ------------------------------------------
+
+// A plan and a valid launch of every kernel: first the specialised variant (where the
+// kernel has a set), then the generic kernel.
+struct ValidLaunch {
+  kiln_kernel_desc kernel;
+  bool specialised;
+  PlanPtr plan;
+  std::unique_ptr<Workspace> ws;
+  kiln_args args;
+};
+
+std::vector<ValidLaunch> valid_launches(int64_t tokens) {
+  std::vector<ValidLaunch> out;
+  std::mt19937_64 rng(17);
+  for (const kiln_kernel_desc& k : registry()) {
+    std::vector<std::pair<int64_t, kiln_set_policy>> plans;
+    if (const auto h = tuned_hidden(k.name)) plans.push_back({*h, KILN_SET_EXACT});
+    plans.push_back({untuned_hidden(k.name, 1000), KILN_SET_EXACT});
+    for (auto [hidden, policy] : plans) {
+      ValidLaunch v{k, policy == KILN_SET_EXACT && has_set(k.name, hidden), {}, nullptr, {}};
+      EXPECT_EQ(make_plan(v.plan, k.name, hidden, DType::bf16, policy), KILN_SUCCESS) << kiln_last_error();
+      v.ws = std::make_unique<Workspace>(k, DType::bf16, hidden, tokens);
+      v.ws->randomise(rng, false);
+      EXPECT_EQ(v.ws->upload(), "");
+      v.args = v.ws->args(1e-6f);
+      out.push_back(std::move(v));
+    }
+  }
+  return out;
+}
+
+TEST(Gpu, TensorsForRolesTheKernelLacksAreRejected) {
+  REQUIRE_GPU();
+  DeviceBuffer spare(4096);
+  for (ValidLaunch& v : valid_launches(4)) {
+    ASSERT_EQ(kiln_launch(v.plan.p, &v.args, nullptr), KILN_SUCCESS) << v.kernel.name << ": " << kiln_last_error();
+    for (int role = 0; role < KILN_ROLE_SLOTS; ++role) {
+      if (tensor_for(v.kernel, role)) continue;
+      kiln_args bad = v.args;
+      bad.tensors[role] = spare.ptr;
+      EXPECT_EQ(kiln_launch(v.plan.p, &bad, nullptr), KILN_ERROR_INVALID_ARGUMENT) << v.kernel.name << " role " << role;
+      EXPECT_NE(std::string(kiln_last_error()).find("tensors[" + std::to_string(role) + "] must be NULL"), std::string::npos)
+          << kiln_last_error();
+    }
+  }
+  CUDA_OK(cudaDeviceSynchronize());
+}
+
+TEST(Gpu, NullAndMisalignedTensorsAreRejected) {
+  REQUIRE_GPU();
+  for (ValidLaunch& v : valid_launches(4)) {
+    const std::string what = std::string(v.kernel.name) + (v.specialised ? " (specialised)" : " (generic)");
+    ASSERT_EQ(kiln_launch(v.plan.p, &v.args, nullptr), KILN_SUCCESS) << what << ": " << kiln_last_error();
+    for (int32_t i = 0; i < v.kernel.tensor_count; ++i) {
+      const kiln_tensor_desc& t = v.kernel.tensors[i];
+      kiln_args bad = v.args;
+      bad.tensors[t.role] = nullptr;
+      EXPECT_EQ(kiln_launch(v.plan.p, &bad, nullptr), KILN_ERROR_NULL_POINTER) << what << " " << t.name;
+      EXPECT_NE(std::string(kiln_last_error()).find(t.name), std::string::npos) << kiln_last_error();
+      // A specialised variant needs the declared alignment, the generic kernel the element's.
+      const size_t elem = ref::elem_bytes(t.elem);
+      const size_t need = v.specialised ? static_cast<size_t>(t.alignment) : elem;
+      for (size_t shift : {size_t{1}, elem}) {
+        bad = v.args;
+        bad.tensors[t.role] = static_cast<unsigned char*>(v.args.tensors[t.role]) + shift;  // the guard after it has room
+        const kiln_status want = shift % need ? KILN_ERROR_MISALIGNED_POINTER : KILN_SUCCESS;
+        EXPECT_EQ(kiln_launch(v.plan.p, &bad, nullptr), want) << what << " " << t.name << " + " << shift << " bytes: "
+                                                               << kiln_last_error();
+      }
+    }
+    CUDA_OK(cudaDeviceSynchronize());
+  }
+}
+
+// A tensor the kernel writes must not overlap another tensor of the launch; tensors it
+// only reads may overlap each other; tensors that touch do not overlap.
+TEST(Gpu, OverlappingTensorsAreRejected) {
+  REQUIRE_GPU();
+  constexpr int64_t kTokens = 4;
+  for (ValidLaunch& v : valid_launches(kTokens)) {
+    const kiln_kernel_desc& k = v.kernel;
+    // Every tensor back to back in one buffer, 16-byte aligned.
+    std::array<size_t, KILN_ROLE_SLOTS> at{}, size{};
+    size_t total = 0;
+    for (int32_t i = 0; i < k.tensor_count; ++i) {
+      const kiln_tensor_desc& t = k.tensors[i];
+      size[t.role] = v.ws->bytes(t.role);
+      at[t.role] = total;
+      total += (size[t.role] + 15) / 16 * 16;
+    }
+    DeviceBuffer block(total + 256);
+    ASSERT_NE(block.ptr, nullptr);
+    CUDA_OK(cudaMemset(block.ptr, 0, block.bytes));
+    kiln_args packed = v.args;
+    for (int32_t i = 0; i < k.tensor_count; ++i) packed.tensors[k.tensors[i].role] = block.at(at[k.tensors[i].role]);
+    ASSERT_EQ(kiln_launch(v.plan.p, &packed, nullptr), KILN_SUCCESS)
+        << k.name << ": tensors back to back (touching where a size is a multiple of 16): " << kiln_last_error();
+    for (int32_t i = 0; i < k.tensor_count; ++i)
+      for (int32_t j = 0; j < k.tensor_count; ++j) {
+        if (i == j) continue;
+        const kiln_tensor_desc &a = k.tensors[i], &b = k.tensors[j];
+        const bool allowed = !writes(a) && !writes(b);
+        // b starts where a starts, then 16 bytes into a (where a is longer than that).
+        for (size_t into : {size_t{0}, size_t{16}}) {
+          if (into >= size[a.role]) continue;
+          if (allowed && into + size[b.role] > size[a.role]) continue;  // would launch past a into the rest
+          kiln_args bad = packed;
+          bad.tensors[b.role] = block.at(at[a.role] + into);
+          const kiln_status s = kiln_launch(v.plan.p, &bad, nullptr);
+          if (allowed) {
+            EXPECT_EQ(s, KILN_SUCCESS) << k.name << ": " << b.name << " inside " << a.name
+                                       << " (both only read): " << kiln_last_error();
+          } else {
+            EXPECT_EQ(s, KILN_ERROR_ALIASING) << k.name << ": " << b.name << " " << into << " bytes into " << a.name;
+            EXPECT_NE(std::string(kiln_last_error()).find("overlaps"), std::string::npos) << kiln_last_error();
+          }
+        }
+      }
+    CUDA_OK(cudaDeviceSynchronize());
+  }
+}
+
+TEST(Gpu, LaunchFromAnotherCurrentDeviceIsRefused) {
+  REQUIRE_GPU();
+  if (device_count() < 2)
+    GTEST_SKIP() << "needs two GPUs to make another device current; this machine has " << device_count();
+  CUDA_OK(cudaSetDevice(0));
+  std::mt19937_64 rng(19);
+  for (const kiln_kernel_desc& k : registry()) {
+    const int64_t hidden = tuned_hidden(k.name).value_or(4096);
+    PlanPtr plan;
+    ASSERT_EQ(make_plan(plan, k.name, hidden, DType::bf16, KILN_SET_EXACT, {}, 0), KILN_SUCCESS) << kiln_last_error();
+    Workspace ws(k, DType::bf16, hidden, 8);
+    ASSERT_TRUE(ws.allocated());
+    ws.randomise(rng, false);
+    ASSERT_EQ(ws.upload(), "");
+    kiln_args args = ws.args(1e-6f);
+    CUDA_OK(cudaSetDevice(1));
+    EXPECT_EQ(kiln_launch(plan.p, &args, nullptr), KILN_ERROR_WRONG_DEVICE) << k.name;
+    EXPECT_NE(std::string(kiln_last_error()).find("current device is 1"), std::string::npos) << kiln_last_error();
+    args.tokens = 0;  // launches nothing: no device involved
+    EXPECT_EQ(kiln_launch(plan.p, &args, nullptr), KILN_SUCCESS) << kiln_last_error();
+    args.tokens = 8;
+    CUDA_OK(cudaSetDevice(0));
+    EXPECT_EQ(kiln_launch(plan.p, &args, nullptr), KILN_SUCCESS) << kiln_last_error();
+    CUDA_OK(cudaDeviceSynchronize());
+    const ref::Problem p = ws.problem(1e-6f, {});
+    EXPECT_EQ(ws.check(p, ref::reference(p)), "");
+  }
 }
 
 }  // namespace

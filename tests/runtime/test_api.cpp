@@ -1,20 +1,44 @@
-// The C API without a GPU: bucket selection, introspection, plan choices and every
-// bad-input status of the launch path (validation runs before anything touches CUDA).
+// The C API without a GPU: bucket selection, introspection (kernels, tensors by role,
+// bytes), plan choices and options, struct sizes, and every bad-input status of the
+// launch path. Scalar and tensor arguments (null, alignment, roles, aliasing) are
+// validated before anything touches CUDA; the current-device check comes last, so a
+// well-formed launch without a GPU reports KILN_ERROR_NO_DEVICE.
 #include <gtest/gtest.h>
 
+#include <cuda_runtime_api.h>
+
+#include <algorithm>
+#include <cstddef>
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "internal.h"
+#include "kernels.h"
 #include "kiln/detail/select.h"
 #include "kiln/kiln.h"
 #include "kiln/kiln.hpp"
+#include "kiln_ref/reference.h"
 #include "tables.h"
 
 namespace {
+
+bool has_gpu() {
+  static const bool present = [] {
+    int n = 0;
+    const bool ok = cudaGetDeviceCount(&n) == cudaSuccess && n > 0;
+    cudaGetLastError();
+    return ok;
+  }();
+  return present;
+}
 
 // ---- the bucket rule ----------------------------------------------------------
 
@@ -65,11 +89,31 @@ TEST(Tables, RowsAreSortedAndEachSetHasAscendingThresholds) {
     for (std::size_t i = 0; i < table->count; ++i) {
       const auto& r = table->rows[i];
       EXPECT_NE(r.launch, nullptr) << r.name;
+      EXPECT_NE(kiln::runtime::find_kernel(r.kernel), nullptr) << r.kernel << ": a table row for a kernel not in the registry";
       EXPECT_EQ(std::string(r.config).rfind("configs/" + std::string(r.kernel) + "/" + table->arch + "/", 0), 0u) << r.config;
       EXPECT_NE(std::string(r.name).find(std::string("_") + table->arch + "_h" + std::to_string(r.hidden) + "_bs"),
                 std::string::npos) << r.name;
     }
   }
+}
+
+bool table_has_set(const kiln::detail::ArchTable& table, const std::string& kernel, int64_t hidden) {
+  for (std::size_t i = 0; i < table.count; ++i)
+    if (kernel == table.rows[i].kernel && table.rows[i].hidden == hidden) return true;
+  return false;
+}
+
+// A hidden size from `from` up without a set for the kernel in any table.
+int64_t untuned_hidden(const std::string& kernel, int64_t from) {
+  for (bool again = true; again;) {
+    again = false;
+    for (const kiln::detail::ArchTable* t : kiln::runtime::tables())
+      if (table_has_set(*t, kernel, from)) {
+        ++from;
+        again = true;
+      }
+  }
+  return from;
 }
 
 kiln_variant_info explain(const char* kernel, const char* arch, int64_t hidden, int64_t tokens, kiln_status* status) {
@@ -84,7 +128,6 @@ TEST(Explain, NamesTheVariantAndConfigFileForEveryBucketOfEverySet) {
     for (std::size_t i = 0; i < table->count; ++i) {
       const auto& r = table->rows[i];
       kiln_status s;
-      // On the threshold itself, and one above it: same bucket unless the next threshold is there.
       const kiln_variant_info info = explain(r.kernel, table->arch, r.hidden, r.threshold, &s);
       ASSERT_EQ(s, KILN_SUCCESS) << kiln_last_error();
       EXPECT_EQ(info.threshold, r.threshold);
@@ -93,20 +136,39 @@ TEST(Explain, NamesTheVariantAndConfigFileForEveryBucketOfEverySet) {
       EXPECT_STREQ(info.schedule, r.schedule);
       EXPECT_EQ(info.is_fallback, 0);
       EXPECT_EQ(info.hidden, r.hidden);
+      EXPECT_STREQ(info.kernel, r.kernel);
+      EXPECT_STREQ(info.arch, table->arch);
     }
   }
 }
 
 TEST(Explain, MissingSetIsTheGenericKernelAndSaysSo) {
-  for (const kiln::detail::ArchTable* table : kiln::runtime::tables()) {
-    kiln_status s;
-    const kiln_variant_info info = explain("rms_norm_fp8", table->arch, 5000, 7, &s);
-    ASSERT_EQ(s, KILN_SUCCESS);
-    EXPECT_EQ(info.is_fallback, 1);
-    EXPECT_STREQ(info.name, "rms_norm_fp8_generic");
-    EXPECT_STREQ(info.config, "");
-    EXPECT_EQ(info.threshold, 0);
-  }
+  for (const kiln::detail::ArchTable* table : kiln::runtime::tables())
+    for (const kiln::runtime::KernelInfo& k : kiln::runtime::kernels()) {
+      const int64_t hidden = untuned_hidden(k.name, 5000);
+      kiln_status s;
+      const kiln_variant_info info = explain(k.name, table->arch, hidden, 7, &s);
+      ASSERT_EQ(s, KILN_SUCCESS) << kiln_last_error();
+      EXPECT_EQ(info.is_fallback, 1) << k.name;
+      EXPECT_EQ(std::string(info.name), std::string(k.name) + "_generic");
+      EXPECT_STREQ(info.config, "");
+      EXPECT_EQ(info.threshold, 0);
+    }
+}
+
+TEST(Explain, ZeroTokensRunsNoVariant) {
+  const kiln::detail::ArchTable& table = *kiln::runtime::tables()[0];
+  const auto& r = table.rows[0];
+  kiln_status s;
+  kiln_variant_info info = explain(r.kernel, table.arch, r.hidden, 0, &s);
+  ASSERT_EQ(s, KILN_SUCCESS) << kiln_last_error();
+  EXPECT_STREQ(info.name, "");
+  EXPECT_EQ(info.threshold, 0);
+  EXPECT_STREQ(info.kernel, r.kernel);
+  info = explain(r.kernel, table.arch, untuned_hidden(r.kernel, 5000), 0, &s);
+  ASSERT_EQ(s, KILN_SUCCESS);
+  EXPECT_STREQ(info.name, "");
+  EXPECT_EQ(info.threshold, 0);
 }
 
 TEST(Explain, BadInputsGetNamedStatuses) {
@@ -130,6 +192,271 @@ TEST(Explain, BadInputsGetNamedStatuses) {
   EXPECT_EQ(kiln_explain("rms_norm_fp8", "sm90", 4096, 1, &wrong_size), KILN_ERROR_INVALID_ARGUMENT);
 }
 
+// ---- introspection: the kernels, without a GPU ------------------------------------
+
+kiln_kernel_desc kernel_at(int32_t i) {
+  kiln_kernel_desc d{};
+  d.struct_size = sizeof d;
+  EXPECT_EQ(kiln_kernel_at(i, &d), KILN_SUCCESS) << kiln_last_error();
+  return d;
+}
+
+TEST(Introspection, ListsExactlyTheRegistrysKernelsSortedByName) {
+  const auto registry = kiln::runtime::kernels();
+  ASSERT_EQ(kiln_kernel_count(), static_cast<int32_t>(registry.size()));
+  ASSERT_GT(kiln_kernel_count(), 0);
+  for (int32_t i = 0; i < kiln_kernel_count(); ++i) {
+    const kiln_kernel_desc d = kernel_at(i);
+    const kiln::runtime::KernelInfo& k = registry[static_cast<std::size_t>(i)];
+    EXPECT_EQ(d.struct_size, sizeof d);
+    EXPECT_STREQ(d.name, k.name);
+    EXPECT_STREQ(d.summary, k.summary);
+    EXPECT_GT(std::strlen(d.summary), 0u) << d.name;
+    EXPECT_EQ(d.tensor_count, k.tensor_count);
+    EXPECT_EQ(d.tensors, k.tensors);
+    EXPECT_EQ(d.options, k.options);
+    EXPECT_EQ(d.scalars, k.scalars);
+    if (i > 0) {
+      EXPECT_LT(std::string(kernel_at(i - 1).name), std::string(d.name)) << "sorted by name, no duplicates";
+    }
+    kiln_kernel_desc found{};
+    found.struct_size = sizeof found;
+    ASSERT_EQ(kiln_kernel_find(d.name, &found), KILN_SUCCESS) << kiln_last_error();
+    EXPECT_EQ(std::memcmp(&found, &d, sizeof d), 0) << d.name << ": kiln_kernel_find and kiln_kernel_at disagree";
+    // Each role once; each tensor named, aligned at least to its element.
+    std::vector<int> roles;
+    for (int32_t t = 0; t < d.tensor_count; ++t) {
+      const kiln_tensor_desc& td = d.tensors[t];
+      roles.push_back(td.role);
+      EXPECT_GE(td.role, 0);
+      EXPECT_LT(td.role, KILN_ROLE_SLOTS);
+      EXPECT_GT(std::strlen(td.name), 0u);
+      EXPECT_GE(static_cast<std::size_t>(td.alignment), kiln::ref::elem_bytes(td.elem)) << d.name << " " << td.name;
+    }
+    std::sort(roles.begin(), roles.end());
+    EXPECT_EQ(std::adjacent_find(roles.begin(), roles.end()), roles.end()) << d.name << " has a role twice";
+  }
+}
+
+TEST(Introspection, BadQueriesGetNamedStatuses) {
+  kiln_kernel_desc d{};
+  d.struct_size = sizeof d;
+  EXPECT_EQ(kiln_kernel_at(-1, &d), KILN_ERROR_INVALID_ARGUMENT);
+  EXPECT_EQ(kiln_kernel_at(kiln_kernel_count(), &d), KILN_ERROR_INVALID_ARGUMENT);
+  EXPECT_EQ(kiln_kernel_at(0, nullptr), KILN_ERROR_INVALID_ARGUMENT);
+  EXPECT_EQ(kiln_kernel_find("no_such_kernel", &d), KILN_ERROR_UNKNOWN_KERNEL);
+  EXPECT_NE(std::string(kiln_last_error()).find(kernel_at(0).name), std::string::npos) << "lists the known kernels";
+  EXPECT_EQ(kiln_kernel_find(nullptr, &d), KILN_ERROR_INVALID_ARGUMENT);
+  EXPECT_EQ(kiln_kernel_find(kernel_at(0).name, nullptr), KILN_ERROR_INVALID_ARGUMENT);
+}
+
+// The C ABI's facts about the kernels, spelled out once here as a golden: the roles,
+// directions (vLLM's in-place contract) and options each kernel declares.
+TEST(Introspection, TensorsAndOptionsOfEachKernel) {
+  struct Want {
+    const char* kernel;
+    std::map<int, kiln_direction> roles;
+    uint32_t options;
+  };
+  const uint32_t norm_options = KILN_OPTION_ROUNDING | KILN_OPTION_GEMMA | KILN_OPTION_STATIC_WEIGHT;
+  const Want wants[] = {
+      {"fused_add_rms_norm", {{KILN_ROLE_INPUT, KILN_DIR_INOUT}, {KILN_ROLE_RESIDUAL, KILN_DIR_INOUT}, {KILN_ROLE_WEIGHT, KILN_DIR_IN}}, norm_options},
+      {"fused_add_rms_norm_fp8",
+       {{KILN_ROLE_OUTPUT, KILN_DIR_OUT}, {KILN_ROLE_INPUT, KILN_DIR_IN}, {KILN_ROLE_RESIDUAL, KILN_DIR_INOUT},
+        {KILN_ROLE_WEIGHT, KILN_DIR_IN}, {KILN_ROLE_SCALE, KILN_DIR_IN}},
+       norm_options},
+      {"rms_norm", {{KILN_ROLE_OUTPUT, KILN_DIR_OUT}, {KILN_ROLE_INPUT, KILN_DIR_IN}, {KILN_ROLE_WEIGHT, KILN_DIR_IN}}, norm_options},
+      {"rms_norm_fp8",
+       {{KILN_ROLE_OUTPUT, KILN_DIR_OUT}, {KILN_ROLE_INPUT, KILN_DIR_IN}, {KILN_ROLE_WEIGHT, KILN_DIR_IN}, {KILN_ROLE_SCALE, KILN_DIR_IN}},
+       norm_options},
+      {"silu_mul_fp8", {{KILN_ROLE_OUTPUT, KILN_DIR_OUT}, {KILN_ROLE_INPUT, KILN_DIR_IN}, {KILN_ROLE_SCALE, KILN_DIR_IN}}, 0},
+  };
+  for (const Want& w : wants) {
+    kiln_kernel_desc d{};
+    d.struct_size = sizeof d;
+    ASSERT_EQ(kiln_kernel_find(w.kernel, &d), KILN_SUCCESS) << w.kernel << ": " << kiln_last_error();
+    EXPECT_EQ(d.options, w.options) << w.kernel;
+    std::map<int, kiln_direction> got;
+    for (int32_t t = 0; t < d.tensor_count; ++t) got[d.tensors[t].role] = d.tensors[t].direction;
+    EXPECT_EQ(got, w.roles) << w.kernel;
+    for (int32_t t = 0; t < d.tensor_count; ++t) {
+      const kiln_tensor_desc& td = d.tensors[t];
+      if (td.role == KILN_ROLE_SCALE) {
+        EXPECT_EQ(td.elem, KILN_ELEM_F32);
+        EXPECT_EQ(td.rows, KILN_EXTENT_ONE);
+        EXPECT_EQ(td.cols, KILN_EXTENT_ONE);
+      }
+      if (td.role == KILN_ROLE_OUTPUT) {
+        EXPECT_EQ(td.elem, std::string(w.kernel).ends_with("_fp8") ? KILN_ELEM_FP8_E4M3 : KILN_ELEM_ACTIVATION) << w.kernel;
+      }
+    }
+  }
+  kiln_kernel_desc silu{};
+  silu.struct_size = sizeof silu;
+  ASSERT_EQ(kiln_kernel_find("silu_mul_fp8", &silu), KILN_SUCCESS);
+  for (int32_t t = 0; t < silu.tensor_count; ++t)
+    if (silu.tensors[t].role == KILN_ROLE_INPUT) {
+      EXPECT_EQ(silu.tensors[t].cols, KILN_EXTENT_2HIDDEN);
+    }
+}
+
+// generated/kernels.json (kiln-gen's machine-readable list, for tools and Python) and
+// the library's registry list the same kernels with the same tensors.
+std::string kernels_json_path() {
+  if (const char* env = std::getenv("KILN_KERNELS_JSON")) return env;
+  if (std::ifstream(KILN_KERNELS_JSON).good()) return KILN_KERNELS_JSON;
+  return "generated/kernels.json";
+}
+
+const char* elem_c_name(kiln_elem e) {
+  switch (e) {
+    case KILN_ELEM_ACTIVATION: return "KILN_ELEM_ACTIVATION";
+    case KILN_ELEM_FP8_E4M3: return "KILN_ELEM_FP8_E4M3";
+    case KILN_ELEM_F32: return "KILN_ELEM_F32";
+    case KILN_ELEM_I32: return "KILN_ELEM_I32";
+  }
+  return "?";
+}
+
+const char* extent_c_name(kiln_extent e) {
+  switch (e) {
+    case KILN_EXTENT_ONE: return "KILN_EXTENT_ONE";
+    case KILN_EXTENT_TOKENS: return "KILN_EXTENT_TOKENS";
+    case KILN_EXTENT_HIDDEN: return "KILN_EXTENT_HIDDEN";
+    case KILN_EXTENT_2HIDDEN: return "KILN_EXTENT_2HIDDEN";
+  }
+  return "?";
+}
+
+const char* direction_name(kiln_direction d) {
+  switch (d) {
+    case KILN_DIR_IN: return "in";
+    case KILN_DIR_OUT: return "out";
+    case KILN_DIR_INOUT: return "inout";
+  }
+  return "?";
+}
+
+TEST(Introspection, KernelsJsonAndTheRegistryListTheSameKernels) {
+  const std::string path = kernels_json_path();
+  std::ifstream in(path);
+  ASSERT_TRUE(in.good()) << "cannot read " << path << " (set KILN_KERNELS_JSON)";
+  const nlohmann::json doc = nlohmann::json::parse(in);
+  const nlohmann::json& list = doc.at("kernels");
+  std::vector<std::string> json_names, lib_names;
+  for (const auto& k : list) json_names.push_back(k.at("name").get<std::string>());
+  for (int32_t i = 0; i < kiln_kernel_count(); ++i) lib_names.push_back(kernel_at(i).name);
+  ASSERT_EQ(json_names, lib_names) << path << " and kiln_kernel_at disagree: regenerate, or rebuild the library";
+  for (const auto& k : list) {
+    const std::string name = k.at("name").get<std::string>();
+    kiln_kernel_desc d{};
+    d.struct_size = sizeof d;
+    ASSERT_EQ(kiln_kernel_find(name.c_str(), &d), KILN_SUCCESS);
+    EXPECT_EQ(k.at("summary").get<std::string>(), d.summary) << name;
+    EXPECT_EQ(k.at("entry_point").get<std::string>(), "kiln_" + name);
+    const auto& tensors = k.at("tensors");
+    ASSERT_EQ(tensors.size(), static_cast<std::size_t>(d.tensor_count)) << name;
+    for (int32_t t = 0; t < d.tensor_count; ++t) {
+      const auto& j = tensors[static_cast<std::size_t>(t)];
+      const kiln_tensor_desc& td = d.tensors[t];
+      const std::string where = name + " tensor " + std::to_string(t);
+      EXPECT_EQ(j.at("name").get<std::string>(), td.name) << where;
+      EXPECT_EQ(j.at("role").get<std::string>(), kiln::ref::role_name(td.role)) << where;
+      EXPECT_EQ(j.at("direction").get<std::string>(), direction_name(td.direction)) << where;
+      EXPECT_EQ(j.at("elem").get<std::string>(), elem_c_name(td.elem)) << where;
+      EXPECT_EQ(j.at("rows").get<std::string>(), extent_c_name(td.rows)) << where;
+      EXPECT_EQ(j.at("cols").get<std::string>(), extent_c_name(td.cols)) << where;
+      EXPECT_EQ(j.at("alignment").get<int>(), td.alignment) << where;
+    }
+    uint32_t options = 0, scalars = 0;
+    for (const auto& o : k.at("options")) {
+      const std::string s = o.get<std::string>();
+      if (s == "rounding") options |= KILN_OPTION_ROUNDING;
+      else if (s == "gemma") options |= KILN_OPTION_GEMMA;
+      else if (s == "static_weight") options |= KILN_OPTION_STATIC_WEIGHT;
+      else ADD_FAILURE() << name << ": unknown option " << s << " in " << path;
+    }
+    for (const auto& o : k.at("scalars")) {
+      const std::string s = o.get<std::string>();
+      if (s == "eps") scalars |= KILN_SCALAR_EPS;
+      else ADD_FAILURE() << name << ": unknown scalar " << s << " in " << path;
+    }
+    EXPECT_EQ(options, d.options) << name;
+    EXPECT_EQ(scalars, d.scalars) << name;
+  }
+}
+
+// ---- the bytes a launch must move --------------------------------------------------
+
+int64_t min_bytes(const char* kernel, kiln_dtype dtype, int64_t hidden, int64_t tokens, kiln_status* status = nullptr) {
+  int64_t bytes = -1;
+  const kiln_status s = kiln_min_bytes(kernel, dtype, hidden, tokens, &bytes);
+  if (status) *status = s;
+  else EXPECT_EQ(s, KILN_SUCCESS) << kernel << ": " << kiln_last_error();
+  return bytes;
+}
+
+TEST(MinBytes, EachKernelAtH4096T2) {
+  // Each input read once, each output written once, an in-out tensor both; the scale 4.
+  EXPECT_EQ(min_bytes("rms_norm", KILN_DTYPE_BF16, 4096, 2), 2 * 4096 * 2 + 2 * 4096 * 2 + 4096 * 2);
+  EXPECT_EQ(min_bytes("rms_norm_fp8", KILN_DTYPE_BF16, 4096, 2), 2 * 4096 * 2 + 4096 * 2 + 2 * 4096 + 4);
+  EXPECT_EQ(min_bytes("fused_add_rms_norm", KILN_DTYPE_BF16, 4096, 2),
+            2 * (2 * 4096 * 2) + 2 * (2 * 4096 * 2) + 4096 * 2);  // x and the residual read and written
+  EXPECT_EQ(min_bytes("fused_add_rms_norm_fp8", KILN_DTYPE_BF16, 4096, 2),
+            2 * 4096 * 2 + 2 * (2 * 4096 * 2) + 4096 * 2 + 2 * 4096 + 4);
+  EXPECT_EQ(min_bytes("silu_mul_fp8", KILN_DTYPE_BF16, 4096, 2), 2 * 2 * 4096 * 2 + 2 * 4096 + 4);
+}
+
+TEST(MinBytes, EveryKernelFollowsItsTensors) {
+  for (int32_t i = 0; i < kiln_kernel_count(); ++i) {
+    const kiln_kernel_desc d = kernel_at(i);
+    for (auto [hidden, tokens] : {std::pair<int64_t, int64_t>{1, 1}, {1000, 0}, {4096, 2}, {8192, 4099}, {5120, 1}}) {
+      int64_t want = 0;
+      for (int32_t t = 0; t < d.tensor_count; ++t)
+        want += static_cast<int64_t>(kiln::ref::tensor_bytes(d.tensors[t], tokens, hidden)) *
+                (d.tensors[t].direction == KILN_DIR_INOUT ? 2 : 1);
+      EXPECT_EQ(min_bytes(d.name, KILN_DTYPE_BF16, hidden, tokens), want) << d.name << " H=" << hidden << " T=" << tokens;
+      EXPECT_EQ(min_bytes(d.name, KILN_DTYPE_FP16, hidden, tokens), want) << d.name << " fp16";
+    }
+  }
+}
+
+// The library's shape of each tensor agrees with the reference's, independently computed.
+TEST(TensorShape, EveryTensorAgreesWithTheReference) {
+  for (int32_t i = 0; i < kiln_kernel_count(); ++i) {
+    const kiln_kernel_desc d = kernel_at(i);
+    for (int32_t t = 0; t < d.tensor_count; ++t) {
+      int64_t rows = -1, cols = -1, elem = -1;
+      ASSERT_EQ(kiln_tensor_shape(&d.tensors[t], 5120, 7, &rows, &cols, &elem), KILN_SUCCESS) << kiln_last_error();
+      EXPECT_EQ(static_cast<std::size_t>(rows * cols * elem), kiln::ref::tensor_bytes(d.tensors[t], 7, 5120))
+          << d.name << "." << d.tensors[t].name;
+    }
+  }
+  const kiln_kernel_desc d = kernel_at(0);
+  int64_t rows, cols, elem;
+  EXPECT_EQ(kiln_tensor_shape(nullptr, 1, 1, &rows, &cols, &elem), KILN_ERROR_INVALID_ARGUMENT);
+  EXPECT_EQ(kiln_tensor_shape(&d.tensors[0], 0, 1, &rows, &cols, &elem), KILN_ERROR_INVALID_HIDDEN);
+  EXPECT_EQ(kiln_tensor_shape(&d.tensors[0], 1, -1, &rows, &cols, &elem), KILN_ERROR_INVALID_TOKENS);
+  kiln_tensor_desc bogus = d.tensors[0];
+  bogus.cols = static_cast<kiln_extent>(99);
+  EXPECT_EQ(kiln_tensor_shape(&bogus, 1, 1, &rows, &cols, &elem), KILN_ERROR_INVALID_ARGUMENT);
+}
+
+TEST(MinBytes, BadInputsGetNamedStatuses) {
+  kiln_status s;
+  min_bytes("no_such_kernel", KILN_DTYPE_BF16, 4096, 1, &s);
+  EXPECT_EQ(s, KILN_ERROR_UNKNOWN_KERNEL);
+  min_bytes(nullptr, KILN_DTYPE_BF16, 4096, 1, &s);
+  EXPECT_EQ(s, KILN_ERROR_INVALID_ARGUMENT);
+  min_bytes("rms_norm_fp8", static_cast<kiln_dtype>(5), 4096, 1, &s);
+  EXPECT_EQ(s, KILN_ERROR_UNSUPPORTED_DTYPE);
+  min_bytes("rms_norm_fp8", KILN_DTYPE_BF16, 0, 1, &s);
+  EXPECT_EQ(s, KILN_ERROR_INVALID_HIDDEN);
+  min_bytes("rms_norm_fp8", KILN_DTYPE_BF16, 4096, -1, &s);
+  EXPECT_EQ(s, KILN_ERROR_INVALID_TOKENS);
+  EXPECT_EQ(kiln_min_bytes("rms_norm_fp8", KILN_DTYPE_BF16, 4096, 1, nullptr), KILN_ERROR_INVALID_ARGUMENT);
+}
+
 // ---- plans for an arch, without a device --------------------------------------
 
 struct PlanDeleter {
@@ -139,12 +466,16 @@ using PlanPtr = std::unique_ptr<kiln_plan, PlanDeleter>;
 
 const kiln::detail::ArchTable& first_table() { return *kiln::runtime::tables()[0]; }
 
-PlanPtr plan_for(const char* kernel, int64_t hidden, kiln_set_policy policy = KILN_SET_EXACT, kiln_status* status = nullptr) {
+PlanPtr plan_for(const char* kernel, int64_t hidden, kiln_set_policy policy = KILN_SET_EXACT, kiln_status* status = nullptr,
+                 kiln_rounding rounding = KILN_ROUNDING_SINGLE, int32_t gemma = 0, int32_t static_weight = 0) {
   kiln_plan_options o;
   kiln_plan_options_init(&o);
   o.kernel = kernel;
   o.hidden = hidden;
   o.policy = policy;
+  o.rounding = rounding;
+  o.gemma = gemma;
+  o.static_weight = static_weight;
   kiln_plan* p = nullptr;
   const kiln_status s = kiln::runtime::plan_for_arch(&o, first_table().arch, 0, &p);
   if (status) *status = s;
@@ -168,7 +499,10 @@ TEST(Plan, DispatchBelowOnBetweenAndAboveThresholds) {
   ASSERT_GE(thresholds.size(), 2u);
   PlanPtr plan = plan_for(row0.kernel, row0.hidden);
   ASSERT_TRUE(plan) << kiln_last_error();
-  EXPECT_EQ(describe(plan.get(), 0).threshold, thresholds.front());  // tokens 0 and below the smallest
+  // tokens = 0 launches nothing: no variant, threshold 0.
+  EXPECT_EQ(describe(plan.get(), 0).threshold, 0);
+  EXPECT_STREQ(describe(plan.get(), 0).name, "");
+  EXPECT_EQ(describe(plan.get(), 1).threshold, thresholds.front());  // below the smallest, or on it
   if (thresholds.front() > 1) {
     EXPECT_EQ(describe(plan.get(), thresholds.front() - 1).threshold, thresholds.front());
   }
@@ -181,27 +515,35 @@ TEST(Plan, DispatchBelowOnBetweenAndAboveThresholds) {
   EXPECT_EQ(describe(plan.get(), thresholds.back() * 10 + 7).threshold, thresholds.back());
   EXPECT_EQ(describe(plan.get(), INT32_MAX).threshold, thresholds.back());
   EXPECT_NE(std::string(kiln_plan_summary(plan.get())).find("config set configs/"), std::string::npos);
+  kiln_variant_info info{};
+  info.struct_size = sizeof info;
+  EXPECT_EQ(kiln_plan_describe(plan.get(), -1, &info), KILN_ERROR_INVALID_TOKENS);
+  EXPECT_EQ(kiln_plan_describe(nullptr, 1, &info), KILN_ERROR_INVALID_ARGUMENT);
+  EXPECT_EQ(kiln_plan_describe(plan.get(), 1, nullptr), KILN_ERROR_INVALID_ARGUMENT);
 }
 
 TEST(Plan, MissingSetFallsBackLoudlyAndStrictRefuses) {
-  PlanPtr plan = plan_for("rms_norm_fp8", 5000);
-  ASSERT_TRUE(plan);
-  EXPECT_EQ(describe(plan.get(), 1).is_fallback, 1);
-  const std::string summary = kiln_plan_summary(plan.get());
-  EXPECT_NE(summary.find("no rms_norm_fp8 set for"), std::string::npos) << summary;
-  EXPECT_NE(summary.find("using the generic kernel"), std::string::npos) << summary;
-  EXPECT_NE(summary.find("have "), std::string::npos) << summary;
+  for (const kiln::runtime::KernelInfo& k : kiln::runtime::kernels()) {
+    const int64_t hidden = untuned_hidden(k.name, 5000);
+    PlanPtr plan = plan_for(k.name, hidden);
+    ASSERT_TRUE(plan) << kiln_last_error();
+    EXPECT_EQ(describe(plan.get(), 1).is_fallback, 1);
+    const std::string summary = kiln_plan_summary(plan.get());
+    EXPECT_NE(summary.find("no " + std::string(k.name) + " set for"), std::string::npos) << summary;
+    EXPECT_NE(summary.find("using the generic kernel"), std::string::npos) << summary;
+    EXPECT_NE(summary.find("have "), std::string::npos) << summary;
 
-  kiln_status s;
-  PlanPtr strict = plan_for("rms_norm_fp8", 5000, KILN_SET_STRICT, &s);
-  EXPECT_EQ(s, KILN_ERROR_NO_CONFIG_SET);
-  EXPECT_FALSE(strict);
-  EXPECT_NE(std::string(kiln_last_error()).find("hidden=5000"), std::string::npos) << kiln_last_error();
+    kiln_status s;
+    PlanPtr strict = plan_for(k.name, hidden, KILN_SET_STRICT, &s);
+    EXPECT_EQ(s, KILN_ERROR_NO_CONFIG_SET);
+    EXPECT_FALSE(strict);
+    EXPECT_NE(std::string(kiln_last_error()).find("hidden=" + std::to_string(hidden)), std::string::npos) << kiln_last_error();
 
-  setenv("KILN_STRICT", "1", 1);
-  PlanPtr strict_env = plan_for("rms_norm_fp8", 5000, KILN_SET_EXACT, &s);
-  unsetenv("KILN_STRICT");
-  EXPECT_EQ(s, KILN_ERROR_NO_CONFIG_SET);
+    setenv("KILN_STRICT", "1", 1);
+    PlanPtr strict_env = plan_for(k.name, hidden, KILN_SET_EXACT, &s);
+    unsetenv("KILN_STRICT");
+    EXPECT_EQ(s, KILN_ERROR_NO_CONFIG_SET);
+  }
 }
 
 TEST(Plan, DescribedStringsOutliveThePlan) {
@@ -235,6 +577,61 @@ TEST(Plan, LogEnvironmentVariablePrintsTheChoice) {
   EXPECT_NE(err.find("generic kernel"), std::string::npos) << err;
 }
 
+// ---- plan options: rounding and gemma, where the kernel has them ------------------
+
+// Each option, set alone: accepted and reported in the summary where the kernel has it,
+// KILN_ERROR_INVALID_ARGUMENT naming it where not.
+TEST(PlanOptions, EachOptionOnlyWhereTheKernelHasIt) {
+  struct Option {
+    const char* name;
+    uint32_t bit;
+    kiln_rounding rounding;
+    int32_t gemma, static_weight;
+    const char* in_summary;
+  };
+  const Option options[] = {
+      {"rounding", KILN_OPTION_ROUNDING, KILN_ROUNDING_VLLM, 0, 0, " rounding=vllm"},
+      {"gemma", KILN_OPTION_GEMMA, KILN_ROUNDING_SINGLE, 1, 0, " gemma"},
+      {"static_weight", KILN_OPTION_STATIC_WEIGHT, KILN_ROUNDING_SINGLE, 0, 1, " static_weight"},
+  };
+  uint32_t known = 0;
+  for (const Option& o : options) known |= o.bit;
+  for (const kiln::runtime::KernelInfo& k : kiln::runtime::kernels()) {
+    EXPECT_EQ(k.options & ~known, 0u) << k.name << " has an option this test does not know";
+    for (const Option& o : options) {
+      kiln_status s;
+      PlanPtr plan = plan_for(k.name, 1000, KILN_SET_EXACT, &s, o.rounding, o.gemma, o.static_weight);
+      if (k.options & o.bit) {
+        ASSERT_EQ(s, KILN_SUCCESS) << k.name << " " << o.name << ": " << kiln_last_error();
+        EXPECT_NE(std::string(kiln_plan_summary(plan.get())).find(o.in_summary), std::string::npos) << kiln_plan_summary(plan.get());
+      } else {
+        EXPECT_EQ(s, KILN_ERROR_INVALID_ARGUMENT) << k.name << " " << o.name;
+        EXPECT_NE(std::string(kiln_last_error()).find(o.name), std::string::npos) << kiln_last_error();
+      }
+    }
+    // Defaults say nothing; out-of-range values are refused whatever the kernel.
+    kiln_status s;
+    PlanPtr plan = plan_for(k.name, 1000, KILN_SET_EXACT, &s);
+    ASSERT_EQ(s, KILN_SUCCESS);
+    for (const Option& o : options)
+      EXPECT_EQ(std::string(kiln_plan_summary(plan.get())).find(o.in_summary), std::string::npos) << kiln_plan_summary(plan.get());
+    for (int bad : {2, -1, 7}) {
+      plan_for(k.name, 1000, KILN_SET_EXACT, &s, static_cast<kiln_rounding>(bad));
+      EXPECT_EQ(s, KILN_ERROR_INVALID_ARGUMENT) << k.name << " rounding=" << bad;
+      plan_for(k.name, 1000, KILN_SET_EXACT, &s, KILN_ROUNDING_SINGLE, bad);
+      EXPECT_EQ(s, KILN_ERROR_INVALID_ARGUMENT) << k.name << " gemma=" << bad;
+      plan_for(k.name, 1000, KILN_SET_EXACT, &s, KILN_ROUNDING_SINGLE, 0, bad);
+      EXPECT_EQ(s, KILN_ERROR_INVALID_ARGUMENT) << k.name << " static_weight=" << bad;
+    }
+  }
+  kiln_status s;
+  EXPECT_FALSE(plan_for("silu_mul_fp8", 4096, KILN_SET_EXACT, &s, KILN_ROUNDING_SINGLE, 1));
+  EXPECT_EQ(s, KILN_ERROR_INVALID_ARGUMENT);
+  EXPECT_FALSE(plan_for("silu_mul_fp8", 4096, KILN_SET_EXACT, &s, KILN_ROUNDING_VLLM));
+  EXPECT_EQ(s, KILN_ERROR_INVALID_ARGUMENT);
+  EXPECT_TRUE(plan_for("fused_add_rms_norm", 4096, KILN_SET_EXACT, &s, KILN_ROUNDING_VLLM, 1, 1)) << kiln_last_error();
+}
+
 // ---- bad input: plan options ----------------------------------------------------
 
 TEST(PlanCreate, BadOptionsGetNamedStatusesBeforeAnyDeviceWork) {
@@ -251,7 +648,7 @@ TEST(PlanCreate, BadOptionsGetNamedStatusesBeforeAnyDeviceWork) {
   bad.struct_size = 8;
   EXPECT_EQ(kiln_plan_create(&bad, &p), KILN_ERROR_INVALID_ARGUMENT);
   bad = o;
-  bad.kernel = "rms_norm";
+  bad.kernel = "no_such_kernel";
   EXPECT_EQ(kiln_plan_create(&bad, &p), KILN_ERROR_UNKNOWN_KERNEL);
   bad = o;
   bad.kernel = nullptr;
@@ -271,9 +668,47 @@ TEST(PlanCreate, BadOptionsGetNamedStatusesBeforeAnyDeviceWork) {
   EXPECT_EQ(p, nullptr);
 }
 
+// kiln 0.1's kiln_plan_options ended at `policy`: such a caller keeps working, and the
+// fields it does not know (rounding, gemma, static_weight) take their defaults, whatever
+// lies after it.
+TEST(PlanCreate, AnOlderSmallerOptionsStructGetsTheDefaults) {
+  constexpr std::size_t kV1 = offsetof(kiln_plan_options, policy) + sizeof(kiln_set_policy);
+  static_assert(kV1 < sizeof(kiln_plan_options));
+  kiln_plan_options o;
+  kiln_plan_options_init(&o);
+  o.kernel = "rms_norm_fp8";
+  o.hidden = 4096;
+  alignas(kiln_plan_options) unsigned char buffer[sizeof(kiln_plan_options) + 16];
+  std::memset(buffer, 0xff, sizeof buffer);  // every later option = -1 if it were read
+  std::memcpy(buffer, &o, kV1);
+  const uint32_t size = kV1;
+  std::memcpy(buffer, &size, sizeof size);
+  const auto* old = reinterpret_cast<const kiln_plan_options*>(buffer);
+  kiln_plan* p = nullptr;
+  const kiln_status s = kiln_plan_create(old, &p);
+  if (has_gpu()) {
+    ASSERT_EQ(s, KILN_SUCCESS) << kiln_last_error();
+    const std::string summary = kiln_plan_summary(p);
+    EXPECT_EQ(summary.find("rounding="), std::string::npos) << summary;
+    EXPECT_EQ(summary.find(" gemma"), std::string::npos) << summary;
+    EXPECT_EQ(summary.find(" static_weight"), std::string::npos) << summary;
+    kiln_plan_destroy(p);
+  } else {
+    EXPECT_EQ(s, KILN_ERROR_NO_DEVICE) << "past the struct check, the device is missing: " << kiln_last_error();
+  }
+  // Too small even for 0.1, or larger than this library's: refused before any device work.
+  uint32_t bad = kV1 - 4;
+  std::memcpy(buffer, &bad, sizeof bad);
+  EXPECT_EQ(kiln_plan_create(old, &p), KILN_ERROR_INVALID_ARGUMENT);
+  EXPECT_NE(std::string(kiln_last_error()).find("struct_size"), std::string::npos) << kiln_last_error();
+  bad = sizeof(kiln_plan_options) + 8;
+  std::memcpy(buffer, &bad, sizeof bad);
+  EXPECT_EQ(kiln_plan_create(old, &p), KILN_ERROR_INVALID_ARGUMENT);
+  EXPECT_EQ(p, nullptr);
+}
+
 TEST(PlanCreate, WithoutADeviceSaysSo) {
-  int count = 0;
-  if (cudaGetDeviceCount(&count) == cudaSuccess && count > 0) GTEST_SKIP() << "a GPU is present";
+  if (has_gpu()) GTEST_SKIP() << "a GPU is present";
   kiln_plan_options o;
   kiln_plan_options_init(&o);
   o.kernel = "rms_norm_fp8";
@@ -284,65 +719,204 @@ TEST(PlanCreate, WithoutADeviceSaysSo) {
   EXPECT_THROW(kiln::Plan({"rms_norm_fp8", 4096}), kiln::Error);
 }
 
+// ---- output structs: a caller's older, smaller struct is written only as far as it goes ----
+
+// Calls `fill` on a T of `size` bytes inside a buffer of 0xab bytes; returns the status
+// and checks nothing past `size` was written.
+template <class T, class Fill>
+kiln_status fill_sized(std::size_t size, Fill fill, T* out) {
+  alignas(T) unsigned char buffer[sizeof(T) + 32];
+  std::memset(buffer, 0xab, sizeof buffer);
+  const uint32_t s = static_cast<uint32_t>(size);
+  std::memcpy(buffer, &s, sizeof s);
+  const kiln_status status = fill(reinterpret_cast<T*>(buffer));
+  for (std::size_t i = std::max<std::size_t>(size, sizeof s); i < sizeof buffer; ++i)
+    if (buffer[i] != 0xab) {
+      ADD_FAILURE() << "byte " << i << " written past struct_size = " << size;
+      break;
+    }
+  std::memcpy(static_cast<void*>(out), buffer, sizeof(T));
+  return status;
+}
+
+TEST(StructSize, VariantInfoIsWrittenOnlyAsFarAsTheCallersStructGoes) {
+  // The oldest kiln_variant_info ends at `schedule` (today's size: no field was added yet).
+  constexpr std::size_t kOldest = offsetof(kiln_variant_info, schedule) + sizeof(const char*);
+  const auto& r = first_table().rows[0];
+  PlanPtr plan = plan_for(r.kernel, r.hidden);
+  ASSERT_TRUE(plan);
+  for (std::size_t size : {kOldest, sizeof(kiln_variant_info)}) {
+    kiln_variant_info info;
+    ASSERT_EQ(fill_sized<kiln_variant_info>(size, [&](kiln_variant_info* i) { return kiln_explain(r.kernel, first_table().arch, r.hidden, r.threshold, i); }, &info),
+              KILN_SUCCESS) << kiln_last_error();
+    EXPECT_EQ(info.struct_size, size) << "struct_size is the caller's";
+    EXPECT_STREQ(info.name, r.name);
+    EXPECT_STREQ(info.schedule, r.schedule);
+    ASSERT_EQ(fill_sized<kiln_variant_info>(size, [&](kiln_variant_info* i) { return kiln_plan_describe(plan.get(), r.threshold, i); }, &info),
+              KILN_SUCCESS) << kiln_last_error();
+    EXPECT_STREQ(info.name, r.name);
+  }
+  kiln_variant_info info;
+  for (std::size_t size : {kOldest - 1, sizeof(kiln_variant_info) + 8}) {
+    EXPECT_EQ(fill_sized<kiln_variant_info>(size, [&](kiln_variant_info* i) { return kiln_explain(r.kernel, first_table().arch, r.hidden, 1, i); }, &info),
+              KILN_ERROR_INVALID_ARGUMENT) << size;
+    EXPECT_EQ(fill_sized<kiln_variant_info>(size, [&](kiln_variant_info* i) { return kiln_plan_describe(plan.get(), 1, i); }, &info),
+              KILN_ERROR_INVALID_ARGUMENT) << size;
+  }
+}
+
+TEST(StructSize, KernelDescIsWrittenOnlyAsFarAsTheCallersStructGoes) {
+  // The oldest kiln_kernel_desc (kiln 0.2) ends at `scalars`.
+  constexpr std::size_t kOldest = offsetof(kiln_kernel_desc, scalars) + sizeof(uint32_t);
+  const kiln::runtime::KernelInfo& k = kiln::runtime::kernels()[0];
+  for (std::size_t size : {kOldest, sizeof(kiln_kernel_desc)}) {
+    kiln_kernel_desc d;
+    ASSERT_EQ(fill_sized<kiln_kernel_desc>(size, [&](kiln_kernel_desc* p) { return kiln_kernel_at(0, p); }, &d), KILN_SUCCESS)
+        << kiln_last_error();
+    EXPECT_EQ(d.struct_size, size);
+    EXPECT_STREQ(d.name, k.name);
+    EXPECT_EQ(d.scalars, k.scalars);
+    ASSERT_EQ(fill_sized<kiln_kernel_desc>(size, [&](kiln_kernel_desc* p) { return kiln_kernel_find(k.name, p); }, &d),
+              KILN_SUCCESS) << kiln_last_error();
+    EXPECT_EQ(d.tensors, k.tensors);
+  }
+  kiln_kernel_desc d;
+  for (std::size_t size : {kOldest - 1, std::size_t{4}, sizeof(kiln_kernel_desc) + 8}) {
+    EXPECT_EQ(fill_sized<kiln_kernel_desc>(size, [&](kiln_kernel_desc* p) { return kiln_kernel_at(0, p); }, &d),
+              KILN_ERROR_INVALID_ARGUMENT) << size;
+    EXPECT_EQ(fill_sized<kiln_kernel_desc>(size, [&](kiln_kernel_desc* p) { return kiln_kernel_find(k.name, p); }, &d),
+              KILN_ERROR_INVALID_ARGUMENT) << size;
+  }
+}
+
 // ---- bad input: launches (all rejected before a kernel is launched) --------------
 
+// Fake but well-aligned addresses: validation must reject before any use. kiln_launch
+// checks every argument before the thread's current device, so these need no GPU.
+
 struct LaunchValidation : testing::Test {
-  // Fake but well-aligned device addresses: validation must reject before any use.
-  alignas(16) static inline unsigned char buffer[4096];
-  const void* in = buffer;
-  const void* w = buffer + 256;
-  void* out = buffer + 512;
-  const float* scale = reinterpret_cast<const float*>(buffer + 1024);
+  static constexpr int64_t kTokens = 4;
+  alignas(256) static inline unsigned char buffer[1 << 20];
+  // One rms_norm_fp8 set of the first table: H and the place of each tensor.
+  int64_t H = 0;
+  unsigned char* in = nullptr;
+  unsigned char* w = nullptr;
+  unsigned char* out = nullptr;
+  float* scale = nullptr;
+
+  void SetUp() override {
+    const auto& t = first_table();
+    for (std::size_t i = 0; i < t.count && H == 0; ++i)
+      if (std::string(t.rows[i].kernel) == "rms_norm_fp8") H = t.rows[i].hidden;
+    ASSERT_GT(H, 0) << "no rms_norm_fp8 set in " << t.arch;
+    ASSERT_LE(kTokens * H * 2 * 3 + 1024, static_cast<int64_t>(sizeof buffer));
+    std::size_t at = 0;
+    auto place = [&](std::size_t bytes) {
+      unsigned char* p = buffer + at;
+      at += (bytes + 255) / 256 * 256;
+      return p;
+    };
+    in = place(kTokens * H * 2);
+    w = place(H * 2);
+    out = place(kTokens * H);
+    scale = reinterpret_cast<float*>(place(4));
+  }
 };
 
-TEST_F(LaunchValidation, EveryBadArgumentHasItsStatus) {
-  ASSERT_STREQ(first_table().rows[0].kernel, "rms_norm_fp8") << "rows sort by kernel name";
-  const int64_t H = first_table().rows[0].hidden;
+TEST_F(LaunchValidation, ScalarArgumentsAreCheckedBeforeAnyDeviceWork) {
   PlanPtr rms = plan_for("rms_norm_fp8", H);
   ASSERT_TRUE(rms);
   ASSERT_EQ(describe(rms.get(), 4).is_fallback, 0);
   EXPECT_EQ(kiln_rms_norm_fp8(nullptr, out, in, w, scale, 1e-6f, 1, H, nullptr), KILN_ERROR_INVALID_ARGUMENT);
   EXPECT_EQ(kiln_launch(rms.get(), nullptr, nullptr), KILN_ERROR_INVALID_ARGUMENT);
+  EXPECT_EQ(kiln_launch(nullptr, nullptr, nullptr), KILN_ERROR_INVALID_ARGUMENT);
   kiln_args args{};
   args.struct_size = 5;
+  EXPECT_EQ(kiln_launch(rms.get(), &args, nullptr), KILN_ERROR_INVALID_ARGUMENT);
+  kiln_args_init(&args);
+  args.struct_size = sizeof(kiln_args) + 8;  // a newer kiln's struct
   EXPECT_EQ(kiln_launch(rms.get(), &args, nullptr), KILN_ERROR_INVALID_ARGUMENT);
   EXPECT_EQ(kiln_rms_norm_fp8(rms.get(), out, in, w, scale, 1e-6f, -1, H, nullptr), KILN_ERROR_INVALID_TOKENS);
   EXPECT_EQ(kiln_rms_norm_fp8(rms.get(), out, in, w, scale, 1e-6f, int64_t{1} << 40, H, nullptr), KILN_ERROR_INVALID_TOKENS);
   EXPECT_EQ(kiln_rms_norm_fp8(rms.get(), out, in, w, scale, 1e-6f, 4, H + 8, nullptr), KILN_ERROR_HIDDEN_MISMATCH);
   EXPECT_NE(std::string(kiln_last_error()).find("plan was made for hidden = " + std::to_string(H)), std::string::npos)
       << kiln_last_error();
+  // The wrong typed entry point for the plan's kernel.
+  EXPECT_EQ(kiln_silu_mul_fp8(rms.get(), out, in, scale, 4, H, nullptr), KILN_ERROR_INVALID_ARGUMENT);
+  EXPECT_EQ(kiln_fused_add_rms_norm(rms.get(), in, out, w, 1e-6f, 4, H, nullptr), KILN_ERROR_INVALID_ARGUMENT);
+  // tokens == 0 launches nothing and succeeds, whatever the pointers.
+  EXPECT_EQ(kiln_rms_norm_fp8(rms.get(), nullptr, nullptr, nullptr, nullptr, 1e-6f, 0, H, nullptr), KILN_SUCCESS);
+  kiln_args_init(&args);
+  args.hidden = H;
+  args.tokens = 0;
+  args.tensors[KILN_ROLE_RESIDUAL] = in;
+  EXPECT_EQ(kiln_launch(rms.get(), &args, nullptr), KILN_SUCCESS);
+}
+
+TEST_F(LaunchValidation, TensorChecksNeedNoDevice) {
+  PlanPtr rms = plan_for("rms_norm_fp8", H);
+  ASSERT_TRUE(rms);
   EXPECT_EQ(kiln_rms_norm_fp8(rms.get(), nullptr, in, w, scale, 1e-6f, 4, H, nullptr), KILN_ERROR_NULL_POINTER);
   EXPECT_EQ(kiln_rms_norm_fp8(rms.get(), out, nullptr, w, scale, 1e-6f, 4, H, nullptr), KILN_ERROR_NULL_POINTER);
   EXPECT_EQ(kiln_rms_norm_fp8(rms.get(), out, in, nullptr, scale, 1e-6f, 4, H, nullptr), KILN_ERROR_NULL_POINTER);
-  EXPECT_NE(std::string(kiln_last_error()).find("weight"), std::string::npos);
+  EXPECT_NE(std::string(kiln_last_error()).find("weight"), std::string::npos) << kiln_last_error();
   EXPECT_EQ(kiln_rms_norm_fp8(rms.get(), out, in, w, nullptr, 1e-6f, 4, H, nullptr), KILN_ERROR_NULL_POINTER);
   // A specialised variant needs 16-byte aligned tensors.
-  const auto* in_off = static_cast<const unsigned char*>(in) + 2;
-  EXPECT_EQ(kiln_rms_norm_fp8(rms.get(), out, in_off, w, scale, 1e-6f, 4, H, nullptr), KILN_ERROR_MISALIGNED_POINTER);
-  EXPECT_EQ(kiln_rms_norm_fp8(rms.get(), out, in, static_cast<const unsigned char*>(w) + 8, scale, 1e-6f, 4, H, nullptr),
+  EXPECT_EQ(kiln_rms_norm_fp8(rms.get(), out, in + 2, w, scale, 1e-6f, 4, H, nullptr), KILN_ERROR_MISALIGNED_POINTER);
+  EXPECT_EQ(kiln_rms_norm_fp8(rms.get(), out, in, w + 8, scale, 1e-6f, 4, H, nullptr), KILN_ERROR_MISALIGNED_POINTER);
+  EXPECT_EQ(kiln_rms_norm_fp8(rms.get(), out + 1, in, w, scale, 1e-6f, 4, H, nullptr), KILN_ERROR_MISALIGNED_POINTER);
+  EXPECT_EQ(kiln_rms_norm_fp8(rms.get(), out, in, w, reinterpret_cast<float*>(reinterpret_cast<unsigned char*>(scale) + 1), 1e-6f,
+                              4, H, nullptr),
             KILN_ERROR_MISALIGNED_POINTER);
-  EXPECT_EQ(kiln_rms_norm_fp8(rms.get(), static_cast<unsigned char*>(out) + 1, in, w, scale, 1e-6f, 4, H, nullptr),
-            KILN_ERROR_MISALIGNED_POINTER);
-  EXPECT_EQ(kiln_rms_norm_fp8(rms.get(), out, in, w, reinterpret_cast<const float*>(buffer + 1025), 1e-6f, 4, H, nullptr),
-            KILN_ERROR_MISALIGNED_POINTER);
-  // The wrong typed entry point for the plan's kernel.
-  EXPECT_EQ(kiln_silu_mul_fp8(rms.get(), out, in, scale, 4, H, nullptr), KILN_ERROR_INVALID_ARGUMENT);
-  // tokens == 0 launches nothing and succeeds, whatever the pointers.
-  EXPECT_EQ(kiln_rms_norm_fp8(rms.get(), nullptr, nullptr, nullptr, nullptr, 1e-6f, 0, H, nullptr), KILN_SUCCESS);
+  // A role the kernel does not have must be NULL.
+  kiln_args args;
+  kiln_args_init(&args);
+  args.tokens = kTokens;
+  args.hidden = H;
+  args.tensors[KILN_ROLE_INPUT] = in;
+  args.tensors[KILN_ROLE_WEIGHT] = w;
+  args.tensors[KILN_ROLE_OUTPUT] = out;
+  args.tensors[KILN_ROLE_SCALE] = scale;
+  kiln_args bad = args;
+  bad.tensors[KILN_ROLE_RESIDUAL] = buffer + (1 << 19);
+  EXPECT_EQ(kiln_launch(rms.get(), &bad, nullptr), KILN_ERROR_INVALID_ARGUMENT);
+  bad = args;
+  bad.tensors[KILN_ROLE_SLOTS - 1] = buffer + (1 << 19);  // a slot no role uses yet
+  EXPECT_EQ(kiln_launch(rms.get(), &bad, nullptr), KILN_ERROR_INVALID_ARGUMENT);
+  // The output must not overlap another tensor.
+  bad = args;
+  bad.tensors[KILN_ROLE_OUTPUT] = in;
+  EXPECT_EQ(kiln_launch(rms.get(), &bad, nullptr), KILN_ERROR_ALIASING);
+  bad = args;
+  bad.tensors[KILN_ROLE_OUTPUT] = in + 16;
+  EXPECT_EQ(kiln_launch(rms.get(), &bad, nullptr), KILN_ERROR_ALIASING);
+  bad = args;
+  bad.tensors[KILN_ROLE_SCALE] = out + 16;
+  EXPECT_EQ(kiln_launch(rms.get(), &bad, nullptr), KILN_ERROR_ALIASING);
+  EXPECT_NE(std::string(kiln_last_error()).find("overlaps"), std::string::npos) << kiln_last_error();
+  // An in-place kernel: x and the residual are both written; they must not overlap.
+  PlanPtr fused = plan_for("fused_add_rms_norm", H);
+  ASSERT_TRUE(fused) << kiln_last_error();
+  EXPECT_EQ(kiln_fused_add_rms_norm(fused.get(), in, in, w, 1e-6f, kTokens, H, nullptr), KILN_ERROR_ALIASING);
+  EXPECT_EQ(kiln_fused_add_rms_norm(fused.get(), in, in + H * 2, w, 1e-6f, kTokens, H, nullptr),
+            KILN_ERROR_ALIASING);
+  // Every argument well formed: only then the device, which this machine may lack.
+  if (!has_gpu()) EXPECT_EQ(kiln_launch(rms.get(), &args, nullptr), KILN_ERROR_NO_DEVICE) << kiln_last_error();
 }
 
 TEST_F(LaunchValidation, GenericPlanNeedsOnlyElementAlignment) {
   PlanPtr generic = plan_for("silu_mul_fp8", 1000);
   ASSERT_TRUE(generic);
-  const auto* in_odd_byte = static_cast<const unsigned char*>(in) + 1;
-  EXPECT_EQ(kiln_silu_mul_fp8(generic.get(), out, in_odd_byte, scale, 4, 1000, nullptr), KILN_ERROR_MISALIGNED_POINTER);
+  EXPECT_EQ(kiln_silu_mul_fp8(generic.get(), out, in + 1, scale, 4, 1000, nullptr), KILN_ERROR_MISALIGNED_POINTER);
   EXPECT_NE(std::string(kiln_last_error()).find("element size"), std::string::npos) << kiln_last_error();
   EXPECT_EQ(kiln_rms_norm_fp8(generic.get(), out, in, w, scale, 1e-6f, 4, 1000, nullptr), KILN_ERROR_INVALID_ARGUMENT);
 }
 
 TEST(StatusNames, EveryStatusHasAName) {
-  for (int s = KILN_SUCCESS; s <= KILN_ERROR_OUT_OF_MEMORY; ++s)
+  for (int s = KILN_SUCCESS; s <= KILN_ERROR_WRONG_DEVICE; ++s)
     EXPECT_EQ(std::string(kiln_status_name(static_cast<kiln_status>(s))).rfind("KILN_", 0), 0u) << s;
+  EXPECT_STREQ(kiln_status_name(KILN_ERROR_ALIASING), "KILN_ERROR_ALIASING");
+  EXPECT_STREQ(kiln_status_name(KILN_ERROR_WRONG_DEVICE), "KILN_ERROR_WRONG_DEVICE");
   EXPECT_STREQ(kiln_status_name(static_cast<kiln_status>(999)), "KILN_STATUS_UNKNOWN");
 }
 

@@ -2,15 +2,15 @@
 // generic kernel for every (kernel, dtype, hidden size, token count), next to the
 // run's bandwidth ceiling (a large device-to-device copy) and launch floor (an empty
 // kernel). Prints a table and an RFC-style summary, writes CSV and SVG heatmaps.
+// The kernels, their tensors and their bytes come from the library (kiln_kernel_at,
+// kiln_min_bytes); the timing from the measuring library (tools/measure).
 //
-//   kiln-bench --out-dir results/              # defaults: both kernels, bf16, the grid
+//   kiln-bench --out-dir results/              # defaults: every kernel, bf16, the grid
 //   kiln-bench --rotate --dtype all --out-dir results/rotate
-#include <unistd.h>
-
+//   kiln-bench --kernel fused_add_rms_norm --rounding vllm --gemma
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <functional>
@@ -18,15 +18,18 @@
 #include <string>
 #include <vector>
 
-#include "cuda_util.h"
 #include "kiln/kiln.h"
 #include "kiln/kiln.hpp"
+#include "measure/progress.h"
+#include "measure/text.h"
+#include "measure/timing.h"
 #include "report.h"
-#include "timing.h"
 #include "workload.h"
 
 namespace kiln_bench {
 namespace {
+
+using kiln::measure::Progress;
 
 struct Options {
   std::string kernel = "all";
@@ -35,7 +38,9 @@ struct Options {
   std::vector<int64_t> tokens = {1,   2,   3,    4,    8,    16,   32,    64,    128,   200,
                                  256, 512, 1024, 2048, 4096, 8192, 16384, 32768, 65536};
   std::string dtype = "bf16";
-  TimingOptions timing;
+  std::string rounding = "single";
+  bool gemma = false;
+  kiln::measure::TimingOptions timing;
   RotateOptions rotate;
   int device = 0;
   uint64_t seed = 1;
@@ -45,37 +50,38 @@ struct Options {
   std::string csv, svg, out_dir;
 };
 
-// One line on stderr, rewritten in place on a terminal (a line per shape otherwise).
-class Progress {
- public:
-  explicit Progress(int total) : total_(total), tty_(isatty(STDERR_FILENO) != 0), start_(Clock::now()) {}
+kiln_dtype dtype_of(const std::string& name) { return name == "fp16" ? KILN_DTYPE_FP16 : KILN_DTYPE_BF16; }
 
-  void update(const std::string& what) {
-    ++done_;
-    const double s = std::chrono::duration<double>(Clock::now() - start_).count();
-    const int width = static_cast<int>(std::to_string(total_).size());
-    std::fprintf(stderr, "%s[%*d/%d] %s  (%.0f s)%s", tty_ ? "\r\033[K" : "", width, done_, total_, what.c_str(), s,
-                 tty_ ? "" : "\n");
-    std::fflush(stderr);
-  }
-  // Before anything else is printed: take the progress line away.
-  void clear() {
-    if (tty_) std::fprintf(stderr, "\r\033[K");
-    std::fflush(stderr);
-  }
-
- private:
-  using Clock = std::chrono::steady_clock;
-  int total_, done_ = 0;
-  bool tty_;
-  Clock::time_point start_;
-};
-
-std::vector<std::string> expand(const std::string& value, const std::vector<std::string>& all) {
-  return value == "all" ? all : std::vector<std::string>{value};
+// The kernels --kernel names: one of the library's, or all of them.
+std::vector<Kernel> select_kernels(const std::vector<Kernel>& all, const std::string& name) {
+  if (name == "all") return all;
+  for (const Kernel& k : all)
+    if (k.name == name) return {k};
+  throw std::invalid_argument("--kernel " + name + ": no such kernel in this library; it has: " + kernel_names(all) +
+                              " (or all)");
 }
 
-kiln_dtype dtype_of(const std::string& name) { return name == "fp16" ? KILN_DTYPE_FP16 : KILN_DTYPE_BF16; }
+// The plan's semantic options where the kernel has them (others ignore --rounding and --gemma).
+kiln::PlanOptions plan_options(const Kernel& kernel, int64_t hidden, const std::string& dtype, const Options& o,
+                               kiln_set_policy policy) {
+  kiln::PlanOptions po;
+  po.kernel = kernel.name;
+  po.hidden = hidden;
+  po.dtype = dtype_of(dtype);
+  po.device = o.device;
+  po.policy = policy;
+  if (kernel.has_option(KILN_OPTION_ROUNDING) && o.rounding == "vllm") po.rounding = KILN_ROUNDING_VLLM;
+  if (kernel.has_option(KILN_OPTION_GEMMA)) po.gemma = o.gemma;
+  return po;
+}
+
+// "_vllm_gemma" for a kernel that runs with non-default options, "" otherwise.
+std::string options_suffix(const Kernel& kernel, const Options& o) {
+  std::string s;
+  if (kernel.has_option(KILN_OPTION_ROUNDING) && o.rounding == "vllm") s += "_vllm";
+  if (kernel.has_option(KILN_OPTION_GEMMA) && o.gemma) s += "_gemma";
+  return s;
+}
 
 std::string us_brief(double us) {
   char buf[32];
@@ -89,60 +95,78 @@ void print(const std::string& text, Progress& progress) {
   std::fflush(stdout);
 }
 
+// One shape, both plans. A kernel that writes over its inputs (in-out tensors) would feed
+// its own output back launch after launch and replay after replay: fused_add_rms_norm
+// adds the normalised row into the residual every time, which overflows fp16 after a few
+// hundred launches. So its in-out tensors are refilled before every replay, outside the
+// timed events: each replay starts from the same values, and the feedback is bounded by
+// the launches of one graph (20 by default: the residual stays below ~1.3e3 in fp16 at
+// H = 8192). Afterwards the written tensors are scanned, and any NaN or infinity is
+// reported with the shape.
+Result measure_shape(const Kernel& kernel, const std::string& dtype, int64_t h, int64_t t, const Options& o,
+                     const RunInfo& info, const Arena& arena, const kiln::Plan& exact, const kiln::Plan& generic,
+                     kiln::measure::GraphTimer& timer) {
+  const SetLayout layout = set_layout(kernel, h, t, info.device.l2_bytes, o.rotate);
+  const BufferSets buffers(kernel, h, t, layout, arena, {dtype_of(dtype), o.seed, o.scale});
+  buffers.fill_inputs(timer.stream());
+  const int launches = graph_launches(o.timing.launches, layout.sets);
+  const KilnLaunches kiln_calls(exact, buffers, h, t, o.eps);
+  const KilnLaunches generic_calls(generic, buffers, h, t, o.eps);
+  kiln::measure::Reset reset;
+  if (kernel.writes_an_input()) reset = [&buffers](cudaStream_t s) { buffers.reset_written_inputs(s); };
+
+  Result r;
+  r.kernel = kernel.name;
+  r.dtype = dtype;
+  r.hidden = h;
+  r.tokens = t;
+  r.bytes = min_bytes(kernel, dtype_of(dtype), h, t);
+  r.working_set = layout.working_set();
+  r.sets = layout.sets;
+  r.refilled = static_cast<bool>(reset);
+  r.kiln = timer.time(std::cref(kiln_calls), launches, o.timing, reset);
+  r.nonfinite = buffers.count_nonfinite(timer.stream());
+  r.generic = timer.time(std::cref(generic_calls), launches, o.timing, reset);
+  r.nonfinite += buffers.count_nonfinite(timer.stream());
+  const kiln_variant_info v = exact.describe(t);
+  r.variant = v.name;
+  r.config = v.config;
+  r.schedule = v.schedule;
+  r.threshold = v.threshold;
+  r.fallback = v.is_fallback != 0;
+  if (kernel.has_option(KILN_OPTION_ROUNDING)) r.rounding = o.rounding;
+  if (kernel.has_option(KILN_OPTION_GEMMA)) r.gemma = o.gemma ? "1" : "0";
+  return r;
+}
+
 // All shapes of one (kernel, dtype): one arena for all of them, two plans per hidden size.
-std::vector<Result> run_group(const std::string& kernel, const std::string& dtype, const Options& o,
-                              const RunInfo& info, GraphTimer& timer, Progress& progress, std::string& plans_text) {
+std::vector<Result> run_group(const Kernel& kernel, const std::string& dtype, const Options& o, const RunInfo& info,
+                              kiln::measure::GraphTimer& timer, Progress& progress, std::string& plans_text) {
   std::size_t arena_bytes = 0;
   for (int64_t h : o.hidden)
     for (int64_t t : o.tokens)
       arena_bytes = std::max(arena_bytes, set_layout(kernel, h, t, info.device.l2_bytes, o.rotate).working_set());
-  const Arena arena(arena_bytes, dtype_of(dtype), o.seed, o.scale, timer.stream());
+  const Arena arena(arena_bytes);
 
   std::vector<Result> results;
   for (int64_t h : o.hidden) {
-    kiln::PlanOptions po;
-    po.kernel = kernel;
-    po.hidden = h;
-    po.dtype = dtype_of(dtype);
-    po.device = o.device;
-    po.policy = KILN_SET_EXACT;
-    const kiln::Plan exact(po);
-    po.policy = KILN_SET_GENERIC;
-    const kiln::Plan generic(po);
+    const kiln::Plan exact(plan_options(kernel, h, dtype, o, KILN_SET_EXACT));
+    const kiln::Plan generic(plan_options(kernel, h, dtype, o, KILN_SET_GENERIC));
     plans_text += "plan: " + exact.summary() + "\n";
-
     for (int64_t t : o.tokens) {
-      const std::string shape = kernel + " " + dtype + " h=" + std::to_string(h) + " T=" + std::to_string(t);
-      progress.update(shape + (results.empty() ? "" : "  [last: kiln " + us_brief(results.back().kiln.us) +
+      const std::string shape = kernel.name + " " + dtype + " h=" + std::to_string(h) + " T=" + std::to_string(t);
+      progress.status(shape + (results.empty() ? "" : "  [last: kiln " + us_brief(results.back().kiln.us) +
                                                          " µs, generic " + us_brief(results.back().generic.us) +
                                                          " µs]"));
-      arena.refill(timer.stream());
-      const SetLayout layout = set_layout(kernel, h, t, info.device.l2_bytes, o.rotate);
-      const int launches = graph_launches(o.timing.launches, layout.sets);
-      const KilnLaunches kiln_calls(exact, kernel, h, t, o.eps, arena, layout);
-      const KilnLaunches generic_calls(generic, kernel, h, t, o.eps, arena, layout);
-
-      Result r;
-      r.kernel = kernel;
-      r.dtype = dtype;
-      r.hidden = h;
-      r.tokens = t;
-      r.bytes = min_traffic_bytes(kernel, h, t);
-      r.working_set = layout.working_set();
-      r.sets = layout.sets;
       try {
-        r.kiln = timer.time(std::cref(kiln_calls), launches, o.timing);
-        r.generic = timer.time(std::cref(generic_calls), launches, o.timing);
+        results.push_back(measure_shape(kernel, dtype, h, t, o, info, arena, exact, generic, timer));
       } catch (const std::exception& e) {
         throw std::runtime_error(shape + ": " + e.what());
       }
-      const kiln_variant_info v = exact.describe(t);
-      r.variant = v.name;
-      r.config = v.config;
-      r.schedule = v.schedule;
-      r.threshold = v.threshold;
-      r.fallback = v.is_fallback != 0;
-      results.push_back(r);
+      if (results.back().nonfinite)
+        progress.note("kiln-bench: " + shape + ": " + std::to_string(results.back().nonfinite) +
+                      " NaN or infinite values in the tensors it wrote (timing may be off)");
+      progress.advance();
     }
   }
   return results;
@@ -154,75 +178,84 @@ std::string join_command_line(int argc, char** argv) {
   return s;
 }
 
-int run(const Options& o, const std::string& command_line) {
-  int device_count = 0;
-  CUDA_CHECK(cudaGetDeviceCount(&device_count));
-  if (o.device < 0 || o.device >= device_count)
-    throw std::runtime_error("--device " + std::to_string(o.device) + ": this machine has " +
-                             std::to_string(device_count) + " CUDA device(s)");
-  CUDA_CHECK(cudaSetDevice(o.device));
-
-  const std::vector<std::string> kernels = expand(o.kernel, known_kernels());
-  const std::vector<std::string> dtypes = expand(o.dtype, {"bf16", "fp16"});
-
+RunInfo run_info(const Options& o, const std::string& command_line) {
   RunInfo info;
-  info.device = query_device(o.device);
+  std::string why;
+  const auto device = kiln::measure::probe_device(o.device, why);
+  if (!device) throw std::runtime_error(why);
+  info.device = *device;
+  int runtime = 0;
+  KILN_CUDA_CHECK(cudaRuntimeGetVersion(&runtime));
+  info.cuda_runtime = kiln::measure::cuda_version_text(runtime);
+  info.date = kiln::measure::utc_datetime();
   info.timing = o.timing;
   info.rotate = o.rotate.enabled;
   info.rotate_factor = o.rotate.l2_factor;
   info.seed = o.seed;
   info.scale = o.scale;
   info.eps = o.eps;
+  info.options = "rounding " + o.rounding + (o.gemma ? ", gemma" : "") + " (kernels with those options)";
   info.kiln_version = kiln_version();
   info.command_line = command_line;
+  return info;
+}
+
+// Writes one (kernel, dtype)'s CSV and heatmap where the options ask for them.
+void write_group(const std::vector<Result>& group, const RunInfo& info, const Options& o, const std::string& stem,
+                 const std::string& kernel_dtype, bool many_groups) {
+  if (!o.out_dir.empty()) {
+    write_csv((std::filesystem::path(o.out_dir) / (stem + ".csv")).string(), group, info);
+    write_file((std::filesystem::path(o.out_dir) / (stem + ".svg")).string(), make_svg(group, info));
+  }
+  if (!o.svg.empty()) {
+    std::filesystem::path p(o.svg);
+    if (many_groups) p.replace_filename(p.stem().string() + "_" + kernel_dtype + p.extension().string());
+    write_file(p.string(), make_svg(group, info));
+  }
+}
+
+int run(const Options& o, const std::string& command_line) {
+  int device_count = 0;
+  KILN_CUDA_CHECK(cudaGetDeviceCount(&device_count));
+  if (o.device < 0 || o.device >= device_count)
+    throw std::runtime_error("--device " + std::to_string(o.device) + ": this machine has " +
+                             std::to_string(device_count) + " CUDA device(s)");
+  KILN_CUDA_CHECK(cudaSetDevice(o.device));
+
+  const std::vector<Kernel> kernels = select_kernels(library_kernels(), o.kernel);
+  const std::vector<std::string> dtypes = o.dtype == "all" ? std::vector<std::string>{"bf16", "fp16"}
+                                                           : std::vector<std::string>{o.dtype};
+  RunInfo info = run_info(o, command_line);
 
   // Fail before measuring anything if this library cannot serve the device.
-  {
-    kiln::PlanOptions po;
-    po.kernel = kernels.front();
-    po.hidden = o.hidden.front();
-    po.dtype = dtype_of(dtypes.front());
-    po.device = o.device;
-    const kiln::Plan probe(po);
-  }
-
+  const kiln::Plan probe(plan_options(kernels.front(), o.hidden.front(), dtypes.front(), o, KILN_SET_EXACT));
   if (!o.out_dir.empty()) std::filesystem::create_directories(o.out_dir);
 
-  Stream stream;
-  GraphTimer timer(stream.get());
+  kiln::measure::Stream stream;
+  kiln::measure::GraphTimer timer(stream.get());
   std::fprintf(stderr, "kiln-bench: measuring the copy ceiling (%.1f GiB) and the launch floor on %s ...\n",
                o.ceiling_gib, info.device.name.c_str());
-  info.ceiling = measure_ceiling(static_cast<std::size_t>(o.ceiling_gib * 1073741824.0), info.device, stream.get());
-  info.floor = measure_floor(timer, o.timing);
+  info.ceiling = kiln::measure::measure_ceiling(static_cast<std::size_t>(o.ceiling_gib * 1073741824.0), stream.get());
+  info.floor = kiln::measure::measure_floor(timer, o.timing);
 
-  const int total = static_cast<int>(kernels.size() * dtypes.size() * o.hidden.size() * o.tokens.size());
-  Progress progress(total);
+  Progress progress(0);  // in a log: one line per shape
+  progress.add_total(static_cast<double>(kernels.size() * dtypes.size() * o.hidden.size() * o.tokens.size()));
   std::string report = format_header(info);
   print(report, progress);
 
-  const std::string suffix = o.rotate.enabled ? "_rotate" : "";
+  const std::string rotate_suffix = o.rotate.enabled ? "_rotate" : "";
   const bool many_groups = kernels.size() * dtypes.size() > 1;
-
   std::vector<Result> all;
-  for (const std::string& kernel : kernels) {
+  for (const Kernel& kernel : kernels) {
     for (const std::string& dtype : dtypes) {
       std::string plans;
       const std::vector<Result> group = run_group(kernel, dtype, o, info, timer, progress, plans);
       const std::string text = format_table(group, info) + plans + "\n" + format_targets(group, info) +
-                               format_summary(group, info, kernel + " " + dtype + " on " + info.device.name);
+                               format_summary(group, info, kernel.name + " " + dtype + " on " + info.device.name);
       print(text, progress);
       report += text;
-
-      const std::string stem = kernel + "_" + dtype + suffix;
-      if (!o.out_dir.empty()) {
-        write_csv((std::filesystem::path(o.out_dir) / (stem + ".csv")).string(), group, info);
-        write_file((std::filesystem::path(o.out_dir) / (stem + ".svg")).string(), make_svg(group, info));
-      }
-      if (!o.svg.empty()) {
-        std::filesystem::path p(o.svg);
-        if (many_groups) p.replace_filename(p.stem().string() + "_" + kernel + "_" + dtype + p.extension().string());
-        write_file(p.string(), make_svg(group, info));
-      }
+      write_group(group, info, o, kernel.name + "_" + dtype + options_suffix(kernel, o) + rotate_suffix,
+                  kernel.name + "_" + dtype, many_groups);
       all.insert(all.end(), group.begin(), group.end());
     }
   }
@@ -231,32 +264,29 @@ int run(const Options& o, const std::string& command_line) {
     print(text, progress);
     report += text;
   }
+  progress.finish();
   if (!o.csv.empty()) write_csv(o.csv, all, info);
   if (!o.out_dir.empty()) {
-    const std::filesystem::path summary =
-        std::filesystem::path(o.out_dir) / ("summary_" + o.kernel + "_" + o.dtype + suffix + ".txt");
+    const std::string run_suffix = std::string(o.rounding == "vllm" ? "_vllm" : "") + (o.gemma ? "_gemma" : "");
+    const std::filesystem::path summary = std::filesystem::path(o.out_dir) /
+                                          ("summary_" + o.kernel + "_" + o.dtype + run_suffix + rotate_suffix + ".txt");
     write_file(summary.string(), report);
     std::fprintf(stderr, "kiln-bench: wrote %s and the CSV/SVG files beside it\n", summary.string().c_str());
   }
   return 0;
 }
 
-}  // namespace
-}  // namespace kiln_bench
-
-int main(int argc, char** argv) {
-  using kiln_bench::Options;
-  Options o;
-  CLI::App app{"kiln-bench: kiln's specialised kernels vs its generic kernel, the copy ceiling and the launch floor "
-               "(CUDA-graph replays, median per call)"};
-  app.add_option("--kernel", o.kernel, "silu_mul_fp8, rms_norm_fp8 or all")
-      ->check(CLI::IsMember({"silu_mul_fp8", "rms_norm_fp8", "all"}))
-      ->capture_default_str();
+void add_options(CLI::App& app, Options& o) {
+  app.add_option("--kernel", o.kernel, "a kernel of the library, or all")->capture_default_str();
   app.add_option("--hidden", o.hidden, "hidden sizes, comma-separated")->delimiter(',')->capture_default_str();
   app.add_option("--tokens", o.tokens, "token counts, comma-separated")->delimiter(',')->capture_default_str();
   app.add_option("--dtype", o.dtype, "input dtype: bf16, fp16 or all")
       ->check(CLI::IsMember({"bf16", "fp16", "all"}))
       ->capture_default_str();
+  app.add_option("--rounding", o.rounding, "rounding convention of the kernels that have one: single or vllm")
+      ->check(CLI::IsMember({"single", "vllm"}))
+      ->capture_default_str();
+  app.add_flag("--gemma", o.gemma, "the norm multiplies by (1 + w), for the kernels that have the option");
   app.add_option("--launches", o.timing.launches, "back-to-back launches captured per CUDA graph")
       ->check(CLI::Range(1, 100000))
       ->capture_default_str();
@@ -283,29 +313,48 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--device", o.device, "CUDA device index")->capture_default_str();
   app.add_option("--seed", o.seed, "seed of the random inputs")->capture_default_str();
-  app.add_option("--scale", o.scale, "the fp8 scale (outputs are multiplied by 1/scale)")
+  app.add_option("--scale", o.scale, "the per-tensor scale of the fp8 kernels (outputs are multiplied by 1/scale)")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
-  app.add_option("--eps", o.eps, "rms_norm_fp8 epsilon")->capture_default_str();
+  app.add_option("--eps", o.eps, "epsilon of the kernels that read one")->capture_default_str();
   app.add_option("--ceiling-gib", o.ceiling_gib, "GiB copied to measure the bandwidth ceiling")
       ->check(CLI::Range(0.01, 64.0))
       ->capture_default_str();
   app.add_option("--out-dir", o.out_dir,
-                 "write <kernel>_<dtype>[_rotate].csv and .svg per kernel and dtype, and summary_*.txt, here");
+                 "write <kernel>_<dtype>[_vllm][_gemma][_rotate].csv and .svg per kernel and dtype, and "
+                 "summary_*.txt, here");
   app.add_option("--csv", o.csv, "write every row to this CSV file");
   app.add_option("--svg", o.svg, "write the heatmap here (with several kernels/dtypes: <stem>_<kernel>_<dtype>.svg)");
+}
+
+// Positive, sorted, without repeats; false (and a message) when a value is not positive.
+bool normalise(std::vector<int64_t>& values, const char* option) {
+  for (int64_t v : values)
+    if (v <= 0) {
+      std::fprintf(stderr, "kiln-bench: %s %lld: must be positive\n", option, static_cast<long long>(v));
+      return false;
+    }
+  std::sort(values.begin(), values.end());
+  values.erase(std::unique(values.begin(), values.end()), values.end());
+  return true;
+}
+
+}  // namespace
+}  // namespace kiln_bench
+
+int main(int argc, char** argv) {
+  kiln_bench::Options o;
+  CLI::App app{"kiln-bench: kiln's specialised kernels vs its generic kernel, the copy ceiling and the launch floor "
+               "(CUDA-graph replays, median per call)"};
+  kiln_bench::add_options(app, o);
   CLI11_PARSE(app, argc, argv);
-
-  for (int64_t h : o.hidden)
-    if (h <= 0) return std::fprintf(stderr, "kiln-bench: --hidden %lld: must be positive\n", static_cast<long long>(h)), 2;
-  for (int64_t t : o.tokens)
-    if (t <= 0) return std::fprintf(stderr, "kiln-bench: --tokens %lld: must be positive\n", static_cast<long long>(t)), 2;
-  for (auto* list : {&o.hidden, &o.tokens}) {
-    std::sort(list->begin(), list->end());
-    list->erase(std::unique(list->begin(), list->end()), list->end());
-  }
+  if (!kiln_bench::normalise(o.hidden, "--hidden") || !kiln_bench::normalise(o.tokens, "--tokens")) return 2;
   if (o.hidden.empty() || o.tokens.empty()) return std::fprintf(stderr, "kiln-bench: no shapes to run\n"), 2;
-
+  try {
+    kiln_bench::select_kernels(kiln_bench::library_kernels(), o.kernel);  // an unknown name is a usage error
+  } catch (const std::exception& e) {
+    return std::fprintf(stderr, "kiln-bench: %s\n", e.what()), 2;
+  }
   try {
     return kiln_bench::run(o, kiln_bench::join_command_line(argc, argv));
   } catch (const std::exception& e) {

@@ -11,7 +11,12 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "measure/text.h"
+
 namespace kiln_bench {
+
+using kiln::measure::format_bytes;
+using kiln::measure::median;
 
 namespace {
 
@@ -164,14 +169,14 @@ std::string residency(const Result& r, const RunInfo& info) {
 }
 
 std::string format_header(const RunInfo& info) {
-  const DeviceInfo& d = info.device;
+  const kiln::measure::DeviceInfo& d = info.device;
   std::string out;
   out += "kiln-bench (kiln " + info.kiln_version + ")\n";
   out += fmt("device %d: %s (%s, %d SMs, L2 %s, %s); driver %s, CUDA driver %s, runtime %s\n", d.index, d.name.c_str(),
              d.arch.c_str(), d.sms, format_bytes(static_cast<double>(d.l2_bytes)).c_str(),
              format_bytes(static_cast<double>(d.memory_bytes)).c_str(), d.driver.c_str(), d.cuda_driver.c_str(),
-             d.cuda_runtime.c_str());
-  out += "date: " + d.date + "\n";
+             info.cuda_runtime.c_str());
+  out += "date: " + info.date + "\n";
   out += "command: " + info.command_line + "\n";
   out += fmt("timing: %d launches per CUDA graph on a non-blocking stream; per call = median of up to %d replays "
              "(at least %d, about %.1f s at most) / launches; warm-up >= %.0f ms\n",
@@ -184,9 +189,11 @@ std::string format_header(const RunInfo& info) {
   else
     out += "buffers: one set per shape (shapes smaller than L2 stay in L2 across back-to-back calls; --rotate "
            "measures them from DRAM)\n";
-  out += fmt("inputs: seeded normal(0, 1), never zero (seed %llu); fp8 scale %g; eps %g\n",
+  out += fmt("inputs: seeded normal(0, 1), never zero (seed %llu); fp8 scale %g; eps %g; tensors a kernel writes "
+             "over are refilled before every replay, outside the timed events\n",
              static_cast<unsigned long long>(info.seed), info.scale, info.eps);
-  const Ceiling& c = info.ceiling;
+  out += "options: " + info.options + "\n";
+  const kiln::measure::Ceiling& c = info.ceiling;
   out += fmt("ceiling: %.0f GB/s = the faster of a copy kernel, %.0f GB/s (%s), and cudaMemcpyAsync, %.0f GB/s; "
              "%s copied (read + written), median of %d\n",
              c.gbps, c.kernel_gbps, c.kernel_config.c_str(), c.memcpy_gbps,
@@ -207,6 +214,7 @@ std::string format_table(const std::vector<Result>& rs, const RunInfo& info) {
     const std::string over = r.tokens <= kSmallTokens ? fmt("%+.2f", r.kiln.us - info.floor.us) : "";
     std::string variant = r.variant + (r.fallback ? " (fallback)" : "");
     if (r.kiln.gate_timed_out || r.generic.gate_timed_out) variant += " [host lagged]";
+    if (r.nonfinite) variant += fmt(" [%llu NaN/inf]", static_cast<unsigned long long>(r.nonfinite));
     out += fmt("%7lld %7lld %10s %9s %11s %7.2fx %10.0f %6.1f%% %10s %6s  %s%s\n", static_cast<long long>(r.hidden),
                static_cast<long long>(r.tokens), format_bytes(r.bytes).c_str(), us_text(r.kiln.us).c_str(),
                us_text(r.generic.us).c_str(), r.speedup(), r.kiln_gbps(), pct_of_ceiling(r.kiln_gbps(), info),
@@ -277,6 +285,15 @@ std::string format_summary(const std::vector<Result>& rs, const RunInfo& info, c
   std::vector<const Result*> slower;
   for (const Result& r : rs)
     if (r.speedup() < 1.0) slower.push_back(&r);
+  std::vector<const Result*> nonfinite;
+  for (const Result& r : rs)
+    if (r.nonfinite) nonfinite.push_back(&r);
+  if (!nonfinite.empty()) {
+    out += fmt("NaN or infinity in the written tensors (their timing may be off): %zu shape%s\n", nonfinite.size(),
+               nonfinite.size() == 1 ? "" : "s");
+    for (const Result* r : nonfinite)
+      out += fmt("  %-36s %llu values\n", label(*r, mixed).c_str(), static_cast<unsigned long long>(r->nonfinite));
+  }
   out += fmt("kiln slower than its generic kernel: %zu shape%s\n", slower.size(), slower.size() == 1 ? "" : "s");
   for (const Result* r : slower)
     out += fmt("  %-36s kiln %s µs vs generic %s µs (%.3fx)  %s\n", label(*r, mixed).c_str(),
@@ -315,16 +332,16 @@ void write_file(const std::string& path, const std::string& text) {
 }
 
 void write_csv(const std::string& path, const std::vector<Result>& rs, const RunInfo& info) {
-  const DeviceInfo& d = info.device;
+  const kiln::measure::DeviceInfo& d = info.device;
   std::ostringstream out;
   out << "device,arch,driver,cuda_driver,cuda_runtime,date,kiln_version,kernel,dtype,hidden,tokens,bytes,"
          "working_set_bytes,buffer_sets,rotate,launches_per_graph,kiln_replays,generic_replays,kiln_us,kiln_us_min,"
          "generic_us,generic_us_min,speedup,kiln_gbps,generic_gbps,kiln_pct_ceiling,generic_pct_ceiling,"
          "kiln_us_over_floor,residency,variant,threshold,is_fallback,config,schedule,ceiling_gbps,copy_kernel_gbps,"
-         "memcpy_gbps,floor_us,floor_plain_us,floor_pdl_us,l2_bytes\n";
+         "memcpy_gbps,floor_us,floor_plain_us,floor_pdl_us,l2_bytes,rounding,gemma,refilled_per_replay,nonfinite\n";
   for (const Result& r : rs) {
-    out << csv_field(d.name) << ',' << d.arch << ',' << d.driver << ',' << d.cuda_driver << ',' << d.cuda_runtime
-        << ',' << d.date << ',' << info.kiln_version << ',' << r.kernel << ',' << r.dtype << ',' << r.hidden << ','
+    out << csv_field(d.name) << ',' << d.arch << ',' << d.driver << ',' << d.cuda_driver << ',' << info.cuda_runtime
+        << ',' << info.date << ',' << info.kiln_version << ',' << r.kernel << ',' << r.dtype << ',' << r.hidden << ','
         << r.tokens << ',' << fmt("%.0f", r.bytes) << ',' << r.working_set << ',' << r.sets << ','
         << (info.rotate ? 1 : 0) << ',' << r.kiln.launches << ',' << r.kiln.replays << ',' << r.generic.replays << ','
         << fmt("%.4f,%.4f,%.4f,%.4f,%.4f", r.kiln.us, r.kiln.us_min, r.generic.us, r.generic.us_min, r.speedup())
@@ -333,7 +350,8 @@ void write_csv(const std::string& path, const std::vector<Result>& rs, const Run
         << fmt("%.4f", r.kiln.us - info.floor.us) << ',' << residency(r, info) << ',' << csv_field(r.variant) << ','
         << r.threshold << ',' << (r.fallback ? 1 : 0) << ',' << csv_field(r.config) << ',' << csv_field(r.schedule) << ','
         << fmt("%.1f,%.1f,%.1f", info.ceiling.gbps, info.ceiling.kernel_gbps, info.ceiling.memcpy_gbps) << ','
-        << fmt("%.4f,%.4f,%.4f", info.floor.us, info.floor.plain_us, info.floor.pdl_us) << ',' << d.l2_bytes << '\n';
+        << fmt("%.4f,%.4f,%.4f", info.floor.us, info.floor.plain_us, info.floor.pdl_us) << ',' << d.l2_bytes << ','
+        << r.rounding << ',' << r.gemma << ',' << (r.refilled ? 1 : 0) << ',' << r.nonfinite << '\n';
   }
   write_file(path, out.str());
 }
@@ -356,7 +374,7 @@ std::string make_svg(const std::vector<Result>& rs, const RunInfo& info) {
   const Result& first = rs.front();
   s += "<text x=\"" + std::to_string(left) + "\" y=\"28\" font-size=\"18\" font-weight=\"600\">kiln " +
        xml_escape(first.kernel) + " · " + first.dtype + " · " + xml_escape(info.device.name) + " · " +
-       xml_escape(info.device.date) + "</text>\n";
+       xml_escape(info.date) + "</text>\n";
   s += fmt("<text x=\"%d\" y=\"50\" font-size=\"12\" fill=\"#333\">colour: kiln's %% of the copy ceiling (%.0f GB/s); "
            "text: kiln µs per call and %% of the ceiling; launch floor %.2f µs</text>\n",
            left, info.ceiling.gbps, info.floor.us);

@@ -7,7 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "timing.h"
+#include "measure/device.h"
+#include "measure/timing.h"
 
 namespace kiln_bench {
 
@@ -18,14 +19,17 @@ constexpr int64_t kSmallTokens = 32;
 constexpr double kDramFactor = 4.0;           // "from DRAM": bytes (or working set) >= 4 x L2
 
 struct RunInfo {
-  DeviceInfo device;
-  Ceiling ceiling;
-  Floor floor;
-  TimingOptions timing;
+  kiln::measure::DeviceInfo device;
+  std::string cuda_runtime;  // "13.0": the runtime kiln-bench is linked with
+  std::string date;          // "2026-11-22 12:34 UTC"
+  kiln::measure::Ceiling ceiling;
+  kiln::measure::Floor floor;
+  kiln::measure::TimingOptions timing;
   bool rotate = false;
   double rotate_factor = 4.0;
   uint64_t seed = 0;
   float scale = 0.1f, eps = 1e-6f;
+  std::string options;       // "rounding single (kernels with those options)"
   std::string kiln_version;
   std::string command_line;
 };
@@ -36,12 +40,16 @@ struct Result {
   double bytes = 0;              // minimum traffic per call
   std::size_t working_set = 0;   // bytes of all buffer sets the graph cycles through
   int sets = 1;
-  Timing kiln, generic;
+  kiln::measure::Timing kiln, generic;
   std::string variant;           // kiln_plan_describe: the variant that served `tokens`
   std::string config;            // its config file, "" for the generic kernel
   std::string schedule;          // its schedule, "threads=256 vec=8 ...", "" for the generic kernel
   int threshold = 0;
   bool fallback = false;         // the EXACT plan fell back to the generic kernel
+  std::string rounding;          // "single" or "vllm"; "" for a kernel without the option
+  std::string gemma;             // "1" or "0"; "" for a kernel without the option
+  bool refilled = false;         // in-out tensors were refilled before every replay
+  uint64_t nonfinite = 0;        // NaN or infinite values found in the written tensors afterwards
 
   double speedup() const { return generic.us / kiln.us; }
   double kiln_gbps() const { return bytes / kiln.us / 1e3; }

@@ -1,4 +1,4 @@
-// Shapes' traffic and buffer sets, the arena, and kiln launches: see workload.h.
+// Kernels, buffer sets and launches, all from the library's descriptors: see workload.h.
 #include "workload.h"
 
 #include <algorithm>
@@ -12,38 +12,67 @@ namespace kiln_bench {
 namespace {
 
 constexpr std::size_t kAlign = 256;
-constexpr std::size_t kElement = 2;  // bf16 and fp16
 
 std::size_t align_up(std::size_t n) { return (n + kAlign - 1) / kAlign * kAlign; }
 
+bool is_written(const kiln_tensor_desc& t) { return t.direction != KILN_DIR_IN; }
+bool is_read(const kiln_tensor_desc& t) { return t.direction != KILN_DIR_OUT; }
+
+// One seed per (set, tensor): every buffer holds its own values, the same ones each fill.
+uint64_t seed_of(uint64_t seed, int set, std::size_t tensor) {
+  return seed * 1000003u + static_cast<uint64_t>(set) * 1009u + tensor;
+}
+
 }  // namespace
 
-TensorBytes tensor_bytes(const std::string& kernel, int64_t hidden, int64_t tokens) {
-  const auto h = static_cast<std::size_t>(hidden), t = static_cast<std::size_t>(tokens);
-  TensorBytes b;
-  if (kernel == "silu_mul_fp8") {
-    b.input = t * 2 * h * kElement;
-  } else {
-    b.input = t * h * kElement;
-    b.weight = h * kElement;
+bool Kernel::writes_an_input() const {
+  return std::any_of(tensors().begin(), tensors().end(),
+                     [](const kiln_tensor_desc& t) { return t.direction == KILN_DIR_INOUT; });
+}
+
+std::vector<Kernel> library_kernels() {
+  std::vector<Kernel> out;
+  for (int32_t i = 0; i < kiln_kernel_count(); ++i) {
+    Kernel k;
+    k.desc.struct_size = sizeof k.desc;
+    kiln::check(kiln_kernel_at(i, &k.desc));
+    k.name = k.desc.name;
+    out.push_back(k);
   }
-  b.output = t * h;
-  return b;
+  return out;
 }
 
-double min_traffic_bytes(const std::string& kernel, int64_t hidden, int64_t tokens) {
-  const TensorBytes b = tensor_bytes(kernel, hidden, tokens);
-  return static_cast<double>(b.input + b.weight + b.output + sizeof(float));
+std::string kernel_names(const std::vector<Kernel>& kernels) {
+  std::string s;
+  for (const Kernel& k : kernels) s += (s.empty() ? "" : ", ") + k.name;
+  return s;
 }
 
-SetLayout set_layout(const std::string& kernel, int64_t hidden, int64_t tokens, std::size_t l2_bytes,
+std::size_t tensor_bytes(const kiln_tensor_desc& t, int64_t hidden, int64_t tokens) {
+  int64_t rows = 0, cols = 0, elem = 0;
+  kiln::check(kiln_tensor_shape(&t, hidden, tokens, &rows, &cols, &elem));
+  return static_cast<std::size_t>(rows * cols * elem);
+}
+
+static std::size_t element_bytes(const kiln_tensor_desc& t) {
+  int64_t rows = 0, cols = 0, elem = 0;
+  kiln::check(kiln_tensor_shape(&t, 1, 1, &rows, &cols, &elem));
+  return static_cast<std::size_t>(elem);
+}
+
+double min_bytes(const Kernel& kernel, kiln_dtype dtype, int64_t hidden, int64_t tokens) {
+  int64_t bytes = 0;
+  kiln::check(kiln_min_bytes(kernel.name.c_str(), dtype, hidden, tokens, &bytes));
+  return static_cast<double>(bytes);
+}
+
+SetLayout set_layout(const Kernel& kernel, int64_t hidden, int64_t tokens, std::size_t l2_bytes,
                      const RotateOptions& rotate) {
-  const TensorBytes b = tensor_bytes(kernel, hidden, tokens);
   SetLayout l;
-  l.input = 0;
-  l.weight = align_up(b.input);
-  l.output = l.weight + align_up(b.weight);
-  l.stride = l.output + align_up(b.output);
+  for (const kiln_tensor_desc& t : kernel.tensors()) {
+    l.offsets.push_back(l.stride);
+    l.stride += align_up(tensor_bytes(t, hidden, tokens));
+  }
   if (rotate.enabled) {
     const double target = rotate.l2_factor * static_cast<double>(l2_bytes);
     const double needed = std::ceil(target / static_cast<double>(l.stride));
@@ -57,34 +86,85 @@ int graph_launches(int launches, int sets) {
   return sets * ((std::max(1, launches) + sets - 1) / sets);
 }
 
-Arena::Arena(std::size_t bytes, kiln_dtype dtype, uint64_t seed, float scale, cudaStream_t stream)
-    : memory_(align_up(bytes)), scale_(sizeof(float)), dtype_(dtype), seed_(seed) {
-  CUDA_CHECK(cudaMemcpyAsync(scale_.get(), &scale, sizeof scale, cudaMemcpyHostToDevice, stream));
-  refill(stream);
-}
+Arena::Arena(std::size_t bytes) : memory_(align_up(std::max<std::size_t>(bytes, 1))) {}
 
-void Arena::refill(cudaStream_t stream) const {
-  CUDA_CHECK(device::launch_fill_normal(static_cast<uint16_t*>(memory_.get()), memory_.size() / kElement,
-                                        dtype_ == KILN_DTYPE_BF16, seed_, 1.0f, stream));
-  CUDA_CHECK(cudaStreamSynchronize(stream));
-}
-
-KilnLaunches::KilnLaunches(const kiln::Plan& plan, const std::string& kernel, int64_t hidden, int64_t tokens,
-                           float eps, const Arena& arena, const SetLayout& layout)
-    : plan_(plan) {
+BufferSets::BufferSets(const Kernel& kernel, int64_t hidden, int64_t tokens, const SetLayout& layout,
+                       const Arena& arena, const Contents& contents)
+    : kernel_(kernel), hidden_(hidden), tokens_(tokens), layout_(layout), base_(arena.base()), contents_(contents),
+      counter_(sizeof(unsigned long long)) {
   if (layout.working_set() > arena.size())
     throw std::logic_error("kiln-bench: the arena is smaller than the shape's working set");
-  for (int s = 0; s < layout.sets; ++s) {
-    unsigned char* set = arena.base() + static_cast<std::size_t>(s) * layout.stride;
+}
+
+void* BufferSets::tensor(int set, std::size_t index) const {
+  return base_ + static_cast<std::size_t>(set) * layout_.stride + layout_.offsets.at(index);
+}
+
+void BufferSets::fill(cudaStream_t stream, bool written_only) const {
+  const auto tensors = kernel_.tensors();
+  for (int s = 0; s < layout_.sets; ++s) {
+    for (std::size_t i = 0; i < tensors.size(); ++i) {
+      const kiln_tensor_desc& t = tensors[i];
+      if (!is_read(t) || (written_only && !is_written(t))) continue;
+      void* p = tensor(s, i);
+      const std::size_t bytes = tensor_bytes(t, hidden_, tokens_);
+      if (t.role == KILN_ROLE_SCALE && t.elem == KILN_ELEM_F32 && bytes == sizeof(float)) {
+        KILN_CUDA_CHECK(cudaMemcpyAsync(p, &contents_.scale, sizeof(float), cudaMemcpyHostToDevice, stream));
+      } else if (t.elem == KILN_ELEM_ACTIVATION) {
+        kiln::measure::fill_normal(static_cast<uint16_t*>(p), bytes / 2, contents_.dtype == KILN_DTYPE_BF16,
+                                   seed_of(contents_.seed, s, i), 1.0f, stream);
+      } else {
+        throw std::runtime_error(kernel_.name + ": kiln-bench does not know what to put into " + t.name +
+                                 " (an input that is neither activations nor the per-tensor scale)");
+      }
+    }
+  }
+}
+
+void BufferSets::fill_inputs(cudaStream_t stream) const {
+  fill(stream, false);
+  KILN_CUDA_CHECK(cudaStreamSynchronize(stream));
+}
+
+// Runs between gated replays (measure::GraphTimer): kernels only, nothing that waits on
+// the stream (a pageable host copy would).
+void BufferSets::reset_written_inputs(cudaStream_t stream) const {
+  if (kernel_.writes_an_input()) fill(stream, true);
+}
+
+uint64_t BufferSets::count_nonfinite(cudaStream_t stream) const {
+  auto* counter = static_cast<unsigned long long*>(counter_.get());
+  KILN_CUDA_CHECK(cudaMemsetAsync(counter, 0, sizeof *counter, stream));
+  const auto tensors = kernel_.tensors();
+  for (int s = 0; s < layout_.sets; ++s) {
+    for (std::size_t i = 0; i < tensors.size(); ++i) {
+      const kiln_tensor_desc& t = tensors[i];
+      if (!is_written(t) || t.elem == KILN_ELEM_I32) continue;
+      const std::size_t bytes = tensor_bytes(t, hidden_, tokens_);
+      const auto values = t.elem == KILN_ELEM_ACTIVATION ? device::Values::half16
+                          : t.elem == KILN_ELEM_FP8_E4M3 ? device::Values::fp8_e4m3
+                                                         : device::Values::f32;
+      KILN_CUDA_CHECK(device::count_nonfinite(tensor(s, i), bytes / element_bytes(t), values,
+                                              contents_.dtype == KILN_DTYPE_BF16, counter, stream));
+    }
+  }
+  unsigned long long n = 0;
+  KILN_CUDA_CHECK(cudaMemcpyAsync(&n, counter, sizeof n, cudaMemcpyDeviceToHost, stream));
+  KILN_CUDA_CHECK(cudaStreamSynchronize(stream));
+  return n;
+}
+
+KilnLaunches::KilnLaunches(const kiln::Plan& plan, const BufferSets& buffers, int64_t hidden, int64_t tokens,
+                           float eps)
+    : plan_(plan) {
+  const auto tensors = buffers.kernel().tensors();
+  for (int s = 0; s < buffers.layout().sets; ++s) {
     kiln_args a;
     kiln_args_init(&a);
-    a.input = set + layout.input;
-    a.weight = has_weight(kernel) ? set + layout.weight : nullptr;
-    a.output = set + layout.output;
-    a.scale = arena.scale();
     a.tokens = tokens;
     a.hidden = hidden;
-    a.eps = eps;
+    for (std::size_t i = 0; i < tensors.size(); ++i) a.tensors[tensors[i].role] = buffers.tensor(s, i);
+    if (buffers.kernel().reads_eps()) a.eps = eps;
     args_.push_back(a);
   }
 }

@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "kiln_gen/descriptor.h"
 #include "kiln_gen/emit.h"
 #include "kiln_gen/plan.h"
 #include "util.h"
@@ -14,7 +15,12 @@ namespace kiln_tune {
 namespace fs = std::filesystem;
 
 // Bumped when the layout of the cache or the generated sources change.
-constexpr int64_t kBuildFormat = 1;
+constexpr int64_t kBuildFormat = 2;
+
+// The GPU side every candidate library links, besides its candidates: kiln-tune's runner
+// and the measuring library's one translation unit (tools/measure/meson.build builds the
+// same file for kiln-bench). Paths as #included with -I tools.
+constexpr const char* kRunnerSources[] = {"kiln-tune/runner.cu", "measure/timing.cu"};
 
 struct Builder::SetJob {
   CandidateSet set;
@@ -33,6 +39,12 @@ std::vector<std::string> compile_flags(const Toolchain& tc) {
   // arch's -gencode); -fPIC because the objects go into a shared library.
   return {"-std=c++20", "-O3",          "-DNDEBUG", "-Xcompiler=-fPIC", "-gencode=" + tc.gencode,
           "-Xcudafe",   "--diag_suppress=esa_on_defaulted_function_ignored"};
+}
+
+std::string gencode_for(const std::string& arch) {
+  // kiln-gen's arch table is the build's too: the tuned code is the shipped code.
+  const auto gencode = kiln::gen::arch_gencode(arch);
+  return gencode ? std::string(*gencode) : std::string();
 }
 
 std::string launcher_name(const CandidateSet& set, int index) {
@@ -99,7 +111,9 @@ Builder::Builder(Toolchain tc) : tc_(std::move(tc)) {
   Hash h;
   h.add(kBuildFormat);
   hash_tree(h, tc_.repo, "templates");
-  hash_tree(h, tc_.repo, "runtime/include/kiln/detail");
+  hash_tree(h, tc_.repo, "runtime/include/kiln");
+  hash_tree(h, tc_.repo, "generated/include");
+  hash_tree(h, tc_.repo, "tools/measure");
   h.add(read_file(tc_.repo / "tools/kiln-tune/runner.h")).add(read_file(tc_.repo / "tools/kiln-tune/runner.cu"));
   for (const std::string& f : compile_flags(tc_)) h.add(f);
   std::string version;
@@ -149,7 +163,7 @@ bool Builder::compile(const fs::path& source, const fs::path& object, std::strin
   const fs::path tmp = object.string() + ".tmp";
   std::vector<std::string> argv = {tc_.nvcc};
   for (const std::string& f : compile_flags(tc_)) argv.push_back(f);
-  for (const char* inc : {"templates", "runtime/include", "tools/kiln-tune"})
+  for (const char* inc : {"templates", "runtime/include", "generated/include", "tools/kiln-tune", "tools"})
     argv.push_back("-I" + (tc_.repo / inc).string());
   argv.insert(argv.end(), {"-c", source.string(), "-o", tmp.string()});
   const int rc = run_command(argv, log);
@@ -164,18 +178,24 @@ bool Builder::compile(const fs::path& source, const fs::path& object, std::strin
   return false;
 }
 
-fs::path Builder::runner_object(std::string& error) {
+std::vector<fs::path> Builder::runner_objects(std::string& error) {
   std::call_once(runner_once_, [this] {
-    ++total_;
     const fs::path dir = tc_.work / tc_.arch;
     fs::create_directories(dir);
-    const fs::path src = dir / ("runner-" + inputs_hash_ + ".cu");
-    std::ofstream(src) << "#include \"runner.cu\"\n";
-    runner_path_ = dir / ("runner-" + inputs_hash_ + ".o");
-    if (!compile(src, runner_path_, runner_error_)) runner_path_.clear();
+    for (const char* source : kRunnerSources) {
+      ++total_;
+      const std::string stem = fs::path(source).stem().string() + "-" + inputs_hash_;
+      const fs::path src = dir / (stem + ".cu"), obj = dir / (stem + ".o");
+      std::ofstream(src) << "#include \"" << source << "\"\n";
+      if (!compile(src, obj, runner_error_)) {
+        runner_paths_.clear();
+        return;
+      }
+      runner_paths_.push_back(obj);
+    }
   });
   error = runner_error_;
-  return runner_path_;
+  return runner_paths_;
 }
 
 std::shared_future<BuiltSet> Builder::submit(const CandidateSet& set) {
@@ -221,7 +241,7 @@ std::shared_future<BuiltSet> Builder::submit(const CandidateSet& set) {
   // The runner is compiled by the first task any set posts, before any link needs it.
   post([this] {
     std::string ignored;
-    runner_object(ignored);
+    runner_objects(ignored);
   });
   for (std::size_t k = 0; k < job->shards.size(); ++k) post([this, job, k] { compile_shard(job, k); });
   return future;
@@ -288,9 +308,9 @@ void Builder::link_set(const std::shared_ptr<SetJob>& job) {
   std::vector<int> table = job->compiled;
   std::sort(table.begin(), table.end());
   std::string error;
-  const fs::path runner = runner_object(error);
+  const std::vector<fs::path> runner = runner_objects(error);
   if (runner.empty()) {
-    built.error = "runner.cu did not compile: " + error;
+    built.error = "the runner (runner.cu, measure/timing.cu) did not compile: " + error;
   } else if (table.empty()) {
     built.error = "no candidate compiled";
   } else {
@@ -308,7 +328,7 @@ void Builder::link_set(const std::shared_ptr<SetJob>& job) {
       std::vector<std::string> argv = {tc_.nvcc, "-shared", "-gencode=" + tc_.gencode, "-o", tmp.string()};
       for (const fs::path& o : objects) argv.push_back(o.string());
       argv.push_back(obj.string());
-      argv.push_back(runner.string());
+      for (const fs::path& r : runner) argv.push_back(r.string());
       const int rc = run_command(argv, job->dir / "link.log");
       ++done_;
       if (rc != 0) {

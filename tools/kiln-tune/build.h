@@ -1,8 +1,9 @@
 // Compiling candidates: per (kernel, hidden size), every candidate's launcher is
 // emitted by kiln-gen's own instance emitter (so the tuned kernel is the shipped
 // kernel), the launchers are split into shards that nvcc compiles in parallel, and
-// the shards, a table {schedule, launcher} and runner.cu are linked into one shared
-// library (kt.so) that a worker process dlopens. Results are cached by content: a
+// the shards, a table {schedule, launcher}, runner.cu and the measuring library's
+// timing.cu (tools/measure) are linked into one shared library (kt.so) that a worker
+// process dlopens. Results are cached by content: a
 // resumed run reuses every object and library whose inputs did not change.
 #pragma once
 
@@ -24,7 +25,7 @@
 namespace kiln_tune {
 
 struct Toolchain {
-  std::filesystem::path repo;  // holds templates/, runtime/include/, tools/kiln-tune/
+  std::filesystem::path repo;  // holds templates/, runtime/include/, generated/include/, tools/kiln-tune/, tools/measure/
   std::string nvcc;            // "nvcc" or a path
   std::string arch;            // "sm90"
   std::string gencode;         // "arch=compute_90a,code=sm_90a"
@@ -44,6 +45,10 @@ struct BuiltSet {
 
 // The compiler flags, without paths (they are part of the cache key).
 std::vector<std::string> compile_flags(const Toolchain& tc);
+
+// nvcc's -gencode for a kiln arch, as the root meson.build compiles the library:
+// "arch=compute_90a,code=sm_90a". Empty for an arch it does not know.
+std::string gencode_for(const std::string& arch);
 
 // The sources, as pure functions of their inputs (tests call them in memory).
 std::string launcher_name(const CandidateSet& set, int index);
@@ -75,10 +80,10 @@ class Builder {
   void link(const std::shared_ptr<SetJob>& job);
   void link_set(const std::shared_ptr<SetJob>& job);
   bool compile(const std::filesystem::path& source, const std::filesystem::path& object, std::string& message);
-  std::filesystem::path runner_object(std::string& error);
+  std::vector<std::filesystem::path> runner_objects(std::string& error);
 
   Toolchain tc_;
-  std::string inputs_hash_;  // templates, runtime headers, runner sources, nvcc version, flags
+  std::string inputs_hash_;  // templates, runtime headers, runner and measuring sources, nvcc version, flags
   std::mutex mutex_;
   std::condition_variable cv_;
   std::deque<std::function<void()>> queue_;
@@ -86,7 +91,7 @@ class Builder {
   bool stopping_ = false;
   std::atomic<int> done_{0}, total_{0};
   std::once_flag runner_once_;
-  std::filesystem::path runner_path_;
+  std::vector<std::filesystem::path> runner_paths_;
   std::string runner_error_;
 };
 

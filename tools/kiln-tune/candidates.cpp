@@ -11,24 +11,6 @@ const char* mode_name(Mode mode) { return mode == Mode::quick ? "quick" : "full"
 
 namespace {
 
-struct ModeGrid {
-  const char* param;
-  std::vector<int64_t> quick, full;
-};
-
-// Powers of two, and the divisors the cross-checks allow for the hidden sizes of the
-// RFC grid; the schema check removes what does not fit a given hidden size.
-const std::vector<ModeGrid>& mode_grids() {
-  static const std::vector<ModeGrid> grids = {
-      {"threads", {64, 128, 256, 512}, {32, 64, 128, 256, 512, 1024}},
-      {"vec", {8}, {4, 8}},
-      {"rows_per_cta", {1, 2, 4}, {1, 2, 4, 8, 16}},
-      {"col_iters", {1, 2}, {1, 2, 4, 8}},
-      {"cluster", {1}, {1, 2, 4, 8}},
-  };
-  return grids;
-}
-
 int arch_number(const std::string& arch) {  // "sm90" -> 90
   return arch.size() > 2 ? std::atoi(arch.c_str() + 2) : 0;
 }
@@ -44,25 +26,21 @@ std::vector<std::vector<int64_t>> grid_for(const KernelDescriptor& kernel, int64
       grid.push_back(o->second);
       continue;
     }
-    const auto& grids = mode_grids();
-    auto known = std::find_if(grids.begin(), grids.end(), [&](const ModeGrid& g) { return name == g.param; });
-    if (known != grids.end()) {
-      std::vector<int64_t> values = mode == Mode::quick ? known->quick : known->full;
+    std::vector<int64_t> values = mode == Mode::quick ? p.quick : p.full;
+    if (values.empty()) {
+      values = kiln::gen::power_of_two_domain(p);
+      if (mode == Mode::quick && values.size() > 4) values.resize(4);
+    } else if (p.multiple_of > 1) {
       // A stepped parameter (threads: multiples of 32) also gets the steps inside the
       // grid's range that divide the hidden size: 160 and 320 threads tile 5120.
-      if (p.multiple_of > 1 && !values.empty()) {
-        const auto [lo, hi] = std::minmax_element(values.begin(), values.end());
-        for (int64_t v = *lo; v <= *hi; v += p.multiple_of)
-          if (v % p.multiple_of == 0 && hidden % v == 0 && kiln::gen::in_domain(p, v)) values.push_back(v);
-        std::sort(values.begin(), values.end());
-        values.erase(std::unique(values.begin(), values.end()), values.end());
-      }
-      grid.push_back(values);
-    } else {
-      std::vector<int64_t> values = kiln::gen::power_of_two_domain(p);
-      if (mode == Mode::quick && values.size() > 4) values.resize(4);
-      grid.push_back(values);
+      const auto [lo, hi] = std::minmax_element(values.begin(), values.end());
+      const int64_t first = *lo, last = *hi;
+      for (int64_t v = first; v <= last; v += p.multiple_of)
+        if (v % p.multiple_of == 0 && hidden % v == 0 && kiln::gen::in_domain(p, v)) values.push_back(v);
+      std::sort(values.begin(), values.end());
+      values.erase(std::unique(values.begin(), values.end()), values.end());
     }
+    grid.push_back(values);
   }
   return grid;
 }

@@ -1,6 +1,7 @@
-// The candidates of one (kernel, hidden size): a grid per mode, cut by the kernel's
-// schema through kiln-gen's own validation (generator/src/space.cpp), then by what
-// the target arch can launch. Every candidate is one a config file may hold.
+// The candidates of one (kernel, hidden size): the grid of the kernel's descriptor for
+// the mode (ParamSpec::quick / full, generator/src/kernels.cpp), cut by its schema
+// through kiln-gen's own validation (generator/src/space.cpp), then by what the target
+// arch can launch. Every candidate is one a config file may hold.
 #pragma once
 
 #include <cstddef>
@@ -21,12 +22,11 @@ const char* mode_name(Mode mode);
 // --grid name=v1,v2,...: a parameter's values, replacing the mode's.
 using GridOverrides = std::map<std::string, std::vector<int64_t>>;
 
-// The grid of `mode` for each schema parameter (schema order), overrides applied.
-// Powers of two -- quick: vec 8, threads 64..512, rows_per_cta 1, 2, 4, col_iters 1, 2,
-// cluster 1; full: vec 4, 8, threads 32..1024, rows_per_cta 1..16, col_iters 1..8,
-// cluster 1..8 -- plus, for a stepped parameter (threads), the multiples of its step
-// in that range that divide `hidden`. A parameter neither list knows gets its schema
-// domain's powers of two (quick: the smallest four).
+// The grid of `mode` for each schema parameter (schema order), overrides applied: the
+// descriptor's ParamSpec::quick or ::full values, plus, for a stepped parameter
+// (threads: multiples of 32), the multiples of its step in that range that divide
+// `hidden`. A parameter whose descriptor gives no grid gets its schema domain's powers
+// of two (quick: the smallest four).
 std::vector<std::vector<int64_t>> grid_for(const kiln::gen::KernelDescriptor& kernel, int64_t hidden, Mode mode,
                                            const GridOverrides& overrides);
 

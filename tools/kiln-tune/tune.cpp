@@ -1,20 +1,25 @@
+// Tuning one config set: see tune.h. tune_set is a SetTuner's steps in order: the run's
+// reference points, every candidate checked, then per pair the candidates timed, the
+// close ones re-timed, a winner picked and its config file written.
 #include "tune.h"
 
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <limits>
 #include <map>
 #include <memory>
 #include <sstream>
+#include <stdexcept>
 
 #include "config_io.h"
+#include "kiln/kiln.h"
 #include "pick.h"
 #include "util.h"
 #include "worker.h"
 
 namespace kiln_tune {
 namespace fs = std::filesystem;
+using kiln::measure::Progress;
 
 TimingPlan timing_plan(Mode mode) {
   TimingPlan t;
@@ -50,11 +55,11 @@ int64_t SetPlan::max_tokens() const {
   return m;
 }
 
-double kernel_bytes(const std::string& kernel, int64_t hidden, int64_t tokens) {
-  const double t = double(tokens), h = double(hidden);
-  if (kernel == "silu_mul_fp8") return t * 2 * h * 2 + t * h;   // read [T, 2H] bf16, write [T, H] fp8
-  if (kernel == "rms_norm_fp8") return t * h * 2 + h * 2 + t * h;  // + the weight [H]
-  return 0;
+double min_bytes(const std::string& kernel, int64_t hidden, int64_t tokens) {
+  int64_t bytes = 0;
+  if (kiln_min_bytes(kernel.c_str(), KILN_DTYPE_BF16, hidden, tokens, &bytes) != KILN_SUCCESS)
+    throw std::runtime_error(std::string("kiln_min_bytes: ") + kiln_last_error());
+  return static_cast<double>(bytes);
 }
 
 namespace {
@@ -114,274 +119,340 @@ double rounded(double v, int digits) {
   return std::round(v * f) / f;
 }
 
-}  // namespace
+// {"32": 3.1, "64": 3.22}: one candidate's times at the pair's counts.
+nlohmann::ordered_json times_at(const Pair& pair, const std::vector<double>& us) {
+  nlohmann::ordered_json at = nlohmann::ordered_json::object();
+  for (std::size_t p = 0; p < pair.points.size(); ++p) at[std::to_string(pair.points[p])] = rounded(us[p], 3);
+  return at;
+}
 
-void tune_set(const SetPlan& plan, const BuiltSet& built, RunInfo& info, const TimingPlan& timing,
-              Progress& progress, std::vector<PairResult>& results) {
-  const CandidateSet& set = plan.candidates;
-  const std::string kernel(set.kernel->name);
-  const std::string label = kernel + " h=" + std::to_string(set.hidden);
-  const int n = static_cast<int>(set.schedules.size());
+// The answer "bad <why>" as "<why>".
+std::string reason(const std::string& answer) { return answer.rfind("bad ", 0) == 0 ? answer.substr(4) : answer; }
 
+class SetTuner {
+ public:
+  SetTuner(const SetPlan& plan, const BuiltSet& built, RunInfo& info, const TimingPlan& timing, Progress& progress,
+           std::vector<PairResult>& results)
+      : plan_(plan), set_(plan.candidates), built_(built), info_(info), timing_(timing), progress_(progress),
+        results_(results), kernel_(set_.kernel->name), label_(kernel_ + " h=" + std::to_string(set_.hidden)),
+        n_(static_cast<int>(set_.schedules.size())), out_(static_cast<std::size_t>(n_)),
+        row_of_(static_cast<std::size_t>(n_), -1), session_(worker_spec(), spec_stem() + ".json", info.watchdog_s) {
+    for (const auto& [c, why] : built.failed) out_[static_cast<std::size_t>(c)] = "compile: " + why;
+    for (std::size_t row = 0; row < built.table.size(); ++row) row_of_[static_cast<std::size_t>(built.table[row])] = int(row);
+    for (int c = 0; c < n_; ++c)
+      if (row_of_[c] < 0 && out_[c].empty()) out_[c] = "compile: not built";
+    for (const auto& [c, why] : built.failed)
+      progress_.note(label_ + " [" + set_.schedules[c].text() + "] compile failed: " + why);
+  }
+
+  void run() {
+    if (info_.ceiling_gbps == 0 && !measure_reference_points()) return;
+    if (!check_candidates()) return;
+    for (const Pair& pair : plan_.pairs)
+      if (!pair.exists) tune_pair(pair);
+  }
+
+ private:
   // A pair races the grid and its own incumbent (others' incumbents the grid lacks are not raced).
-  auto races = [&](const Pair& pair, int c) { return set.from_grid(c) || c == pair.incumbent; };
-  auto result_for = [&](const Pair& pair) {
+  bool races(const Pair& pair, int c) const { return set_.from_grid(c) || c == pair.incumbent; }
+
+  PairResult result_for(const Pair& pair) const {
     PairResult r;
-    r.kernel = kernel;
-    r.hidden = set.hidden;
+    r.kernel = kernel_;
+    r.hidden = set_.hidden;
     r.threshold = pair.threshold;
-    for (int c = 0; c < n; ++c) r.tried += races(pair, c);
+    for (int c = 0; c < n_; ++c) r.tried += races(pair, c);
     return r;
-  };
-  auto fail_all = [&](const std::string& why) {
-    for (const Pair& pair : plan.pairs) {
+  }
+
+  std::string spec_stem() const {
+    return (info_.work / "workers" / (kernel_ + "_" + set_.arch + "_h" + std::to_string(set_.hidden))).string();
+  }
+
+  WorkerSpec worker_spec() const {
+    WorkerSpec spec;
+    spec.library = built_.library;
+    spec.kernel = kernel_;
+    spec.hidden = set_.hidden;
+    spec.device = info_.device_index;
+    for (int c : built_.table) spec.schedules.push_back(set_.schedules[static_cast<std::size_t>(c)].text());
+    spec.check_tokens = plan_.check_tokens;
+    spec.max_tokens = plan_.max_tokens();
+    spec.seed = 20260101;
+    fs::create_directories(fs::path(spec_stem()).parent_path());
+    spec.log = spec_stem() + ".log";
+    return spec;
+  }
+
+  // Every pending pair fails with `why`.
+  void fail_all(const std::string& why) {
+    for (const Pair& pair : plan_.pairs) {
       if (pair.exists) continue;
       PairResult r = result_for(pair);
       r.status = "failed";
       r.failed = r.tried;
       r.note = why;
-      results.push_back(r);
+      results_.push_back(r);
     }
-    progress.note(label + ": " + why);
-  };
+    progress_.note(label_ + ": " + why);
+  }
 
-  // Why each candidate is out: compile, check or timing failures; empty = good.
-  std::vector<std::string> out(static_cast<std::size_t>(n));
-  std::vector<int> row_of(static_cast<std::size_t>(n), -1);  // candidate -> library table row
-  for (const auto& [c, why] : built.failed) out[static_cast<std::size_t>(c)] = "compile: " + why;
-  for (std::size_t row = 0; row < built.table.size(); ++row) row_of[static_cast<std::size_t>(built.table[row])] = int(row);
-  for (int c = 0; c < n; ++c)
-    if (row_of[c] < 0 && out[c].empty()) out[c] = "compile: not built";
-  for (const auto& [c, why] : built.failed) progress.note(label + " [" + set.schedules[c].text() + "] compile failed: " + why);
-
-  WorkerSpec spec;
-  spec.library = built.library;
-  spec.kernel = kernel;
-  spec.hidden = set.hidden;
-  spec.device = info.device_index;
-  for (int c : built.table) spec.schedules.push_back(set.schedules[static_cast<std::size_t>(c)].text());
-  spec.check_tokens = plan.check_tokens;
-  spec.max_tokens = plan.max_tokens();
-  spec.seed = 20260101;
-  spec.simulate = info.simulate;
-  const fs::path stem = info.work / "workers" / (kernel + "_" + set.arch + "_h" + std::to_string(set.hidden));
-  fs::create_directories(stem.parent_path());
-  spec.log = stem.string() + ".log";
-  Session session(spec, stem.string() + ".json", info.watchdog_s);
-
-  // Once per run: the copy ceiling (4 GiB each way) and the launch floor.
-  if (info.ceiling_gbps == 0) {
-    progress.status(label + ": measuring the copy ceiling");
-    Session::Reply r = session.call("ceiling " + std::to_string(std::size_t(4) << 30));
-    if (r.outcome == Session::Outcome::fatal) return fail_all(r.text);
+  // Once per run: the copy ceiling (4 GiB each way) and the launch floor. False: no worker.
+  bool measure_reference_points() {
+    progress_.status(label_ + ": measuring the copy ceiling");
+    Session::Reply r = session_.call("ceiling " + std::to_string(std::size_t(4) << 30));
+    if (r.outcome == Session::Outcome::fatal) {
+      fail_all(r.text);
+      return false;
+    }
     std::istringstream in(r.text);
     std::string word;
     double kernel_gbps = 0, memcpy_gbps = 0;
-    if (in >> word && word == "ceiling" && in >> info.ceiling_gbps >> kernel_gbps >> memcpy_gbps) {
-      info.ceiling_detail = "copy kernel " + fixed(kernel_gbps, 0) + " GB/s, cudaMemcpyAsync " + fixed(memcpy_gbps, 0) +
-                            " GB/s (4 GiB device to device, read + written)";
-      progress.note("copy ceiling: " + fixed(info.ceiling_gbps, 0) + " GB/s (" + info.ceiling_detail + ")");
+    if (in >> word && word == "ceiling" && in >> info_.ceiling_gbps >> kernel_gbps >> memcpy_gbps) {
+      info_.ceiling_detail = "copy kernel " + fixed(kernel_gbps, 0) + " GB/s, cudaMemcpyAsync " +
+                             fixed(memcpy_gbps, 0) + " GB/s (4 GiB device to device, read + written)";
+      progress_.note("copy ceiling: " + fixed(info_.ceiling_gbps, 0) + " GB/s (" + info_.ceiling_detail + ")");
     } else {
-      info.ceiling_gbps = -1;  // tried; % of ceiling is left out
-      progress.note("copy ceiling not measured: " + r.text);
+      info_.ceiling_gbps = -1;  // tried; % of ceiling is left out
+      progress_.note("copy ceiling not measured: " + r.text);
     }
-    r = session.call("floor");
-    if (r.outcome == Session::Outcome::answer && r.text.rfind("floor ", 0) == 0) info.floor_us = std::stod(r.text.substr(6));
+    r = session_.call("floor");
+    if (r.outcome == Session::Outcome::answer && r.text.rfind("floor ", 0) == 0)
+      info_.floor_us = std::stod(r.text.substr(6));
+    return true;
   }
 
-  // 1. Every candidate against the reference, before any is timed.
-  int checked = 0;
-  for (int c = 0; c < n; ++c) {
-    if (!out[c].empty()) continue;
-    progress.status(label + ": checking " + std::to_string(++checked) + "/" + std::to_string(built.table.size()) +
-                    " " + set.schedules[c].text());
-    Session::Reply r = session.call("check " + std::to_string(row_of[c]));
-    progress.advance();
-    if (r.outcome == Session::Outcome::fatal) return fail_all(r.text);
-    if (r.outcome == Session::Outcome::lost) out[c] = "check: crashed: " + r.text;
-    else if (r.text != "ok") out[c] = "check: " + (r.text.rfind("bad ", 0) == 0 ? r.text.substr(4) : r.text);
-    if (!out[c].empty()) progress.note(label + " [" + set.schedules[c].text() + "] rejected: " + out[c]);
+  // Every candidate against the reference, before any is timed. False: no worker.
+  bool check_candidates() {
+    int checked = 0;
+    for (int c = 0; c < n_; ++c) {
+      if (!out_[c].empty()) continue;
+      progress_.status(label_ + ": checking " + std::to_string(++checked) + "/" +
+                       std::to_string(built_.table.size()) + " " + set_.schedules[c].text());
+      Session::Reply r = session_.call("check " + std::to_string(row_of_[c]));
+      progress_.advance();
+      if (r.outcome == Session::Outcome::fatal) {
+        fail_all(r.text);
+        return false;
+      }
+      if (r.outcome == Session::Outcome::lost) out_[c] = "check: crashed: " + r.text;
+      else if (r.text != "ok") out_[c] = "check: " + reason(r.text);
+      if (!out_[c].empty()) progress_.note(label_ + " [" + set_.schedules[c].text() + "] rejected: " + out_[c]);
+    }
+    progress_.advance(n_ - checked);  // the ones that never compiled
+    return true;
   }
-  progress.advance(n - checked);  // the ones that never compiled
 
-  // 2. Per pair: time, re-time the close ones, pick, write.
-  for (const Pair& pair : plan.pairs) {
-    PairResult result = result_for(pair);
-    if (pair.exists) continue;
-    const std::string pair_label = label + " bs" + std::to_string(pair.threshold);
-    std::vector<std::vector<double>> us(static_cast<std::size_t>(n));
+  // One timing of candidate c at the pair's point p (`replays` replays); false when it
+  // failed (the candidate is then out). Throws when the worker cannot go on.
+  bool time_one(const Pair& pair, int c, std::size_t p, int replays, double& value) {
+    Session::Reply r = session_.call("time " + std::to_string(row_of_[c]) + " " + std::to_string(pair.points[p]) +
+                                     " " + std::to_string(timing_.launches) + " " + std::to_string(replays) + " " +
+                                     fixed(timing_.warmup_ms, 1));
+    if (r.outcome == Session::Outcome::fatal) throw std::runtime_error(r.text);
+    std::istringstream in(r.text);
+    std::string word;
+    if (r.outcome == Session::Outcome::answer && in >> word && word == "us" && in >> value && value > 0) return true;
+    out_[c] = std::string("timing: ") + (r.outcome == Session::Outcome::lost ? "crashed: " : "") + reason(r.text);
+    progress_.note(pair_label(pair) + " [" + set_.schedules[c].text() + "] rejected: " + out_[c]);
+    return false;
+  }
 
-    // One timing of candidate c at point p (`replays` replays); false when it failed.
-    auto time_one = [&](int c, std::size_t p, int replays, double& value) -> bool {
-      Session::Reply r = session.call("time " + std::to_string(row_of[c]) + " " + std::to_string(pair.points[p]) + " " +
-                                      std::to_string(timing.launches) + " " + std::to_string(replays) + " " +
-                                      fixed(timing.warmup_ms, 1));
-      if (r.outcome == Session::Outcome::fatal) throw std::runtime_error(r.text);
-      std::istringstream in(r.text);
-      std::string word;
-      if (r.outcome == Session::Outcome::answer && in >> word && word == "us" && in >> value && value > 0) return true;
-      out[c] = std::string("timing: ") + (r.outcome == Session::Outcome::lost ? "crashed: " : "") +
-               (r.text.rfind("bad ", 0) == 0 ? r.text.substr(4) : r.text);
-      progress.note(pair_label + " [" + set.schedules[c].text() + "] rejected: " + out[c]);
-      return false;
-    };
+  std::string pair_label(const Pair& pair) const { return label_ + " bs" + std::to_string(pair.threshold); }
 
-    try {
-      int timed = 0, alive = 0;
-      for (int c = 0; c < n; ++c) alive += out[c].empty() && races(pair, c);
-      for (int c = 0; c < n; ++c) {
-        if (!out[c].empty() || !races(pair, c)) {
-          progress.advance(double(pair.points.size()));
-          continue;
-        }
-        progress.status(pair_label + ": timing " + std::to_string(++timed) + "/" + std::to_string(alive));
-        std::vector<double> row;
+  // us[c][p]: every racing candidate at every point of the pair; empty for the ones out.
+  std::vector<std::vector<double>> time_candidates(const Pair& pair) {
+    std::vector<std::vector<double>> us(static_cast<std::size_t>(n_));
+    int timed = 0, alive = 0;
+    for (int c = 0; c < n_; ++c) alive += out_[c].empty() && races(pair, c);
+    for (int c = 0; c < n_; ++c) {
+      if (!out_[c].empty() || !races(pair, c)) {
+        progress_.advance(double(pair.points.size()));
+        continue;
+      }
+      progress_.status(pair_label(pair) + ": timing " + std::to_string(++timed) + "/" + std::to_string(alive));
+      std::vector<double> row;
+      for (std::size_t p = 0; p < pair.points.size(); ++p) {
+        double v = 0;
+        progress_.advance();
+        if (!time_one(pair, c, p, timing_.replays, v)) break;
+        row.push_back(v);
+      }
+      if (out_[c].empty()) us[c] = row;
+    }
+    return us;
+  }
+
+  // Noise guard: the close ones again, interleaved so that drift hits all alike, twice
+  // the replays each; every candidate keeps its best median. The incumbent is always
+  // re-timed: a best-of-several challenger against its single median would be favoured
+  // by the noise alone.
+  void retime_close(const Pair& pair, std::vector<std::vector<double>>& us) {
+    std::vector<int> close = contenders(relative_scores(us), timing_.guard, timing_.max_contenders);
+    const int inc = pair.incumbent;
+    if (inc >= 0 && !us[inc].empty() && std::find(close.begin(), close.end(), inc) == close.end())
+      close.push_back(inc);
+    progress_.add_total(double(close.size() * pair.points.size() * timing_.retimes));
+    for (int round = 0; round < timing_.retimes && close.size() > 1; ++round) {
+      progress_.status(pair_label(pair) + ": re-timing " + std::to_string(close.size()) + " close candidates");
+      for (int c : close) {
+        if (!out_[c].empty()) continue;
         for (std::size_t p = 0; p < pair.points.size(); ++p) {
           double v = 0;
-          progress.advance();
-          if (!time_one(c, p, timing.replays, v)) break;
-          row.push_back(v);
-        }
-        if (out[c].empty()) us[c] = row;
-      }
-
-      // Noise guard: the close ones again, interleaved so that drift hits all alike.
-      std::vector<int> close = contenders(relative_scores(us), timing.guard, timing.max_contenders);
-      // The incumbent is always re-timed: a best-of-several challenger against its single
-      // median would be favoured by the noise alone.
-      const int inc = pair.incumbent;
-      if (inc >= 0 && !us[inc].empty() && std::find(close.begin(), close.end(), inc) == close.end())
-        close.push_back(inc);
-      progress.add_total(double(close.size() * pair.points.size() * timing.retimes));
-      for (int round = 0; round < timing.retimes && close.size() > 1; ++round) {
-        progress.status(pair_label + ": re-timing " + std::to_string(close.size()) + " close candidates");
-        for (int c : close) {
-          if (!out[c].empty()) continue;
-          for (std::size_t p = 0; p < pair.points.size(); ++p) {
-            double v = 0;
-            progress.advance();
-            if (!time_one(c, p, 2 * timing.replays, v)) {
-              us[c].clear();
-              break;
-            }
-            us[c][p] = std::min(us[c][p], v);  // best of medians
+          progress_.advance();
+          if (!time_one(pair, c, p, 2 * timing_.replays, v)) {
+            us[c].clear();
+            break;
           }
+          us[c][p] = std::min(us[c][p], v);  // best of medians
         }
       }
+    }
+  }
+
+  void tune_pair(const Pair& pair) {
+    PairResult result = result_for(pair);
+    std::vector<std::vector<double>> us;
+    try {
+      us = time_candidates(pair);
+      retime_close(pair, us);
     } catch (const std::exception& e) {
       result.status = "failed";
       result.note = e.what();
       result.failed = result.tried;
-      results.push_back(result);
-      progress.note(pair_label + ": " + result.note);
-      continue;
+      results_.push_back(result);
+      progress_.note(pair_label(pair) + ": " + result.note);
+      return;
     }
-
     std::vector<std::vector<int64_t>> simplicity;
-    for (const auto& s : set.schedules) simplicity.push_back(simplicity_key(s));
-    const Choice choice = choose_against(us, simplicity, timing.tie, pair.incumbent);
-    for (int c = 0; c < n; ++c) result.failed += races(pair, c) && !out[c].empty();
+    for (const auto& s : set_.schedules) simplicity.push_back(simplicity_key(s));
+    const Choice choice = choose_against(us, simplicity, timing_.tie, pair.incumbent);
+    for (int c = 0; c < n_; ++c) result.failed += races(pair, c) && !out_[c].empty();
     if (choice.winner < 0) {
       result.status = "failed";
       result.note = "no candidate passed the checks";
-      results.push_back(result);
-      progress.note(pair_label + ": " + result.note);
-      continue;
+      results_.push_back(result);
+      progress_.note(pair_label(pair) + ": " + result.note);
+      return;
     }
+    write_winner(pair, choice, us, result);
+  }
 
+  // The winner's figures into `result`, its provenance, the file; a note and the result.
+  void write_winner(const Pair& pair, const Choice& choice, const std::vector<std::vector<double>>& us,
+                    PairResult& result) {
     const int w = choice.winner;
-    const double w_us = us[w][0];
-    const double bytes = kernel_bytes(kernel, set.hidden, pair.threshold);
-    result.winner = set.schedules[w].text();
-    result.us = w_us;
-    result.gbps = bytes / (w_us * 1e-6) / 1e9;
-    result.pct = info.ceiling_gbps > 0 ? 100.0 * result.gbps / info.ceiling_gbps : 0;
-    int timed_ok = 0;
-    for (int c = 0; c < n; ++c) timed_ok += !us[c].empty();
-
-    nlohmann::ordered_json tuning;
-    tuning["tool"] = info.tool;
-    if (info.simulate) tuning["simulated"] = "no GPU: synthetic timings, not for committing";
-    tuning["mode"] = info.simulate ? "simulated" : (info.mode == Mode::quick ? "quick" : "full");
-    tuning["gpu"] = info.device.name;
-    tuning["driver"] = info.device.driver;
-    tuning["cuda_driver"] = info.device.cuda_driver;
-    tuning["date"] = info.date;
-    tuning["tokens"] = pair.points;
-    tuning["us"] = rounded(w_us, 3);
-    if (pair.points.size() > 1) {
-      nlohmann::ordered_json at = nlohmann::ordered_json::object();
-      for (std::size_t p = 0; p < pair.points.size(); ++p) at[std::to_string(pair.points[p])] = rounded(us[w][p], 3);
-      tuning["us_at_tokens"] = at;
-    }
-    tuning["gbps"] = rounded(result.gbps, 1);
-    if (info.ceiling_gbps > 0) {
-      tuning["pct_of_ceiling"] = rounded(result.pct, 1);
-      tuning["ceiling_gbps"] = rounded(info.ceiling_gbps, 1);
-    }
-    if (info.floor_us > 0) tuning["launch_floor_us"] = rounded(info.floor_us, 3);
-    tuning["candidates"] = {{"tried", result.tried}, {"failed", result.failed}, {"timed", timed_ok}};
+    result.winner = set_.schedules[w].text();
+    result.us = us[w][0];
+    result.gbps = min_bytes(kernel_, set_.hidden, pair.threshold) / (result.us * 1e-6) / 1e9;
+    result.pct = info_.ceiling_gbps > 0 ? 100.0 * result.gbps / info_.ceiling_gbps : 0;
     if (choice.runner_up >= 0) {
-      const int r = choice.runner_up;
-      result.runner_up = set.schedules[r].text();
-      result.margin_pct = 100.0 * (us[r][0] / w_us - 1.0);
-      tuning["runner_up"] = {{"schedule", result.runner_up},
-                             {"us", rounded(us[r][0], 3)},
-                             {"margin_pct", rounded(result.margin_pct, 2)}};
+      result.runner_up = set_.schedules[choice.runner_up].text();
+      result.margin_pct = 100.0 * (us[choice.runner_up][0] / result.us - 1.0);
     }
-    // The schedule this file replaces, and whether it stayed.
     std::string incumbent_note;
-    if (!pair.incumbent_ignored.empty()) {
-      result.incumbent = "ignored";
-      tuning["incumbent"] = {{"ignored", pair.incumbent_ignored}};
-      incumbent_note = ", incumbent ignored (invalid)";
-    } else if (const int i = pair.incumbent; i >= 0) {
-      nlohmann::ordered_json held = {{"schedule", set.schedules[i].text()}};
-      if (us[i].empty()) {
-        result.incumbent = "rejected";
-        held["rejected"] = out[i];
-        incumbent_note = ", incumbent rejected";
-      } else {
-        held["us"] = rounded(us[i][0], 3);
-        if (pair.points.size() > 1) {
-          nlohmann::ordered_json at = nlohmann::ordered_json::object();
-          for (std::size_t p = 0; p < pair.points.size(); ++p)
-            at[std::to_string(pair.points[p])] = rounded(us[i][p], 3);
-          held["us_at_tokens"] = at;
-        }
-        result.incumbent = w == i ? "kept" : "replaced";
-        result.incumbent_pct = 100.0 * (mean_ratio(us[i], us[w]) - 1.0);
-        incumbent_note = w == i ? ", incumbent kept"
-                                : ", replaces " + set.schedules[i].text() + " (" +
-                                      signed_pct(result.incumbent_pct) + " slower)";
-      }
-      held["kept"] = w == i;
-      tuning["incumbent"] = held;
-    }
-    tuning["source_hash"] = info.source_hash;
-    tuning["method"] = "every candidate checked against the CPU reference (bf16 and fp16); CUDA graph of " +
-                       std::to_string(timing.launches) + " launches, warm-up, median of " +
-                       std::to_string(timing.replays) + " replays; candidates within " + fixed(timing.guard * 100, 0) +
-                       " % re-timed " + std::to_string(timing.retimes) + "x (best median); within " +
-                       fixed(timing.tie * 100, 0) + " % the simplest schedule wins; the schedule being replaced " +
-                       "stays unless another is more than " + fixed(timing.tie * 100, 0) +
-                       " % faster on average over the counts and no more than " + fixed(timing.tie * 100, 0) +
-                       " % slower at any";
-
-    const fs::path file = config_file(info.configs, kernel, set.arch, set.hidden, pair.threshold);
+    const nlohmann::ordered_json tuning = tuning_record(pair, choice, us, result, incumbent_note);
+    const fs::path file = config_file(info_.configs, kernel_, set_.arch, set_.hidden, pair.threshold);
     try {
-      write_file_atomic(file, config_text(set.schedules[w], set.hidden, tuning));
+      write_file_atomic(file, config_text(set_.schedules[w], set_.hidden, tuning));
       result.status = "written";
     } catch (const std::exception& e) {
       result.status = "failed";
       result.note = e.what();
     }
-    progress.note(pair_label + ": " + result.winner + "  " + fixed(w_us, 2) + " us" +
-                  (result.pct > 0 ? ", " + fixed(result.pct, 1) + " % of ceiling" : "") +
-                  (choice.runner_up >= 0 ? ", runner-up " + signed_pct(result.margin_pct) : "") + incumbent_note +
-                  (result.status == "written" ? "" : "  NOT WRITTEN: " + result.note));
-    results.push_back(result);
+    progress_.note(pair_label(pair) + ": " + result.winner + "  " + fixed(result.us, 2) + " us" +
+                   (result.pct > 0 ? ", " + fixed(result.pct, 1) + " % of ceiling" : "") +
+                   (choice.runner_up >= 0 ? ", runner-up " + signed_pct(result.margin_pct) : "") + incumbent_note +
+                   (result.status == "written" ? "" : "  NOT WRITTEN: " + result.note));
+    results_.push_back(result);
   }
+
+  // The config file's "tuning" block; sets result.incumbent* and a note about it.
+  nlohmann::ordered_json tuning_record(const Pair& pair, const Choice& choice,
+                                       const std::vector<std::vector<double>>& us, PairResult& result,
+                                       std::string& incumbent_note) const {
+    const int w = choice.winner;
+    nlohmann::ordered_json tuning;
+    tuning["tool"] = info_.tool;
+    if (!info_.synthetic.empty()) tuning["simulated"] = info_.synthetic;
+    tuning["mode"] = !info_.synthetic.empty() ? "simulated" : mode_name(info_.mode);
+    tuning["gpu"] = info_.device.name;
+    tuning["driver"] = info_.device.driver;
+    tuning["cuda_driver"] = info_.device.cuda_driver;
+    tuning["date"] = info_.date;
+    tuning["tokens"] = pair.points;
+    tuning["us"] = rounded(result.us, 3);
+    if (pair.points.size() > 1) tuning["us_at_tokens"] = times_at(pair, us[w]);
+    tuning["gbps"] = rounded(result.gbps, 1);
+    if (info_.ceiling_gbps > 0) {
+      tuning["pct_of_ceiling"] = rounded(result.pct, 1);
+      tuning["ceiling_gbps"] = rounded(info_.ceiling_gbps, 1);
+    }
+    if (info_.floor_us > 0) tuning["launch_floor_us"] = rounded(info_.floor_us, 3);
+    int timed_ok = 0;
+    for (int c = 0; c < n_; ++c) timed_ok += !us[c].empty();
+    tuning["candidates"] = {{"tried", result.tried}, {"failed", result.failed}, {"timed", timed_ok}};
+    if (choice.runner_up >= 0)
+      tuning["runner_up"] = {{"schedule", result.runner_up},
+                             {"us", rounded(us[choice.runner_up][0], 3)},
+                             {"margin_pct", rounded(result.margin_pct, 2)}};
+    // The schedule this file replaces, and whether it stayed.
+    if (!pair.incumbent_ignored.empty()) {
+      result.incumbent = "ignored";
+      tuning["incumbent"] = {{"ignored", pair.incumbent_ignored}};
+      incumbent_note = ", incumbent ignored (invalid)";
+    } else if (const int i = pair.incumbent; i >= 0) {
+      nlohmann::ordered_json held = {{"schedule", set_.schedules[i].text()}};
+      if (us[i].empty()) {
+        result.incumbent = "rejected";
+        held["rejected"] = out_[i];
+        incumbent_note = ", incumbent rejected";
+      } else {
+        held["us"] = rounded(us[i][0], 3);
+        if (pair.points.size() > 1) held["us_at_tokens"] = times_at(pair, us[i]);
+        result.incumbent = w == i ? "kept" : "replaced";
+        result.incumbent_pct = 100.0 * (mean_ratio(us[i], us[w]) - 1.0);
+        incumbent_note = w == i ? ", incumbent kept"
+                                : ", replaces " + set_.schedules[i].text() + " (" +
+                                      signed_pct(result.incumbent_pct) + " slower)";
+      }
+      held["kept"] = w == i;
+      tuning["incumbent"] = held;
+    }
+    tuning["source_hash"] = info_.source_hash;
+    tuning["method"] = method_text();
+    return tuning;
+  }
+
+  std::string method_text() const {
+    const std::string tie = fixed(timing_.tie * 100, 0);
+    return "every candidate checked against the CPU reference (bf16 and fp16); CUDA graph of " +
+           std::to_string(timing_.launches) + " launches, warm-up, median of " + std::to_string(timing_.replays) +
+           " replays; candidates within " + fixed(timing_.guard * 100, 0) + " % re-timed " +
+           std::to_string(timing_.retimes) + "x (best median); within " + tie +
+           " % the simplest schedule wins; the schedule being replaced stays unless another is more than " + tie +
+           " % faster on average over the counts and no more than " + tie + " % slower at any";
+  }
+
+  const SetPlan& plan_;
+  const CandidateSet& set_;
+  const BuiltSet& built_;
+  RunInfo& info_;
+  const TimingPlan& timing_;
+  Progress& progress_;
+  std::vector<PairResult>& results_;
+  const std::string kernel_, label_;
+  const int n_;
+  std::vector<std::string> out_;  // why each candidate is out (compile, check, timing); empty = good
+  std::vector<int> row_of_;       // candidate -> library table row
+  Session session_;
+};
+
+}  // namespace
+
+void tune_set(const SetPlan& plan, const BuiltSet& built, RunInfo& info, const TimingPlan& timing, Progress& progress,
+              std::vector<PairResult>& results) {
+  SetTuner(plan, built, info, timing, progress, results).run();
 }
 
 }  // namespace kiln_tune

@@ -10,8 +10,8 @@
 
 #include "build.h"
 #include "candidates.h"
-#include "device.h"
-#include "progress.h"
+#include "measure/device.h"
+#include "measure/progress.h"
 
 namespace kiln_tune {
 
@@ -50,7 +50,7 @@ struct SetPlan {
 
 // The run-wide facts every config's provenance quotes.
 struct RunInfo {
-  DeviceInfo device;
+  kiln::measure::DeviceInfo device;
   Mode mode = Mode::full;
   std::string tool;            // "kiln-tune 1 (kiln 0.1.0)"
   std::string source_hash;     // templates, runtime headers, runner, nvcc version
@@ -59,7 +59,7 @@ struct RunInfo {
   std::string ceiling_detail;
   double floor_us = 0;
   bool force = false;
-  bool simulate = false;
+  std::string synthetic;       // non-empty: the lab's timings are synthetic (Lab::synthetic)
   std::filesystem::path configs, work;
   int device_index = 0;
   double watchdog_s = 120;
@@ -81,9 +81,11 @@ struct PairResult {
 // Runs one set; appends a result per requested pair. Measures the ceiling and the
 // launch floor first when `info` has none yet.
 void tune_set(const SetPlan& plan, const BuiltSet& built, RunInfo& info, const TimingPlan& timing,
-              Progress& progress, std::vector<PairResult>& results);
+              kiln::measure::Progress& progress, std::vector<PairResult>& results);
 
-// Minimal bytes a kernel moves for `tokens` rows (each input read once, output written once).
-double kernel_bytes(const std::string& kernel, int64_t hidden, int64_t tokens);
+// The fewest bytes a bf16 launch of `tokens` rows moves: libkiln's kiln_min_bytes, the
+// one formula kiln-bench and Python use too (each input read once, each output written
+// once, in-out tensors both). Throws for a kernel the library does not have.
+double min_bytes(const std::string& kernel, int64_t hidden, int64_t tokens);
 
 }  // namespace kiln_tune

@@ -151,16 +151,6 @@ bool capture_command(const std::vector<std::string>& argv, std::string& out) {
   return wait_status(pid) == 0;
 }
 
-std::string format_duration(double seconds) {
-  if (seconds < 0) seconds = 0;
-  const long s = static_cast<long>(seconds + 0.5);
-  char buf[32];
-  if (s < 60) std::snprintf(buf, sizeof buf, "%lds", s);
-  else if (s < 3600) std::snprintf(buf, sizeof buf, "%ldm%02lds", s / 60, s % 60);
-  else std::snprintf(buf, sizeof buf, "%ldh%02ldm", s / 3600, (s % 3600) / 60);
-  return buf;
-}
-
 std::string join(const std::vector<std::string>& parts, std::string_view separator) {
   std::string out;
   for (std::size_t i = 0; i < parts.size(); ++i) {

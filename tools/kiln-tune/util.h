@@ -39,9 +39,6 @@ int run_command(const std::vector<std::string>& argv, const std::filesystem::pat
 // Same, returning what it printed on stdout (stderr discarded); nothing when it failed.
 bool capture_command(const std::vector<std::string>& argv, std::string& out);
 
-// "3m05s", "42s", "1h02m".
-std::string format_duration(double seconds);
-
 // "a, b, c".
 std::string join(const std::vector<std::string>& parts, std::string_view separator = ", ");
 std::string join_ints(const std::vector<int64_t>& values, std::string_view separator = ",");

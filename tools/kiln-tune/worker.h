@@ -1,8 +1,9 @@
 // The worker: a child process (this executable, re-executed) that does the GPU work
-// of one (kernel, hidden size) through that set's candidate library. A candidate
-// that faults poisons the CUDA context for good, so it must not be the process that
-// keeps the results: the parent records every answer, and when a worker dies or
-// hangs it marks the candidate in flight as failed and starts a fresh worker.
+// of one (kernel, hidden size) through that set's candidate library: the Bench of the
+// run's Lab (lab.h). A candidate that faults poisons the CUDA context for good, so it
+// must not be the process that keeps the results: the parent records every answer,
+// and when a worker dies or hangs it marks the candidate in flight as failed and
+// starts a fresh worker.
 //
 // Protocol: one command line in, one answer line out.
 //   check <row>                                  -> ok | bad <why>
@@ -23,8 +24,10 @@
 
 namespace kiln_tune {
 
+class Lab;
+
 struct WorkerSpec {
-  std::filesystem::path library;         // kt.so; empty when simulating
+  std::filesystem::path library;         // kt.so
   std::string kernel;                    // "silu_mul_fp8"
   int64_t hidden = 0;
   int device = 0;
@@ -32,12 +35,11 @@ struct WorkerSpec {
   std::vector<int64_t> check_tokens;     // token counts every candidate is checked at (bf16)
   int64_t max_tokens = 1;                // the largest token count timed
   uint64_t seed = 1;
-  bool simulate = false;                 // no GPU: synthetic answers (tests of the tuner itself)
   std::filesystem::path log;             // the worker's stderr goes here
 };
 
-// `kiln-tune --worker-internal <spec.json>`: the child's main.
-int worker_main(const std::filesystem::path& spec_file);
+// `kiln-tune --worker-internal <spec.json>`: the child's main, answering through `lab`.
+int worker_main(const std::filesystem::path& spec_file, const Lab& lab);
 
 // The parent's handle on one worker process.
 class Worker {

@@ -171,6 +171,10 @@ KILN_API kiln_status kiln_kernel_find(const char* name, kiln_kernel_desc* desc);
  * written once, an in-out tensor both. The one formula kiln-bench, kiln-tune and Python use. */
 KILN_API kiln_status kiln_min_bytes(const char* kernel, kiln_dtype dtype, int64_t hidden, int64_t tokens, int64_t* bytes);
 
+/* One tensor's shape at (hidden, tokens): rows, cols and the bytes of one element. */
+KILN_API kiln_status kiln_tensor_shape(const kiln_tensor_desc* tensor, int64_t hidden, int64_t tokens, int64_t* rows,
+                                       int64_t* cols, int64_t* elem_bytes);
+
 KILN_API void kiln_plan_options_init(kiln_plan_options* options);
 KILN_API void kiln_args_init(kiln_args* args);
 
