@@ -901,7 +901,9 @@ TEST_F(LaunchValidation, TensorChecksNeedNoDevice) {
   EXPECT_EQ(kiln_fused_add_rms_norm(fused.get(), in, in + H * 2, w, 1e-6f, kTokens, H, nullptr),
             KILN_ERROR_ALIASING);
   // Every argument well formed: only then the device, which this machine may lack.
-  if (!has_gpu()) EXPECT_EQ(kiln_launch(rms.get(), &args, nullptr), KILN_ERROR_NO_DEVICE) << kiln_last_error();
+  if (!has_gpu()) {
+    EXPECT_EQ(kiln_launch(rms.get(), &args, nullptr), KILN_ERROR_NO_DEVICE) << kiln_last_error();
+  }
 }
 
 TEST_F(LaunchValidation, GenericPlanNeedsOnlyElementAlignment) {
