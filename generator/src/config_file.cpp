@@ -3,12 +3,15 @@
 #include <algorithm>
 #include <limits>
 #include <set>
+#include <stdexcept>
+#include <string>
 
 namespace kiln::gen {
 using nlohmann::json;
 namespace {
 
 constexpr std::size_t kMaxRendered = 60;
+constexpr int kMaxNesting = 64;
 
 std::string join(const std::vector<int64_t>& values) {
   std::string out;
@@ -92,10 +95,54 @@ class DuplicateKeyFinder {
   std::vector<Frame> frames_;
 };
 
+// "[json.exception.out_of_range.406] number overflow ..." -> "number overflow ...".
+std::string strip_exception_id(const std::string& message) {
+  if (message.starts_with("[json.exception.")) {
+    const std::size_t end = message.find("] ");
+    if (end != std::string::npos) return message.substr(end + 2);
+  }
+  return message;
+}
+
+// Config files are two or three levels deep. A deeper document is refused before
+// nlohmann parses it: its parser, destructor and dump() recurse per level, and a
+// file of 100,000 '[' would overflow the stack. Brackets inside strings do not count.
+std::optional<Issue> nesting_error(std::string_view text) {
+  int depth = 0;
+  bool in_string = false, escaped = false;
+  std::size_t line = 1, column = 0;
+  for (char c : text) {
+    ++column;
+    if (c == '\n') {
+      ++line;
+      column = 0;
+    }
+    if (in_string) {
+      if (escaped) escaped = false;
+      else if (c == '\\') escaped = true;
+      else if (c == '"') in_string = false;
+      continue;
+    }
+    if (c == '"') in_string = true;
+    else if (c == '[' || c == '{') {
+      if (++depth > kMaxNesting)
+        return Issue{"json", "line " + std::to_string(line) + ", column " + std::to_string(column),
+                     "nested deeper than " + std::to_string(kMaxNesting) +
+                         " levels (a config file is an object of objects, 2 or 3 levels deep)"};
+    } else if (c == ']' || c == '}') {
+      if (depth > 0) --depth;
+    }
+  }
+  return std::nullopt;
+}
+
+ScheduleCheck check_config_text_unguarded(const KernelDescriptor& kernel, std::string_view text, int64_t hidden);
+
 }  // namespace
 
 std::string render_value(const json& value) {
-  std::string text = value.dump(-1, ' ', /*ensure_ascii=*/true);
+  // Values come from documents checked by nesting_error, so dump's recursion is bounded.
+  std::string text = value.dump(-1, ' ', /*ensure_ascii=*/true, json::error_handler_t::replace);
   if (text.size() > kMaxRendered) text = text.substr(0, kMaxRendered - 3) + "...";
   return text;
 }
@@ -128,12 +175,35 @@ ScheduleCheck check_schedule(const KernelDescriptor& kernel, const json& schedul
 }
 
 ScheduleCheck check_config_text(const KernelDescriptor& kernel, std::string_view text, int64_t hidden) {
+  // Nothing a file holds may escape as an exception: every failure is an issue of the file.
+  try {
+    return check_config_text_unguarded(kernel, text, hidden);
+  } catch (const std::exception& e) {
+    ScheduleCheck result;
+    result.issues = {{"json", "(unreadable)", std::string("cannot be checked: ") + strip_exception_id(e.what())}};
+    return result;
+  }
+}
+
+namespace {
+
+ScheduleCheck check_config_text_unguarded(const KernelDescriptor& kernel, std::string_view text, int64_t hidden) {
   ScheduleCheck result;
+  if (std::optional<Issue> deep = nesting_error(text)) {
+    result.issues = {*deep};
+    return result;
+  }
   json doc;
   try {
     doc = json::parse(text, DuplicateKeyFinder(result.issues));
   } catch (const json::parse_error& e) {
     result.issues = {syntax_issue(e)};
+    return result;
+  } catch (const json::out_of_range& e) {  // 1e400: a number beyond double
+    result.issues = {{"json", "(number)", "number out of range: " + strip_exception_id(e.what())}};
+    return result;
+  } catch (const json::exception& e) {
+    result.issues = {{"json", "(malformed)", "malformed JSON: " + strip_exception_id(e.what())}};
     return result;
   }
   if (!result.issues.empty()) return result;  // repeated keys: which value was meant is unknown
@@ -156,4 +226,5 @@ ScheduleCheck check_config_text(const KernelDescriptor& kernel, std::string_view
   return result;
 }
 
+}  // namespace
 }  // namespace kiln::gen

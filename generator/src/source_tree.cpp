@@ -27,9 +27,8 @@ bool read_file(const fs::path& path, std::string& text) {
   return !in.bad();
 }
 
-std::vector<std::string> child_names(const fs::path& folder) {
+std::vector<std::string> child_names(const fs::path& folder, std::error_code& ec) {
   std::vector<std::string> names;
-  std::error_code ec;
   for (fs::directory_iterator it(folder, ec), end; !ec && it != end; it.increment(ec))
     names.push_back(it->path().filename().string());
   std::sort(names.begin(), names.end());  // directory order is not portable
@@ -40,8 +39,12 @@ std::vector<std::string> child_names(const fs::path& folder) {
 // bounded walk cannot loop through a symlink to a parent folder.
 constexpr int kMaxDepth = 4;
 
-void walk(const fs::path& folder, const std::string& prefix, int depth, std::vector<SourceEntry>& out) {
-  for (const std::string& name : child_names(folder)) {
+void walk(const fs::path& folder, const std::string& prefix, int depth, SourceTree& tree) {
+  std::error_code ec;
+  const std::vector<std::string> names = child_names(folder, ec);
+  if (ec) tree.unlistable.emplace_back(prefix, ec.message());
+  std::vector<SourceEntry>& out = tree.entries;
+  for (const std::string& name : names) {
     SourceEntry entry;
     entry.path = prefix.empty() ? name : prefix + "/" + name;
     const fs::path full = folder / name;
@@ -50,7 +53,7 @@ void walk(const fs::path& folder, const std::string& prefix, int depth, std::vec
     const bool descend = entry.kind == SourceEntry::Kind::folder && depth < kMaxDepth;
     std::string path = entry.path;
     out.push_back(std::move(entry));
-    if (descend) walk(full, path, depth + 1, out);
+    if (descend) walk(full, path, depth + 1, tree);
   }
 }
 
@@ -59,7 +62,7 @@ void walk(const fs::path& folder, const std::string& prefix, int depth, std::vec
 SourceTree load_tree(const fs::path& root) {
   SourceTree tree;
   tree.root_is_folder = kind_of(root) == SourceEntry::Kind::folder;
-  if (tree.root_is_folder) walk(root, "", 1, tree.entries);
+  if (tree.root_is_folder) walk(root, "", 1, tree);
   std::sort(tree.entries.begin(), tree.entries.end(),
             [](const SourceEntry& a, const SourceEntry& b) { return a.path < b.path; });
   return tree;

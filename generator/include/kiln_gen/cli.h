@@ -14,8 +14,8 @@ namespace kiln::gen {
 // Exit codes.
 inline constexpr int kExitOk = 0;
 inline constexpr int kExitStale = 1;        // --check found differences
-inline constexpr int kExitBadInput = 2;     // config errors, unknown kernel/arch in --explain
-inline constexpr int kExitWriteFailed = 3;  // the file system refused a write
+inline constexpr int kExitBadInput = 2;     // config errors, unknown kernel/arch in --explain, refused --configs/--out
+inline constexpr int kExitWriteFailed = 3;  // the file system refused a write, or another run held the lock too long
 
 struct Options {
   std::filesystem::path configs;
@@ -23,6 +23,8 @@ struct Options {
   std::string configs_label = "configs/";   // how reports name the roots
   std::string out_label = "generated/";
   bool check = false;
+  bool allow_empty = false;          // an empty config tree is an error unless this is set
+  double lock_wait_seconds = 120;    // how long a write waits for another run on the same --out
   std::optional<ExplainQuery> explain;
 };
 

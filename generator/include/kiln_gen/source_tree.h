@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace kiln::gen {
@@ -19,6 +20,9 @@ struct SourceEntry {
 struct SourceTree {
   bool root_is_folder = false;
   std::vector<SourceEntry> entries;  // every entry below the root, sorted by path
+  // Folders whose listing failed (relative paths; "" is the root), with why. The
+  // listing is then incomplete, so the tree must not be used.
+  std::vector<std::pair<std::string, std::string>> unlistable;
 };
 
 SourceTree load_tree(const std::filesystem::path& root);
