@@ -7,7 +7,7 @@
 #include "rms_norm.cuh"
 #include "silu_mul_fp8.cuh"
 
-static_assert(KILN_TABLE_FORMAT == 2, "generated/ was written by another kiln-gen: regenerate");
+static_assert(KILN_TABLE_FORMAT == 3, "generated/ was written by another kiln-gen: regenerate");
 
 namespace kiln::generated {
 

@@ -63,6 +63,17 @@ const ParamSpec* KernelDescriptor::find_param(std::string_view param) const {
   return nullptr;
 }
 
+int64_t max_tokens(const Schedule& schedule, int64_t hidden) {
+  const auto fits = [&](int64_t tokens) { return schedule.kernel->blocks(schedule, hidden, tokens) <= kMaxGridBlocks; };
+  if (fits(kMaxThreshold)) return kMaxThreshold;
+  int64_t lo = 0, hi = kMaxThreshold;  // fits(lo), !fits(hi)
+  while (hi - lo > 1) {
+    const int64_t mid = lo + (hi - lo) / 2;
+    (fits(mid) ? lo : hi) = mid;
+  }
+  return lo;
+}
+
 bool KernelDescriptor::has_weight() const {
   return std::any_of(tensors.begin(), tensors.end(), [](const TensorSpec& t) { return t.role == Role::weight; });
 }

@@ -37,8 +37,8 @@ std::string quoted(const std::string& text) { return "\"" + text + "\""; }
 std::string table_row(const Row& row) {
   std::ostringstream out;
   out << "    {" << quoted(std::string(row.kernel->name)) << ", " << row.hidden << ", " << row.threshold << ", "
-      << quoted(row.instance) << ", " << quoted(row.config) << ", " << quoted(row.schedule.text()) << ", &"
-      << row.instance << "},";
+      << quoted(row.instance) << ", " << quoted(row.config) << ", " << quoted(row.schedule.text()) << ", "
+      << max_tokens(row.schedule, row.hidden) << ", &" << row.instance << "},";
   if (row.instance_threshold != row.threshold) out << "  // shares bs" << row.instance_threshold << "'s instance";
   return out.str();
 }
@@ -68,12 +68,12 @@ std::string emit_dispatch(const ArchPlan& arch) {
       << " under configs/*/" << arch.arch << "/.\n"
       << "// Do not edit: change the configs and regenerate (" << kRegenerate << ").\n"
       << "#include \"kiln/detail/table.h\"\n\n"
-      << "static_assert(KILN_TABLE_FORMAT == 2, \"generated/ was written by another kiln-gen: regenerate\");\n\n"
+      << "static_assert(KILN_TABLE_FORMAT == 3, \"generated/ was written by another kiln-gen: regenerate\");\n\n"
       << "namespace kiln::generated {\n\n";
   for (const Instance& instance : arch.instances)
     out << "cudaError_t " << instance.name << "(const kiln::detail::LaunchParams&, cudaStream_t);\n";
   out << "\nnamespace {\n"
-      << "// kernel, hidden, threshold, instance, config file, schedule, launcher\n"
+      << "// kernel, hidden, threshold, instance, config file, schedule, most tokens, launcher\n"
       << "constexpr kiln::detail::Variant kRows[] = {\n";
   for (const Row& row : arch.rows) out << table_row(row) << "\n";
   out << "};\n"
@@ -153,7 +153,7 @@ std::string emit_registry(std::span<const KernelDescriptor> kernels) {
     if (std::find(headers.begin(), headers.end(), k.header) == headers.end()) headers.push_back(k.header);
   std::sort(headers.begin(), headers.end());
   for (std::string_view h : headers) out << "#include \"" << h << "\"\n";
-  out << "\nstatic_assert(KILN_TABLE_FORMAT == 2, \"generated/ was written by another kiln-gen: regenerate\");\n\n"
+  out << "\nstatic_assert(KILN_TABLE_FORMAT == 3, \"generated/ was written by another kiln-gen: regenerate\");\n\n"
       << "namespace kiln::generated {\n\nnamespace {\n"
       << "// name, role, direction, element, rows, cols, alignment of specialised variants\n";
   for (const KernelDescriptor& k : kernels) {

@@ -70,6 +70,10 @@ KernelDescriptor rms_norm_kernel(std::string_view name, std::string_view cpp_nam
       .gemma_option = true,
       .params = rms_norm_params(),
       .checks = rms_norm_checks(),
+      // rows_per_cta rows per CTA, `cluster` CTAs per row group
+      .blocks = [](const Schedule& s, int64_t, int64_t tokens) {
+        return ceil_div(tokens, s["rows_per_cta"]) * s["cluster"];
+      },
   };
 }
 
@@ -98,6 +102,10 @@ KernelDescriptor silu_mul_fp8() {
               {"rows_per_cta*col_iters", "vectors in flight per thread: register budget",
                [](const Schedule& s, int64_t) { return s["rows_per_cta"] * s["col_iters"]; }, at_most<32>},
           },
+      // rows_per_cta rows x one column tile per CTA
+      .blocks = [](const Schedule& s, int64_t hidden, int64_t tokens) {
+        return ceil_div(tokens, s["rows_per_cta"]) * (hidden / (s["threads"] * s["vec"] * s["col_iters"]));
+      },
   };
 }
 

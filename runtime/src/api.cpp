@@ -447,7 +447,10 @@ static void fill_info_for(kiln_variant_info* info, const KernelInfo& kernel, con
   full.struct_size = sizeof full;
   const Variant* row = rows && tokens > 0 ? &rows[kiln::detail::select_bucket(thresholds, count, tokens)] : nullptr;
   fill_info(&full, kernel, arch, hidden, row);
-  if (tokens == 0) full.name = "";
+  if (tokens == 0) {  // nothing launches: neither a specialised nor the generic kernel
+    full.name = "";
+    full.is_fallback = 0;
+  }
   copy_back(full, info);
 }
 
@@ -569,6 +572,9 @@ kiln_status kiln_launch(const kiln_plan* plan, const kiln_args* caller_args, voi
   if (args.tokens == 0) return ok();
   const Variant* row = nullptr;
   if (plan->rows != nullptr) row = &plan->rows[kiln::detail::select_bucket(plan->thresholds.data(), plan->thresholds.size(), args.tokens)];
+  if (row != nullptr && args.tokens > row->max_tokens)
+    return fail(KILN_ERROR_INVALID_TOKENS, "%s: tokens = %lld: %s takes at most %lld (its grid would exceed 2^31 - 1 blocks)",
+                name, static_cast<long long>(args.tokens), row->name, static_cast<long long>(row->max_tokens));
   if (kiln_status s = check_tensors(*plan->kernel, args, row); s != KILN_SUCCESS) return s;
   int current = -1;
   if (cudaGetDevice(&current) != cudaSuccess) return cuda_failure(cudaGetLastError(), "cudaGetDevice");

@@ -120,7 +120,7 @@ TEST(EmitDispatch, OneSortedRowPerConfigWithSharingComment) {
 // Do not edit: change the configs and regenerate (README.md, "Retuning and regenerating").
 #include "kiln/detail/table.h"
 
-static_assert(KILN_TABLE_FORMAT == 2, "generated/ was written by another kiln-gen: regenerate");
+static_assert(KILN_TABLE_FORMAT == 3, "generated/ was written by another kiln-gen: regenerate");
 
 namespace kiln::generated {
 
@@ -128,11 +128,11 @@ cudaError_t rms_norm_fp8_sm90_h2048_bs1(const kiln::detail::LaunchParams&, cudaS
 cudaError_t rms_norm_fp8_sm90_h2048_bs4(const kiln::detail::LaunchParams&, cudaStream_t);
 
 namespace {
-// kernel, hidden, threshold, instance, config file, schedule, launcher
+// kernel, hidden, threshold, instance, config file, schedule, most tokens, launcher
 constexpr kiln::detail::Variant kRows[] = {
-    {"rms_norm_fp8", 2048, 1, "rms_norm_fp8_sm90_h2048_bs1", "configs/rms_norm_fp8/sm90/2048/bs1.json", "threads=256 vec=8 rows_per_cta=1 cluster=1", &rms_norm_fp8_sm90_h2048_bs1},
-    {"rms_norm_fp8", 2048, 2, "rms_norm_fp8_sm90_h2048_bs1", "configs/rms_norm_fp8/sm90/2048/bs2.json", "threads=256 vec=8 rows_per_cta=1 cluster=1", &rms_norm_fp8_sm90_h2048_bs1},  // shares bs1's instance
-    {"rms_norm_fp8", 2048, 4, "rms_norm_fp8_sm90_h2048_bs4", "configs/rms_norm_fp8/sm90/2048/bs4.json", "threads=256 vec=8 rows_per_cta=2 cluster=1", &rms_norm_fp8_sm90_h2048_bs4},
+    {"rms_norm_fp8", 2048, 1, "rms_norm_fp8_sm90_h2048_bs1", "configs/rms_norm_fp8/sm90/2048/bs1.json", "threads=256 vec=8 rows_per_cta=1 cluster=1", 2147483647, &rms_norm_fp8_sm90_h2048_bs1},
+    {"rms_norm_fp8", 2048, 2, "rms_norm_fp8_sm90_h2048_bs1", "configs/rms_norm_fp8/sm90/2048/bs2.json", "threads=256 vec=8 rows_per_cta=1 cluster=1", 2147483647, &rms_norm_fp8_sm90_h2048_bs1},  // shares bs1's instance
+    {"rms_norm_fp8", 2048, 4, "rms_norm_fp8_sm90_h2048_bs4", "configs/rms_norm_fp8/sm90/2048/bs4.json", "threads=256 vec=8 rows_per_cta=2 cluster=1", 2147483647, &rms_norm_fp8_sm90_h2048_bs4},
 };
 }  // namespace
 
@@ -140,6 +140,22 @@ extern const kiln::detail::ArchTable table_sm90 = {"sm90", kRows, sizeof(kRows) 
 
 }  // namespace kiln::generated
 )");
+}
+
+// A row's token bound keeps its launch within 2^31 - 1 blocks, by the descriptor's grid.
+TEST(EmitDispatch, MostTokensKeepsTheGridWithinTheLimit) {
+  EXPECT_EQ(max_tokens(rms_schedule(256, 8, 1, 1), 2048), kMaxThreshold);
+  EXPECT_EQ(max_tokens(rms_schedule(256, 8, 1, 8), 16384), kMaxGridBlocks / 8);  // 8 CTAs per row
+  const KernelDescriptor& silu = *find_kernel("silu_mul_fp8");
+  const Schedule tile_256{&silu, {64, 4, 1, 1}};                                 // 32 column tiles at 8192
+  EXPECT_EQ(max_tokens(tile_256, 8192), kMaxGridBlocks / 32);
+  const Schedule four_rows{&silu, {64, 4, 1, 4}};                                // 4 rows per CTA
+  EXPECT_EQ(max_tokens(four_rows, 8192), kMaxGridBlocks / 32 * 4);
+  for (int64_t t : {max_tokens(tile_256, 8192), max_tokens(four_rows, 8192)}) {
+    const Schedule& s = t == max_tokens(tile_256, 8192) ? tile_256 : four_rows;
+    EXPECT_LE(silu.blocks(s, 8192, t), kMaxGridBlocks);
+    EXPECT_GT(silu.blocks(s, 8192, t + 1), kMaxGridBlocks);
+  }
 }
 
 TEST(EmitDispatch, BannerSaysOneConfigFileInTheSingular) {

@@ -93,6 +93,7 @@ TEST(Registry, EveryDescriptorIsWellFormed) {
       }
     }
     EXPECT_TRUE(writes) << "a kernel with no output";
+    ASSERT_NE(k.blocks, nullptr) << "the table bounds tokens by the grid: blocks is required";
     for (const ParamSpec& p : k.params) {
       EXPECT_FALSE(p.quick.empty()) << p.name << ": kiln-tune needs a quick grid";
       EXPECT_FALSE(p.full.empty()) << p.name << ": kiln-tune needs a full grid";

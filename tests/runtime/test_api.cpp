@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -164,11 +165,15 @@ TEST(Explain, ZeroTokensRunsNoVariant) {
   ASSERT_EQ(s, KILN_SUCCESS) << kiln_last_error();
   EXPECT_STREQ(info.name, "");
   EXPECT_EQ(info.threshold, 0);
+  EXPECT_EQ(info.is_fallback, 0) << "nothing launches, not even the generic kernel";
+  EXPECT_STREQ(info.config, "");
+  EXPECT_STREQ(info.schedule, "");
   EXPECT_STREQ(info.kernel, r.kernel);
   info = explain(r.kernel, table.arch, untuned_hidden(r.kernel, 5000), 0, &s);
   ASSERT_EQ(s, KILN_SUCCESS);
   EXPECT_STREQ(info.name, "");
   EXPECT_EQ(info.threshold, 0);
+  EXPECT_EQ(info.is_fallback, 0);
 }
 
 TEST(Explain, BadInputsGetNamedStatuses) {
@@ -198,6 +203,13 @@ kiln_kernel_desc kernel_at(int32_t i) {
   kiln_kernel_desc d{};
   d.struct_size = sizeof d;
   EXPECT_EQ(kiln_kernel_at(i, &d), KILN_SUCCESS) << kiln_last_error();
+  return d;
+}
+
+kiln_kernel_desc kernel_desc(const char* name) {
+  kiln_kernel_desc d{};
+  d.struct_size = sizeof d;
+  EXPECT_EQ(kiln_kernel_find(name, &d), KILN_SUCCESS) << kiln_last_error();
   return d;
 }
 
@@ -903,6 +915,43 @@ TEST_F(LaunchValidation, TensorChecksNeedNoDevice) {
   // Every argument well formed: only then the device, which this machine may lack.
   if (!has_gpu()) {
     EXPECT_EQ(kiln_launch(rms.get(), &args, nullptr), KILN_ERROR_NO_DEVICE) << kiln_last_error();
+  }
+}
+
+// A launch whose grid would pass 2^31 - 1 blocks is refused, never wrapped: each table
+// row carries the most tokens its schedule's grid allows.
+TEST_F(LaunchValidation, TokensBeyondTheGridLimitAreRefused) {
+  const auto& t = first_table();
+  const kiln::detail::Variant* bounded = nullptr;
+  for (std::size_t i = 0; i < t.count && bounded == nullptr; ++i)
+    if (t.rows[i].max_tokens < std::numeric_limits<int32_t>::max()) bounded = &t.rows[i];
+  ASSERT_NE(bounded, nullptr) << "no row of " << t.arch << " has a grid that large tokens overflow";
+  for (std::size_t i = 0; i < t.count; ++i) {
+    EXPECT_GE(t.rows[i].max_tokens, t.rows[i].threshold) << t.rows[i].config;
+    EXPECT_LE(t.rows[i].max_tokens, std::numeric_limits<int32_t>::max()) << t.rows[i].config;
+  }
+  PlanPtr plan = plan_for(bounded->kernel, bounded->hidden);
+  ASSERT_TRUE(plan) << kiln_last_error();
+  const kiln_kernel_desc desc = kernel_desc(bounded->kernel);
+  kiln_args args;
+  kiln_args_init(&args);
+  args.hidden = bounded->hidden;
+  for (int32_t i = 0; i < desc.tensor_count; ++i) args.tensors[desc.tensors[i].role] = buffer + 256 * i;
+  // The largest threshold's row serves any count above it: find the row the count selects.
+  args.tokens = std::numeric_limits<int32_t>::max();
+  const kiln_variant_info top = describe(plan.get(), args.tokens);
+  int64_t top_max = 0;
+  for (std::size_t i = 0; i < t.count; ++i)
+    if (std::string(t.rows[i].config) == top.config) top_max = t.rows[i].max_tokens;
+  ASSERT_GT(top_max, 0);
+  if (top_max < args.tokens) {
+    EXPECT_EQ(kiln_launch(plan.get(), &args, nullptr), KILN_ERROR_INVALID_TOKENS);
+    EXPECT_NE(std::string(kiln_last_error()).find("2^31 - 1 blocks"), std::string::npos) << kiln_last_error();
+  }
+  // The bounded row itself, one token past its bound, when that count still selects it.
+  args.tokens = bounded->max_tokens + 1;
+  if (std::string(describe(plan.get(), args.tokens).config) == bounded->config) {
+    EXPECT_EQ(kiln_launch(plan.get(), &args, nullptr), KILN_ERROR_INVALID_TOKENS) << kiln_last_error();
   }
 }
 

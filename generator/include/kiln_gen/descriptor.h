@@ -90,6 +90,10 @@ struct KernelDescriptor {
   bool gemma_option = false;       // kiln_plan_options.gemma applies
   std::vector<ParamSpec> params;   // template argument order, after the hidden size
   std::vector<CrossCheck> checks;
+  // Thread blocks a launch of `tokens` rows takes (non-decreasing in tokens), as the
+  // template's launcher computes its grid: the table bounds the tokens a variant takes
+  // so that no launch exceeds the grid limit (a wrapped grid would leave rows unwritten).
+  int64_t (*blocks)(const Schedule&, int64_t hidden, int64_t tokens) = nullptr;
 
   const ParamSpec* find_param(std::string_view param) const;
   // Reads a weight: the plan option static_weight applies (derived, not declared).
@@ -111,6 +115,11 @@ std::string arch_list();  // "sm80, sm86, ..."
 std::optional<std::string_view> arch_gencode(std::string_view arch);
 
 inline constexpr int64_t kMaxHidden = 1048576;
+inline constexpr int64_t kMaxGridBlocks = 2147483647;  // gridDim.x on sm_30 and later
+
+// The largest token count (at most kMaxThreshold) whose launch takes at most
+// kMaxGridBlocks blocks with this schedule.
+int64_t max_tokens(const Schedule& schedule, int64_t hidden);
 inline constexpr int64_t kMaxThreshold = 2147483647;  // the table stores int32
 
 // Parses a decimal without sign or leading zeros in [1, max]; nothing otherwise.

@@ -37,7 +37,7 @@ typedef enum kiln_status {
   KILN_ERROR_HIDDEN_MISMATCH = 5,    /* a launch's hidden size differs from the plan's */
   KILN_ERROR_NULL_POINTER = 6,       /* a tensor the kernel needs is null */
   KILN_ERROR_MISALIGNED_POINTER = 7, /* a pointer is not aligned as the chosen variant needs */
-  KILN_ERROR_INVALID_TOKENS = 8,     /* tokens < 0 */
+  KILN_ERROR_INVALID_TOKENS = 8,     /* tokens < 0, or more than the chosen variant's grid can take (kiln_args) */
   KILN_ERROR_NO_CONFIG_SET = 9,      /* strict plan: no tuned config set for this hidden size */
   KILN_ERROR_NO_DEVICE_IMAGE = 10,   /* this library holds no SASS for the device's architecture */
   KILN_ERROR_NO_DEVICE = 11,         /* no CUDA device, or the device index is out of range */
@@ -153,7 +153,7 @@ typedef struct kiln_variant_info {
   const char* arch;       /* "sm90" */
   int64_t hidden;
   int32_t threshold;      /* the bucket's threshold (bs<N>); 0 for the generic kernel and for tokens = 0 */
-  int32_t is_fallback;    /* 1: the generic kernel runs (no config set, or KILN_SET_GENERIC) */
+  int32_t is_fallback;    /* 1: the generic kernel runs (no config set, or KILN_SET_GENERIC); 0 for tokens = 0 */
   const char* name;       /* "rms_norm_fp8_sm90_h4096_bs32", "rms_norm_fp8_generic", or "" for tokens = 0 */
   const char* config;     /* "configs/rms_norm_fp8/sm90/4096/bs32.json", or "" */
   const char* schedule;   /* "threads=256 vec=8 rows_per_cta=1 cluster=1", or "" */

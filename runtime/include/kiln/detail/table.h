@@ -11,7 +11,7 @@
 
 // Generated tables static_assert against this, so a table written by an older or
 // newer kiln-gen fails to compile instead of being misread.
-#define KILN_TABLE_FORMAT 2
+#define KILN_TABLE_FORMAT 3
 
 namespace kiln::detail {
 
@@ -49,6 +49,7 @@ struct Variant {
   const char* name;      // "rms_norm_fp8_sm90_h4096_bs32": the instance that runs
   const char* config;    // "configs/rms_norm_fp8/sm90/4096/bs32.json"
   const char* schedule;  // "threads=256 vec=8 rows_per_cta=1 cluster=1"
+  int64_t max_tokens;    // the most tokens one launch may take: its grid stays within 2^31 - 1 blocks
   Launcher launch;
 };
 
