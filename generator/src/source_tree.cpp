@@ -18,7 +18,17 @@ SourceEntry::Kind kind_of(const fs::path& path) {
   return SourceEntry::Kind::other;
 }
 
-bool read_file(const fs::path& path, std::string& text) {
+// A config is a few hundred bytes; a huge file is refused unread, so it cannot exhaust memory.
+constexpr std::uintmax_t kMaxConfigBytes = 1 << 20;
+
+bool read_file(const fs::path& path, std::string& text, std::string& why) {
+  std::error_code ec;
+  const std::uintmax_t size = fs::file_size(path, ec);
+  if (!ec && size > kMaxConfigBytes) {
+    why = "is " + std::to_string(size) + " bytes: a config file may hold at most " + std::to_string(kMaxConfigBytes);
+    return false;
+  }
+  why = "cannot be read";
   std::ifstream in(path, std::ios::binary);
   if (!in) return false;
   std::ostringstream buffer;
@@ -49,7 +59,7 @@ void walk(const fs::path& folder, const std::string& prefix, int depth, SourceTr
     entry.path = prefix.empty() ? name : prefix + "/" + name;
     const fs::path full = folder / name;
     entry.kind = kind_of(full);
-    if (entry.kind == SourceEntry::Kind::file) entry.readable = read_file(full, entry.text);
+    if (entry.kind == SourceEntry::Kind::file) entry.readable = read_file(full, entry.text, entry.unread_why);
     const bool descend = entry.kind == SourceEntry::Kind::folder && depth < kMaxDepth;
     std::string path = entry.path;
     out.push_back(std::move(entry));

@@ -121,7 +121,7 @@ class TreeValidator {
     const std::optional<int64_t> threshold = threshold_of(label, name);
     if (!threshold) return false;
     if (!entry.readable) {
-      error(label, "file", name, "cannot be read");
+      error(label, "file", name, entry.unread_why.empty() ? "cannot be read" : entry.unread_why);
       return false;
     }
     add_config(entry, label, parts, *threshold);

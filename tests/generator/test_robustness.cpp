@@ -105,6 +105,20 @@ TEST(HostileInput, DeepNestingIsADiagnosticNamingTheFile) {
   }
 }
 
+// A config is a few hundred bytes: a huge one (here 2 MiB of spaces) is refused unread,
+// so a multi-gigabyte file cannot exhaust memory.
+TEST(HostileInput, HugeFileIsRefusedUnread) {
+  Bench b;
+  write_file(b.configs / kBs1, std::string(2 << 20, ' '));
+  const Child c = b.gen();
+  ASSERT_TRUE(c.exited()) << describe(c);
+  EXPECT_EQ(c.status, kExitBadInput) << describe(c);
+  EXPECT_NE(c.err.find(std::string("configs/") + kBs1 + ": file = bs1.json: is 2097152 bytes: a config file may hold at most 1048576"),
+            std::string::npos)
+      << c.err;
+  EXPECT_FALSE(fs::exists(b.out));
+}
+
 TEST(HostileInput, NestingWithinTheLimitAndBracketsInStringsAreFine) {
   Bench b;
   std::string deep = "1";

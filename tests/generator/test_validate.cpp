@@ -132,9 +132,9 @@ TEST(ValidateTree, DuplicateThresholdInOneSetIsAnError) {
   tree.root_is_folder = true;
   const std::string text = config_text(kRms);
   for (const char* path : {"rms_norm_fp8", "rms_norm_fp8/sm90", "rms_norm_fp8/sm90/4096"})
-    tree.entries.push_back({path, SourceEntry::Kind::folder, "", true});
-  tree.entries.push_back({"rms_norm_fp8/sm90/4096/bs8.json", SourceEntry::Kind::file, text, true});
-  tree.entries.push_back({"rms_norm_fp8/sm90/4096/bs8.json", SourceEntry::Kind::file, text, true});
+    tree.entries.push_back({path, SourceEntry::Kind::folder, "", true, ""});
+  tree.entries.push_back({"rms_norm_fp8/sm90/4096/bs8.json", SourceEntry::Kind::file, text, true, ""});
+  tree.entries.push_back({"rms_norm_fp8/sm90/4096/bs8.json", SourceEntry::Kind::file, text, true, ""});
   EXPECT_EQ(sorted_lines(validate_tree(tree).errors),
             (std::vector<std::string>{
                 "configs/rms_norm_fp8/sm90/4096/bs8.json: file name = bs8.json: duplicate threshold 8"}));

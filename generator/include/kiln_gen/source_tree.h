@@ -15,6 +15,7 @@ struct SourceEntry {
   Kind kind = Kind::file;
   std::string text;       // a file's bytes
   bool readable = true;   // false when a file could not be read
+  std::string unread_why; // why not, when readable is false: "cannot be read", or its size
 };
 
 struct SourceTree {
