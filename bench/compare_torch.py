@@ -59,7 +59,6 @@ ROLE_NAMES = ["input", "weight", "residual", "output", "scales", "scale"]  # kil
 KILN_ROLE_SLOTS = 8
 KILN_DIR_IN, KILN_DIR_OUT, KILN_DIR_INOUT = 0, 1, 2
 KILN_ELEM_ACTIVATION, KILN_ELEM_FP8_E4M3, KILN_ELEM_F32, KILN_ELEM_I32 = 0, 1, 2, 3
-KILN_EXTENT_ONE, KILN_EXTENT_TOKENS, KILN_EXTENT_HIDDEN, KILN_EXTENT_2HIDDEN = 0, 1, 2, 3
 KILN_OPTION_ROUNDING, KILN_OPTION_GEMMA = 0x1, 0x2
 KILN_SCALAR_EPS = 0x1
 
@@ -132,7 +131,8 @@ class KilnError(RuntimeError):
 class Tensor:
     """One tensor of a kernel, as the library describes it."""
 
-    def __init__(self, d):
+    def __init__(self, d, kiln):
+        self.desc, self.kiln = d, kiln  # the library's description: shapes come from kiln_tensor_shape
         self.name = d.name.decode()
         self.role = d.role
         self.role_name = ROLE_NAMES[d.role] if d.role < len(ROLE_NAMES) else f"role{d.role}"
@@ -147,20 +147,17 @@ class Tensor:
         return self.direction != KILN_DIR_IN
 
     def shape(self, hidden, tokens):
-        size = {KILN_EXTENT_ONE: 1, KILN_EXTENT_TOKENS: tokens, KILN_EXTENT_HIDDEN: hidden,
-                KILN_EXTENT_2HIDDEN: 2 * hidden}
-        if self.rows not in size or self.cols not in size:
-            raise KilnError(f"{self.name}: an extent this script does not know ({self.rows}, {self.cols})")
-        return (size[self.rows], size[self.cols])
+        """(rows, cols) at this hidden size and token count, as the library computes it."""
+        return self.kiln.tensor_shape(self.desc, hidden, tokens)
 
 
 class Kernel:
     """A kernel of the library: kiln_kernel_at's answer."""
 
-    def __init__(self, d):
+    def __init__(self, d, kiln):
         self.name = d.name.decode()
         self.summary = d.summary.decode()
-        self.tensors = [Tensor(d.tensors[i]) for i in range(d.tensor_count)]
+        self.tensors = [Tensor(d.tensors[i], kiln) for i in range(d.tensor_count)]
         self.options, self.scalars = d.options, d.scalars
 
     def has(self, option):
@@ -190,6 +187,9 @@ class Kiln:
         lib.kiln_min_bytes.argtypes = [ctypes.c_char_p, ctypes.c_int, ctypes.c_int64, ctypes.c_int64,
                                        ctypes.POINTER(ctypes.c_int64)]
         lib.kiln_min_bytes.restype = ctypes.c_int
+        i64p = ctypes.POINTER(ctypes.c_int64)
+        lib.kiln_tensor_shape.argtypes = [ctypes.POINTER(TensorDesc), ctypes.c_int64, ctypes.c_int64, i64p, i64p, i64p]
+        lib.kiln_tensor_shape.restype = ctypes.c_int
         lib.kiln_plan_options_init.argtypes, lib.kiln_plan_options_init.restype = [ctypes.POINTER(PlanOptions)], None
         lib.kiln_args_init.argtypes, lib.kiln_args_init.restype = [ctypes.POINTER(Args)], None
         lib.kiln_plan_create.argtypes = [ctypes.POINTER(PlanOptions), ctypes.POINTER(c_plan_p)]
@@ -222,7 +222,7 @@ class Kiln:
             d = KernelDesc()
             d.struct_size = ctypes.sizeof(KernelDesc)
             self.check(self.lib.kiln_kernel_at(i, ctypes.byref(d)), f"kiln_kernel_at({i})")
-            out.append(Kernel(d))
+            out.append(Kernel(d, self))
         return out
 
     def min_bytes(self, kernel, dtype, hidden, tokens):
@@ -231,6 +231,13 @@ class Kiln:
         self.check(self.lib.kiln_min_bytes(kernel.encode(), KILN_DTYPE[dtype], hidden, tokens, ctypes.byref(n)),
                    f"kiln_min_bytes({kernel}, {dtype}, hidden={hidden}, tokens={tokens})")
         return n.value
+
+    def tensor_shape(self, desc, hidden, tokens):
+        """kiln_tensor_shape: a tensor's (rows, cols) at (hidden, tokens)."""
+        rows, cols, elem = ctypes.c_int64(), ctypes.c_int64(), ctypes.c_int64()
+        self.check(self.lib.kiln_tensor_shape(ctypes.byref(desc), hidden, tokens, ctypes.byref(rows), ctypes.byref(cols),
+                                              ctypes.byref(elem)), f"kiln_tensor_shape({desc.name.decode()})")
+        return (rows.value, cols.value)
 
     def plan(self, kernel, hidden, dtype, device, policy=KILN_SET_EXACT, rounding="single", gemma=False):
         return Plan(self, kernel, hidden, dtype, device, policy, rounding, gemma)

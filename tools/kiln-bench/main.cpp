@@ -7,7 +7,7 @@
 //
 //   kiln-bench --out-dir results/              # defaults: every kernel, bf16, the grid
 //   kiln-bench --rotate --dtype all --out-dir results/rotate
-//   kiln-bench --kernel fused_add_rms_norm --rounding vllm --gemma
+//   kiln-bench --kernel <kernel> --rounding vllm --gemma   # any kernel kiln_kernel_at lists
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
@@ -96,8 +96,8 @@ void print(const std::string& text, Progress& progress) {
 }
 
 // One shape, both plans. A kernel that writes over its inputs (in-out tensors) would feed
-// its own output back launch after launch and replay after replay: fused_add_rms_norm
-// adds the normalised row into the residual every time, which overflows fp16 after a few
+// its own output back launch after launch and replay after replay: a fused residual add
+// grows the residual every launch, which overflows fp16 after a few
 // hundred launches. So its in-out tensors are refilled before every replay, outside the
 // timed events: each replay starts from the same values, and the feedback is bounded by
 // the launches of one graph (20 by default: the residual stays below ~1.3e3 in fp16 at

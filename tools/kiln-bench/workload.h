@@ -32,7 +32,7 @@ struct Kernel {
 
 // Every kernel of the library, in its order (sorted by name).
 std::vector<Kernel> library_kernels();
-// "fused_add_rms_norm, rms_norm, ...".
+// "<kernel>, <kernel>, ...", as the library lists them.
 std::string kernel_names(const std::vector<Kernel>& kernels);
 
 // Bytes of one tensor of a launch of `tokens` rows (the buffer layout; the traffic a

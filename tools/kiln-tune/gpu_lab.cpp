@@ -97,6 +97,18 @@ bool reads(const kiln_tensor_desc& t) { return t.direction != KILN_DIR_OUT; }
 
 // ---- one tensor on the device ------------------------------------------------------
 
+// A tensor's [rows, cols] and element bytes at (hidden, tokens): the library's answer.
+struct Shape {
+  int64_t rows = 0, cols = 0, elem = 0;
+  std::size_t bytes() const { return static_cast<std::size_t>(rows * cols * elem); }
+};
+Shape shape_of(const kiln_tensor_desc& t, int64_t hidden, int64_t tokens) {
+  Shape s;
+  if (kiln_tensor_shape(&t, hidden, tokens, &s.rows, &s.cols, &s.elem) != KILN_SUCCESS)
+    throw BenchFailure{std::string("kiln_tensor_shape: ") + kiln_last_error()};
+  return s;
+}
+
 // A tensor of the launch in device memory, room for `capacity` tokens: a tensor the
 // kernel writes has poisoned guard bytes before it and spare rows after it.
 struct DeviceTensor {
@@ -106,9 +118,10 @@ struct DeviceTensor {
 
   bool per_token() const { return desc->rows == KILN_EXTENT_TOKENS; }
   std::size_t row_bytes() const {
-    return static_cast<std::size_t>(kiln::ref::extent(desc->cols, 1, hidden)) * kiln::ref::elem_bytes(desc->elem);
+    const Shape one_row = shape_of(*desc, hidden, 1);
+    return static_cast<std::size_t>(one_row.cols * one_row.elem);
   }
-  int64_t rows(int64_t tokens) const { return kiln::ref::extent(desc->rows, tokens, hidden); }
+  int64_t rows(int64_t tokens) const { return shape_of(*desc, hidden, tokens).rows; }
   std::size_t bytes(int64_t tokens) const { return static_cast<std::size_t>(rows(tokens)) * row_bytes(); }
   std::size_t guard() const { return writes(*desc) ? kGuard : 0; }
   std::size_t spare() const { return writes(*desc) && per_token() ? kSpareRows * row_bytes() : 0; }
@@ -254,10 +267,10 @@ class GpuBench final : public Bench {
     const uint64_t seed = spec_.seed * 2654435761u + (d == DType::bf16 ? 0 : 1);
     for (const kiln_tensor_desc& t : tensors()) {
       if (!reads(t)) continue;
-      const int64_t rows = kiln::ref::extent(t.rows, check_rows_, spec_.hidden);
-      const int64_t cols = kiln::ref::extent(t.cols, check_rows_, spec_.hidden);
+      const Shape shape = shape_of(t, spec_.hidden, check_rows_);
+      const int64_t rows = shape.rows, cols = shape.cols;
       std::vector<uint8_t>& host = c.inputs[t.role];
-      host.resize(kiln::ref::tensor_bytes(t, check_rows_, spec_.hidden));
+      host.resize(shape.bytes());
       if (t.role == KILN_ROLE_SCALE && t.elem == KILN_ELEM_F32 && rows * cols == 1) continue;  // below
       if (t.elem != KILN_ELEM_ACTIVATION)
         throw BenchFailure{"the worker has no inputs for " + std::string(t.name) + " of " + spec_.kernel};
@@ -289,7 +302,7 @@ class GpuBench final : public Bench {
     for (const kiln_tensor_desc& t : tensors()) {
       if (!writes(t)) continue;
       const std::vector<double>& value = c.want.roles[t.role].value;
-      const std::size_t size = kiln::ref::elem_bytes(t.elem);
+      const std::size_t size = static_cast<std::size_t>(shape_of(t, spec_.hidden, 1).elem);
       std::vector<uint8_t>& bytes = c.want_bytes[t.role];
       bytes.resize(value.size() * size);
       for (std::size_t i = 0; i < value.size(); ++i) store_rounded(t, d, value[i], bytes.data() + i * size);

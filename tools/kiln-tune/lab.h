@@ -1,7 +1,7 @@
 // The GPU side of a tuning run, behind one seam: what the device is, how a config set's
 // candidates become a library, and what a worker process does with that library. The
 // tool's own lab is the GPU (gpu_lab.cpp: the driver, nvcc, candidate libraries that a
-// worker dlopens). The tuner's tests substitute a simulated lab (test/simulated_lab.cpp),
+// worker dlopens). The tuner's tests substitute a simulated lab (tests/kiln-tune/simulated_lab.cpp),
 // so that no test double lives in the tool itself.
 #pragma once
 

@@ -2,7 +2,7 @@
 // each (hidden size, batch threshold) and write the winners as
 // configs/<kernel>/<arch>/<hidden>/bs<N>.json with their provenance.
 //
-//   kiln-tune --kernel silu_mul_fp8 --quick            # the RFC grid: 4 hidden sizes x 8 thresholds
+//   kiln-tune --kernel <kernel> --quick                # the RFC grid: 4 hidden sizes x 8 thresholds
 //   kiln-tune --kernel all --hidden 4096 --batch-sizes 1,32,1024 --dry-run
 //
 // The candidates come from the kernel's descriptor (grids and schema; kiln-gen's

@@ -28,7 +28,7 @@ class Lab;
 
 struct WorkerSpec {
   std::filesystem::path library;         // kt.so
-  std::string kernel;                    // "silu_mul_fp8"
+  std::string kernel;                    // a descriptor's name
   int64_t hidden = 0;
   int device = 0;
   std::vector<std::string> schedules;    // the library's table, row by row (checked at start)

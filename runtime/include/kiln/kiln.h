@@ -110,7 +110,7 @@ typedef struct kiln_tensor_desc {
 
 typedef struct kiln_kernel_desc {
   uint32_t struct_size;      /* set it before the call */
-  const char* name;          /* "rms_norm_fp8" */
+  const char* name;          /* the kernel's name (its configs/ folder) */
   const char* summary;       /* one line: what it computes */
   int32_t tensor_count;
   const kiln_tensor_desc* tensors; /* static lifetime */
@@ -124,7 +124,7 @@ typedef struct kiln_plan kiln_plan; /* opaque; immutable once created */
 
 typedef struct kiln_plan_options {
   uint32_t struct_size;   /* sizeof(kiln_plan_options); kiln_plan_options_init sets it */
-  const char* kernel;     /* "rms_norm_fp8"; kiln_kernel_at lists them */
+  const char* kernel;     /* a kernel's name; kiln_kernel_at lists them */
   int64_t hidden;         /* H */
   kiln_dtype dtype;       /* input dtype */
   int32_t device;         /* CUDA device index; -1 = the calling thread's current device */
@@ -149,13 +149,13 @@ typedef struct kiln_args {
 /* Which compiled variant serves a launch (introspection; strings live as long as the library). */
 typedef struct kiln_variant_info {
   uint32_t struct_size;   /* sizeof(kiln_variant_info); set it before the call */
-  const char* kernel;     /* "rms_norm_fp8" */
+  const char* kernel;     /* the kernel's name */
   const char* arch;       /* "sm90" */
   int64_t hidden;
   int32_t threshold;      /* the bucket's threshold (bs<N>); 0 for the generic kernel and for tokens = 0 */
   int32_t is_fallback;    /* 1: the generic kernel runs (no config set, or KILN_SET_GENERIC); 0 for tokens = 0 */
-  const char* name;       /* "rms_norm_fp8_sm90_h4096_bs32", "rms_norm_fp8_generic", or "" for tokens = 0 */
-  const char* config;     /* "configs/rms_norm_fp8/sm90/4096/bs32.json", or "" */
+  const char* name;       /* "<kernel>_sm90_h4096_bs32", "<kernel>_generic", or "" for tokens = 0 */
+  const char* config;     /* "configs/<kernel>/sm90/4096/bs32.json", or "" */
   const char* schedule;   /* "threads=256 vec=8 rows_per_cta=1 cluster=1", or "" */
 } kiln_variant_info;
 
@@ -198,7 +198,7 @@ KILN_API kiln_status kiln_launch(const kiln_plan* plan, const kiln_args* args, v
 }
 #endif
 
-/* One typed entry point per kernel (kiln_rms_norm_fp8, ...), generated from the descriptors. */
+/* One typed entry point per kernel (kiln_<kernel>), generated from the descriptors. */
 #include "kiln/kernels.h"
 
 #endif /* KILN_KILN_H */

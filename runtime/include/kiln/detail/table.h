@@ -43,11 +43,11 @@ using Launcher = cudaError_t (*)(const LaunchParams&, cudaStream_t);
 // threshold. Thresholds whose schedules are identical share one instance: `name`
 // and `launch` are then the first such threshold's, and `config` stays the row's own.
 struct Variant {
-  const char* kernel;    // "rms_norm_fp8"
+  const char* kernel;    // the kernel's name, as its descriptor gives it
   int32_t hidden;        // 4096
   int32_t threshold;     // 32 (from bs32.json)
-  const char* name;      // "rms_norm_fp8_sm90_h4096_bs32": the instance that runs
-  const char* config;    // "configs/rms_norm_fp8/sm90/4096/bs32.json"
+  const char* name;      // "<kernel>_sm90_h4096_bs32": the instance that runs
+  const char* config;    // "configs/<kernel>/sm90/4096/bs32.json"
   const char* schedule;  // "threads=256 vec=8 rows_per_cta=1 cluster=1"
   int64_t max_tokens;    // the most tokens one launch may take: its grid stays within 2^31 - 1 blocks
   Launcher launch;
@@ -57,13 +57,13 @@ struct Variant {
 // descriptor: what introspection answers, what a launch is validated against, and
 // the generic kernel that runs when no config set exists.
 struct KernelEntry {
-  const char* name;                // "rms_norm_fp8"
+  const char* name;                // the descriptor's name
   const char* summary;             // one line: what it computes
   const kiln_tensor_desc* tensors;
   int32_t tensor_count;
   uint32_t options;                // KILN_OPTION_* it accepts
   uint32_t scalars;                // KILN_SCALAR_* it reads
-  const char* generic_name;        // "rms_norm_fp8_generic"
+  const char* generic_name;        // "<kernel>_generic"
   Launcher generic;                // hidden at run time, any element-aligned pointers
   cudaError_t (*probe)();          // cudaErrorNoKernelImageForDevice when this build has no SASS for the device
 };
