@@ -27,6 +27,7 @@ struct kiln_plan {
   kiln_rounding rounding = KILN_ROUNDING_SINGLE;
   bool gemma = false;
   bool static_weight = false;
+  uint32_t roles = 0;               // bit r: the kernel has a tensor of role r
   int32_t device = 0;
   std::string arch;                 // "sm90"
   const Variant* rows = nullptr;    // the config set: rows sorted by threshold; nullptr = generic
@@ -210,12 +211,18 @@ const char* role_name(int role) {
   return role >= 0 && role < static_cast<int>(sizeof names / sizeof names[0]) ? names[role] : "reserved";
 }
 
+// Bit r set: the kernel has a tensor of role r (worked out once, at plan time).
+uint32_t role_mask(const KernelInfo& kernel) {
+  uint32_t mask = 0;
+  for (int32_t i = 0; i < kernel.tensor_count; ++i) mask |= 1u << kernel.tensors[i].role;
+  return mask;
+}
+
 // Null, alignment and aliasing, over the kernel's roles in one loop.
-kiln_status check_tensors(const KernelInfo& kernel, const kiln_args& args, const Variant* row) {
+kiln_status check_tensors(const KernelInfo& kernel, uint32_t roles, const kiln_args& args, const Variant* row) {
   const char* name = kernel.name;
   for (int role = 0; role < KILN_ROLE_SLOTS; ++role) {
-    const kiln_tensor_desc* t = kiln::runtime::find_tensor(kernel, static_cast<kiln_role>(role));
-    if (t == nullptr && args.tensors[role] != nullptr)
+    if (!(roles >> role & 1u) && args.tensors[role] != nullptr)
       return fail(KILN_ERROR_INVALID_ARGUMENT, "%s has no %s tensor: tensors[%d] must be NULL, got %p", name,
                   role_name(role), role, args.tensors[role]);
   }
@@ -302,6 +309,7 @@ kiln_status plan_for_arch(const kiln_plan_options* options, const char* arch_nam
   p->rounding = options->rounding;
   p->gemma = options->gemma != 0;
   p->static_weight = options->static_weight != 0;
+  p->roles = role_mask(*kernel);
   p->device = device;
   p->arch = arch;
   p->rows = choice.set.rows;
@@ -575,7 +583,7 @@ kiln_status kiln_launch(const kiln_plan* plan, const kiln_args* caller_args, voi
   if (row != nullptr && args.tokens > row->max_tokens)
     return fail(KILN_ERROR_INVALID_TOKENS, "%s: tokens = %lld: %s takes at most %lld (its grid would exceed 2^31 - 1 blocks)",
                 name, static_cast<long long>(args.tokens), row->name, static_cast<long long>(row->max_tokens));
-  if (kiln_status s = check_tensors(*plan->kernel, args, row); s != KILN_SUCCESS) return s;
+  if (kiln_status s = check_tensors(*plan->kernel, plan->roles, args, row); s != KILN_SUCCESS) return s;
   int current = -1;
   if (cudaGetDevice(&current) != cudaSuccess) return cuda_failure(cudaGetLastError(), "cudaGetDevice");
   if (current != plan->device)

@@ -13,6 +13,5 @@ using KernelInfo = detail::KernelEntry;
 
 std::span<const KernelInfo> kernels();  // sorted by name
 const KernelInfo* find_kernel(std::string_view name);
-const kiln_tensor_desc* find_tensor(const KernelInfo& kernel, kiln_role role);  // nullptr: the kernel has no such role
 
 }  // namespace kiln::runtime

@@ -32,12 +32,6 @@ const KernelInfo* find_kernel(std::string_view name) {
   return nullptr;
 }
 
-const kiln_tensor_desc* find_tensor(const KernelInfo& kernel, kiln_role role) {
-  for (int32_t i = 0; i < kernel.tensor_count; ++i)
-    if (kernel.tensors[i].role == role) return &kernel.tensors[i];
-  return nullptr;
-}
-
 std::span<const detail::ArchTable* const> tables() {
   return {kTables, sizeof(kTables) / sizeof(kTables[0]) - 1};
 }
