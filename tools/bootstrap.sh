@@ -11,7 +11,8 @@ shift $(($# > 0 ? 1 : 0))
 export PATH=/usr/local/cuda/bin:$PATH
 command -v nvcc >/dev/null || { echo "bootstrap: nvcc not found (expected the CUDA Toolkit at /usr/local/cuda)" >&2; exit 1; }
 
-packages=(meson ninja-build pkg-config nlohmann-json3-dev libcli11-dev libgtest-dev python3)
+packages=(meson ninja-build pkg-config nlohmann-json3-dev libcli11-dev libgtest-dev python3
+          cmake python3-venv python3-build python3-mesonpy python3-pytest)  # the last line: package tests
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
