@@ -1,0 +1,290 @@
+"""kiln for Python: libkiln's kernels through its C ABI (ctypes only, so one wheel serves
+every Python and PyTorch version).
+
+    import kiln
+    kiln.version()                                   # "0.3.0"
+    [k.name for k in kiln.kernels()]                 # the library's kernels, from its descriptors
+    kiln.explain("rms_norm_fp8", "sm90", 4096, 32)   # which variant would run; no GPU needed
+    plan = kiln.plan("rms_norm_fp8", 4096, "bf16", device=0)   # cached per (kernel, hidden, dtype, device, options)
+    plan.launch({"output": out_ptr, "input": x_ptr, "weight": w_ptr, "scale": s_ptr}, tokens, eps=1e-6, stream=s)
+
+The library is $KILN_LIBRARY when set, else the libkiln.so installed inside this package.
+PyTorch custom ops: `import kiln.torch` (needs PyTorch). Every failure of the library is a
+KilnError carrying .status ("KILN_ERROR_NULL_POINTER"), .code and the library's message.
+"""
+
+import ctypes
+import threading
+from dataclasses import dataclass
+
+from . import _abi
+from ._abi import LibraryError
+
+_lib, _path = _abi.load()
+
+__all__ = ["KilnError", "LibraryError", "Kernel", "TensorSpec", "Variant", "Plan", "kernels", "kernel", "explain",
+           "version", "plan", "library_path", "min_bytes"]
+
+
+class KilnError(RuntimeError):
+    """A libkiln call failed: .status is kiln_status_name's string, .code the kiln_status,
+    .message kiln_last_error's text and .call what was called."""
+
+    def __init__(self, code, call):
+        self.code = int(code)
+        self.status = _lib.kiln_status_name(self.code).decode()
+        self.message = (_lib.kiln_last_error() or b"").decode(errors="replace")
+        self.call = call
+        super().__init__(f"{call}: {self.status}: {self.message}")
+
+
+def _check(status, call):
+    if status != _abi.SUCCESS:
+        raise KilnError(status, call)
+
+
+def version():
+    """The library's version (kiln_version)."""
+    return _lib.kiln_version().decode()
+
+
+def library_path():
+    """The path libkiln was loaded from."""
+    return _path
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    """One tensor of a kernel, as the library describes it."""
+    name: str         # the typed entry point's parameter name: "out", "input", ...
+    role: str         # kiln_role: "input", "weight", "residual", "output", "scales", "scale"
+    role_id: int
+    direction: str    # "in", "out", "inout"
+    elem: str         # "activation" (the plan's dtype), "fp8_e4m3", "f32", "i32"
+    rows: str         # extents: "one", "tokens", "hidden", "2hidden"
+    cols: str
+    alignment: int    # bytes the specialised variants need
+    _desc: object = None  # the library's kiln_tensor_desc (static lifetime)
+
+    @property
+    def read(self):
+        return self.direction != "out"
+
+    @property
+    def written(self):
+        return self.direction != "in"
+
+    def shape(self, hidden, tokens):
+        """(rows, cols, element bytes) at this hidden size and token count: kiln_tensor_shape."""
+        rows, cols, elem = ctypes.c_int64(), ctypes.c_int64(), ctypes.c_int64()
+        _check(_lib.kiln_tensor_shape(ctypes.byref(self._desc), hidden, tokens, ctypes.byref(rows), ctypes.byref(cols),
+                                      ctypes.byref(elem)), f"kiln_tensor_shape({self.name}, hidden={hidden}, tokens={tokens})")
+        return rows.value, cols.value, elem.value
+
+
+def _name(table, value, what):
+    return table[value] if 0 <= value < len(table) else f"{what}{value}"
+
+
+@dataclass(frozen=True)
+class Kernel:
+    """A kernel of the library: kiln_kernel_at's answer."""
+    name: str
+    summary: str
+    tensors: tuple    # TensorSpec, in the typed entry point's order
+    options: frozenset  # of "rounding", "gemma", "static_weight"
+    scalars: frozenset  # of "eps"
+
+    @classmethod
+    def _from(cls, d):
+        tensors = []
+        for i in range(d.tensor_count):
+            t = d.tensors[i]
+            tensors.append(TensorSpec(t.name.decode(), _name(_abi.ROLE_NAMES, t.role, "role"), t.role,
+                                      _name(_abi.DIRECTIONS, t.direction, "direction"), _name(_abi.ELEMS, t.elem, "elem"),
+                                      _name(_abi.EXTENTS, t.rows, "extent"), _name(_abi.EXTENTS, t.cols, "extent"),
+                                      t.alignment, t))
+        options = frozenset(n for n, bit in _abi.OPTION_BITS.items() if d.options & bit)
+        scalars = frozenset(n for n, bit in _abi.SCALAR_BITS.items() if d.scalars & bit)
+        return cls(d.name.decode(), d.summary.decode(), tuple(tensors), options, scalars)
+
+    def tensor(self, role):
+        """The tensor of this role, or None."""
+        return next((t for t in self.tensors if t.role == role), None)
+
+    def min_bytes(self, dtype, hidden, tokens):
+        return min_bytes(self.name, dtype, hidden, tokens)
+
+
+_kernels = None
+
+
+def kernels():
+    """Every kernel of the library, sorted by name (kiln_kernel_count / kiln_kernel_at)."""
+    global _kernels
+    if _kernels is None:
+        out = []
+        for i in range(_lib.kiln_kernel_count()):
+            d = _abi.KernelDesc()
+            d.struct_size = ctypes.sizeof(d)
+            _check(_lib.kiln_kernel_at(i, ctypes.byref(d)), f"kiln_kernel_at({i})")
+            out.append(Kernel._from(d))
+        _kernels = tuple(out)
+    return _kernels
+
+
+def kernel(name):
+    """The kernel of this name (kiln_kernel_find); KilnError KILN_ERROR_UNKNOWN_KERNEL if none."""
+    if isinstance(name, Kernel):
+        return name
+    d = _abi.KernelDesc()
+    d.struct_size = ctypes.sizeof(d)
+    _check(_lib.kiln_kernel_find(str(name).encode(), ctypes.byref(d)), f"kiln_kernel_find({name!r})")
+    return next(k for k in kernels() if k.name == d.name.decode())
+
+
+def _dtype_code(dtype):
+    if dtype not in _abi.DTYPE:
+        raise ValueError(f"kiln: dtype {dtype!r}: must be one of {', '.join(_abi.DTYPE)}")
+    return _abi.DTYPE[dtype]
+
+
+def min_bytes(kernel_name, dtype, hidden, tokens):
+    """The fewest bytes a launch must move (kiln_min_bytes)."""
+    n = ctypes.c_int64()
+    _check(_lib.kiln_min_bytes(str(kernel_name).encode(), _dtype_code(dtype), hidden, tokens, ctypes.byref(n)),
+           f"kiln_min_bytes({kernel_name}, {dtype}, hidden={hidden}, tokens={tokens})")
+    return n.value
+
+
+@dataclass(frozen=True)
+class Variant:
+    """Which compiled variant serves a launch (kiln_variant_info)."""
+    kernel: str
+    arch: str
+    hidden: int
+    threshold: int      # the bucket's bs<N>; 0 for the generic kernel and for tokens = 0
+    is_fallback: bool   # the generic kernel runs
+    name: str           # "<kernel>_sm90_h4096_bs32", "<kernel>_generic", or "" for tokens = 0
+    config: str         # "configs/<kernel>/sm90/4096/bs32.json", or ""
+    schedule: str       # "threads=256 vec=8 ...", or ""
+
+    @classmethod
+    def _from(cls, info):
+        text = lambda b: (b or b"").decode()  # noqa: E731
+        return cls(text(info.kernel), text(info.arch), info.hidden, info.threshold, bool(info.is_fallback),
+                   text(info.name), text(info.config), text(info.schedule))
+
+
+def explain(kernel_name, arch, hidden, tokens):
+    """Which variant would serve (kernel, arch, hidden, tokens), without a device (kiln_explain)."""
+    info = _abi.VariantInfo()
+    info.struct_size = ctypes.sizeof(info)
+    _check(_lib.kiln_explain(str(kernel_name).encode(), str(arch).encode(), hidden, tokens, ctypes.byref(info)),
+           f"kiln_explain({kernel_name!r}, {arch!r}, hidden={hidden}, tokens={tokens})")
+    return Variant._from(info)
+
+
+class Plan:
+    """kiln_plan_create .. kiln_plan_destroy. A plan is immutable and may be shared by threads.
+
+    dtype: "bf16" or "fp16"; device: a CUDA device index (-1: the calling thread's current
+    device); rounding: "single" or "vllm"; policy: "exact", "strict" or "generic". Options a
+    kernel lacks must keep their defaults (the library refuses them otherwise)."""
+
+    def __init__(self, kernel_name, hidden, dtype="bf16", device=-1, *, rounding="single", gemma=False,
+                 static_weight=False, policy="exact"):
+        self.kernel = kernel(kernel_name)
+        self.hidden, self.dtype, self.device = int(hidden), dtype, int(device)
+        self.rounding, self.gemma, self.static_weight, self.policy = rounding, bool(gemma), bool(static_weight), policy
+        if rounding not in _abi.ROUNDING:
+            raise ValueError(f"kiln: rounding {rounding!r}: must be one of {', '.join(_abi.ROUNDING)}")
+        if policy not in _abi.POLICY:
+            raise ValueError(f"kiln: policy {policy!r}: must be one of {', '.join(_abi.POLICY)}")
+        self._dtype_code = _dtype_code(dtype)
+        o = _abi.PlanOptions()
+        _lib.kiln_plan_options_init(ctypes.byref(o))
+        self._kernel_bytes = self.kernel.name.encode()  # kept alive: the options point at it
+        o.kernel = self._kernel_bytes
+        o.hidden = self.hidden
+        o.dtype = self._dtype_code
+        o.device = self.device
+        o.policy = _abi.POLICY[policy]
+        o.rounding = _abi.ROUNDING[rounding]
+        o.gemma = int(self.gemma)
+        o.static_weight = int(self.static_weight)
+        self._handle = ctypes.c_void_p()
+        _check(_lib.kiln_plan_create(ctypes.byref(o), ctypes.byref(self._handle)),
+               f"kiln_plan_create({self.kernel.name}, hidden={hidden}, {dtype}, device={device})")
+        self._roles = {t.role: t.role_id for t in self.kernel.tensors}
+        self._eps = "eps" in self.kernel.scalars
+        self._destroy = _lib.kiln_plan_destroy  # still reachable while the interpreter shuts down
+
+    @property
+    def summary(self):
+        """One line: what the plan chose and why (kiln_plan_summary)."""
+        return _lib.kiln_plan_summary(self._handle).decode()
+
+    def describe(self, tokens):
+        """The variant this plan runs for `tokens` (kiln_plan_describe)."""
+        info = _abi.VariantInfo()
+        info.struct_size = ctypes.sizeof(info)
+        _check(_lib.kiln_plan_describe(self._handle, tokens, ctypes.byref(info)),
+               f"kiln_plan_describe({self.kernel.name}, tokens={tokens})")
+        return Variant._from(info)
+
+    def launch(self, tensors, tokens, eps=1e-6, stream=0):
+        """kiln_launch on `stream` (a cudaStream_t as an int; 0 = the legacy default stream).
+        tensors: {role name: device pointer as an int}. The calling thread's current device
+        must be the plan's."""
+        a = _abi.Args()
+        a.struct_size = ctypes.sizeof(a)
+        for role, ptr in tensors.items():
+            slot = self._roles.get(role)
+            if slot is None:
+                raise ValueError(f"kiln: {self.kernel.name} has no {role!r} tensor; it has "
+                                 f"{', '.join(self._roles)}")
+            a.tensors[slot] = ptr
+        a.tokens = tokens
+        a.hidden = self.hidden
+        a.eps = eps if self._eps else 1e-6
+        a.dtype = self._dtype_code
+        status = _lib.kiln_launch(self._handle, ctypes.byref(a), ctypes.c_void_p(stream))
+        if status != _abi.SUCCESS:
+            raise KilnError(status, f"kiln_launch({self.kernel.name}, hidden={self.hidden}, tokens={tokens})")
+
+    def close(self):
+        if self._handle:
+            self._destroy(self._handle)
+            self._handle = ctypes.c_void_p()
+
+    def __del__(self):
+        if getattr(self, "_handle", None):
+            self.close()
+
+    def __repr__(self):
+        return f"<kiln.Plan {self.summary}>"
+
+
+_plans = {}
+_plans_lock = threading.Lock()
+
+
+def plan(kernel_name, hidden, dtype="bf16", device=0, *, rounding="single", gemma=False, static_weight=False,
+         policy="exact"):
+    """A Plan, cached per (kernel, hidden, dtype, device, options): the first call for a key
+    creates it (kiln_plan_create reads the device and probes the kernel's image), later calls
+    return the same plan. Cached plans live as long as the process."""
+    if int(device) < 0:
+        raise ValueError(f"kiln.plan: device = {device}: a cached plan belongs to one device; give its index")
+    key = (str(getattr(kernel_name, "name", kernel_name)), int(hidden), dtype, int(device), rounding, bool(gemma),
+           bool(static_weight), policy)
+    p = _plans.get(key)
+    if p is None:
+        with _plans_lock:
+            p = _plans.get(key)
+            if p is None:
+                p = Plan(key[0], hidden, dtype, device, rounding=rounding, gemma=gemma, static_weight=static_weight,
+                         policy=policy)
+                _plans[key] = p
+    return p

@@ -1,0 +1,192 @@
+"""libkiln's C ABI (runtime/include/kiln/kiln.h) through ctypes: the structs, the
+prototypes, finding and loading the library, and the check that this mirror has the
+library's layout. Nothing here names a kernel: kernels come from the library's
+descriptors (kiln_kernel_count / kiln_kernel_at)."""
+
+import ctypes
+import os
+
+# ---- enums and bits of kiln.h (names only where Python needs them) ------------------
+DTYPE = {"bf16": 0, "fp16": 1}           # kiln_dtype
+DTYPE_UNSET = -1                         # kiln_args_init's dtype: a launch refuses it
+POLICY = {"exact": 0, "strict": 1, "generic": 2}  # kiln_set_policy
+ROUNDING = {"single": 0, "vllm": 1}      # kiln_rounding
+ROLE_NAMES = ("input", "weight", "residual", "output", "scales", "scale")  # kiln_role, in order
+ROLE_SLOTS = 8                           # KILN_ROLE_SLOTS
+DIRECTIONS = ("in", "out", "inout")      # kiln_direction
+ELEMS = ("activation", "fp8_e4m3", "f32", "i32")  # kiln_elem
+EXTENTS = ("one", "tokens", "hidden", "2hidden")  # kiln_extent
+OPTION_BITS = {"rounding": 0x1, "gemma": 0x2, "static_weight": 0x4}  # KILN_OPTION_*
+SCALAR_BITS = {"eps": 0x1}               # KILN_SCALAR_*
+SUCCESS = 0
+_c_enum = ctypes.c_int32  # C enums are int-sized on every platform kiln builds for
+
+
+class PlanOptions(ctypes.Structure):
+    _fields_ = [
+        ("struct_size", ctypes.c_uint32),
+        ("kernel", ctypes.c_char_p),
+        ("hidden", ctypes.c_int64),
+        ("dtype", _c_enum),
+        ("device", ctypes.c_int32),
+        ("policy", _c_enum),
+        ("rounding", _c_enum),
+        ("gemma", ctypes.c_int32),
+        ("static_weight", ctypes.c_int32),
+    ]
+
+
+class Args(ctypes.Structure):
+    _fields_ = [
+        ("struct_size", ctypes.c_uint32),
+        ("tokens", ctypes.c_int64),
+        ("hidden", ctypes.c_int64),
+        ("tensors", ctypes.c_void_p * ROLE_SLOTS),  # by kiln_role
+        ("eps", ctypes.c_float),
+        ("dtype", _c_enum),  # since 0.3: the activation tensors' kiln_dtype
+    ]
+
+
+class TensorDesc(ctypes.Structure):
+    _fields_ = [
+        ("name", ctypes.c_char_p),
+        ("role", _c_enum),
+        ("direction", _c_enum),
+        ("elem", _c_enum),
+        ("rows", _c_enum),
+        ("cols", _c_enum),
+        ("alignment", ctypes.c_int32),
+    ]
+
+
+class KernelDesc(ctypes.Structure):
+    _fields_ = [
+        ("struct_size", ctypes.c_uint32),
+        ("name", ctypes.c_char_p),
+        ("summary", ctypes.c_char_p),
+        ("tensor_count", ctypes.c_int32),
+        ("tensors", ctypes.POINTER(TensorDesc)),
+        ("options", ctypes.c_uint32),
+        ("scalars", ctypes.c_uint32),
+    ]
+
+
+class VariantInfo(ctypes.Structure):
+    _fields_ = [
+        ("struct_size", ctypes.c_uint32),
+        ("kernel", ctypes.c_char_p),
+        ("arch", ctypes.c_char_p),
+        ("hidden", ctypes.c_int64),
+        ("threshold", ctypes.c_int32),
+        ("is_fallback", ctypes.c_int32),
+        ("name", ctypes.c_char_p),
+        ("config", ctypes.c_char_p),
+        ("schedule", ctypes.c_char_p),
+    ]
+
+
+class LibraryError(ImportError):
+    """libkiln could not be found or loaded, or does not have the layout this package mirrors."""
+
+
+def library_path():
+    """Where libkiln is: $KILN_LIBRARY when set, else the libkiln.so the wheel put next to
+    this package. Nothing else is searched, so the library in use is never a surprise."""
+    env = os.environ.get("KILN_LIBRARY", "")
+    if env:
+        return env
+    here = os.path.dirname(os.path.abspath(__file__))
+    candidates = sorted(f for f in os.listdir(here) if f == "libkiln.so" or f.startswith("libkiln.so."))
+    if not candidates:
+        raise LibraryError(f"kiln: no libkiln.so next to the package ({here}) and KILN_LIBRARY is not set: "
+                           "install the kiln wheel, or set KILN_LIBRARY to a built library "
+                           "(e.g. KILN_LIBRARY=build/runtime/libkiln.so)")
+    return os.path.join(here, candidates[0])
+
+
+def _declare(lib):
+    """Prototypes of every entry point the package calls."""
+    i64p = ctypes.POINTER(ctypes.c_int64)
+    plan_p = ctypes.c_void_p
+    protos = {
+        "kiln_status_name": ([_c_enum], ctypes.c_char_p),
+        "kiln_last_error": ([], ctypes.c_char_p),
+        "kiln_version": ([], ctypes.c_char_p),
+        "kiln_kernel_count": ([], ctypes.c_int32),
+        "kiln_kernel_at": ([ctypes.c_int32, ctypes.c_void_p], _c_enum),
+        "kiln_kernel_find": ([ctypes.c_char_p, ctypes.c_void_p], _c_enum),
+        "kiln_min_bytes": ([ctypes.c_char_p, _c_enum, ctypes.c_int64, ctypes.c_int64, i64p], _c_enum),
+        "kiln_tensor_shape": ([ctypes.POINTER(TensorDesc), ctypes.c_int64, ctypes.c_int64, i64p, i64p, i64p], _c_enum),
+        "kiln_plan_options_init": ([ctypes.c_void_p], None),  # void*: the layout check passes other mirrors
+        "kiln_args_init": ([ctypes.c_void_p], None),
+        "kiln_plan_create": ([ctypes.POINTER(PlanOptions), ctypes.POINTER(plan_p)], _c_enum),
+        "kiln_plan_destroy": ([plan_p], None),
+        "kiln_plan_summary": ([plan_p], ctypes.c_char_p),
+        "kiln_plan_describe": ([plan_p, ctypes.c_int64, ctypes.c_void_p], _c_enum),
+        "kiln_explain": ([ctypes.c_char_p, ctypes.c_char_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p], _c_enum),
+        "kiln_launch": ([plan_p, ctypes.POINTER(Args), ctypes.c_void_p], _c_enum),
+    }
+    for name, (argtypes, restype) in protos.items():
+        try:
+            fn = getattr(lib, name)
+        except AttributeError:
+            raise LibraryError(f"kiln: {lib._name} has no {name}: it is not a libkiln this package can use")
+        fn.argtypes, fn.restype = argtypes, restype
+
+
+def _accepts_size(call, cls, size):
+    """The status of `call(buffer)` with a `cls` whose struct_size says `size`; the buffer
+    has room beyond `size`, so a library whose struct is larger may fill it."""
+    buf = (ctypes.c_char * (ctypes.sizeof(cls) + 64))()
+    ctypes.cast(buf, ctypes.POINTER(ctypes.c_uint32))[0] = size
+    return call(ctypes.cast(buf, ctypes.c_void_p))
+
+
+def _check_layout(lib, path):
+    """Refuse a library whose structs differ from this mirror: a silent layout mismatch
+    would pass wrong pointers to kernels. Input structs: the _init functions write the
+    library's sizeof. Output structs: the library refuses a size larger than its own, so
+    it must accept ours and refuse ours + 1."""
+    problems = []
+    for cls, init in ((PlanOptions, lib.kiln_plan_options_init), (Args, lib.kiln_args_init)):
+        probe = cls()
+        init(ctypes.byref(probe))
+        if probe.struct_size != ctypes.sizeof(cls):
+            problems.append(f"{cls.__name__}: the library's struct is {probe.struct_size} bytes, this package's "
+                            f"{ctypes.sizeof(cls)}")
+    # kiln_args kept sizeof 96 when 0.3 added dtype (it fills 0.2's tail padding): init's -1 tells the layouts apart.
+    args = Args()
+    lib.kiln_args_init(ctypes.byref(args))
+    if args.dtype != DTYPE_UNSET:
+        problems.append("Args: the library's kiln_args_init leaves dtype at "
+                        f"{args.dtype}, not KILN_DTYPE_UNSET (-1): a library older than kiln 0.3")
+    if lib.kiln_kernel_count() > 0:
+        first = KernelDesc()
+        first.struct_size = ctypes.sizeof(KernelDesc)
+        if lib.kiln_kernel_at(0, ctypes.byref(first)) != SUCCESS:
+            problems.append(f"KernelDesc: the library refuses {ctypes.sizeof(KernelDesc)} bytes, this package's size")
+        elif _accepts_size(lambda p: lib.kiln_kernel_at(0, p), KernelDesc, ctypes.sizeof(KernelDesc) + 1) == SUCCESS:
+            problems.append(f"KernelDesc: the library's struct is larger than this package's {ctypes.sizeof(KernelDesc)} bytes")
+        # kiln_explain checks the struct size first; an arch it does not target comes next.
+        name = first.name
+        explain = lambda p: lib.kiln_explain(name, b"", 1, 1, p)  # noqa: E731
+        size = ctypes.sizeof(VariantInfo)
+        refused = _accepts_size(explain, VariantInfo, size + 1)
+        if _accepts_size(explain, VariantInfo, size) == refused:
+            problems.append(f"VariantInfo: the library's struct is not {size} bytes")
+    if problems:
+        raise LibraryError(f"kiln: {path} (libkiln {lib.kiln_version().decode()}) does not match this package's "
+                           "mirror of kiln.h; install the matching kiln wheel or library:\n  " + "\n  ".join(problems))
+
+
+def load():
+    """(the loaded library, its path); LibraryError with the reason when it cannot be used."""
+    path = library_path()
+    try:
+        lib = ctypes.CDLL(path)
+    except OSError as e:
+        source = "KILN_LIBRARY" if os.environ.get("KILN_LIBRARY") else "the package folder"
+        raise LibraryError(f"kiln: cannot load libkiln from {path} (from {source}): {e}")
+    _declare(lib)
+    _check_layout(lib, path)
+    return lib, path

@@ -1,0 +1,299 @@
+"""The kiln package without a GPU and without PyTorch: loading, the kernels as the library
+describes them, explain, version, the struct layout check and the error mapping."""
+
+import ctypes
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+import kiln
+from kiln import _abi
+from kiln_testing import INSTALLED, KNOWN_ARCHS, REPO
+
+
+def target_archs():
+    """The archs this library was built for: kiln_explain refuses the others."""
+    archs = []
+    for arch in KNOWN_ARCHS:
+        try:
+            kiln.explain(kiln.kernels()[0].name, arch, 4096, 1)
+            archs.append(arch)
+        except kiln.KilnError as e:
+            assert e.status == "KILN_ERROR_NO_DEVICE_IMAGE", e
+    return archs
+
+
+# ---- where the library comes from ------------------------------------------------------
+
+def test_library_location():
+    path = kiln.library_path()
+    if os.environ.get("KILN_LIBRARY"):
+        assert path == os.environ["KILN_LIBRARY"]
+    else:
+        package_dir = os.path.dirname(os.path.abspath(kiln.__file__))
+        assert os.path.dirname(path) == package_dir
+        assert os.path.basename(path).startswith("libkiln.so")
+    if INSTALLED:  # the wheel in a venv: nothing may come from the source tree
+        assert not os.path.abspath(kiln.__file__).startswith(str(REPO / "python"))
+        assert "KILN_LIBRARY" not in os.environ
+
+
+def run_import(env_library, package_parent):
+    """`import kiln` in a fresh interpreter; (exit status, stderr)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("KILN_LIBRARY", "PYTHONPATH")}
+    env["PYTHONPATH"] = str(package_parent)
+    if env_library is not None:
+        env["KILN_LIBRARY"] = env_library
+    r = subprocess.run([sys.executable, "-c", "import kiln"], env=env, capture_output=True, text=True, cwd=package_parent)
+    return r.returncode, r.stderr
+
+
+@pytest.fixture
+def package_copy(tmp_path):
+    """The package's Python files alone, without a library next to them."""
+    src = os.path.dirname(os.path.abspath(kiln.__file__))
+    dst = tmp_path / "kiln"
+    dst.mkdir()
+    for name in os.listdir(src):
+        if name.endswith(".py"):
+            shutil.copy(os.path.join(src, name), dst / name)
+    return tmp_path
+
+
+def test_kiln_library_bad_path(package_copy):
+    rc, err = run_import("/nonexistent/libkiln.so", package_copy)
+    assert rc != 0
+    assert "kiln: cannot load libkiln from /nonexistent/libkiln.so (from KILN_LIBRARY)" in err
+
+
+def test_kiln_library_not_libkiln(package_copy):
+    import ctypes.util
+    rc, err = run_import(ctypes.util.find_library("c"), package_copy)
+    assert rc != 0
+    assert "has no kiln_status_name: it is not a libkiln this package can use" in err
+
+
+def test_no_library_next_to_package(package_copy):
+    rc, err = run_import(None, package_copy)
+    assert rc != 0
+    assert "no libkiln.so next to the package" in err and "KILN_LIBRARY is not set" in err
+
+
+def test_library_next_to_package(package_copy):
+    shutil.copy(kiln.library_path(), package_copy / "kiln" / "libkiln.so")
+    rc, err = run_import(None, package_copy)
+    assert rc == 0, err
+
+
+# ---- the structs mirror kiln.h ---------------------------------------------------------
+
+def test_struct_sizes_match_library():
+    lib = kiln._lib
+    for cls, init in ((_abi.PlanOptions, lib.kiln_plan_options_init), (_abi.Args, lib.kiln_args_init)):
+        s = cls()
+        init(ctypes.byref(s))
+        assert s.struct_size == ctypes.sizeof(cls), cls.__name__
+    args = _abi.Args()
+    lib.kiln_args_init(ctypes.byref(args))
+    assert args.dtype == _abi.DTYPE_UNSET and args.eps == pytest.approx(1e-6)
+    _abi._check_layout(lib, kiln.library_path())  # raises on any difference
+
+
+@pytest.mark.parametrize("struct", ["PlanOptions", "Args", "KernelDesc", "VariantInfo"])
+def test_struct_mismatch_refused(monkeypatch, struct):
+    """A mirror one field larger than the library's struct is refused, naming the struct."""
+    base = getattr(_abi, struct)
+    grown = type(struct, (ctypes.Structure,), {"_fields_": base._fields_ + [("extra", ctypes.c_int64)]})
+    monkeypatch.setattr(_abi, struct, grown)
+    with pytest.raises(_abi.LibraryError, match=struct + ":"):
+        _abi._check_layout(kiln._lib, kiln.library_path())
+
+
+# ---- version ---------------------------------------------------------------------------
+
+def test_version_matches_meson_project():
+    meson_build = (REPO / "meson.build").read_text()
+    project_version = re.search(r"project\('kiln'.*?version:\s*'([^']+)'", meson_build, re.S).group(1)
+    assert kiln.version() == project_version
+    header = (REPO / "runtime" / "include" / "kiln" / "kiln.h").read_text()
+    for part, value in zip(("MAJOR", "MINOR"), project_version.split(".")):
+        m = re.search(rf"#define KILN_VERSION_{part} (\d+)", header)
+        if m:  # kiln.h's own macros, where it still has them (else version.h, generated from meson.build)
+            assert m.group(1) == value
+
+
+def test_installed_version_matches_library():
+    if not INSTALLED:
+        pytest.skip("the package is not installed from a wheel here (KILN_TEST_INSTALLED unset)")
+    from importlib.metadata import version
+    assert version("kiln") == kiln.version()
+
+
+# ---- kernels, from the library's descriptors ---------------------------------------------
+
+def test_kernels_match_kernels_json():
+    """The ctypes view of every descriptor equals kiln-gen's generated/kernels.json."""
+    data = json.loads((REPO / "generated" / "kernels.json").read_text())
+    expected = {k["name"]: k for k in data["kernels"]}
+    got = kiln.kernels()
+    assert [k.name for k in got] == sorted(expected)
+    for k in got:
+        e = expected[k.name]
+        assert k.summary == e["summary"]
+        assert k.scalars == frozenset(e["scalars"]) and k.options == frozenset(e["options"])
+        assert [(t.name, t.role, t.direction, t.elem, t.rows, t.cols, t.alignment) for t in k.tensors] == [
+            (t["name"], t["role"], t["direction"], t["elem"].removeprefix("KILN_ELEM_").lower(),
+             t["rows"].removeprefix("KILN_EXTENT_").lower(), t["cols"].removeprefix("KILN_EXTENT_").lower(),
+             t["alignment"]) for t in e["tensors"]]
+
+
+def test_kernel_lookup():
+    for k in kiln.kernels():
+        assert kiln.kernel(k.name) is k
+    with pytest.raises(kiln.KilnError) as e:
+        kiln.kernel("no_such_kernel")
+    assert e.value.status == "KILN_ERROR_UNKNOWN_KERNEL" and e.value.code == 2
+    assert all(k.name in e.value.message for k in kiln.kernels())  # the message lists the known kernels
+
+
+@pytest.mark.parametrize("hidden,tokens", [(4096, 32), (5000, 7), (1, 1)])
+def test_tensor_shapes_and_min_bytes(hidden, tokens):
+    """kiln_tensor_shape follows the extents, and kiln_min_bytes is their sum (in-out twice)."""
+    extent = {"one": 1, "tokens": tokens, "hidden": hidden, "2hidden": 2 * hidden}
+    elem_bytes = {"activation": 2, "fp8_e4m3": 1, "f32": 4, "i32": 4}
+    for k in kiln.kernels():
+        total = 0
+        for t in k.tensors:
+            rows, cols, eb = t.shape(hidden, tokens)
+            assert (rows, cols, eb) == (extent[t.rows], extent[t.cols], elem_bytes[t.elem]), (k.name, t.name)
+            total += rows * cols * eb * (2 if t.direction == "inout" else 1)
+        assert kiln.min_bytes(k.name, "bf16", hidden, tokens) == total
+        assert k.min_bytes("fp16", hidden, tokens) == total
+
+
+# ---- explain -------------------------------------------------------------------------------
+
+def thresholds(kernel, arch, hidden):
+    folder = REPO / "configs" / kernel / arch / str(hidden)
+    return sorted(int(p.stem[2:]) for p in folder.glob("bs*.json")) if folder.is_dir() else []
+
+
+def test_explain_with_config_sets():
+    if "sm90" not in target_archs():
+        pytest.skip(f"this libkiln is built for {', '.join(target_archs())}, not sm90 (the archs with config sets)")
+    for k in kiln.kernels():
+        ts = thresholds(k.name, "sm90", 4096)
+        assert ts, f"no sm90 config set for {k.name} at hidden 4096"
+        for tokens in sorted({1, 3, 31, 32, 33, 200, 100000} | set(ts)):
+            v = kiln.explain(k.name, "sm90", 4096, tokens)
+            want = max([t for t in ts if t <= tokens] or [ts[0]])  # bisect_right - 1, clamped at the smallest
+            assert (v.kernel, v.arch, v.hidden, v.threshold, v.is_fallback) == (k.name, "sm90", 4096, want, False)
+            assert v.config == f"configs/{k.name}/sm90/4096/bs{want}.json" and (REPO / v.config).is_file()
+            assert v.name.startswith(f"{k.name}_sm90_h4096_bs") and v.schedule
+
+
+def test_explain_without_config_set():
+    archs = target_archs()
+    assert archs, "explain accepted no arch of kiln-gen's table"
+    for arch in archs:
+        for k in kiln.kernels():
+            v = kiln.explain(k.name, arch, 5000, 64)  # no set has hidden 5000
+            assert v.is_fallback and v.name == f"{k.name}_generic" and v.threshold == 0 and v.config == ""
+            empty = kiln.explain(k.name, arch, 4096, 0)  # tokens = 0 launches nothing
+            assert empty.name == "" and not empty.is_fallback
+
+
+def test_explain_errors():
+    with pytest.raises(kiln.KilnError) as e:
+        kiln.explain("no_such_kernel", "sm90", 4096, 1)
+    assert e.value.status == "KILN_ERROR_UNKNOWN_KERNEL"
+    untargeted = [a for a in KNOWN_ARCHS if a not in target_archs()] + ["sm999"]
+    with pytest.raises(kiln.KilnError) as e:
+        kiln.explain(kiln.kernels()[0].name, untargeted[0], 4096, 1)
+    assert e.value.status == "KILN_ERROR_NO_DEVICE_IMAGE" and "not a target of this library" in e.value.message
+    with pytest.raises(kiln.KilnError) as e:
+        kiln.explain(kiln.kernels()[0].name, "sm90", 0, 1)
+    assert e.value.status == "KILN_ERROR_INVALID_HIDDEN"
+    with pytest.raises(kiln.KilnError) as e:
+        kiln.explain(kiln.kernels()[0].name, "sm90", 4096, -1)
+    assert e.value.status in ("KILN_ERROR_INVALID_TOKENS", "KILN_ERROR_NO_DEVICE_IMAGE")
+
+
+# ---- plans: every status before the device, and no device ------------------------------------
+
+def has_gpu():
+    return any(os.path.exists(f"/dev/nvidia{i}") for i in range(16))
+
+
+def test_plan_without_gpu():
+    if has_gpu():
+        pytest.skip("a GPU is present: the no-device status is covered by test_plan_device_out_of_range")
+    with pytest.raises(kiln.KilnError) as e:
+        kiln.Plan("rms_norm", 4096, "bf16", device=0)
+    err = e.value
+    assert (err.status, err.code) == ("KILN_ERROR_NO_DEVICE", 11)
+    assert "no CUDA device" in err.message
+    assert str(err).startswith("kiln_plan_create(rms_norm, hidden=4096, bf16, device=0): KILN_ERROR_NO_DEVICE: ")
+
+
+def test_plan_device_out_of_range():
+    with pytest.raises(kiln.KilnError) as e:
+        kiln.Plan("rms_norm", 4096, "bf16", device=999)
+    assert e.value.status == "KILN_ERROR_NO_DEVICE"
+
+
+@pytest.mark.parametrize("kwargs,status", [
+    (dict(kernel_name="no_such_kernel", hidden=4096), "KILN_ERROR_UNKNOWN_KERNEL"),
+    (dict(kernel_name="rms_norm", hidden=0), "KILN_ERROR_INVALID_HIDDEN"),
+    (dict(kernel_name="rms_norm", hidden=1 << 21), "KILN_ERROR_INVALID_HIDDEN"),
+])
+def test_plan_statuses(kwargs, status):
+    with pytest.raises(kiln.KilnError) as e:
+        kiln.Plan(dtype="bf16", device=0, **kwargs)
+    assert e.value.status == status and e.value.message
+
+
+def test_option_the_kernel_lacks():
+    lacking = [(k, o) for k in kiln.kernels() for o in ("rounding", "gemma") if o not in k.options]
+    if not lacking:
+        pytest.skip("every kernel of this library has every option")
+    k, option = lacking[0]
+    value = {"rounding": "vllm", "gemma": True}[option]
+    with pytest.raises(kiln.KilnError) as e:
+        kiln.Plan(k.name, 4096, "bf16", device=0, **{option: value})
+    assert e.value.status == "KILN_ERROR_INVALID_ARGUMENT" and option in e.value.message
+
+
+def test_python_side_argument_errors():
+    with pytest.raises(ValueError, match="dtype 'fp32'"):
+        kiln.Plan("rms_norm", 4096, "fp32", device=0)
+    with pytest.raises(ValueError, match="rounding 'odd'"):
+        kiln.Plan("rms_norm", 4096, "bf16", device=0, rounding="odd")
+    with pytest.raises(ValueError, match="a cached plan belongs to one device"):
+        kiln.plan("rms_norm", 4096, "bf16", device=-1)
+    with pytest.raises(kiln.KilnError) as e:
+        kiln.min_bytes("rms_norm", "bf16", 4096, -1)
+    assert e.value.status == "KILN_ERROR_INVALID_TOKENS"
+
+
+# ---- the vLLM alias table is data over the descriptors ---------------------------------------
+
+def test_vllm_alias_rows():
+    from kiln.vllm_aliases import ALIASES
+    have = {k.name: k for k in kiln.kernels()}
+    assert len({a.op for a in ALIASES}) == len(ALIASES)
+    for a in ALIASES:
+        assert a.schema.startswith(a.op + "("), a.op
+        for arg in list(a.roles) + list(a.require) + list(a.ignore) + ([a.eps] if a.eps else []):
+            assert re.search(rf"\b{arg}\b", a.schema), (a.op, arg)
+        assert set(a.roles.values()) <= set(_abi.ROLE_NAMES)
+        if a.kernel in have:  # every tensor of the kernel is mapped, once
+            assert sorted(a.roles.values()) == sorted(t.role for t in have[a.kernel].tensors), a.op
+    served = {a.op for a in ALIASES if a.kernel in have}
+    assert {"rms_norm", "fused_add_rms_norm", "rms_norm_static_fp8_quant", "fused_add_rms_norm_static_fp8_quant",
+            "silu_and_mul_quant"} <= served
