@@ -354,7 +354,7 @@ const char* kiln_status_name(kiln_status status) {
 
 const char* kiln_last_error(void) { return g_last_error; }
 
-const char* kiln_version(void) { return "0.2.0"; }
+const char* kiln_version(void) { return KILN_VERSION_STRING; }
 
 void kiln_plan_options_init(kiln_plan_options* options) {
   if (options == nullptr) return;

@@ -25,8 +25,7 @@ extern "C" {
 #define KILN_API __attribute__((visibility("default")))
 #endif
 
-#define KILN_VERSION_MAJOR 0
-#define KILN_VERSION_MINOR 2
+#include "kiln/version.h" /* KILN_VERSION_MAJOR, _MINOR, _PATCH, _STRING: generated from meson.build */
 
 typedef enum kiln_status {
   KILN_SUCCESS = 0,
