@@ -50,38 +50,41 @@ def _reference_tensor(kernel):
     return kernel.tensor("input") or next(t for t in kernel.tensors if t.rows == "tokens")
 
 
-def _check(kernel, tensors, op):
-    """Every pre-call check; returns (dtype name, device, hidden, tokens)."""
+def _check(kernel, tensors, op, names):
+    """Every pre-call check; returns (dtype name, device, hidden, tokens). `names` gives each
+    role's argument name as the caller wrote it (vLLM's names for the aliases)."""
     for spec in kernel.tensors:
         t = tensors.get(spec.role)
         if not isinstance(t, torch.Tensor):
-            raise TensorCheckError(f"{op}: {spec.name} must be a tensor, not {type(t).__name__}")
+            raise TensorCheckError(f"{op}: {names[spec.role]} must be a tensor, not {type(t).__name__}")
     ref_spec = _reference_tensor(kernel)
     ref = tensors[ref_spec.role]
     device = ref.device
     for spec in kernel.tensors:
         t = tensors[spec.role]
         if t.device.type != "cuda":
-            raise TensorCheckError(f"{op}: {spec.name} is on {t.device}: kiln runs on CUDA devices")
+            raise TensorCheckError(f"{op}: {names[spec.role]} is on {t.device}: kiln runs on CUDA devices")
+    for spec in kernel.tensors:
+        t = tensors[spec.role]
         if t.device != device:
-            raise TensorCheckError(f"{op}: {spec.name} is on {t.device} but {ref_spec.name} is on {device}: "
+            raise TensorCheckError(f"{op}: {names[spec.role]} is on {t.device} but {names[ref_spec.role]} is on {device}: "
                                    "all tensors must be on one CUDA device")
     if ref.dtype not in _ACTIVATION:
-        raise TensorCheckError(f"{op}: {ref_spec.name} is {ref.dtype}: must be torch.bfloat16 or torch.float16")
+        raise TensorCheckError(f"{op}: {names[ref_spec.role]} is {ref.dtype}: must be torch.bfloat16 or torch.float16")
     for spec in kernel.tensors:
         t = tensors[spec.role]
         want = ref.dtype if spec.elem == "activation" else _ELEM_DTYPE.get(spec.elem)
         if t.dtype != want:
-            raise TensorCheckError(f"{op}: {spec.name} is {t.dtype}: must be {want}")
+            raise TensorCheckError(f"{op}: {names[spec.role]} is {t.dtype}: must be {want}")
         if not t.is_contiguous():
-            raise TensorCheckError(f"{op}: {spec.name} is not contiguous (strides {tuple(t.stride())}): "
+            raise TensorCheckError(f"{op}: {names[spec.role]} is not contiguous (strides {tuple(t.stride())}): "
                                    "kiln needs contiguous rows")
     if ref.dim() == 0 or ref.shape[-1] == 0:
-        raise TensorCheckError(f"{op}: {ref_spec.name} has shape {tuple(ref.shape)}: its last dimension is the "
+        raise TensorCheckError(f"{op}: {names[ref_spec.role]} has shape {tuple(ref.shape)}: its last dimension is the "
                                "hidden size and must be positive")
     last = ref.shape[-1]
     if ref_spec.cols == "2hidden" and last % 2:
-        raise TensorCheckError(f"{op}: {ref_spec.name}'s last dimension {last} must be even (2 * hidden)")
+        raise TensorCheckError(f"{op}: {names[ref_spec.role]}'s last dimension {last} must be even (2 * hidden)")
     hidden = last // 2 if ref_spec.cols == "2hidden" else last
     tokens = ref.numel() // last if ref_spec.rows == "tokens" else 1
     for spec in kernel.tensors:
@@ -89,16 +92,16 @@ def _check(kernel, tensors, op):
         rows, cols, _ = spec.shape(hidden, tokens)  # the library's shape rule (kiln_tensor_shape)
         fits = t.numel() == rows * cols and (rows * cols == 1 or (t.dim() > 0 and t.shape[-1] == cols))
         if not fits:
-            raise TensorCheckError(f"{op}: {spec.name} has shape {tuple(t.shape)}; at hidden={hidden}, tokens={tokens} "
+            raise TensorCheckError(f"{op}: {names[spec.role]} has shape {tuple(t.shape)}; at hidden={hidden}, tokens={tokens} "
                                    f"it must hold [{rows}, {cols}] (rows of {cols}, {rows * cols} elements)")
         if t.numel() and t.data_ptr() % spec.alignment:
-            raise TensorCheckError(f"{op}: {spec.name} at 0x{t.data_ptr():x} is not {spec.alignment}-byte aligned")
+            raise TensorCheckError(f"{op}: {names[spec.role]} at 0x{t.data_ptr():x} is not {spec.alignment}-byte aligned")
     return _ACTIVATION[ref.dtype], device, hidden, tokens
 
 
-def _launch(kernel, tensors, eps, options, op):
+def _launch(kernel, tensors, eps, options, op, names):
     """Check, pick the cached plan, launch on the tensors' device and its current stream."""
-    dtype, device, hidden, tokens = _check(kernel, tensors, op)
+    dtype, device, hidden, tokens = _check(kernel, tensors, op, names)
     index = device.index if device.index is not None else torch.cuda.current_device()
     plan = kiln.plan(kernel.name, hidden, dtype, index, **options)
     pointers = {spec.role: tensors[spec.role].data_ptr() for spec in kernel.tensors}
@@ -126,22 +129,22 @@ def _binder(qualname):
     return bind
 
 
-def _fake_check(kernel, tensors, op):
+def _fake_check(kernel, tensors, op, names):
     """What the fake implementation can check without data or concrete sizes: dtypes, devices."""
     ref_spec = _reference_tensor(kernel)
     ref = tensors.get(ref_spec.role)
     for spec in kernel.tensors:
         t = tensors.get(spec.role)
         if not isinstance(t, torch.Tensor):
-            raise TensorCheckError(f"{op}: {spec.name} must be a tensor, not {type(t).__name__}")
+            raise TensorCheckError(f"{op}: {names[spec.role]} must be a tensor, not {type(t).__name__}")
         if spec.elem == "activation":
             if t.dtype not in _ACTIVATION or t.dtype != ref.dtype:
-                raise TensorCheckError(f"{op}: {spec.name} is {t.dtype}: must be torch.bfloat16 or torch.float16, "
-                                       f"as {ref_spec.name}")
+                raise TensorCheckError(f"{op}: {names[spec.role]} is {t.dtype}: must be torch.bfloat16 or torch.float16, "
+                                       f"as {names[ref_spec.role]}")
         elif t.dtype != _ELEM_DTYPE.get(spec.elem):
-            raise TensorCheckError(f"{op}: {spec.name} is {t.dtype}: must be {_ELEM_DTYPE.get(spec.elem)}")
+            raise TensorCheckError(f"{op}: {names[spec.role]} is {t.dtype}: must be {_ELEM_DTYPE.get(spec.elem)}")
         if t.device != ref.device:
-            raise TensorCheckError(f"{op}: {spec.name} is on {t.device} but {ref_spec.name} is on {ref.device}")
+            raise TensorCheckError(f"{op}: {names[spec.role]} is on {t.device} but {names[ref_spec.role]} is on {ref.device}")
 
 
 def _register(lib, qualname, schema, run, fake):
@@ -180,50 +183,56 @@ def _schema(kernel):
 
 def _kernel_op(lib, kernel):
     op = f"kiln.{kernel.name}"
+    names = {t.role: t.name for t in kernel.tensors}
 
     def tensors_of(v):
         return {t.role: v[t.name] for t in kernel.tensors}
 
     def run(v):
         options = {o: v[o] for o in ("rounding", "gemma", "static_weight") if o in kernel.options}
-        _launch(kernel, tensors_of(v), float(v.get("eps", 1e-6)), options, op)
+        _launch(kernel, tensors_of(v), float(v.get("eps", 1e-6)), options, op, names)
 
     def fake(v):
-        _fake_check(kernel, tensors_of(v), op)
+        _fake_check(kernel, tensors_of(v), op, names)
 
     return _register(lib, f"kiln::{kernel.name}", _schema(kernel), run, fake)
 
 
 def _functional(kernel, op):
     """kiln.torch.<kernel>(inputs..., eps=, **options): outputs allocated, in-out tensors cloned.
-    Output shapes follow the descriptor's extents in Python, so they trace with symbolic sizes."""
-    inputs = [t for t in kernel.tensors if t.read]
-    ref_spec = _reference_tensor(kernel)
+    Output shapes follow the descriptor's extents in Python, so they trace with symbolic sizes;
+    the function reads only plain tuples, which torch.compile traces without effort."""
+    specs = tuple((t.name, t.direction, t.rows, t.cols, t.elem) for t in kernel.tensors)
+    inputs = tuple(t.name for t in kernel.tensors if t.read)
+    ref_name, ref_cols = _reference_tensor(kernel).name, _reference_tensor(kernel).cols
+    has_eps = "eps" in kernel.scalars
 
     def fn(*args, **kwargs):
+        if has_eps and len(args) == len(inputs) + 1:  # eps may follow the tensors
+            args, kwargs = args[:-1], {**kwargs, "eps": args[-1]}
         if len(args) != len(inputs):
-            raise TypeError(f"kiln.torch.{kernel.name}({', '.join(t.name for t in inputs)}, ...): "
-                            f"{len(args)} tensors given")
-        given = {t.name: a for t, a in zip(inputs, args)}
-        ref = given[ref_spec.name]
-        hidden = ref.shape[-1] // 2 if ref_spec.cols == "2hidden" else ref.shape[-1]
-        call = []
-        for t in kernel.tensors:
-            if t.direction == "in":
-                call.append(given[t.name])
-            elif t.direction == "inout":
-                call.append(given[t.name].clone(memory_format=torch.contiguous_format))
+            raise TypeError(f"kiln.torch.{kernel.name}({', '.join(inputs)}, ...): {len(args)} tensors given")
+        given = dict(zip(inputs, args))
+        ref = given[ref_name]
+        hidden = ref.shape[-1] // 2 if ref_cols == "2hidden" else ref.shape[-1]
+        call, written = [], []
+        for name, direction, rows, cols, elem in specs:
+            if direction == "in":
+                call.append(given[name])
+                continue
+            if direction == "inout":
+                t = given[name].clone(memory_format=torch.contiguous_format)
             else:
-                shape = (*ref.shape[:-1], _extent(t.cols, hidden)) if t.rows == "tokens" else (_extent(t.cols, hidden),)
-                dtype = ref.dtype if t.elem == "activation" else _ELEM_DTYPE[t.elem]
-                call.append(torch.empty(shape, dtype=dtype, device=ref.device))
+                shape = (*ref.shape[:-1], _extent(cols, hidden)) if rows == "tokens" else (_extent(cols, hidden),)
+                t = torch.empty(shape, dtype=ref.dtype if elem == "activation" else _ELEM_DTYPE[elem], device=ref.device)
+            call.append(t)
+            written.append(t)
         op(*call, **kwargs)
-        written = [c for t, c in zip(kernel.tensors, call) if t.written]
         return written[0] if len(written) == 1 else tuple(written)
 
     fn.__name__ = fn.__qualname__ = kernel.name
-    fn.__doc__ = (f"{kernel.summary}\n\nkiln.torch.{kernel.name}({', '.join(t.name for t in inputs)}"
-                  f"{', eps=1e-6' if 'eps' in kernel.scalars else ''}"
+    fn.__doc__ = (f"{kernel.summary}\n\nkiln.torch.{kernel.name}({', '.join(inputs)}"
+                  f"{', eps=1e-6' if has_eps else ''}"
                   f"{''.join(', ' + o + '=' for o in sorted(kernel.options))}) -> "
                   f"{', '.join(t.name for t in kernel.tensors if t.written)}")
     return fn
@@ -248,6 +257,7 @@ def _alias_op(lib, row, kernel):
         if writes and not declared:
             raise ValueError(f"kiln.vllm_aliases: {row.op}: kiln writes {role} but vLLM's schema does not mark {arg} mutable")
     options = {k: v for k, v in row.options.items() if k in kernel.options}
+    names = {role: arg for arg, role in row.roles.items()}
 
     def checked(v):
         for name, want in row.require.items():
@@ -256,10 +266,10 @@ def _alias_op(lib, row, kernel):
         return {role: v[arg] for arg, role in row.roles.items()}
 
     def run(v):
-        _launch(kernel, checked(v), float(v[row.eps]) if row.eps else 1e-6, options, op)
+        _launch(kernel, checked(v), float(v[row.eps]) if row.eps else 1e-6, options, op, names)
 
     def fake(v):
-        _fake_check(kernel, checked(v), op)
+        _fake_check(kernel, checked(v), op, names)
 
     return _register(lib, f"kiln_vllm::{row.op}", row.schema, run, fake)
 

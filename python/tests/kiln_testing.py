@@ -7,3 +7,34 @@ REPO = pathlib.Path(__file__).resolve().parents[2]
 # .ci/run sets this when it tests the wheel installed in a venv (KILN_LIBRARY unset).
 INSTALLED = os.environ.get("KILN_TEST_INSTALLED") == "1"
 KNOWN_ARCHS = ("sm80", "sm86", "sm89", "sm90", "sm100", "sm103", "sm120")  # kiln-gen's arch table
+
+
+def compare(torch, got, ref, near_ulps=1):
+    """(outputs, near differences, worse differences) of two tensors of one dtype, as
+    bench/compare_torch.py counts them: fp8 e4m3fn, bf16 and fp16 on their number line
+    (neighbours differ by one; up to `near_ulps` is near), NaN equal to NaN; others exactly."""
+    if got.dtype == torch.float8_e4m3fn:
+        bits, view = 8, torch.uint8
+    elif got.dtype in (torch.bfloat16, torch.float16):
+        bits, view = 16, torch.int16
+    else:
+        return got.numel(), 0, int((got != ref).sum())
+    mask = (1 << bits) - 1
+    sign = 1 << (bits - 1)
+    g = got.contiguous().view(view).reshape(-1).to(torch.int32) & mask
+    r = ref.contiguous().view(view).reshape(-1).to(torch.int32) & mask
+    g_nan, r_nan = torch.isnan(got.reshape(-1).float()), torch.isnan(ref.reshape(-1).float())
+    g_ord = torch.where(g >= sign, -(g & (sign - 1)), g & (sign - 1))  # +0 and -0 share 0
+    r_ord = torch.where(r >= sign, -(r & (sign - 1)), r & (sign - 1))
+    differ = (g != r) & ~(g_nan & r_nan)
+    near = differ & ~g_nan & ~r_nan & ((g_ord - r_ord).abs() <= near_ulps)
+    return g.numel(), int(near.sum()), int((differ & ~near).sum())
+
+
+NEAR_FRACTION = 1e-3  # near differences are allowed in under this fraction of the outputs (compare_torch.py)
+
+
+def assert_close(torch, got, ref, near_ulps, what):
+    n, near, worse = compare(torch, got, ref, near_ulps)
+    assert worse == 0 and near <= NEAR_FRACTION * n, (
+        f"{what}: {worse} differences beyond {near_ulps} ulp and {near} near ones in {n} outputs")

@@ -1,0 +1,323 @@
+"""kiln.torch on a GPU: every kernel against reference/torch_reference.py (random data,
+outputs poisoned with NaN, both dtypes, both rounding conventions, Gemma), the vLLM aliases
+and their in-place contract, every pre-call check, torch.compile, CUDA graphs, a side
+stream and a second device."""
+
+import sys
+
+import pytest
+
+torch = pytest.importorskip("torch", reason="PyTorch is not installed: the GPU tests need it")
+if not torch.cuda.is_available():
+    pytest.skip("no CUDA device visible to PyTorch", allow_module_level=True)
+
+import kiln  # noqa: E402
+import kiln.torch as kt  # noqa: E402
+from kiln.vllm_aliases import ALIASES  # noqa: E402
+from kiln_testing import REPO, assert_close  # noqa: E402
+
+sys.path.insert(0, str(REPO / "reference"))
+from torch_reference import BASELINES  # noqa: E402
+
+DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+ELEM = {"fp8_e4m3": torch.float8_e4m3fn, "f32": torch.float32, "i32": torch.int32}
+EPS = 1e-6
+KERNELS = {k.name: k for k in kiln.kernels()}
+
+
+def poison(t):
+    """NaN everywhere (0x7F is NaN in e4m3fn): a value the kernel never wrote shows up."""
+    if t.dtype == torch.float8_e4m3fn:
+        t.view(torch.uint8).fill_(0x7F)
+    else:
+        t.fill_(float("nan"))
+    return t
+
+
+def make_tensors(kernel, dtype, hidden, tokens, seed, device="cuda", scale=0.1):
+    """{role: tensor}: activations torch.randn (never zero), weights uniform [0.5, 1.5), the
+    scale an fp32 [1] in device memory, outputs poisoned."""
+    gen = torch.Generator(device=device).manual_seed(seed)
+    out = {}
+    for spec in kernel.tensors:
+        rows, cols, _ = spec.shape(hidden, tokens)
+        shape = (rows, cols) if spec.rows == "tokens" else (cols,)
+        dt = DTYPES[dtype] if spec.elem == "activation" else ELEM[spec.elem]
+        if spec.direction == "out":
+            out[spec.role] = poison(torch.empty(shape, dtype=dt, device=device))
+        elif spec.role == "scale":
+            out[spec.role] = torch.full(shape, scale, dtype=torch.float32, device=device)
+        elif spec.role == "weight":
+            out[spec.role] = (torch.rand(shape, generator=gen, device=device) + 0.5).to(dt)
+        else:
+            x = torch.randn(shape, generator=gen, device=device).to(dt)
+            out[spec.role] = torch.where(x == 0, torch.full_like(x, 2.0 ** -10), x)
+    return out
+
+
+def options_for(kernel, rounding="single", gemma=False, static_weight=False):
+    given = {"rounding": rounding, "gemma": gemma, "static_weight": static_weight}
+    return {o: v for o, v in given.items() if o in kernel.options}
+
+
+def reference(kernel, tensors, rounding, gemma):
+    """reference/torch_reference.py's result ({role: tensor}) from the tensors the kernel reads."""
+    assert kernel.name in BASELINES, f"no PyTorch baseline for {kernel.name} in reference/torch_reference.py"
+    reads = {spec.role: tensors[spec.role].clone() for spec in kernel.tensors if spec.read}
+    return BASELINES[kernel.name](reads, eps=EPS, rounding=rounding, gemma=gemma)
+
+
+def near_ulps(spec, rounding):
+    # Two ulps for 16-bit outputs under vllm rounding: its intermediate rounding can flip at a tie.
+    return 2 if rounding == "vllm" and spec.elem == "activation" else 1
+
+
+def check_written(kernel, tensors, before, ref, rounding, what):
+    for spec in kernel.tensors:
+        got = tensors[spec.role]
+        if spec.written:
+            assert_close(torch, got, ref[spec.role], near_ulps(spec, rounding), f"{what}: {spec.name}")
+        else:
+            assert torch.equal(got.view(torch.uint8), before[spec.role].view(torch.uint8)), f"{what}: {spec.name} changed"
+
+
+def cases():
+    for k in KERNELS.values():
+        for dtype in DTYPES:
+            for rounding in (("single", "vllm") if "rounding" in k.options else ("single",)):
+                for gemma in ((False, True) if "gemma" in k.options else (False,)):
+                    for hidden, tokens in ((4096, 1), (4096, 200), (5000, 7)):  # 5000: the generic kernel
+                        yield pytest.param(k.name, dtype, rounding, gemma, hidden, tokens,
+                                           id=f"{k.name}-{dtype}-{rounding}{'-gemma' if gemma else ''}-h{hidden}-t{tokens}")
+
+
+@pytest.mark.parametrize("name,dtype,rounding,gemma,hidden,tokens", cases())
+def test_kernel_against_reference(name, dtype, rounding, gemma, hidden, tokens):
+    k = KERNELS[name]
+    t = make_tensors(k, dtype, hidden, tokens, seed=hidden * 31 + tokens)
+    before = {role: v.clone() for role, v in t.items()}
+    ref = reference(k, t, rounding, gemma)
+    op = getattr(torch.ops.kiln, name)
+    op(*[t[s.role] for s in k.tensors], **({"eps": EPS} if "eps" in k.scalars else {}), **options_for(k, rounding, gemma))
+    torch.cuda.synchronize()
+    check_written(k, t, before, ref, rounding, f"{name} {dtype} {rounding} gemma={gemma} h={hidden} T={tokens}")
+
+
+@pytest.mark.parametrize("name", sorted(KERNELS))
+def test_functional_and_static_weight(name):
+    """kiln.torch.<kernel> allocates the outputs and leaves its arguments alone; static_weight
+    changes when the weight is read, not the result."""
+    k = KERNELS[name]
+    t = make_tensors(k, "bf16", 4096, 32, seed=7)
+    before = {role: v.clone() for role, v in t.items()}
+    inputs = [t[s.role] for s in k.tensors if s.read]
+    eps = {"eps": EPS} if "eps" in k.scalars else {}
+    got = getattr(kt, name)(*inputs, **eps, **options_for(k, static_weight=True))
+    got = got if isinstance(got, tuple) else (got,)
+    ref = reference(k, t, "single", False)
+    for spec, value in zip([s for s in k.tensors if s.written], got):
+        assert_close(torch, value, ref[spec.role], 1, f"kiln.torch.{name}: {spec.name}")
+    for role, value in before.items():
+        if k.tensor(role).read:
+            assert torch.equal(t[role].view(torch.uint8), value.view(torch.uint8)), f"{name}: {role} was modified"
+
+
+# ---- vLLM's _C ops ----------------------------------------------------------------------
+
+def alias_call(row, kernel, t):
+    """vLLM's positional arguments for a row, from tensors by role."""
+    by_role = {role: arg for arg, role in row.roles.items()}
+    values = {arg: t[role] for role, arg in by_role.items()}
+    if row.eps:
+        values[row.eps] = EPS
+    values.update(row.require)
+    values.update({arg: False for arg in row.ignore})
+    return [values[a.name] for a in torch._C.parse_schema(row.schema).arguments]
+
+
+@pytest.mark.parametrize("dtype", sorted(DTYPES))
+@pytest.mark.parametrize("op", sorted(kt.vllm_ops))
+def test_vllm_alias(op, dtype):
+    """vLLM's contract: the mutated arguments hold the result (x + r over the residual,
+    the norm over the input for fused_add_rms_norm), the others are unchanged."""
+    row = next(r for r in ALIASES if r.op == op)
+    k = KERNELS[row.kernel]
+    rounding = "vllm" if "rounding" in k.options else "single"  # silu_mul_fp8 has only its own
+    for tokens in (1, 77):
+        t = make_tensors(k, dtype, 4096, tokens, seed=tokens)
+        before = {role: v.clone() for role, v in t.items()}
+        ref = reference(k, t, rounding, False)
+        getattr(torch.ops.kiln_vllm, op)(*alias_call(row, k, t))
+        torch.cuda.synchronize()
+        check_written(k, t, before, ref, rounding, f"kiln_vllm.{op} {dtype} T={tokens}")
+        schema = torch._C.parse_schema(row.schema)
+        mutated = {a.name for a in schema.arguments if a.alias_info is not None and a.alias_info.is_write}
+        assert mutated == {arg for arg, role in row.roles.items() if k.tensor(role).written}
+
+
+def test_vllm_rows_without_kernel_not_registered():
+    for row in ALIASES:
+        if row.kernel not in KERNELS:
+            assert not hasattr(torch.ops.kiln_vllm, row.op) and row.op in kt.vllm_skipped
+
+
+# ---- every pre-call check raises, and nothing runs --------------------------------------
+
+def norm_tensors(tokens=8, hidden=4096, dtype=torch.bfloat16):
+    x = torch.randn(tokens, hidden, device="cuda", dtype=dtype)
+    w = torch.rand(hidden, device="cuda", dtype=dtype) + 0.5
+    out = poison(torch.empty(tokens, hidden, device="cuda", dtype=torch.float8_e4m3fn))
+    scale = torch.full((1,), 0.1, device="cuda")
+    return out, x, w, scale
+
+
+def misaligned(tokens, hidden, dtype):
+    base = torch.randn(tokens * hidden + 8, device="cuda").to(dtype)
+    return base[1:1 + tokens * hidden].view(tokens, hidden)  # 2 bytes past an aligned start
+
+
+BAD_CALLS = {
+    "input dtype": (lambda o, x, w, s: (o, x.float(), w, s), "input is torch.float32: must be torch.bfloat16 or torch.float16"),
+    "weight dtype": (lambda o, x, w, s: (o, x, w.half(), s), "weight is torch.float16: must be torch.bfloat16"),
+    "fp8 output dtype": (lambda o, x, w, s: (torch.empty_like(x), x, w, s), "out is torch.bfloat16: must be torch.float8_e4m3fn"),
+    "scale dtype": (lambda o, x, w, s: (o, x, w, s.half()), "scale is torch.float16: must be torch.float32"),
+    "input on the CPU": (lambda o, x, w, s: (o, x.cpu(), w, s), "input is on cpu: kiln runs on CUDA devices"),
+    "weight shape": (lambda o, x, w, s: (o, x, w[:-8], s), r"weight has shape \(4088,\)"),
+    "output shape": (lambda o, x, w, s: (o[:-1], x, w, s), r"out has shape \(7, 4096\)"),
+    "scale shape": (lambda o, x, w, s: (o, x, w, s.repeat(2)), r"scale has shape \(2,\)"),
+    "non-contiguous input": (lambda o, x, w, s: (o, torch.cat([x, x], 1)[:, :4096], w, s), "input is not contiguous"),
+    "misaligned input": (lambda o, x, w, s: (o, misaligned(8, 4096, x.dtype), w, s), "input at 0x[0-9a-f]+ is not 16-byte aligned"),
+    "empty hidden": (lambda o, x, w, s: (o[:, :0], x[:, :0], w[:0], s), "its last dimension is the hidden size and must be positive"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_CALLS))
+def test_pre_call_checks(case):
+    make, message = BAD_CALLS[case]
+    out, x, w, scale = norm_tensors()
+    args = make(out, x, w, scale)
+    with pytest.raises(kt.TensorCheckError, match=message):
+        torch.ops.kiln.rms_norm_fp8(*args, eps=EPS)
+    torch.cuda.synchronize()
+    assert (out.view(torch.uint8) == 0x7F).all(), "a refused call wrote its output"
+
+
+def test_pre_call_checks_silu_and_alias_names():
+    x = torch.randn(4, 4097, device="cuda", dtype=torch.bfloat16)
+    out = torch.empty(4, 2048, device="cuda", dtype=torch.float8_e4m3fn)
+    with pytest.raises(kt.TensorCheckError, match="input's last dimension 4097 must be even"):
+        torch.ops.kiln.silu_mul_fp8(out, x, torch.ones(1, device="cuda"))
+    o, x, w, s = norm_tensors()
+    with pytest.raises(kt.TensorCheckError, match="kiln_vllm.rms_norm_static_fp8_quant: result is torch.bfloat16"):
+        torch.ops.kiln_vllm.rms_norm_static_fp8_quant(torch.empty_like(x), x, w, s, EPS)
+
+
+def test_library_errors_raise_kiln_error():
+    out, x, w, scale = norm_tensors()
+    y = x.clone()
+    with pytest.raises(kiln.KilnError) as e:  # one buffer as input and output: the library refuses aliasing
+        torch.ops.kiln.rms_norm(y, y, w, EPS)
+    assert e.value.status == "KILN_ERROR_ALIASING" and e.value.message
+    big = torch.randn(1, (1 << 20) + 8, device="cuda", dtype=torch.bfloat16)
+    with pytest.raises(kiln.KilnError) as e:
+        kt.rms_norm(big, torch.ones(big.shape[-1], device="cuda", dtype=torch.bfloat16), EPS)
+    assert e.value.status == "KILN_ERROR_INVALID_HIDDEN"
+
+
+# ---- torch.compile, CUDA graphs, streams, devices ----------------------------------------
+
+def test_torch_compile_fullgraph_dynamic():
+    def block(x, residual, w, scale):
+        y = kt.rms_norm(x, w, EPS)
+        q, residual = kt.fused_add_rms_norm_fp8(y, residual, w, scale, eps=EPS, rounding="vllm")
+        torch.ops.kiln_vllm.fused_add_rms_norm(y, residual, w, EPS)  # in place, inside the graph
+        return q.float() * 2.0, y, residual
+
+    torch._dynamo.reset()
+    compiled = torch.compile(block, fullgraph=True, dynamic=True)
+    for tokens in (3, 17, 130):
+        x, r = (torch.randn(tokens, 2048, device="cuda", dtype=torch.bfloat16) for _ in range(2))
+        w = torch.rand(2048, device="cuda", dtype=torch.bfloat16) + 0.5
+        scale = torch.full((1,), 0.05, device="cuda")
+        eager = block(x, r.clone(), w, scale)
+        got = compiled(x, r.clone(), w, scale)
+        for e, g in zip(eager, got):
+            assert torch.equal(e.view(torch.uint8), g.view(torch.uint8)), f"compiled differs at T={tokens}"
+
+
+def test_cuda_graph_replay_sees_new_inputs():
+    out, x, w, scale = norm_tensors(tokens=64)
+    torch.ops.kiln.rms_norm_fp8(out, x, w, scale, eps=EPS)  # warm-up: the first call creates the plan
+    torch.cuda.synchronize()
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        torch.ops.kiln.rms_norm_fp8(out, x, w, scale, eps=EPS)
+    for i in range(2):
+        x.copy_(torch.randn_like(x))
+        scale.fill_(0.02 * (i + 1))
+        poison(out)
+        graph.replay()
+        torch.cuda.synchronize()
+        ref = BASELINES["rms_norm_fp8"]({"input": x, "weight": w, "scale": scale}, eps=EPS)
+        assert_close(torch, out, ref["output"], 1, f"replay {i}")
+
+
+def test_cuda_graph_first_call_inside_capture():
+    """A shape key seen first during capture: the plan is created there (no stream work)."""
+    x = torch.randn(16, 3072, device="cuda", dtype=torch.float16)
+    w = torch.rand(3072, device="cuda", dtype=torch.float16) + 0.5
+    out = poison(torch.empty_like(x))
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        torch.ops.kiln.rms_norm(out, x, w, eps=EPS, gemma=True)
+    graph.replay()
+    torch.cuda.synchronize()
+    ref = BASELINES["rms_norm"]({"input": x, "weight": w}, eps=EPS, gemma=True)
+    assert_close(torch, out, ref["output"], 1, "rms_norm planned inside capture")
+
+
+def test_runs_on_the_current_stream():
+    """On a side stream, behind a long sleep and a copy: launched anywhere else, the kernel
+    would read x before the copy lands."""
+    out, x, w, scale = norm_tensors(tokens=32)
+    new_x = torch.randn_like(x)
+    torch.ops.kiln.rms_norm_fp8(out, x, w, scale, eps=EPS)  # the plan exists; only the stream is tested
+    torch.cuda.synchronize()
+    poison(out)
+    side = torch.cuda.Stream()
+    with torch.cuda.stream(side):
+        torch.cuda._sleep(200_000_000)  # ~0.1 s
+        x.copy_(new_x)
+        torch.ops.kiln.rms_norm_fp8(out, x, w, scale, eps=EPS)
+    side.synchronize()
+    ref = BASELINES["rms_norm_fp8"]({"input": new_x, "weight": w, "scale": scale}, eps=EPS)
+    assert_close(torch, out, ref["output"], 1, "rms_norm_fp8 on a side stream")
+
+
+def test_plans_are_cached():
+    out, x, w, scale = norm_tensors()
+    torch.ops.kiln.rms_norm_fp8(out, x, w, scale, eps=EPS)
+    plans = dict(kiln._plans)
+    for _ in range(3):
+        torch.ops.kiln.rms_norm_fp8(out, x, w, scale, eps=EPS)
+    assert kiln._plans == plans
+    p = kiln.plan("rms_norm_fp8", 4096, "bf16", torch.cuda.current_device())
+    assert p is kiln.plan("rms_norm_fp8", 4096, "bf16", torch.cuda.current_device())
+    assert "rms_norm_fp8 hidden=4096 bf16" in p.summary and p.describe(8).kernel == "rms_norm_fp8"
+
+
+def test_second_device():
+    if torch.cuda.device_count() < 2:
+        pytest.skip(f"{torch.cuda.device_count()} CUDA device(s): the test needs 2")
+    torch.cuda.set_device(0)
+    with torch.cuda.device(1):
+        out, x, w, scale = norm_tensors()
+    assert out.device.index == 1
+    torch.ops.kiln.rms_norm_fp8(out, x, w, scale, eps=EPS)
+    torch.cuda.synchronize(1)
+    assert torch.cuda.current_device() == 0, "the op left another device current"
+    ref = BASELINES["rms_norm_fp8"]({"input": x, "weight": w, "scale": scale}, eps=EPS)
+    assert_close(torch, out, ref["output"], 1, "rms_norm_fp8 on cuda:1")
+    assert any(key[0] == "rms_norm_fp8" and key[3] == 1 for key in kiln._plans)
+    with pytest.raises(kt.TensorCheckError, match="all tensors must be on one CUDA device"):
+        torch.ops.kiln.rms_norm_fp8(out, x, w.to("cuda:0"), scale, eps=EPS)
