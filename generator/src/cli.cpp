@@ -21,6 +21,13 @@ namespace fs = std::filesystem;
 namespace {
 
 // A path as the user gave it, safe to print.
+// How reports name a root the user gave: as given (escaped), with one trailing slash ("my/configs/").
+std::string as_label(std::string path) {
+  while (path.size() > 1 && path.back() == '/') path.pop_back();
+  path = escape_text(path, kMaxPathBytes);
+  return path == "/" ? path : path + "/";
+}
+
 std::string shown(const fs::path& p) { return "'" + escape_text(p.string(), kMaxPathBytes) + "'"; }
 
 // An absolute, normalised path with symlinks resolved where the path exists.
@@ -93,8 +100,19 @@ bool tree_is_empty(const SourceTree& tree) {
                      [](const SourceEntry& e) { return e.path == "README.md"; });
 }
 
+// The validator names files "configs/<kernel>/..."; reports name them under the root the
+// user gave (--configs DIR gives "DIR/<kernel>/..."), so a path can be pasted as it is.
+std::vector<Diagnostic> under_given_root(std::vector<Diagnostic> errors, const std::string& label) {
+  constexpr std::string_view kRoot = "configs/";
+  for (Diagnostic& d : errors) {
+    if (d.path + "/" == kRoot) d.path = label.size() > 1 ? label.substr(0, label.size() - 1) : label;
+    else if (d.path.starts_with(kRoot)) d.path = label + d.path.substr(kRoot.size());
+  }
+  return errors;
+}
+
 int report_config_errors(const std::vector<Diagnostic>& errors, const Options& o, std::ostream& err) {
-  const std::vector<std::string> lines = sorted_lines(errors);
+  const std::vector<std::string> lines = sorted_lines(under_given_root(errors, o.configs_label));
   for (const std::string& line : lines) err << line << "\n";
   err << "kiln-gen: " << lines.size() << (lines.size() == 1 ? " problem" : " problems") << " in "
       << o.configs_label << "; " << o.out_label << " left unchanged\n";
@@ -232,6 +250,8 @@ int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostrea
   // A given but empty path is refused (run), never taken for the default.
   o.configs = configs_opt->count() ? fs::path(configs) : default_configs_dir();
   o.out = out_opt->count() ? fs::path(out_dir) : default_out_dir();
+  if (configs_opt->count()) o.configs_label = as_label(configs);
+  if (out_opt->count()) o.out_label = as_label(out_dir);
   o.check = check;
   o.allow_empty = allow_empty;
   if (*explain_opt) o.explain = query;

@@ -86,10 +86,21 @@ TEST(Binary, ExitCodesZeroOneTwo) {
   write_file(tmp / "generated/extra.txt", "x\n");
   const ProcessResult stale = run_binary(configs + out + " --check");
   EXPECT_EQ(stale.status, kExitStale);
-  EXPECT_NE(stale.output.find("extra: generated/extra.txt"), std::string::npos) << stale.output;
-  const ProcessResult broken = run_binary("--configs " + quoted(broken_dir() / "several_errors/configs") + out);
+  EXPECT_NE(stale.output.find("extra: " + (tmp / "generated/extra.txt").string()), std::string::npos) << stale.output;
+  const fs::path given = broken_dir() / "several_errors/configs";
+  const ProcessResult broken = run_binary("--configs " + quoted(given) + out);
   EXPECT_EQ(broken.status, kExitBadInput);
-  EXPECT_NE(broken.output.find("kiln-gen: 11 problems in configs/"), std::string::npos) << broken.output;
+  // Reports name files under the root as given, so a path can be pasted back.
+  EXPECT_NE(broken.output.find("kiln-gen: 11 problems in " + given.string() + "/; " + (tmp / "generated").string() +
+                               "/ left unchanged"),
+            std::string::npos)
+      << broken.output;
+  EXPECT_NE(broken.output.find(given.string() + "/rms_norm_fp8/sm90/4096/bs2.json: schedule.vec = 3"), std::string::npos)
+      << broken.output;
+  EXPECT_EQ(broken.output.find("\nconfigs/"), std::string::npos) << broken.output;
+  // A trailing slash (or several) is not doubled.
+  const ProcessResult slashed = run_binary("--configs '" + given.string() + "//'" + out);
+  EXPECT_NE(slashed.output.find(given.string() + "/gelu_fp8: kernel = gelu_fp8"), std::string::npos) << slashed.output;
 }
 
 TEST(Binary, HelpExitsZero) {

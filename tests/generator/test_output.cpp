@@ -19,7 +19,10 @@ struct Workspace {
   RunResult generate(std::vector<std::string> extra = {}) const {
     std::vector<std::string> args = {"--configs", configs.string(), "--out", out.string()};
     args.insert(args.end(), extra.begin(), extra.end());
-    return run_gen(args);
+    RunResult r = run_gen(args);
+    r.out = relative_to(r.out, tmp.path());
+    r.err = relative_to(r.err, tmp.path());
+    return r;
   }
 };
 

@@ -103,4 +103,10 @@ std::vector<std::string> lines_of(const std::string& text) {
   return lines;
 }
 
+std::string relative_to(std::string text, const fs::path& root) {
+  const std::string prefix = root.string() + "/";
+  for (auto at = text.find(prefix); at != std::string::npos; at = text.find(prefix, at)) text.erase(at, prefix.size());
+  return text;
+}
+
 }  // namespace kiln::gen::test

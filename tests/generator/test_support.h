@@ -68,4 +68,8 @@ std::string config_text(const nlohmann::json& schedule);
 
 std::vector<std::string> lines_of(const std::string& text);
 
+// `text` with every "<root>/" removed: reports name the paths they were given, and a
+// test reads them relative to its temporary folder.
+std::string relative_to(std::string text, const fs::path& root);
+
 }  // namespace kiln::gen::test
