@@ -83,6 +83,8 @@ class Args(ctypes.Structure):
         ("hidden", ctypes.c_int64),
         ("tensors", ctypes.c_void_p * KILN_ROLE_SLOTS),  # by kiln_role
         ("eps", ctypes.c_float),
+        ("reserved", ctypes.c_int32),  # since 0.3: puts dtype past 0.2's tail padding
+        ("dtype", ctypes.c_int),  # kiln_dtype of the activation tensors (since 0.3)
     ]
 
 
@@ -246,6 +248,7 @@ class Kiln:
 class Plan:
     def __init__(self, kiln, kernel, hidden, dtype, device, policy, rounding, gemma):
         self.kiln, self.kernel, self.hidden = kiln, kernel, hidden
+        self.dtype_code = KILN_DTYPE[dtype]
         options = PlanOptions()
         kiln.lib.kiln_plan_options_init(ctypes.byref(options))
         self._kernel_name = kernel.name.encode()
@@ -279,6 +282,7 @@ class Plan:
             a.tensors[t.role] = tensors[t.role_name].data_ptr()
         a.tokens = tokens
         a.hidden = self.hidden
+        a.dtype = self.dtype_code
         if self.kernel.scalars & KILN_SCALAR_EPS:
             a.eps = eps
         return a

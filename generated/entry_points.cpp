@@ -6,9 +6,10 @@
 
 extern "C" {
 
-kiln_status kiln_fused_add_rms_norm(const kiln_plan* plan, void* input, void* residual, const void* weight, float eps, int64_t tokens, int64_t hidden, void* stream) {
+kiln_status kiln_fused_add_rms_norm(const kiln_plan* plan, void* input, void* residual, const void* weight, float eps, kiln_dtype dtype, int64_t tokens, int64_t hidden, void* stream) {
   kiln_args args;
   kiln_args_init(&args);
+  args.dtype = dtype;
   args.tokens = tokens;
   args.hidden = hidden;
   args.tensors[KILN_ROLE_INPUT] = input;
@@ -18,9 +19,10 @@ kiln_status kiln_fused_add_rms_norm(const kiln_plan* plan, void* input, void* re
   return kiln::runtime::launch_as(plan, "fused_add_rms_norm", &args, stream);
 }
 
-kiln_status kiln_fused_add_rms_norm_fp8(const kiln_plan* plan, void* out, const void* input, void* residual, const void* weight, const float* scale, float eps, int64_t tokens, int64_t hidden, void* stream) {
+kiln_status kiln_fused_add_rms_norm_fp8(const kiln_plan* plan, void* out, const void* input, void* residual, const void* weight, const float* scale, float eps, kiln_dtype dtype, int64_t tokens, int64_t hidden, void* stream) {
   kiln_args args;
   kiln_args_init(&args);
+  args.dtype = dtype;
   args.tokens = tokens;
   args.hidden = hidden;
   args.tensors[KILN_ROLE_OUTPUT] = out;
@@ -32,9 +34,10 @@ kiln_status kiln_fused_add_rms_norm_fp8(const kiln_plan* plan, void* out, const 
   return kiln::runtime::launch_as(plan, "fused_add_rms_norm_fp8", &args, stream);
 }
 
-kiln_status kiln_rms_norm(const kiln_plan* plan, void* out, const void* input, const void* weight, float eps, int64_t tokens, int64_t hidden, void* stream) {
+kiln_status kiln_rms_norm(const kiln_plan* plan, void* out, const void* input, const void* weight, float eps, kiln_dtype dtype, int64_t tokens, int64_t hidden, void* stream) {
   kiln_args args;
   kiln_args_init(&args);
+  args.dtype = dtype;
   args.tokens = tokens;
   args.hidden = hidden;
   args.tensors[KILN_ROLE_OUTPUT] = out;
@@ -44,9 +47,10 @@ kiln_status kiln_rms_norm(const kiln_plan* plan, void* out, const void* input, c
   return kiln::runtime::launch_as(plan, "rms_norm", &args, stream);
 }
 
-kiln_status kiln_rms_norm_fp8(const kiln_plan* plan, void* out, const void* input, const void* weight, const float* scale, float eps, int64_t tokens, int64_t hidden, void* stream) {
+kiln_status kiln_rms_norm_fp8(const kiln_plan* plan, void* out, const void* input, const void* weight, const float* scale, float eps, kiln_dtype dtype, int64_t tokens, int64_t hidden, void* stream) {
   kiln_args args;
   kiln_args_init(&args);
+  args.dtype = dtype;
   args.tokens = tokens;
   args.hidden = hidden;
   args.tensors[KILN_ROLE_OUTPUT] = out;
@@ -57,9 +61,10 @@ kiln_status kiln_rms_norm_fp8(const kiln_plan* plan, void* out, const void* inpu
   return kiln::runtime::launch_as(plan, "rms_norm_fp8", &args, stream);
 }
 
-kiln_status kiln_silu_mul_fp8(const kiln_plan* plan, void* out, const void* input, const float* scale, int64_t tokens, int64_t hidden, void* stream) {
+kiln_status kiln_silu_mul_fp8(const kiln_plan* plan, void* out, const void* input, const float* scale, kiln_dtype dtype, int64_t tokens, int64_t hidden, void* stream) {
   kiln_args args;
   kiln_args_init(&args);
+  args.dtype = dtype;
   args.tokens = tokens;
   args.hidden = hidden;
   args.tensors[KILN_ROLE_OUTPUT] = out;

@@ -116,7 +116,7 @@ std::string scalar_bits(const KernelDescriptor& k) {
   return out.empty() ? "0" : out;
 }
 
-// The typed entry point's parameter list: tensors in descriptor order, scalars, shape, stream.
+// The typed entry point's parameter list: tensors in descriptor order, scalars, the tensors' dtype, shape, stream.
 std::string entry_parameters(const KernelDescriptor& k) {
   std::string out = "const kiln_plan* plan";
   for (const TensorSpec& t : k.tensors) {
@@ -125,7 +125,7 @@ std::string entry_parameters(const KernelDescriptor& k) {
     out += ", " + std::string(type) + std::string(t.name);
   }
   for (Scalar s : k.scalars) out += ", float " + std::string(scalar_name(s));
-  return out + ", int64_t tokens, int64_t hidden, void* stream";
+  return out + ", kiln_dtype dtype, int64_t tokens, int64_t hidden, void* stream";
 }
 
 std::string escaped(std::string_view text) {
@@ -201,7 +201,7 @@ std::string emit_entry_points(std::span<const KernelDescriptor> kernels) {
   for (const KernelDescriptor& k : kernels) {
     out << "\nkiln_status kiln_" << k.name << "(" << entry_parameters(k) << ") {\n"
         << "  kiln_args args;\n  kiln_args_init(&args);\n"
-        << "  args.tokens = tokens;\n  args.hidden = hidden;\n";
+        << "  args.dtype = dtype;\n  args.tokens = tokens;\n  args.hidden = hidden;\n";
     for (const TensorSpec& t : k.tensors) {
       const bool writes = t.direction != Direction::in;
       const std::string pointee = t.role == Role::scale ? "float" : "void";

@@ -43,6 +43,7 @@ class Args(ctypes.Structure):
         ("hidden", ctypes.c_int64),
         ("tensors", ctypes.c_void_p * ROLE_SLOTS),  # by kiln_role
         ("eps", ctypes.c_float),
+        ("reserved", ctypes.c_int32),  # since 0.3: puts dtype past 0.2's tail padding
         ("dtype", _c_enum),  # since 0.3: the activation tensors' kiln_dtype
     ]
 
@@ -154,7 +155,7 @@ def _check_layout(lib, path):
         if probe.struct_size != ctypes.sizeof(cls):
             problems.append(f"{cls.__name__}: the library's struct is {probe.struct_size} bytes, this package's "
                             f"{ctypes.sizeof(cls)}")
-    # kiln_args kept sizeof 96 when 0.3 added dtype (it fills 0.2's tail padding): init's -1 tells the layouts apart.
+    # The size check tells 0.3's kiln_args (104 bytes) from 0.2's (96); init's -1 confirms dtype's place.
     args = Args()
     lib.kiln_args_init(ctypes.byref(args))
     if args.dtype != DTYPE_UNSET:

@@ -179,6 +179,9 @@ kiln_status read_sized(const T* in, std::size_t min_size, T* out, const char* wh
 // The sizes of each struct in kiln 0.1 / 0.2, the oldest a caller may pass.
 constexpr std::size_t kPlanOptionsV1 = offsetof(kiln_plan_options, policy) + sizeof(kiln_set_policy);
 constexpr std::size_t kArgsV2 = offsetof(kiln_args, eps) + sizeof(float);
+// 0.2's sizeof(kiln_args) was 96 (eps, then tail padding): a struct that size has no dtype.
+constexpr std::size_t kArgsV3 = offsetof(kiln_args, dtype) + sizeof(kiln_dtype);
+static_assert(kArgsV3 > 96, "a 0.2 caller's kiln_args must not reach dtype");
 constexpr std::size_t kVariantInfoV1 = offsetof(kiln_variant_info, schedule) + sizeof(const char*);
 constexpr std::size_t kKernelDescV2 = offsetof(kiln_kernel_desc, scalars) + sizeof(uint32_t);
 
@@ -348,6 +351,7 @@ const char* kiln_status_name(kiln_status status) {
     case KILN_ERROR_OUT_OF_MEMORY: return "KILN_ERROR_OUT_OF_MEMORY";
     case KILN_ERROR_ALIASING: return "KILN_ERROR_ALIASING";
     case KILN_ERROR_WRONG_DEVICE: return "KILN_ERROR_WRONG_DEVICE";
+    case KILN_ERROR_DTYPE_MISMATCH: return "KILN_ERROR_DTYPE_MISMATCH";
   }
   return "KILN_STATUS_UNKNOWN";
 }
@@ -370,6 +374,7 @@ void kiln_args_init(kiln_args* args) {
   *args = kiln_args{};
   args->struct_size = sizeof(kiln_args);
   args->eps = 1e-6f;
+  args->dtype = KILN_DTYPE_UNSET;
 }
 
 kiln_status kiln_plan_create(const kiln_plan_options* caller_options, kiln_plan** plan) {
@@ -577,6 +582,14 @@ kiln_status kiln_launch(const kiln_plan* plan, const kiln_args* caller_args, voi
   if (args.hidden != plan->hidden)
     return fail(KILN_ERROR_HIDDEN_MISMATCH, "%s: hidden = %lld but the plan was made for hidden = %lld", name,
                 static_cast<long long>(args.hidden), static_cast<long long>(plan->hidden));
+  // A 0.2 caller's struct has no dtype to check; a 0.3 one must say what its tensors hold.
+  if (caller_args->struct_size >= kArgsV3 && args.dtype != plan->dtype) {
+    if (args.dtype == KILN_DTYPE_UNSET)
+      return fail(KILN_ERROR_DTYPE_MISMATCH, "%s: args.dtype is unset: set it to the tensors' dtype (the plan is %s)", name,
+                  dtype_name(plan->dtype));
+    return fail(KILN_ERROR_DTYPE_MISMATCH, "%s: args.dtype = %d but the plan was made for %s", name,
+                static_cast<int>(args.dtype), dtype_name(plan->dtype));
+  }
   if (args.tokens == 0) return ok();
   const Variant* row = nullptr;
   if (plan->rows != nullptr) row = &plan->rows[kiln::detail::select_bucket(plan->thresholds.data(), plan->thresholds.size(), args.tokens)];

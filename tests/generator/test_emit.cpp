@@ -256,7 +256,7 @@ TEST(EmitEntryPoints, DeclarationAndDefinitionAgreeAndFillEveryRole) {
   const std::string source = emit_entry_points(kernel_descriptors());
   const std::string signature =
       "kiln_status kiln_fused_add_rms_norm_fp8(const kiln_plan* plan, void* out, const void* input, void* residual, "
-      "const void* weight, const float* scale, float eps, int64_t tokens, int64_t hidden, void* stream)";
+      "const void* weight, const float* scale, float eps, kiln_dtype dtype, int64_t tokens, int64_t hidden, void* stream)";
   EXPECT_NE(header.find("KILN_API " + signature + ";"), std::string::npos) << header;
   EXPECT_NE(source.find(signature + " {"), std::string::npos) << source;
   for (const char* role : {"OUTPUT] = out;", "INPUT] = const_cast<void*>(input);", "RESIDUAL] = residual;",

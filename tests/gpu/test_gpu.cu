@@ -297,6 +297,7 @@ class Workspace {
   kiln_args args(float eps) const {
     kiln_args a;
     kiln_args_init(&a);
+    a.dtype = api_dtype(dtype_);
     a.tokens = tokens_;
     a.hidden = hidden_;
     for (int role = 0; role < KILN_ROLE_SLOTS; ++role) a.tensors[role] = device(role);

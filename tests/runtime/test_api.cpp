@@ -839,7 +839,7 @@ TEST_F(LaunchValidation, ScalarArgumentsAreCheckedBeforeAnyDeviceWork) {
   PlanPtr rms = plan_for("rms_norm_fp8", H);
   ASSERT_TRUE(rms);
   ASSERT_EQ(describe(rms.get(), 4).is_fallback, 0);
-  EXPECT_EQ(kiln_rms_norm_fp8(nullptr, out, in, w, scale, 1e-6f, 1, H, nullptr), KILN_ERROR_INVALID_ARGUMENT);
+  EXPECT_EQ(kiln_rms_norm_fp8(nullptr, out, in, w, scale, 1e-6f, KILN_DTYPE_BF16, 1, H, nullptr), KILN_ERROR_INVALID_ARGUMENT);
   EXPECT_EQ(kiln_launch(rms.get(), nullptr, nullptr), KILN_ERROR_INVALID_ARGUMENT);
   EXPECT_EQ(kiln_launch(nullptr, nullptr, nullptr), KILN_ERROR_INVALID_ARGUMENT);
   kiln_args args{};
@@ -848,41 +848,85 @@ TEST_F(LaunchValidation, ScalarArgumentsAreCheckedBeforeAnyDeviceWork) {
   kiln_args_init(&args);
   args.struct_size = sizeof(kiln_args) + 8;  // a newer kiln's struct
   EXPECT_EQ(kiln_launch(rms.get(), &args, nullptr), KILN_ERROR_INVALID_ARGUMENT);
-  EXPECT_EQ(kiln_rms_norm_fp8(rms.get(), out, in, w, scale, 1e-6f, -1, H, nullptr), KILN_ERROR_INVALID_TOKENS);
-  EXPECT_EQ(kiln_rms_norm_fp8(rms.get(), out, in, w, scale, 1e-6f, int64_t{1} << 40, H, nullptr), KILN_ERROR_INVALID_TOKENS);
-  EXPECT_EQ(kiln_rms_norm_fp8(rms.get(), out, in, w, scale, 1e-6f, 4, H + 8, nullptr), KILN_ERROR_HIDDEN_MISMATCH);
+  EXPECT_EQ(kiln_rms_norm_fp8(rms.get(), out, in, w, scale, 1e-6f, KILN_DTYPE_BF16, -1, H, nullptr), KILN_ERROR_INVALID_TOKENS);
+  EXPECT_EQ(kiln_rms_norm_fp8(rms.get(), out, in, w, scale, 1e-6f, KILN_DTYPE_BF16, int64_t{1} << 40, H, nullptr), KILN_ERROR_INVALID_TOKENS);
+  EXPECT_EQ(kiln_rms_norm_fp8(rms.get(), out, in, w, scale, 1e-6f, KILN_DTYPE_BF16, 4, H + 8, nullptr), KILN_ERROR_HIDDEN_MISMATCH);
   EXPECT_NE(std::string(kiln_last_error()).find("plan was made for hidden = " + std::to_string(H)), std::string::npos)
       << kiln_last_error();
   // The wrong typed entry point for the plan's kernel.
-  EXPECT_EQ(kiln_silu_mul_fp8(rms.get(), out, in, scale, 4, H, nullptr), KILN_ERROR_INVALID_ARGUMENT);
-  EXPECT_EQ(kiln_fused_add_rms_norm(rms.get(), in, out, w, 1e-6f, 4, H, nullptr), KILN_ERROR_INVALID_ARGUMENT);
+  EXPECT_EQ(kiln_silu_mul_fp8(rms.get(), out, in, scale, KILN_DTYPE_BF16, 4, H, nullptr), KILN_ERROR_INVALID_ARGUMENT);
+  EXPECT_EQ(kiln_fused_add_rms_norm(rms.get(), in, out, w, 1e-6f, KILN_DTYPE_BF16, 4, H, nullptr), KILN_ERROR_INVALID_ARGUMENT);
   // tokens == 0 launches nothing and succeeds, whatever the pointers.
-  EXPECT_EQ(kiln_rms_norm_fp8(rms.get(), nullptr, nullptr, nullptr, nullptr, 1e-6f, 0, H, nullptr), KILN_SUCCESS);
+  EXPECT_EQ(kiln_rms_norm_fp8(rms.get(), nullptr, nullptr, nullptr, nullptr, 1e-6f, KILN_DTYPE_BF16, 0, H, nullptr), KILN_SUCCESS);
   kiln_args_init(&args);
+  args.dtype = KILN_DTYPE_BF16;
   args.hidden = H;
   args.tokens = 0;
   args.tensors[KILN_ROLE_RESIDUAL] = in;
   EXPECT_EQ(kiln_launch(rms.get(), &args, nullptr), KILN_SUCCESS);
 }
 
+// The caller states its tensors' dtype; fp16 data through a bf16 plan is refused, not
+// computed wrong. A 0.2 caller's struct ends before the field and is not checked.
+TEST_F(LaunchValidation, TheTensorsDtypeMustBeThePlans) {
+  PlanPtr rms = plan_for("rms_norm_fp8", H);
+  ASSERT_TRUE(rms);
+  EXPECT_EQ(kiln_rms_norm_fp8(rms.get(), out, in, w, scale, 1e-6f, KILN_DTYPE_FP16, 4, H, nullptr),
+            KILN_ERROR_DTYPE_MISMATCH);
+  EXPECT_NE(std::string(kiln_last_error()).find("plan was made for bf16"), std::string::npos) << kiln_last_error();
+  EXPECT_STREQ(kiln_status_name(KILN_ERROR_DTYPE_MISMATCH), "KILN_ERROR_DTYPE_MISMATCH");
+  kiln_args args;
+  kiln_args_init(&args);
+  EXPECT_EQ(args.dtype, KILN_DTYPE_UNSET);
+  args.hidden = H;
+  args.tokens = 0;  // even a launch of nothing says what it holds
+  EXPECT_EQ(kiln_launch(rms.get(), &args, nullptr), KILN_ERROR_DTYPE_MISMATCH);
+  EXPECT_NE(std::string(kiln_last_error()).find("args.dtype is unset"), std::string::npos) << kiln_last_error();
+  args.dtype = static_cast<kiln_dtype>(7);
+  EXPECT_EQ(kiln_launch(rms.get(), &args, nullptr), KILN_ERROR_DTYPE_MISMATCH);
+  args.dtype = KILN_DTYPE_BF16;
+  EXPECT_EQ(kiln_launch(rms.get(), &args, nullptr), KILN_SUCCESS) << kiln_last_error();
+  kiln_args old;
+  kiln_args_init(&old);
+  old.struct_size = 96;  // 0.2's sizeof(kiln_args): eps, then tail padding
+  old.dtype = KILN_DTYPE_FP16;  // where 0.2's struct ended: never read
+  old.hidden = H;
+  old.tokens = 0;
+  EXPECT_EQ(kiln_launch(rms.get(), &old, nullptr), KILN_SUCCESS) << kiln_last_error();
+  // An fp16 plan refuses bf16 tensors the same way.
+  kiln_plan_options o;
+  kiln_plan_options_init(&o);
+  o.kernel = "rms_norm_fp8";
+  o.hidden = H;
+  o.dtype = KILN_DTYPE_FP16;
+  kiln_plan* p = nullptr;
+  ASSERT_EQ(kiln::runtime::plan_for_arch(&o, first_table().arch, 0, &p), KILN_SUCCESS) << kiln_last_error();
+  PlanPtr half(p);
+  EXPECT_EQ(kiln_rms_norm_fp8(half.get(), out, in, w, scale, 1e-6f, KILN_DTYPE_BF16, 4, H, nullptr),
+            KILN_ERROR_DTYPE_MISMATCH);
+  EXPECT_EQ(kiln_rms_norm_fp8(half.get(), out, in, w, scale, 1e-6f, KILN_DTYPE_FP16, 0, H, nullptr), KILN_SUCCESS)
+      << kiln_last_error();
+}
+
 TEST_F(LaunchValidation, TensorChecksNeedNoDevice) {
   PlanPtr rms = plan_for("rms_norm_fp8", H);
   ASSERT_TRUE(rms);
-  EXPECT_EQ(kiln_rms_norm_fp8(rms.get(), nullptr, in, w, scale, 1e-6f, 4, H, nullptr), KILN_ERROR_NULL_POINTER);
-  EXPECT_EQ(kiln_rms_norm_fp8(rms.get(), out, nullptr, w, scale, 1e-6f, 4, H, nullptr), KILN_ERROR_NULL_POINTER);
-  EXPECT_EQ(kiln_rms_norm_fp8(rms.get(), out, in, nullptr, scale, 1e-6f, 4, H, nullptr), KILN_ERROR_NULL_POINTER);
+  EXPECT_EQ(kiln_rms_norm_fp8(rms.get(), nullptr, in, w, scale, 1e-6f, KILN_DTYPE_BF16, 4, H, nullptr), KILN_ERROR_NULL_POINTER);
+  EXPECT_EQ(kiln_rms_norm_fp8(rms.get(), out, nullptr, w, scale, 1e-6f, KILN_DTYPE_BF16, 4, H, nullptr), KILN_ERROR_NULL_POINTER);
+  EXPECT_EQ(kiln_rms_norm_fp8(rms.get(), out, in, nullptr, scale, 1e-6f, KILN_DTYPE_BF16, 4, H, nullptr), KILN_ERROR_NULL_POINTER);
   EXPECT_NE(std::string(kiln_last_error()).find("weight"), std::string::npos) << kiln_last_error();
-  EXPECT_EQ(kiln_rms_norm_fp8(rms.get(), out, in, w, nullptr, 1e-6f, 4, H, nullptr), KILN_ERROR_NULL_POINTER);
+  EXPECT_EQ(kiln_rms_norm_fp8(rms.get(), out, in, w, nullptr, 1e-6f, KILN_DTYPE_BF16, 4, H, nullptr), KILN_ERROR_NULL_POINTER);
   // A specialised variant needs 16-byte aligned tensors.
-  EXPECT_EQ(kiln_rms_norm_fp8(rms.get(), out, in + 2, w, scale, 1e-6f, 4, H, nullptr), KILN_ERROR_MISALIGNED_POINTER);
-  EXPECT_EQ(kiln_rms_norm_fp8(rms.get(), out, in, w + 8, scale, 1e-6f, 4, H, nullptr), KILN_ERROR_MISALIGNED_POINTER);
-  EXPECT_EQ(kiln_rms_norm_fp8(rms.get(), out + 1, in, w, scale, 1e-6f, 4, H, nullptr), KILN_ERROR_MISALIGNED_POINTER);
-  EXPECT_EQ(kiln_rms_norm_fp8(rms.get(), out, in, w, reinterpret_cast<float*>(reinterpret_cast<unsigned char*>(scale) + 1), 1e-6f,
+  EXPECT_EQ(kiln_rms_norm_fp8(rms.get(), out, in + 2, w, scale, 1e-6f, KILN_DTYPE_BF16, 4, H, nullptr), KILN_ERROR_MISALIGNED_POINTER);
+  EXPECT_EQ(kiln_rms_norm_fp8(rms.get(), out, in, w + 8, scale, 1e-6f, KILN_DTYPE_BF16, 4, H, nullptr), KILN_ERROR_MISALIGNED_POINTER);
+  EXPECT_EQ(kiln_rms_norm_fp8(rms.get(), out + 1, in, w, scale, 1e-6f, KILN_DTYPE_BF16, 4, H, nullptr), KILN_ERROR_MISALIGNED_POINTER);
+  EXPECT_EQ(kiln_rms_norm_fp8(rms.get(), out, in, w, reinterpret_cast<float*>(reinterpret_cast<unsigned char*>(scale) + 1), 1e-6f, KILN_DTYPE_BF16,
                               4, H, nullptr),
             KILN_ERROR_MISALIGNED_POINTER);
   // A role the kernel does not have must be NULL.
   kiln_args args;
   kiln_args_init(&args);
+  args.dtype = KILN_DTYPE_BF16;
   args.tokens = kTokens;
   args.hidden = H;
   args.tensors[KILN_ROLE_INPUT] = in;
@@ -909,8 +953,8 @@ TEST_F(LaunchValidation, TensorChecksNeedNoDevice) {
   // An in-place kernel: x and the residual are both written; they must not overlap.
   PlanPtr fused = plan_for("fused_add_rms_norm", H);
   ASSERT_TRUE(fused) << kiln_last_error();
-  EXPECT_EQ(kiln_fused_add_rms_norm(fused.get(), in, in, w, 1e-6f, kTokens, H, nullptr), KILN_ERROR_ALIASING);
-  EXPECT_EQ(kiln_fused_add_rms_norm(fused.get(), in, in + H * 2, w, 1e-6f, kTokens, H, nullptr),
+  EXPECT_EQ(kiln_fused_add_rms_norm(fused.get(), in, in, w, 1e-6f, KILN_DTYPE_BF16, kTokens, H, nullptr), KILN_ERROR_ALIASING);
+  EXPECT_EQ(kiln_fused_add_rms_norm(fused.get(), in, in + H * 2, w, 1e-6f, KILN_DTYPE_BF16, kTokens, H, nullptr),
             KILN_ERROR_ALIASING);
   // Every argument well formed: only then the device, which this machine may lack.
   if (!has_gpu()) {
@@ -935,6 +979,7 @@ TEST_F(LaunchValidation, TokensBeyondTheGridLimitAreRefused) {
   const kiln_kernel_desc desc = kernel_desc(bounded->kernel);
   kiln_args args;
   kiln_args_init(&args);
+  args.dtype = KILN_DTYPE_BF16;
   args.hidden = bounded->hidden;
   for (int32_t i = 0; i < desc.tensor_count; ++i) args.tensors[desc.tensors[i].role] = buffer + 256 * i;
   // The largest threshold's row serves any count above it: find the row the count selects.
@@ -958,9 +1003,9 @@ TEST_F(LaunchValidation, TokensBeyondTheGridLimitAreRefused) {
 TEST_F(LaunchValidation, GenericPlanNeedsOnlyElementAlignment) {
   PlanPtr generic = plan_for("silu_mul_fp8", 1000);
   ASSERT_TRUE(generic);
-  EXPECT_EQ(kiln_silu_mul_fp8(generic.get(), out, in + 1, scale, 4, 1000, nullptr), KILN_ERROR_MISALIGNED_POINTER);
+  EXPECT_EQ(kiln_silu_mul_fp8(generic.get(), out, in + 1, scale, KILN_DTYPE_BF16, 4, 1000, nullptr), KILN_ERROR_MISALIGNED_POINTER);
   EXPECT_NE(std::string(kiln_last_error()).find("element size"), std::string::npos) << kiln_last_error();
-  EXPECT_EQ(kiln_rms_norm_fp8(generic.get(), out, in, w, scale, 1e-6f, 4, 1000, nullptr), KILN_ERROR_INVALID_ARGUMENT);
+  EXPECT_EQ(kiln_rms_norm_fp8(generic.get(), out, in, w, scale, 1e-6f, KILN_DTYPE_BF16, 4, 1000, nullptr), KILN_ERROR_INVALID_ARGUMENT);
 }
 
 TEST(StatusNames, EveryStatusHasAName) {

@@ -161,6 +161,7 @@ KilnLaunches::KilnLaunches(const kiln::Plan& plan, const BufferSets& buffers, in
   for (int s = 0; s < buffers.layout().sets; ++s) {
     kiln_args a;
     kiln_args_init(&a);
+    a.dtype = buffers.dtype();
     a.tokens = tokens;
     a.hidden = hidden;
     for (std::size_t i = 0; i < tensors.size(); ++i) a.tensors[tensors[i].role] = buffers.tensor(s, i);

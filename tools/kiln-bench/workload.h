@@ -98,6 +98,7 @@ class BufferSets {
   void* tensor(int set, std::size_t index) const;
   const Kernel& kernel() const { return kernel_; }
   const SetLayout& layout() const { return layout_; }
+  kiln_dtype dtype() const { return contents_.dtype; }
 
  private:
   void fill(cudaStream_t stream, bool written_only) const;

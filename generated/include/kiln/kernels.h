@@ -9,19 +9,19 @@ extern "C" {
 #endif
 
 /* r = round(x + r) over residual; x = round(rms_norm(r) * w) over input (vLLM's in-place contract) */
-KILN_API kiln_status kiln_fused_add_rms_norm(const kiln_plan* plan, void* input, void* residual, const void* weight, float eps, int64_t tokens, int64_t hidden, void* stream);
+KILN_API kiln_status kiln_fused_add_rms_norm(const kiln_plan* plan, void* input, void* residual, const void* weight, float eps, kiln_dtype dtype, int64_t tokens, int64_t hidden, void* stream);
 
 /* r = round(x + r) over residual; out = fp8(rms_norm(r) * w / scale) */
-KILN_API kiln_status kiln_fused_add_rms_norm_fp8(const kiln_plan* plan, void* out, const void* input, void* residual, const void* weight, const float* scale, float eps, int64_t tokens, int64_t hidden, void* stream);
+KILN_API kiln_status kiln_fused_add_rms_norm_fp8(const kiln_plan* plan, void* out, const void* input, void* residual, const void* weight, const float* scale, float eps, kiln_dtype dtype, int64_t tokens, int64_t hidden, void* stream);
 
 /* out = round(x * rsqrt(mean(x^2) + eps) * w) */
-KILN_API kiln_status kiln_rms_norm(const kiln_plan* plan, void* out, const void* input, const void* weight, float eps, int64_t tokens, int64_t hidden, void* stream);
+KILN_API kiln_status kiln_rms_norm(const kiln_plan* plan, void* out, const void* input, const void* weight, float eps, kiln_dtype dtype, int64_t tokens, int64_t hidden, void* stream);
 
 /* out = fp8(x * rsqrt(mean(x^2) + eps) * w / scale) */
-KILN_API kiln_status kiln_rms_norm_fp8(const kiln_plan* plan, void* out, const void* input, const void* weight, const float* scale, float eps, int64_t tokens, int64_t hidden, void* stream);
+KILN_API kiln_status kiln_rms_norm_fp8(const kiln_plan* plan, void* out, const void* input, const void* weight, const float* scale, float eps, kiln_dtype dtype, int64_t tokens, int64_t hidden, void* stream);
 
 /* out = fp8(silu(a) * b / scale), a = x[:, :H], b = x[:, H:] */
-KILN_API kiln_status kiln_silu_mul_fp8(const kiln_plan* plan, void* out, const void* input, const float* scale, int64_t tokens, int64_t hidden, void* stream);
+KILN_API kiln_status kiln_silu_mul_fp8(const kiln_plan* plan, void* out, const void* input, const float* scale, kiln_dtype dtype, int64_t tokens, int64_t hidden, void* stream);
 
 #ifdef __cplusplus
 }

@@ -43,10 +43,15 @@ typedef enum kiln_status {
   KILN_ERROR_CUDA = 12,              /* the CUDA runtime reported an error (message has it) */
   KILN_ERROR_OUT_OF_MEMORY = 13,     /* host memory for a plan could not be allocated */
   KILN_ERROR_ALIASING = 14,          /* a tensor the kernel writes overlaps another tensor of the launch */
-  KILN_ERROR_WRONG_DEVICE = 15       /* the calling thread's current device is not the plan's */
+  KILN_ERROR_WRONG_DEVICE = 15,      /* the calling thread's current device is not the plan's */
+  KILN_ERROR_DTYPE_MISMATCH = 16     /* kiln_args.dtype is unset or differs from the plan's dtype */
 } kiln_status;
 
-typedef enum kiln_dtype { KILN_DTYPE_BF16 = 0, KILN_DTYPE_FP16 = 1 } kiln_dtype;
+typedef enum kiln_dtype {
+  KILN_DTYPE_UNSET = -1, /* kiln_args_init's value: a launch refuses it (a plan refuses it too) */
+  KILN_DTYPE_BF16 = 0,
+  KILN_DTYPE_FP16 = 1
+} kiln_dtype;
 
 /* How a plan picks its config set (docs/design.md, "runtime"). */
 typedef enum kiln_set_policy {
@@ -143,6 +148,11 @@ typedef struct kiln_args {
   int64_t hidden;         /* must equal the plan's H */
   void* tensors[KILN_ROLE_SLOTS]; /* by kiln_role; roles the kernel does not have must be NULL */
   float eps;              /* kernels with KILN_SCALAR_EPS */
+  /* since 0.3; a caller's 0.2 struct (96 bytes: eps and tail padding) is not checked */
+  int32_t reserved;       /* 0; it puts dtype past 0.2's tail padding, so the two sizes differ */
+  kiln_dtype dtype;       /* the dtype the caller's activation tensors hold: must equal the plan's, so fp16 data
+                           * through a bf16 plan is KILN_ERROR_DTYPE_MISMATCH, not wrong numbers. kiln_args_init
+                           * sets KILN_DTYPE_UNSET, which a launch refuses: say what the tensors are */
 } kiln_args;
 
 /* Which compiled variant serves a launch (introspection; strings live as long as the library). */
