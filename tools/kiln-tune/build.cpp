@@ -113,6 +113,7 @@ Builder::Builder(Toolchain tc) : tc_(std::move(tc)) {
   hash_tree(h, tc_.repo, "templates");
   hash_tree(h, tc_.repo, "runtime/include/kiln");
   hash_tree(h, tc_.repo, "generated/include");
+  if (!tc_.build_include.empty()) h.add(read_file(tc_.build_include / "kiln/version.h"));
   hash_tree(h, tc_.repo, "tools/measure");
   h.add(read_file(tc_.repo / "tools/kiln-tune/runner.h")).add(read_file(tc_.repo / "tools/kiln-tune/runner.cu"));
   for (const std::string& f : compile_flags(tc_)) h.add(f);
@@ -165,6 +166,7 @@ bool Builder::compile(const fs::path& source, const fs::path& object, std::strin
   for (const std::string& f : compile_flags(tc_)) argv.push_back(f);
   for (const char* inc : {"templates", "runtime/include", "generated/include", "tools/kiln-tune", "tools"})
     argv.push_back("-I" + (tc_.repo / inc).string());
+  if (!tc_.build_include.empty()) argv.push_back("-I" + tc_.build_include.string());
   argv.insert(argv.end(), {"-c", source.string(), "-o", tmp.string()});
   const int rc = run_command(argv, log);
   ++done_;

@@ -26,6 +26,7 @@ namespace kiln_tune {
 
 struct Toolchain {
   std::filesystem::path repo;  // holds templates/, runtime/include/, generated/include/, tools/kiln-tune/, tools/measure/
+  std::filesystem::path build_include;  // the build's runtime/include: the generated kiln/version.h
   std::string nvcc;            // "nvcc" or a path
   std::string arch;            // "sm90"
   std::string gencode;         // "arch=compute_90a,code=sm_90a"

@@ -36,6 +36,9 @@ namespace fs = std::filesystem;
 #ifndef KILN_VERSION
 #define KILN_VERSION "unknown"
 #endif
+#ifndef KILN_BUILD_INCLUDE
+#define KILN_BUILD_INCLUDE ""
+#endif
 constexpr const char* kToolVersion = "1";
 
 struct Options {
@@ -376,6 +379,7 @@ int run(const Options& o, const Lab& lab) {
 
   Toolchain tc;
   tc.repo = repo;
+  tc.build_include = KILN_BUILD_INCLUDE;
   tc.nvcc = find_nvcc();
   tc.arch = arch;
   tc.gencode = gencode_for(arch);
