@@ -321,3 +321,71 @@ def test_second_device():
     assert any(key[0] == "rms_norm_fp8" and key[3] == 1 for key in kiln._plans)
     with pytest.raises(kt.TensorCheckError, match="all tensors must be on one CUDA device"):
         torch.ops.kiln.rms_norm_fp8(out, x, w.to("cuda:0"), scale, eps=EPS)
+
+
+# ---- opcheck, the C API, graph breaks -------------------------------------------------
+
+# torch.library.opcheck's sub-checks, all of them: the schema's mutation annotations
+# against what the op really writes, that it needs no autograd kernel (nothing of it is
+# differentiable), the fake implementation against the real one, and AOT dispatch with
+# dynamic shapes (the torch.compile path).
+OPCHECK_UTILS = ("test_schema", "test_autograd_registration", "test_faketensor", "test_aot_dispatch_dynamic")
+
+
+def op_cases():
+    for k in KERNELS.values():
+        yield pytest.param("kiln", k.name, None, id=f"kiln.{k.name}")
+    for row in ALIASES:
+        if row.kernel in KERNELS:
+            yield pytest.param("kiln_vllm", row.op, row, id=f"kiln_vllm.{row.op}")
+
+
+@pytest.mark.parametrize("namespace,op_name,row", op_cases())
+def test_opcheck(namespace, op_name, row):
+    k = KERNELS[row.kernel if row else op_name]
+    t = make_tensors(k, "bf16", 4096, 33, seed=11)
+    if row:
+        args, kwargs = alias_call(row, k, t), {}
+    else:
+        args = [t[s.role] for s in k.tensors]
+        kwargs = {"eps": EPS} if "eps" in k.scalars else {}
+    op = getattr(getattr(torch.ops, namespace), op_name).default
+    torch.library.opcheck(op, args, kwargs, test_utils=OPCHECK_UTILS)
+
+
+@pytest.mark.parametrize("name", sorted(KERNELS))
+def test_outputs_equal_the_c_apis(name):
+    """The torch op and a bare kiln_launch through kiln.Plan write the same bytes."""
+    k = KERNELS[name]
+    for dtype in DTYPES:
+        t = make_tensors(k, dtype, 4096, 45, seed=5)
+        c = {role: v.clone() for role, v in t.items()}
+        eps = {"eps": EPS} if "eps" in k.scalars else {}
+        getattr(torch.ops.kiln, name)(*[t[s.role] for s in k.tensors], **eps)
+        plan = kiln.plan(name, 4096, dtype, torch.cuda.current_device())
+        plan.launch({role: v.data_ptr() for role, v in c.items()}, 45, eps=EPS,
+                    stream=torch.cuda.current_stream().cuda_stream)
+        torch.cuda.synchronize()
+        for spec in k.tensors:
+            assert torch.equal(t[spec.role].view(torch.uint8), c[spec.role].view(torch.uint8)), \
+                f"{name} {dtype}: {spec.name} differs between the torch op and kiln_launch"
+
+
+def test_no_graph_breaks():
+    """Every op of both namespaces in one function: dynamo traces it as one graph."""
+    def every_op(t_by_kernel):
+        for k in KERNELS.values():
+            t = t_by_kernel[k.name]
+            getattr(torch.ops.kiln, k.name)(*[t[s.role] for s in k.tensors],
+                                            **({"eps": EPS} if "eps" in k.scalars else {}))
+        for row in ALIASES:
+            if row.kernel in KERNELS:
+                k = KERNELS[row.kernel]
+                getattr(torch.ops.kiln_vllm, row.op)(*alias_call(row, k, t_by_kernel[row.kernel]))
+        return t_by_kernel
+
+    torch._dynamo.reset()
+    tensors = {k.name: make_tensors(k, "bf16", 2048, 9, seed=3) for k in KERNELS.values()}
+    explained = torch._dynamo.explain(every_op)(tensors)
+    assert explained.graph_break_count == 0, explained.break_reasons
+    assert explained.graph_count == 1
