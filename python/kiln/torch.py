@@ -24,6 +24,8 @@ allocation), so run each shape key once before capturing a CUDA graph, as engine
 anyway; later calls only launch.
 """
 
+import functools
+
 import torch
 
 import kiln
@@ -50,29 +52,37 @@ def _reference_tensor(kernel):
     return kernel.tensor("input") or next(t for t in kernel.tensors if t.rows == "tokens")
 
 
+@functools.lru_cache(maxsize=4096)
+def _shapes(kernel_name, hidden, tokens):
+    """Each tensor's (rows, cols) at (hidden, tokens), by the library's shape rule
+    (kiln_tensor_shape), asked once per key: the check runs on every call."""
+    return tuple(spec.shape(hidden, tokens)[:2] for spec in kiln.kernel(kernel_name).tensors)
+
+
 def _check(kernel, tensors, op, names):
     """Every pre-call check; returns (dtype name, device, hidden, tokens). `names` gives each
-    role's argument name as the caller wrote it (vLLM's names for the aliases)."""
-    for spec in kernel.tensors:
-        t = tensors.get(spec.role)
+    role's argument name as the caller wrote it (vLLM's names for the aliases). One pass per
+    kind of check, so that the message names the first problem in the order users expect
+    (type, device, dtype and layout, shape and alignment)."""
+    specs = kernel.tensors
+    given = [tensors.get(spec.role) for spec in specs]
+    for spec, t in zip(specs, given):
         if not isinstance(t, torch.Tensor):
             raise TensorCheckError(f"{op}: {names[spec.role]} must be a tensor, not {type(t).__name__}")
     ref_spec = _reference_tensor(kernel)
     ref = tensors[ref_spec.role]
     device = ref.device
-    for spec in kernel.tensors:
-        t = tensors[spec.role]
-        if t.device.type != "cuda":
-            raise TensorCheckError(f"{op}: {names[spec.role]} is on {t.device}: kiln runs on CUDA devices")
-    for spec in kernel.tensors:
-        t = tensors[spec.role]
-        if t.device != device:
-            raise TensorCheckError(f"{op}: {names[spec.role]} is on {t.device} but {names[ref_spec.role]} is on {device}: "
-                                   "all tensors must be on one CUDA device")
+    if device.type != "cuda" or any(t.device != device for t in given):
+        for spec, t in zip(specs, given):
+            if t.device.type != "cuda":
+                raise TensorCheckError(f"{op}: {names[spec.role]} is on {t.device}: kiln runs on CUDA devices")
+        for spec, t in zip(specs, given):
+            if t.device != device:
+                raise TensorCheckError(f"{op}: {names[spec.role]} is on {t.device} but {names[ref_spec.role]} is on "
+                                       f"{device}: all tensors must be on one CUDA device")
     if ref.dtype not in _ACTIVATION:
         raise TensorCheckError(f"{op}: {names[ref_spec.role]} is {ref.dtype}: must be torch.bfloat16 or torch.float16")
-    for spec in kernel.tensors:
-        t = tensors[spec.role]
+    for spec, t in zip(specs, given):
         want = ref.dtype if spec.elem == "activation" else _ELEM_DTYPE.get(spec.elem)
         if t.dtype != want:
             raise TensorCheckError(f"{op}: {names[spec.role]} is {t.dtype}: must be {want}")
@@ -87,9 +97,7 @@ def _check(kernel, tensors, op, names):
         raise TensorCheckError(f"{op}: {names[ref_spec.role]}'s last dimension {last} must be even (2 * hidden)")
     hidden = last // 2 if ref_spec.cols == "2hidden" else last
     tokens = ref.numel() // last if ref_spec.rows == "tokens" else 1
-    for spec in kernel.tensors:
-        t = tensors[spec.role]
-        rows, cols, _ = spec.shape(hidden, tokens)  # the library's shape rule (kiln_tensor_shape)
+    for spec, t, (rows, cols) in zip(specs, given, _shapes(kernel.name, hidden, tokens)):
         fits = t.numel() == rows * cols and (rows * cols == 1 or (t.dim() > 0 and t.shape[-1] == cols))
         if not fits:
             raise TensorCheckError(f"{op}: {names[spec.role]} has shape {tuple(t.shape)}; at hidden={hidden}, tokens={tokens} "

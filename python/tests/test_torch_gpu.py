@@ -330,6 +330,11 @@ def test_second_device():
 # differentiable), the fake implementation against the real one, and AOT dispatch with
 # dynamic shapes (the torch.compile path).
 OPCHECK_UTILS = ("test_schema", "test_autograd_registration", "test_faketensor", "test_aot_dispatch_dynamic")
+# test_schema compares every argument before and after the call with aten arithmetic, which
+# PyTorch 2.11 lacks for float8_e4m3fn ("mul_cuda" not implemented): for an op with an fp8
+# tensor it cannot run. What it would check is checked here instead: test_kernel_against_reference
+# and test_vllm_alias assert that exactly the mutated arguments change, byte for byte.
+FP8_OPCHECK_UTILS = tuple(u for u in OPCHECK_UTILS if u != "test_schema")
 
 
 def op_cases():
@@ -350,7 +355,8 @@ def test_opcheck(namespace, op_name, row):
         args = [t[s.role] for s in k.tensors]
         kwargs = {"eps": EPS} if "eps" in k.scalars else {}
     op = getattr(getattr(torch.ops, namespace), op_name).default
-    torch.library.opcheck(op, args, kwargs, test_utils=OPCHECK_UTILS)
+    has_fp8 = any(s.elem == "fp8_e4m3" for s in k.tensors)
+    torch.library.opcheck(op, args, kwargs, test_utils=FP8_OPCHECK_UTILS if has_fp8 else OPCHECK_UTILS)
 
 
 @pytest.mark.parametrize("name", sorted(KERNELS))
@@ -372,7 +378,8 @@ def test_outputs_equal_the_c_apis(name):
 
 
 def test_no_graph_breaks():
-    """Every op of both namespaces in one function: dynamo traces it as one graph."""
+    """Every op of both namespaces in one compiled function (fullgraph, dynamic shapes): one
+    graph, no break counted, the same bytes as eager."""
     def every_op(t_by_kernel):
         for k in KERNELS.values():
             t = t_by_kernel[k.name]
@@ -385,7 +392,15 @@ def test_no_graph_breaks():
         return t_by_kernel
 
     torch._dynamo.reset()
-    tensors = {k.name: make_tensors(k, "bf16", 2048, 9, seed=3) for k in KERNELS.values()}
-    explained = torch._dynamo.explain(every_op)(tensors)
-    assert explained.graph_break_count == 0, explained.break_reasons
-    assert explained.graph_count == 1
+    torch._dynamo.utils.counters.clear()
+    compiled = torch.compile(every_op, fullgraph=True, dynamic=True)
+    for tokens in (9, 40):
+        eager = {k.name: make_tensors(k, "bf16", 2048, tokens, seed=3) for k in KERNELS.values()}
+        traced = {name: {role: v.clone() for role, v in t.items()} for name, t in eager.items()}
+        every_op(eager)
+        compiled(traced)
+        torch.cuda.synchronize()
+        for name, t in eager.items():
+            for role, v in t.items():
+                assert torch.equal(v.view(torch.uint8), traced[name][role].view(torch.uint8)), f"{name} {role} T={tokens}"
+    assert not torch._dynamo.utils.counters["graph_break"], dict(torch._dynamo.utils.counters["graph_break"])
