@@ -45,6 +45,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", help="folder for overhead.md")
     parser.add_argument("--hidden", type=int, default=4096)
+    parser.add_argument("--profile", action="store_true", help="also print where the torch op's host time goes (cProfile)")
     opts = parser.parse_args()
     h = opts.hidden
     lines = [f"{torch.cuda.get_device_name()}, PyTorch {torch.__version__}, kiln {kiln.version()}, "
@@ -75,6 +76,16 @@ def main():
             us = host_us_per_call(fn)
             lines.append(f"| {name} | {tokens} | {us:.1f} |")
             print(lines[-1], flush=True)
+        if opts.profile and tokens == 1:
+            import cProfile
+            import pstats
+            prof = cProfile.Profile()
+            prof.enable()
+            for _ in range(CALLS):
+                torch.ops.kiln.rms_norm_fp8(out, x, w, scale, eps=1e-6)
+            prof.disable()
+            torch.cuda.synchronize()
+            pstats.Stats(prof).sort_stats("tottime").print_stats(18)
     text = "\n".join(lines) + "\n"
     if opts.out:
         os.makedirs(opts.out, exist_ok=True)
