@@ -7,44 +7,31 @@ static_assert(KILN_TABLE_FORMAT == 3, "generated/ was written by another kiln-ge
 namespace kiln::generated {
 
 cudaError_t fused_add_rms_norm_sm90_h2048_bs1(const kiln::detail::LaunchParams&, cudaStream_t);
-cudaError_t fused_add_rms_norm_sm90_h2048_bs2(const kiln::detail::LaunchParams&, cudaStream_t);
-cudaError_t fused_add_rms_norm_sm90_h2048_bs8(const kiln::detail::LaunchParams&, cudaStream_t);
-cudaError_t fused_add_rms_norm_sm90_h2048_bs32(const kiln::detail::LaunchParams&, cudaStream_t);
-cudaError_t fused_add_rms_norm_sm90_h2048_bs1024(const kiln::detail::LaunchParams&, cudaStream_t);
 cudaError_t fused_add_rms_norm_sm90_h4096_bs1(const kiln::detail::LaunchParams&, cudaStream_t);
 cudaError_t fused_add_rms_norm_sm90_h4096_bs2(const kiln::detail::LaunchParams&, cudaStream_t);
-cudaError_t fused_add_rms_norm_sm90_h4096_bs1024(const kiln::detail::LaunchParams&, cudaStream_t);
 cudaError_t fused_add_rms_norm_sm90_h5120_bs1(const kiln::detail::LaunchParams&, cudaStream_t);
+cudaError_t fused_add_rms_norm_sm90_h5120_bs256(const kiln::detail::LaunchParams&, cudaStream_t);
 cudaError_t fused_add_rms_norm_sm90_h5120_bs1024(const kiln::detail::LaunchParams&, cudaStream_t);
 cudaError_t fused_add_rms_norm_sm90_h8192_bs1(const kiln::detail::LaunchParams&, cudaStream_t);
-cudaError_t fused_add_rms_norm_sm90_h8192_bs4(const kiln::detail::LaunchParams&, cudaStream_t);
-cudaError_t fused_add_rms_norm_sm90_h8192_bs32(const kiln::detail::LaunchParams&, cudaStream_t);
+cudaError_t fused_add_rms_norm_sm90_h8192_bs1024(const kiln::detail::LaunchParams&, cudaStream_t);
 cudaError_t fused_add_rms_norm_fp8_sm90_h2048_bs1(const kiln::detail::LaunchParams&, cudaStream_t);
-cudaError_t fused_add_rms_norm_fp8_sm90_h2048_bs2(const kiln::detail::LaunchParams&, cudaStream_t);
-cudaError_t fused_add_rms_norm_fp8_sm90_h2048_bs8(const kiln::detail::LaunchParams&, cudaStream_t);
-cudaError_t fused_add_rms_norm_fp8_sm90_h2048_bs32(const kiln::detail::LaunchParams&, cudaStream_t);
-cudaError_t fused_add_rms_norm_fp8_sm90_h2048_bs1024(const kiln::detail::LaunchParams&, cudaStream_t);
+cudaError_t fused_add_rms_norm_fp8_sm90_h2048_bs256(const kiln::detail::LaunchParams&, cudaStream_t);
 cudaError_t fused_add_rms_norm_fp8_sm90_h4096_bs1(const kiln::detail::LaunchParams&, cudaStream_t);
-cudaError_t fused_add_rms_norm_fp8_sm90_h4096_bs2(const kiln::detail::LaunchParams&, cudaStream_t);
-cudaError_t fused_add_rms_norm_fp8_sm90_h4096_bs1024(const kiln::detail::LaunchParams&, cudaStream_t);
+cudaError_t fused_add_rms_norm_fp8_sm90_h4096_bs128(const kiln::detail::LaunchParams&, cudaStream_t);
 cudaError_t fused_add_rms_norm_fp8_sm90_h5120_bs1(const kiln::detail::LaunchParams&, cudaStream_t);
 cudaError_t fused_add_rms_norm_fp8_sm90_h5120_bs1024(const kiln::detail::LaunchParams&, cudaStream_t);
 cudaError_t fused_add_rms_norm_fp8_sm90_h8192_bs1(const kiln::detail::LaunchParams&, cudaStream_t);
-cudaError_t fused_add_rms_norm_fp8_sm90_h8192_bs4(const kiln::detail::LaunchParams&, cudaStream_t);
-cudaError_t fused_add_rms_norm_fp8_sm90_h8192_bs32(const kiln::detail::LaunchParams&, cudaStream_t);
+cudaError_t fused_add_rms_norm_fp8_sm90_h8192_bs256(const kiln::detail::LaunchParams&, cudaStream_t);
 cudaError_t rms_norm_sm90_h2048_bs1(const kiln::detail::LaunchParams&, cudaStream_t);
 cudaError_t rms_norm_sm90_h2048_bs2(const kiln::detail::LaunchParams&, cudaStream_t);
-cudaError_t rms_norm_sm90_h2048_bs8(const kiln::detail::LaunchParams&, cudaStream_t);
-cudaError_t rms_norm_sm90_h2048_bs32(const kiln::detail::LaunchParams&, cudaStream_t);
 cudaError_t rms_norm_sm90_h2048_bs1024(const kiln::detail::LaunchParams&, cudaStream_t);
 cudaError_t rms_norm_sm90_h4096_bs1(const kiln::detail::LaunchParams&, cudaStream_t);
 cudaError_t rms_norm_sm90_h4096_bs2(const kiln::detail::LaunchParams&, cudaStream_t);
 cudaError_t rms_norm_sm90_h4096_bs1024(const kiln::detail::LaunchParams&, cudaStream_t);
 cudaError_t rms_norm_sm90_h5120_bs1(const kiln::detail::LaunchParams&, cudaStream_t);
+cudaError_t rms_norm_sm90_h5120_bs128(const kiln::detail::LaunchParams&, cudaStream_t);
 cudaError_t rms_norm_sm90_h5120_bs1024(const kiln::detail::LaunchParams&, cudaStream_t);
 cudaError_t rms_norm_sm90_h8192_bs1(const kiln::detail::LaunchParams&, cudaStream_t);
-cudaError_t rms_norm_sm90_h8192_bs4(const kiln::detail::LaunchParams&, cudaStream_t);
-cudaError_t rms_norm_sm90_h8192_bs32(const kiln::detail::LaunchParams&, cudaStream_t);
 cudaError_t rms_norm_fp8_sm90_h2048_bs1(const kiln::detail::LaunchParams&, cudaStream_t);
 cudaError_t rms_norm_fp8_sm90_h2048_bs2(const kiln::detail::LaunchParams&, cudaStream_t);
 cudaError_t rms_norm_fp8_sm90_h2048_bs8(const kiln::detail::LaunchParams&, cudaStream_t);
@@ -83,78 +70,78 @@ cudaError_t silu_mul_fp8_sm90_h8192_bs1024(const kiln::detail::LaunchParams&, cu
 namespace {
 // kernel, hidden, threshold, instance, config file, schedule, most tokens, launcher
 constexpr kiln::detail::Variant kRows[] = {
-    {"fused_add_rms_norm", 2048, 1, "fused_add_rms_norm_sm90_h2048_bs1", "configs/fused_add_rms_norm/sm90/2048/bs1.json", "threads=128 vec=4 rows_per_cta=2 cluster=1", 2147483647, &fused_add_rms_norm_sm90_h2048_bs1},
-    {"fused_add_rms_norm", 2048, 2, "fused_add_rms_norm_sm90_h2048_bs2", "configs/fused_add_rms_norm/sm90/2048/bs2.json", "threads=128 vec=4 rows_per_cta=1 cluster=1", 2147483647, &fused_add_rms_norm_sm90_h2048_bs2},
-    {"fused_add_rms_norm", 2048, 4, "fused_add_rms_norm_sm90_h2048_bs2", "configs/fused_add_rms_norm/sm90/2048/bs4.json", "threads=128 vec=4 rows_per_cta=1 cluster=1", 2147483647, &fused_add_rms_norm_sm90_h2048_bs2},  // shares bs2's instance
-    {"fused_add_rms_norm", 2048, 8, "fused_add_rms_norm_sm90_h2048_bs8", "configs/fused_add_rms_norm/sm90/2048/bs8.json", "threads=128 vec=8 rows_per_cta=2 cluster=1", 2147483647, &fused_add_rms_norm_sm90_h2048_bs8},
-    {"fused_add_rms_norm", 2048, 32, "fused_add_rms_norm_sm90_h2048_bs32", "configs/fused_add_rms_norm/sm90/2048/bs32.json", "threads=128 vec=8 rows_per_cta=1 cluster=1", 2147483647, &fused_add_rms_norm_sm90_h2048_bs32},
-    {"fused_add_rms_norm", 2048, 128, "fused_add_rms_norm_sm90_h2048_bs2", "configs/fused_add_rms_norm/sm90/2048/bs128.json", "threads=128 vec=4 rows_per_cta=1 cluster=1", 2147483647, &fused_add_rms_norm_sm90_h2048_bs2},  // shares bs2's instance
-    {"fused_add_rms_norm", 2048, 256, "fused_add_rms_norm_sm90_h2048_bs2", "configs/fused_add_rms_norm/sm90/2048/bs256.json", "threads=128 vec=4 rows_per_cta=1 cluster=1", 2147483647, &fused_add_rms_norm_sm90_h2048_bs2},  // shares bs2's instance
-    {"fused_add_rms_norm", 2048, 1024, "fused_add_rms_norm_sm90_h2048_bs1024", "configs/fused_add_rms_norm/sm90/2048/bs1024.json", "threads=64 vec=8 rows_per_cta=2 cluster=1", 2147483647, &fused_add_rms_norm_sm90_h2048_bs1024},
-    {"fused_add_rms_norm", 4096, 1, "fused_add_rms_norm_sm90_h4096_bs1", "configs/fused_add_rms_norm/sm90/4096/bs1.json", "threads=256 vec=8 rows_per_cta=1 cluster=1", 2147483647, &fused_add_rms_norm_sm90_h4096_bs1},
-    {"fused_add_rms_norm", 4096, 2, "fused_add_rms_norm_sm90_h4096_bs2", "configs/fused_add_rms_norm/sm90/4096/bs2.json", "threads=256 vec=4 rows_per_cta=1 cluster=1", 2147483647, &fused_add_rms_norm_sm90_h4096_bs2},
-    {"fused_add_rms_norm", 4096, 4, "fused_add_rms_norm_sm90_h4096_bs2", "configs/fused_add_rms_norm/sm90/4096/bs4.json", "threads=256 vec=4 rows_per_cta=1 cluster=1", 2147483647, &fused_add_rms_norm_sm90_h4096_bs2},  // shares bs2's instance
-    {"fused_add_rms_norm", 4096, 8, "fused_add_rms_norm_sm90_h4096_bs1", "configs/fused_add_rms_norm/sm90/4096/bs8.json", "threads=256 vec=8 rows_per_cta=1 cluster=1", 2147483647, &fused_add_rms_norm_sm90_h4096_bs1},  // shares bs1's instance
-    {"fused_add_rms_norm", 4096, 32, "fused_add_rms_norm_sm90_h4096_bs2", "configs/fused_add_rms_norm/sm90/4096/bs32.json", "threads=256 vec=4 rows_per_cta=1 cluster=1", 2147483647, &fused_add_rms_norm_sm90_h4096_bs2},  // shares bs2's instance
-    {"fused_add_rms_norm", 4096, 128, "fused_add_rms_norm_sm90_h4096_bs2", "configs/fused_add_rms_norm/sm90/4096/bs128.json", "threads=256 vec=4 rows_per_cta=1 cluster=1", 2147483647, &fused_add_rms_norm_sm90_h4096_bs2},  // shares bs2's instance
-    {"fused_add_rms_norm", 4096, 256, "fused_add_rms_norm_sm90_h4096_bs2", "configs/fused_add_rms_norm/sm90/4096/bs256.json", "threads=256 vec=4 rows_per_cta=1 cluster=1", 2147483647, &fused_add_rms_norm_sm90_h4096_bs2},  // shares bs2's instance
-    {"fused_add_rms_norm", 4096, 1024, "fused_add_rms_norm_sm90_h4096_bs1024", "configs/fused_add_rms_norm/sm90/4096/bs1024.json", "threads=128 vec=8 rows_per_cta=1 cluster=1", 2147483647, &fused_add_rms_norm_sm90_h4096_bs1024},
+    {"fused_add_rms_norm", 2048, 1, "fused_add_rms_norm_sm90_h2048_bs1", "configs/fused_add_rms_norm/sm90/2048/bs1.json", "threads=128 vec=8 rows_per_cta=1 cluster=1", 2147483647, &fused_add_rms_norm_sm90_h2048_bs1},
+    {"fused_add_rms_norm", 2048, 2, "fused_add_rms_norm_sm90_h2048_bs1", "configs/fused_add_rms_norm/sm90/2048/bs2.json", "threads=128 vec=8 rows_per_cta=1 cluster=1", 2147483647, &fused_add_rms_norm_sm90_h2048_bs1},  // shares bs1's instance
+    {"fused_add_rms_norm", 2048, 4, "fused_add_rms_norm_sm90_h2048_bs1", "configs/fused_add_rms_norm/sm90/2048/bs4.json", "threads=128 vec=8 rows_per_cta=1 cluster=1", 2147483647, &fused_add_rms_norm_sm90_h2048_bs1},  // shares bs1's instance
+    {"fused_add_rms_norm", 2048, 8, "fused_add_rms_norm_sm90_h2048_bs1", "configs/fused_add_rms_norm/sm90/2048/bs8.json", "threads=128 vec=8 rows_per_cta=1 cluster=1", 2147483647, &fused_add_rms_norm_sm90_h2048_bs1},  // shares bs1's instance
+    {"fused_add_rms_norm", 2048, 32, "fused_add_rms_norm_sm90_h2048_bs1", "configs/fused_add_rms_norm/sm90/2048/bs32.json", "threads=128 vec=8 rows_per_cta=1 cluster=1", 2147483647, &fused_add_rms_norm_sm90_h2048_bs1},  // shares bs1's instance
+    {"fused_add_rms_norm", 2048, 128, "fused_add_rms_norm_sm90_h2048_bs1", "configs/fused_add_rms_norm/sm90/2048/bs128.json", "threads=128 vec=8 rows_per_cta=1 cluster=1", 2147483647, &fused_add_rms_norm_sm90_h2048_bs1},  // shares bs1's instance
+    {"fused_add_rms_norm", 2048, 256, "fused_add_rms_norm_sm90_h2048_bs1", "configs/fused_add_rms_norm/sm90/2048/bs256.json", "threads=128 vec=8 rows_per_cta=1 cluster=1", 2147483647, &fused_add_rms_norm_sm90_h2048_bs1},  // shares bs1's instance
+    {"fused_add_rms_norm", 2048, 1024, "fused_add_rms_norm_sm90_h2048_bs1", "configs/fused_add_rms_norm/sm90/2048/bs1024.json", "threads=128 vec=8 rows_per_cta=1 cluster=1", 2147483647, &fused_add_rms_norm_sm90_h2048_bs1},  // shares bs1's instance
+    {"fused_add_rms_norm", 4096, 1, "fused_add_rms_norm_sm90_h4096_bs1", "configs/fused_add_rms_norm/sm90/4096/bs1.json", "threads=256 vec=8 rows_per_cta=2 cluster=1", 2147483647, &fused_add_rms_norm_sm90_h4096_bs1},
+    {"fused_add_rms_norm", 4096, 2, "fused_add_rms_norm_sm90_h4096_bs2", "configs/fused_add_rms_norm/sm90/4096/bs2.json", "threads=256 vec=8 rows_per_cta=1 cluster=1", 2147483647, &fused_add_rms_norm_sm90_h4096_bs2},
+    {"fused_add_rms_norm", 4096, 4, "fused_add_rms_norm_sm90_h4096_bs2", "configs/fused_add_rms_norm/sm90/4096/bs4.json", "threads=256 vec=8 rows_per_cta=1 cluster=1", 2147483647, &fused_add_rms_norm_sm90_h4096_bs2},  // shares bs2's instance
+    {"fused_add_rms_norm", 4096, 8, "fused_add_rms_norm_sm90_h4096_bs2", "configs/fused_add_rms_norm/sm90/4096/bs8.json", "threads=256 vec=8 rows_per_cta=1 cluster=1", 2147483647, &fused_add_rms_norm_sm90_h4096_bs2},  // shares bs2's instance
+    {"fused_add_rms_norm", 4096, 32, "fused_add_rms_norm_sm90_h4096_bs2", "configs/fused_add_rms_norm/sm90/4096/bs32.json", "threads=256 vec=8 rows_per_cta=1 cluster=1", 2147483647, &fused_add_rms_norm_sm90_h4096_bs2},  // shares bs2's instance
+    {"fused_add_rms_norm", 4096, 128, "fused_add_rms_norm_sm90_h4096_bs2", "configs/fused_add_rms_norm/sm90/4096/bs128.json", "threads=256 vec=8 rows_per_cta=1 cluster=1", 2147483647, &fused_add_rms_norm_sm90_h4096_bs2},  // shares bs2's instance
+    {"fused_add_rms_norm", 4096, 256, "fused_add_rms_norm_sm90_h4096_bs2", "configs/fused_add_rms_norm/sm90/4096/bs256.json", "threads=256 vec=8 rows_per_cta=1 cluster=1", 2147483647, &fused_add_rms_norm_sm90_h4096_bs2},  // shares bs2's instance
+    {"fused_add_rms_norm", 4096, 1024, "fused_add_rms_norm_sm90_h4096_bs2", "configs/fused_add_rms_norm/sm90/4096/bs1024.json", "threads=256 vec=8 rows_per_cta=1 cluster=1", 2147483647, &fused_add_rms_norm_sm90_h4096_bs2},  // shares bs2's instance
     {"fused_add_rms_norm", 5120, 1, "fused_add_rms_norm_sm90_h5120_bs1", "configs/fused_add_rms_norm/sm90/5120/bs1.json", "threads=256 vec=4 rows_per_cta=1 cluster=1", 2147483647, &fused_add_rms_norm_sm90_h5120_bs1},
     {"fused_add_rms_norm", 5120, 2, "fused_add_rms_norm_sm90_h5120_bs1", "configs/fused_add_rms_norm/sm90/5120/bs2.json", "threads=256 vec=4 rows_per_cta=1 cluster=1", 2147483647, &fused_add_rms_norm_sm90_h5120_bs1},  // shares bs1's instance
     {"fused_add_rms_norm", 5120, 4, "fused_add_rms_norm_sm90_h5120_bs1", "configs/fused_add_rms_norm/sm90/5120/bs4.json", "threads=256 vec=4 rows_per_cta=1 cluster=1", 2147483647, &fused_add_rms_norm_sm90_h5120_bs1},  // shares bs1's instance
     {"fused_add_rms_norm", 5120, 8, "fused_add_rms_norm_sm90_h5120_bs1", "configs/fused_add_rms_norm/sm90/5120/bs8.json", "threads=256 vec=4 rows_per_cta=1 cluster=1", 2147483647, &fused_add_rms_norm_sm90_h5120_bs1},  // shares bs1's instance
     {"fused_add_rms_norm", 5120, 32, "fused_add_rms_norm_sm90_h5120_bs1", "configs/fused_add_rms_norm/sm90/5120/bs32.json", "threads=256 vec=4 rows_per_cta=1 cluster=1", 2147483647, &fused_add_rms_norm_sm90_h5120_bs1},  // shares bs1's instance
     {"fused_add_rms_norm", 5120, 128, "fused_add_rms_norm_sm90_h5120_bs1", "configs/fused_add_rms_norm/sm90/5120/bs128.json", "threads=256 vec=4 rows_per_cta=1 cluster=1", 2147483647, &fused_add_rms_norm_sm90_h5120_bs1},  // shares bs1's instance
-    {"fused_add_rms_norm", 5120, 256, "fused_add_rms_norm_sm90_h5120_bs1", "configs/fused_add_rms_norm/sm90/5120/bs256.json", "threads=256 vec=4 rows_per_cta=1 cluster=1", 2147483647, &fused_add_rms_norm_sm90_h5120_bs1},  // shares bs1's instance
+    {"fused_add_rms_norm", 5120, 256, "fused_add_rms_norm_sm90_h5120_bs256", "configs/fused_add_rms_norm/sm90/5120/bs256.json", "threads=320 vec=8 rows_per_cta=1 cluster=1", 2147483647, &fused_add_rms_norm_sm90_h5120_bs256},
     {"fused_add_rms_norm", 5120, 1024, "fused_add_rms_norm_sm90_h5120_bs1024", "configs/fused_add_rms_norm/sm90/5120/bs1024.json", "threads=128 vec=8 rows_per_cta=1 cluster=1", 2147483647, &fused_add_rms_norm_sm90_h5120_bs1024},
-    {"fused_add_rms_norm", 8192, 1, "fused_add_rms_norm_sm90_h8192_bs1", "configs/fused_add_rms_norm/sm90/8192/bs1.json", "threads=256 vec=8 rows_per_cta=1 cluster=1", 2147483647, &fused_add_rms_norm_sm90_h8192_bs1},
-    {"fused_add_rms_norm", 8192, 2, "fused_add_rms_norm_sm90_h8192_bs1", "configs/fused_add_rms_norm/sm90/8192/bs2.json", "threads=256 vec=8 rows_per_cta=1 cluster=1", 2147483647, &fused_add_rms_norm_sm90_h8192_bs1},  // shares bs1's instance
-    {"fused_add_rms_norm", 8192, 4, "fused_add_rms_norm_sm90_h8192_bs4", "configs/fused_add_rms_norm/sm90/8192/bs4.json", "threads=256 vec=4 rows_per_cta=1 cluster=1", 2147483647, &fused_add_rms_norm_sm90_h8192_bs4},
-    {"fused_add_rms_norm", 8192, 8, "fused_add_rms_norm_sm90_h8192_bs1", "configs/fused_add_rms_norm/sm90/8192/bs8.json", "threads=256 vec=8 rows_per_cta=1 cluster=1", 2147483647, &fused_add_rms_norm_sm90_h8192_bs1},  // shares bs1's instance
-    {"fused_add_rms_norm", 8192, 32, "fused_add_rms_norm_sm90_h8192_bs32", "configs/fused_add_rms_norm/sm90/8192/bs32.json", "threads=512 vec=8 rows_per_cta=1 cluster=1", 2147483647, &fused_add_rms_norm_sm90_h8192_bs32},
-    {"fused_add_rms_norm", 8192, 128, "fused_add_rms_norm_sm90_h8192_bs32", "configs/fused_add_rms_norm/sm90/8192/bs128.json", "threads=512 vec=8 rows_per_cta=1 cluster=1", 2147483647, &fused_add_rms_norm_sm90_h8192_bs32},  // shares bs32's instance
-    {"fused_add_rms_norm", 8192, 256, "fused_add_rms_norm_sm90_h8192_bs1", "configs/fused_add_rms_norm/sm90/8192/bs256.json", "threads=256 vec=8 rows_per_cta=1 cluster=1", 2147483647, &fused_add_rms_norm_sm90_h8192_bs1},  // shares bs1's instance
-    {"fused_add_rms_norm", 8192, 1024, "fused_add_rms_norm_sm90_h8192_bs1", "configs/fused_add_rms_norm/sm90/8192/bs1024.json", "threads=256 vec=8 rows_per_cta=1 cluster=1", 2147483647, &fused_add_rms_norm_sm90_h8192_bs1},  // shares bs1's instance
-    {"fused_add_rms_norm_fp8", 2048, 1, "fused_add_rms_norm_fp8_sm90_h2048_bs1", "configs/fused_add_rms_norm_fp8/sm90/2048/bs1.json", "threads=128 vec=4 rows_per_cta=2 cluster=1", 2147483647, &fused_add_rms_norm_fp8_sm90_h2048_bs1},
-    {"fused_add_rms_norm_fp8", 2048, 2, "fused_add_rms_norm_fp8_sm90_h2048_bs2", "configs/fused_add_rms_norm_fp8/sm90/2048/bs2.json", "threads=128 vec=4 rows_per_cta=1 cluster=1", 2147483647, &fused_add_rms_norm_fp8_sm90_h2048_bs2},
-    {"fused_add_rms_norm_fp8", 2048, 4, "fused_add_rms_norm_fp8_sm90_h2048_bs2", "configs/fused_add_rms_norm_fp8/sm90/2048/bs4.json", "threads=128 vec=4 rows_per_cta=1 cluster=1", 2147483647, &fused_add_rms_norm_fp8_sm90_h2048_bs2},  // shares bs2's instance
-    {"fused_add_rms_norm_fp8", 2048, 8, "fused_add_rms_norm_fp8_sm90_h2048_bs8", "configs/fused_add_rms_norm_fp8/sm90/2048/bs8.json", "threads=128 vec=8 rows_per_cta=2 cluster=1", 2147483647, &fused_add_rms_norm_fp8_sm90_h2048_bs8},
-    {"fused_add_rms_norm_fp8", 2048, 32, "fused_add_rms_norm_fp8_sm90_h2048_bs32", "configs/fused_add_rms_norm_fp8/sm90/2048/bs32.json", "threads=128 vec=8 rows_per_cta=1 cluster=1", 2147483647, &fused_add_rms_norm_fp8_sm90_h2048_bs32},
-    {"fused_add_rms_norm_fp8", 2048, 128, "fused_add_rms_norm_fp8_sm90_h2048_bs2", "configs/fused_add_rms_norm_fp8/sm90/2048/bs128.json", "threads=128 vec=4 rows_per_cta=1 cluster=1", 2147483647, &fused_add_rms_norm_fp8_sm90_h2048_bs2},  // shares bs2's instance
-    {"fused_add_rms_norm_fp8", 2048, 256, "fused_add_rms_norm_fp8_sm90_h2048_bs2", "configs/fused_add_rms_norm_fp8/sm90/2048/bs256.json", "threads=128 vec=4 rows_per_cta=1 cluster=1", 2147483647, &fused_add_rms_norm_fp8_sm90_h2048_bs2},  // shares bs2's instance
-    {"fused_add_rms_norm_fp8", 2048, 1024, "fused_add_rms_norm_fp8_sm90_h2048_bs1024", "configs/fused_add_rms_norm_fp8/sm90/2048/bs1024.json", "threads=64 vec=8 rows_per_cta=2 cluster=1", 2147483647, &fused_add_rms_norm_fp8_sm90_h2048_bs1024},
-    {"fused_add_rms_norm_fp8", 4096, 1, "fused_add_rms_norm_fp8_sm90_h4096_bs1", "configs/fused_add_rms_norm_fp8/sm90/4096/bs1.json", "threads=256 vec=8 rows_per_cta=1 cluster=1", 2147483647, &fused_add_rms_norm_fp8_sm90_h4096_bs1},
-    {"fused_add_rms_norm_fp8", 4096, 2, "fused_add_rms_norm_fp8_sm90_h4096_bs2", "configs/fused_add_rms_norm_fp8/sm90/4096/bs2.json", "threads=256 vec=4 rows_per_cta=1 cluster=1", 2147483647, &fused_add_rms_norm_fp8_sm90_h4096_bs2},
-    {"fused_add_rms_norm_fp8", 4096, 4, "fused_add_rms_norm_fp8_sm90_h4096_bs2", "configs/fused_add_rms_norm_fp8/sm90/4096/bs4.json", "threads=256 vec=4 rows_per_cta=1 cluster=1", 2147483647, &fused_add_rms_norm_fp8_sm90_h4096_bs2},  // shares bs2's instance
-    {"fused_add_rms_norm_fp8", 4096, 8, "fused_add_rms_norm_fp8_sm90_h4096_bs1", "configs/fused_add_rms_norm_fp8/sm90/4096/bs8.json", "threads=256 vec=8 rows_per_cta=1 cluster=1", 2147483647, &fused_add_rms_norm_fp8_sm90_h4096_bs1},  // shares bs1's instance
-    {"fused_add_rms_norm_fp8", 4096, 32, "fused_add_rms_norm_fp8_sm90_h4096_bs2", "configs/fused_add_rms_norm_fp8/sm90/4096/bs32.json", "threads=256 vec=4 rows_per_cta=1 cluster=1", 2147483647, &fused_add_rms_norm_fp8_sm90_h4096_bs2},  // shares bs2's instance
-    {"fused_add_rms_norm_fp8", 4096, 128, "fused_add_rms_norm_fp8_sm90_h4096_bs2", "configs/fused_add_rms_norm_fp8/sm90/4096/bs128.json", "threads=256 vec=4 rows_per_cta=1 cluster=1", 2147483647, &fused_add_rms_norm_fp8_sm90_h4096_bs2},  // shares bs2's instance
-    {"fused_add_rms_norm_fp8", 4096, 256, "fused_add_rms_norm_fp8_sm90_h4096_bs2", "configs/fused_add_rms_norm_fp8/sm90/4096/bs256.json", "threads=256 vec=4 rows_per_cta=1 cluster=1", 2147483647, &fused_add_rms_norm_fp8_sm90_h4096_bs2},  // shares bs2's instance
-    {"fused_add_rms_norm_fp8", 4096, 1024, "fused_add_rms_norm_fp8_sm90_h4096_bs1024", "configs/fused_add_rms_norm_fp8/sm90/4096/bs1024.json", "threads=128 vec=8 rows_per_cta=1 cluster=1", 2147483647, &fused_add_rms_norm_fp8_sm90_h4096_bs1024},
-    {"fused_add_rms_norm_fp8", 5120, 1, "fused_add_rms_norm_fp8_sm90_h5120_bs1", "configs/fused_add_rms_norm_fp8/sm90/5120/bs1.json", "threads=256 vec=4 rows_per_cta=1 cluster=1", 2147483647, &fused_add_rms_norm_fp8_sm90_h5120_bs1},
-    {"fused_add_rms_norm_fp8", 5120, 2, "fused_add_rms_norm_fp8_sm90_h5120_bs1", "configs/fused_add_rms_norm_fp8/sm90/5120/bs2.json", "threads=256 vec=4 rows_per_cta=1 cluster=1", 2147483647, &fused_add_rms_norm_fp8_sm90_h5120_bs1},  // shares bs1's instance
-    {"fused_add_rms_norm_fp8", 5120, 4, "fused_add_rms_norm_fp8_sm90_h5120_bs1", "configs/fused_add_rms_norm_fp8/sm90/5120/bs4.json", "threads=256 vec=4 rows_per_cta=1 cluster=1", 2147483647, &fused_add_rms_norm_fp8_sm90_h5120_bs1},  // shares bs1's instance
-    {"fused_add_rms_norm_fp8", 5120, 8, "fused_add_rms_norm_fp8_sm90_h5120_bs1", "configs/fused_add_rms_norm_fp8/sm90/5120/bs8.json", "threads=256 vec=4 rows_per_cta=1 cluster=1", 2147483647, &fused_add_rms_norm_fp8_sm90_h5120_bs1},  // shares bs1's instance
-    {"fused_add_rms_norm_fp8", 5120, 32, "fused_add_rms_norm_fp8_sm90_h5120_bs1", "configs/fused_add_rms_norm_fp8/sm90/5120/bs32.json", "threads=256 vec=4 rows_per_cta=1 cluster=1", 2147483647, &fused_add_rms_norm_fp8_sm90_h5120_bs1},  // shares bs1's instance
-    {"fused_add_rms_norm_fp8", 5120, 128, "fused_add_rms_norm_fp8_sm90_h5120_bs1", "configs/fused_add_rms_norm_fp8/sm90/5120/bs128.json", "threads=256 vec=4 rows_per_cta=1 cluster=1", 2147483647, &fused_add_rms_norm_fp8_sm90_h5120_bs1},  // shares bs1's instance
-    {"fused_add_rms_norm_fp8", 5120, 256, "fused_add_rms_norm_fp8_sm90_h5120_bs1", "configs/fused_add_rms_norm_fp8/sm90/5120/bs256.json", "threads=256 vec=4 rows_per_cta=1 cluster=1", 2147483647, &fused_add_rms_norm_fp8_sm90_h5120_bs1},  // shares bs1's instance
-    {"fused_add_rms_norm_fp8", 5120, 1024, "fused_add_rms_norm_fp8_sm90_h5120_bs1024", "configs/fused_add_rms_norm_fp8/sm90/5120/bs1024.json", "threads=128 vec=8 rows_per_cta=1 cluster=1", 2147483647, &fused_add_rms_norm_fp8_sm90_h5120_bs1024},
-    {"fused_add_rms_norm_fp8", 8192, 1, "fused_add_rms_norm_fp8_sm90_h8192_bs1", "configs/fused_add_rms_norm_fp8/sm90/8192/bs1.json", "threads=256 vec=8 rows_per_cta=1 cluster=1", 2147483647, &fused_add_rms_norm_fp8_sm90_h8192_bs1},
-    {"fused_add_rms_norm_fp8", 8192, 2, "fused_add_rms_norm_fp8_sm90_h8192_bs1", "configs/fused_add_rms_norm_fp8/sm90/8192/bs2.json", "threads=256 vec=8 rows_per_cta=1 cluster=1", 2147483647, &fused_add_rms_norm_fp8_sm90_h8192_bs1},  // shares bs1's instance
-    {"fused_add_rms_norm_fp8", 8192, 4, "fused_add_rms_norm_fp8_sm90_h8192_bs4", "configs/fused_add_rms_norm_fp8/sm90/8192/bs4.json", "threads=256 vec=4 rows_per_cta=1 cluster=1", 2147483647, &fused_add_rms_norm_fp8_sm90_h8192_bs4},
-    {"fused_add_rms_norm_fp8", 8192, 8, "fused_add_rms_norm_fp8_sm90_h8192_bs1", "configs/fused_add_rms_norm_fp8/sm90/8192/bs8.json", "threads=256 vec=8 rows_per_cta=1 cluster=1", 2147483647, &fused_add_rms_norm_fp8_sm90_h8192_bs1},  // shares bs1's instance
-    {"fused_add_rms_norm_fp8", 8192, 32, "fused_add_rms_norm_fp8_sm90_h8192_bs32", "configs/fused_add_rms_norm_fp8/sm90/8192/bs32.json", "threads=512 vec=8 rows_per_cta=1 cluster=1", 2147483647, &fused_add_rms_norm_fp8_sm90_h8192_bs32},
-    {"fused_add_rms_norm_fp8", 8192, 128, "fused_add_rms_norm_fp8_sm90_h8192_bs32", "configs/fused_add_rms_norm_fp8/sm90/8192/bs128.json", "threads=512 vec=8 rows_per_cta=1 cluster=1", 2147483647, &fused_add_rms_norm_fp8_sm90_h8192_bs32},  // shares bs32's instance
-    {"fused_add_rms_norm_fp8", 8192, 256, "fused_add_rms_norm_fp8_sm90_h8192_bs1", "configs/fused_add_rms_norm_fp8/sm90/8192/bs256.json", "threads=256 vec=8 rows_per_cta=1 cluster=1", 2147483647, &fused_add_rms_norm_fp8_sm90_h8192_bs1},  // shares bs1's instance
-    {"fused_add_rms_norm_fp8", 8192, 1024, "fused_add_rms_norm_fp8_sm90_h8192_bs1", "configs/fused_add_rms_norm_fp8/sm90/8192/bs1024.json", "threads=256 vec=8 rows_per_cta=1 cluster=1", 2147483647, &fused_add_rms_norm_fp8_sm90_h8192_bs1},  // shares bs1's instance
-    {"rms_norm", 2048, 1, "rms_norm_sm90_h2048_bs1", "configs/rms_norm/sm90/2048/bs1.json", "threads=128 vec=4 rows_per_cta=2 cluster=1", 2147483647, &rms_norm_sm90_h2048_bs1},
+    {"fused_add_rms_norm", 8192, 1, "fused_add_rms_norm_sm90_h8192_bs1", "configs/fused_add_rms_norm/sm90/8192/bs1.json", "threads=512 vec=8 rows_per_cta=1 cluster=1", 2147483647, &fused_add_rms_norm_sm90_h8192_bs1},
+    {"fused_add_rms_norm", 8192, 2, "fused_add_rms_norm_sm90_h8192_bs1", "configs/fused_add_rms_norm/sm90/8192/bs2.json", "threads=512 vec=8 rows_per_cta=1 cluster=1", 2147483647, &fused_add_rms_norm_sm90_h8192_bs1},  // shares bs1's instance
+    {"fused_add_rms_norm", 8192, 4, "fused_add_rms_norm_sm90_h8192_bs1", "configs/fused_add_rms_norm/sm90/8192/bs4.json", "threads=512 vec=8 rows_per_cta=1 cluster=1", 2147483647, &fused_add_rms_norm_sm90_h8192_bs1},  // shares bs1's instance
+    {"fused_add_rms_norm", 8192, 8, "fused_add_rms_norm_sm90_h8192_bs1", "configs/fused_add_rms_norm/sm90/8192/bs8.json", "threads=512 vec=8 rows_per_cta=1 cluster=1", 2147483647, &fused_add_rms_norm_sm90_h8192_bs1},  // shares bs1's instance
+    {"fused_add_rms_norm", 8192, 32, "fused_add_rms_norm_sm90_h8192_bs1", "configs/fused_add_rms_norm/sm90/8192/bs32.json", "threads=512 vec=8 rows_per_cta=1 cluster=1", 2147483647, &fused_add_rms_norm_sm90_h8192_bs1},  // shares bs1's instance
+    {"fused_add_rms_norm", 8192, 128, "fused_add_rms_norm_sm90_h8192_bs1", "configs/fused_add_rms_norm/sm90/8192/bs128.json", "threads=512 vec=8 rows_per_cta=1 cluster=1", 2147483647, &fused_add_rms_norm_sm90_h8192_bs1},  // shares bs1's instance
+    {"fused_add_rms_norm", 8192, 256, "fused_add_rms_norm_sm90_h8192_bs1", "configs/fused_add_rms_norm/sm90/8192/bs256.json", "threads=512 vec=8 rows_per_cta=1 cluster=1", 2147483647, &fused_add_rms_norm_sm90_h8192_bs1},  // shares bs1's instance
+    {"fused_add_rms_norm", 8192, 1024, "fused_add_rms_norm_sm90_h8192_bs1024", "configs/fused_add_rms_norm/sm90/8192/bs1024.json", "threads=256 vec=8 rows_per_cta=1 cluster=1", 2147483647, &fused_add_rms_norm_sm90_h8192_bs1024},
+    {"fused_add_rms_norm_fp8", 2048, 1, "fused_add_rms_norm_fp8_sm90_h2048_bs1", "configs/fused_add_rms_norm_fp8/sm90/2048/bs1.json", "threads=256 vec=8 rows_per_cta=1 cluster=1", 2147483647, &fused_add_rms_norm_fp8_sm90_h2048_bs1},
+    {"fused_add_rms_norm_fp8", 2048, 2, "fused_add_rms_norm_fp8_sm90_h2048_bs1", "configs/fused_add_rms_norm_fp8/sm90/2048/bs2.json", "threads=256 vec=8 rows_per_cta=1 cluster=1", 2147483647, &fused_add_rms_norm_fp8_sm90_h2048_bs1},  // shares bs1's instance
+    {"fused_add_rms_norm_fp8", 2048, 4, "fused_add_rms_norm_fp8_sm90_h2048_bs1", "configs/fused_add_rms_norm_fp8/sm90/2048/bs4.json", "threads=256 vec=8 rows_per_cta=1 cluster=1", 2147483647, &fused_add_rms_norm_fp8_sm90_h2048_bs1},  // shares bs1's instance
+    {"fused_add_rms_norm_fp8", 2048, 8, "fused_add_rms_norm_fp8_sm90_h2048_bs1", "configs/fused_add_rms_norm_fp8/sm90/2048/bs8.json", "threads=256 vec=8 rows_per_cta=1 cluster=1", 2147483647, &fused_add_rms_norm_fp8_sm90_h2048_bs1},  // shares bs1's instance
+    {"fused_add_rms_norm_fp8", 2048, 32, "fused_add_rms_norm_fp8_sm90_h2048_bs1", "configs/fused_add_rms_norm_fp8/sm90/2048/bs32.json", "threads=256 vec=8 rows_per_cta=1 cluster=1", 2147483647, &fused_add_rms_norm_fp8_sm90_h2048_bs1},  // shares bs1's instance
+    {"fused_add_rms_norm_fp8", 2048, 128, "fused_add_rms_norm_fp8_sm90_h2048_bs1", "configs/fused_add_rms_norm_fp8/sm90/2048/bs128.json", "threads=256 vec=8 rows_per_cta=1 cluster=1", 2147483647, &fused_add_rms_norm_fp8_sm90_h2048_bs1},  // shares bs1's instance
+    {"fused_add_rms_norm_fp8", 2048, 256, "fused_add_rms_norm_fp8_sm90_h2048_bs256", "configs/fused_add_rms_norm_fp8/sm90/2048/bs256.json", "threads=128 vec=8 rows_per_cta=1 cluster=1", 2147483647, &fused_add_rms_norm_fp8_sm90_h2048_bs256},
+    {"fused_add_rms_norm_fp8", 2048, 1024, "fused_add_rms_norm_fp8_sm90_h2048_bs256", "configs/fused_add_rms_norm_fp8/sm90/2048/bs1024.json", "threads=128 vec=8 rows_per_cta=1 cluster=1", 2147483647, &fused_add_rms_norm_fp8_sm90_h2048_bs256},  // shares bs256's instance
+    {"fused_add_rms_norm_fp8", 4096, 1, "fused_add_rms_norm_fp8_sm90_h4096_bs1", "configs/fused_add_rms_norm_fp8/sm90/4096/bs1.json", "threads=512 vec=8 rows_per_cta=1 cluster=1", 2147483647, &fused_add_rms_norm_fp8_sm90_h4096_bs1},
+    {"fused_add_rms_norm_fp8", 4096, 2, "fused_add_rms_norm_fp8_sm90_h4096_bs1", "configs/fused_add_rms_norm_fp8/sm90/4096/bs2.json", "threads=512 vec=8 rows_per_cta=1 cluster=1", 2147483647, &fused_add_rms_norm_fp8_sm90_h4096_bs1},  // shares bs1's instance
+    {"fused_add_rms_norm_fp8", 4096, 4, "fused_add_rms_norm_fp8_sm90_h4096_bs1", "configs/fused_add_rms_norm_fp8/sm90/4096/bs4.json", "threads=512 vec=8 rows_per_cta=1 cluster=1", 2147483647, &fused_add_rms_norm_fp8_sm90_h4096_bs1},  // shares bs1's instance
+    {"fused_add_rms_norm_fp8", 4096, 8, "fused_add_rms_norm_fp8_sm90_h4096_bs1", "configs/fused_add_rms_norm_fp8/sm90/4096/bs8.json", "threads=512 vec=8 rows_per_cta=1 cluster=1", 2147483647, &fused_add_rms_norm_fp8_sm90_h4096_bs1},  // shares bs1's instance
+    {"fused_add_rms_norm_fp8", 4096, 32, "fused_add_rms_norm_fp8_sm90_h4096_bs1", "configs/fused_add_rms_norm_fp8/sm90/4096/bs32.json", "threads=512 vec=8 rows_per_cta=1 cluster=1", 2147483647, &fused_add_rms_norm_fp8_sm90_h4096_bs1},  // shares bs1's instance
+    {"fused_add_rms_norm_fp8", 4096, 128, "fused_add_rms_norm_fp8_sm90_h4096_bs128", "configs/fused_add_rms_norm_fp8/sm90/4096/bs128.json", "threads=256 vec=8 rows_per_cta=1 cluster=1", 2147483647, &fused_add_rms_norm_fp8_sm90_h4096_bs128},
+    {"fused_add_rms_norm_fp8", 4096, 256, "fused_add_rms_norm_fp8_sm90_h4096_bs128", "configs/fused_add_rms_norm_fp8/sm90/4096/bs256.json", "threads=256 vec=8 rows_per_cta=1 cluster=1", 2147483647, &fused_add_rms_norm_fp8_sm90_h4096_bs128},  // shares bs128's instance
+    {"fused_add_rms_norm_fp8", 4096, 1024, "fused_add_rms_norm_fp8_sm90_h4096_bs128", "configs/fused_add_rms_norm_fp8/sm90/4096/bs1024.json", "threads=256 vec=8 rows_per_cta=1 cluster=1", 2147483647, &fused_add_rms_norm_fp8_sm90_h4096_bs128},  // shares bs128's instance
+    {"fused_add_rms_norm_fp8", 5120, 1, "fused_add_rms_norm_fp8_sm90_h5120_bs1", "configs/fused_add_rms_norm_fp8/sm90/5120/bs1.json", "threads=320 vec=8 rows_per_cta=1 cluster=1", 2147483647, &fused_add_rms_norm_fp8_sm90_h5120_bs1},
+    {"fused_add_rms_norm_fp8", 5120, 2, "fused_add_rms_norm_fp8_sm90_h5120_bs1", "configs/fused_add_rms_norm_fp8/sm90/5120/bs2.json", "threads=320 vec=8 rows_per_cta=1 cluster=1", 2147483647, &fused_add_rms_norm_fp8_sm90_h5120_bs1},  // shares bs1's instance
+    {"fused_add_rms_norm_fp8", 5120, 4, "fused_add_rms_norm_fp8_sm90_h5120_bs1", "configs/fused_add_rms_norm_fp8/sm90/5120/bs4.json", "threads=320 vec=8 rows_per_cta=1 cluster=1", 2147483647, &fused_add_rms_norm_fp8_sm90_h5120_bs1},  // shares bs1's instance
+    {"fused_add_rms_norm_fp8", 5120, 8, "fused_add_rms_norm_fp8_sm90_h5120_bs1", "configs/fused_add_rms_norm_fp8/sm90/5120/bs8.json", "threads=320 vec=8 rows_per_cta=1 cluster=1", 2147483647, &fused_add_rms_norm_fp8_sm90_h5120_bs1},  // shares bs1's instance
+    {"fused_add_rms_norm_fp8", 5120, 32, "fused_add_rms_norm_fp8_sm90_h5120_bs1", "configs/fused_add_rms_norm_fp8/sm90/5120/bs32.json", "threads=320 vec=8 rows_per_cta=1 cluster=1", 2147483647, &fused_add_rms_norm_fp8_sm90_h5120_bs1},  // shares bs1's instance
+    {"fused_add_rms_norm_fp8", 5120, 128, "fused_add_rms_norm_fp8_sm90_h5120_bs1", "configs/fused_add_rms_norm_fp8/sm90/5120/bs128.json", "threads=320 vec=8 rows_per_cta=1 cluster=1", 2147483647, &fused_add_rms_norm_fp8_sm90_h5120_bs1},  // shares bs1's instance
+    {"fused_add_rms_norm_fp8", 5120, 256, "fused_add_rms_norm_fp8_sm90_h5120_bs1", "configs/fused_add_rms_norm_fp8/sm90/5120/bs256.json", "threads=320 vec=8 rows_per_cta=1 cluster=1", 2147483647, &fused_add_rms_norm_fp8_sm90_h5120_bs1},  // shares bs1's instance
+    {"fused_add_rms_norm_fp8", 5120, 1024, "fused_add_rms_norm_fp8_sm90_h5120_bs1024", "configs/fused_add_rms_norm_fp8/sm90/5120/bs1024.json", "threads=160 vec=8 rows_per_cta=1 cluster=1", 2147483647, &fused_add_rms_norm_fp8_sm90_h5120_bs1024},
+    {"fused_add_rms_norm_fp8", 8192, 1, "fused_add_rms_norm_fp8_sm90_h8192_bs1", "configs/fused_add_rms_norm_fp8/sm90/8192/bs1.json", "threads=512 vec=8 rows_per_cta=1 cluster=1", 2147483647, &fused_add_rms_norm_fp8_sm90_h8192_bs1},
+    {"fused_add_rms_norm_fp8", 8192, 2, "fused_add_rms_norm_fp8_sm90_h8192_bs1", "configs/fused_add_rms_norm_fp8/sm90/8192/bs2.json", "threads=512 vec=8 rows_per_cta=1 cluster=1", 2147483647, &fused_add_rms_norm_fp8_sm90_h8192_bs1},  // shares bs1's instance
+    {"fused_add_rms_norm_fp8", 8192, 4, "fused_add_rms_norm_fp8_sm90_h8192_bs1", "configs/fused_add_rms_norm_fp8/sm90/8192/bs4.json", "threads=512 vec=8 rows_per_cta=1 cluster=1", 2147483647, &fused_add_rms_norm_fp8_sm90_h8192_bs1},  // shares bs1's instance
+    {"fused_add_rms_norm_fp8", 8192, 8, "fused_add_rms_norm_fp8_sm90_h8192_bs1", "configs/fused_add_rms_norm_fp8/sm90/8192/bs8.json", "threads=512 vec=8 rows_per_cta=1 cluster=1", 2147483647, &fused_add_rms_norm_fp8_sm90_h8192_bs1},  // shares bs1's instance
+    {"fused_add_rms_norm_fp8", 8192, 32, "fused_add_rms_norm_fp8_sm90_h8192_bs1", "configs/fused_add_rms_norm_fp8/sm90/8192/bs32.json", "threads=512 vec=8 rows_per_cta=1 cluster=1", 2147483647, &fused_add_rms_norm_fp8_sm90_h8192_bs1},  // shares bs1's instance
+    {"fused_add_rms_norm_fp8", 8192, 128, "fused_add_rms_norm_fp8_sm90_h8192_bs1", "configs/fused_add_rms_norm_fp8/sm90/8192/bs128.json", "threads=512 vec=8 rows_per_cta=1 cluster=1", 2147483647, &fused_add_rms_norm_fp8_sm90_h8192_bs1},  // shares bs1's instance
+    {"fused_add_rms_norm_fp8", 8192, 256, "fused_add_rms_norm_fp8_sm90_h8192_bs256", "configs/fused_add_rms_norm_fp8/sm90/8192/bs256.json", "threads=256 vec=8 rows_per_cta=1 cluster=1", 2147483647, &fused_add_rms_norm_fp8_sm90_h8192_bs256},
+    {"fused_add_rms_norm_fp8", 8192, 1024, "fused_add_rms_norm_fp8_sm90_h8192_bs256", "configs/fused_add_rms_norm_fp8/sm90/8192/bs1024.json", "threads=256 vec=8 rows_per_cta=1 cluster=1", 2147483647, &fused_add_rms_norm_fp8_sm90_h8192_bs256},  // shares bs256's instance
+    {"rms_norm", 2048, 1, "rms_norm_sm90_h2048_bs1", "configs/rms_norm/sm90/2048/bs1.json", "threads=128 vec=8 rows_per_cta=1 cluster=1", 2147483647, &rms_norm_sm90_h2048_bs1},
     {"rms_norm", 2048, 2, "rms_norm_sm90_h2048_bs2", "configs/rms_norm/sm90/2048/bs2.json", "threads=128 vec=4 rows_per_cta=1 cluster=1", 2147483647, &rms_norm_sm90_h2048_bs2},
     {"rms_norm", 2048, 4, "rms_norm_sm90_h2048_bs2", "configs/rms_norm/sm90/2048/bs4.json", "threads=128 vec=4 rows_per_cta=1 cluster=1", 2147483647, &rms_norm_sm90_h2048_bs2},  // shares bs2's instance
-    {"rms_norm", 2048, 8, "rms_norm_sm90_h2048_bs8", "configs/rms_norm/sm90/2048/bs8.json", "threads=128 vec=8 rows_per_cta=2 cluster=1", 2147483647, &rms_norm_sm90_h2048_bs8},
-    {"rms_norm", 2048, 32, "rms_norm_sm90_h2048_bs32", "configs/rms_norm/sm90/2048/bs32.json", "threads=128 vec=8 rows_per_cta=1 cluster=1", 2147483647, &rms_norm_sm90_h2048_bs32},
+    {"rms_norm", 2048, 8, "rms_norm_sm90_h2048_bs1", "configs/rms_norm/sm90/2048/bs8.json", "threads=128 vec=8 rows_per_cta=1 cluster=1", 2147483647, &rms_norm_sm90_h2048_bs1},  // shares bs1's instance
+    {"rms_norm", 2048, 32, "rms_norm_sm90_h2048_bs1", "configs/rms_norm/sm90/2048/bs32.json", "threads=128 vec=8 rows_per_cta=1 cluster=1", 2147483647, &rms_norm_sm90_h2048_bs1},  // shares bs1's instance
     {"rms_norm", 2048, 128, "rms_norm_sm90_h2048_bs2", "configs/rms_norm/sm90/2048/bs128.json", "threads=128 vec=4 rows_per_cta=1 cluster=1", 2147483647, &rms_norm_sm90_h2048_bs2},  // shares bs2's instance
     {"rms_norm", 2048, 256, "rms_norm_sm90_h2048_bs2", "configs/rms_norm/sm90/2048/bs256.json", "threads=128 vec=4 rows_per_cta=1 cluster=1", 2147483647, &rms_norm_sm90_h2048_bs2},  // shares bs2's instance
-    {"rms_norm", 2048, 1024, "rms_norm_sm90_h2048_bs1024", "configs/rms_norm/sm90/2048/bs1024.json", "threads=64 vec=8 rows_per_cta=2 cluster=1", 2147483647, &rms_norm_sm90_h2048_bs1024},
+    {"rms_norm", 2048, 1024, "rms_norm_sm90_h2048_bs1024", "configs/rms_norm/sm90/2048/bs1024.json", "threads=64 vec=8 rows_per_cta=1 cluster=1", 2147483647, &rms_norm_sm90_h2048_bs1024},
     {"rms_norm", 4096, 1, "rms_norm_sm90_h4096_bs1", "configs/rms_norm/sm90/4096/bs1.json", "threads=256 vec=8 rows_per_cta=1 cluster=1", 2147483647, &rms_norm_sm90_h4096_bs1},
     {"rms_norm", 4096, 2, "rms_norm_sm90_h4096_bs2", "configs/rms_norm/sm90/4096/bs2.json", "threads=256 vec=4 rows_per_cta=1 cluster=1", 2147483647, &rms_norm_sm90_h4096_bs2},
     {"rms_norm", 4096, 4, "rms_norm_sm90_h4096_bs2", "configs/rms_norm/sm90/4096/bs4.json", "threads=256 vec=4 rows_per_cta=1 cluster=1", 2147483647, &rms_norm_sm90_h4096_bs2},  // shares bs2's instance
@@ -163,20 +150,20 @@ constexpr kiln::detail::Variant kRows[] = {
     {"rms_norm", 4096, 128, "rms_norm_sm90_h4096_bs2", "configs/rms_norm/sm90/4096/bs128.json", "threads=256 vec=4 rows_per_cta=1 cluster=1", 2147483647, &rms_norm_sm90_h4096_bs2},  // shares bs2's instance
     {"rms_norm", 4096, 256, "rms_norm_sm90_h4096_bs2", "configs/rms_norm/sm90/4096/bs256.json", "threads=256 vec=4 rows_per_cta=1 cluster=1", 2147483647, &rms_norm_sm90_h4096_bs2},  // shares bs2's instance
     {"rms_norm", 4096, 1024, "rms_norm_sm90_h4096_bs1024", "configs/rms_norm/sm90/4096/bs1024.json", "threads=128 vec=8 rows_per_cta=1 cluster=1", 2147483647, &rms_norm_sm90_h4096_bs1024},
-    {"rms_norm", 5120, 1, "rms_norm_sm90_h5120_bs1", "configs/rms_norm/sm90/5120/bs1.json", "threads=256 vec=4 rows_per_cta=1 cluster=1", 2147483647, &rms_norm_sm90_h5120_bs1},
-    {"rms_norm", 5120, 2, "rms_norm_sm90_h5120_bs1", "configs/rms_norm/sm90/5120/bs2.json", "threads=256 vec=4 rows_per_cta=1 cluster=1", 2147483647, &rms_norm_sm90_h5120_bs1},  // shares bs1's instance
-    {"rms_norm", 5120, 4, "rms_norm_sm90_h5120_bs1", "configs/rms_norm/sm90/5120/bs4.json", "threads=256 vec=4 rows_per_cta=1 cluster=1", 2147483647, &rms_norm_sm90_h5120_bs1},  // shares bs1's instance
-    {"rms_norm", 5120, 8, "rms_norm_sm90_h5120_bs1", "configs/rms_norm/sm90/5120/bs8.json", "threads=256 vec=4 rows_per_cta=1 cluster=1", 2147483647, &rms_norm_sm90_h5120_bs1},  // shares bs1's instance
-    {"rms_norm", 5120, 32, "rms_norm_sm90_h5120_bs1", "configs/rms_norm/sm90/5120/bs32.json", "threads=256 vec=4 rows_per_cta=1 cluster=1", 2147483647, &rms_norm_sm90_h5120_bs1},  // shares bs1's instance
-    {"rms_norm", 5120, 128, "rms_norm_sm90_h5120_bs1", "configs/rms_norm/sm90/5120/bs128.json", "threads=256 vec=4 rows_per_cta=1 cluster=1", 2147483647, &rms_norm_sm90_h5120_bs1},  // shares bs1's instance
-    {"rms_norm", 5120, 256, "rms_norm_sm90_h5120_bs1", "configs/rms_norm/sm90/5120/bs256.json", "threads=256 vec=4 rows_per_cta=1 cluster=1", 2147483647, &rms_norm_sm90_h5120_bs1},  // shares bs1's instance
+    {"rms_norm", 5120, 1, "rms_norm_sm90_h5120_bs1", "configs/rms_norm/sm90/5120/bs1.json", "threads=320 vec=8 rows_per_cta=1 cluster=1", 2147483647, &rms_norm_sm90_h5120_bs1},
+    {"rms_norm", 5120, 2, "rms_norm_sm90_h5120_bs1", "configs/rms_norm/sm90/5120/bs2.json", "threads=320 vec=8 rows_per_cta=1 cluster=1", 2147483647, &rms_norm_sm90_h5120_bs1},  // shares bs1's instance
+    {"rms_norm", 5120, 4, "rms_norm_sm90_h5120_bs1", "configs/rms_norm/sm90/5120/bs4.json", "threads=320 vec=8 rows_per_cta=1 cluster=1", 2147483647, &rms_norm_sm90_h5120_bs1},  // shares bs1's instance
+    {"rms_norm", 5120, 8, "rms_norm_sm90_h5120_bs1", "configs/rms_norm/sm90/5120/bs8.json", "threads=320 vec=8 rows_per_cta=1 cluster=1", 2147483647, &rms_norm_sm90_h5120_bs1},  // shares bs1's instance
+    {"rms_norm", 5120, 32, "rms_norm_sm90_h5120_bs1", "configs/rms_norm/sm90/5120/bs32.json", "threads=320 vec=8 rows_per_cta=1 cluster=1", 2147483647, &rms_norm_sm90_h5120_bs1},  // shares bs1's instance
+    {"rms_norm", 5120, 128, "rms_norm_sm90_h5120_bs128", "configs/rms_norm/sm90/5120/bs128.json", "threads=256 vec=4 rows_per_cta=1 cluster=1", 2147483647, &rms_norm_sm90_h5120_bs128},
+    {"rms_norm", 5120, 256, "rms_norm_sm90_h5120_bs128", "configs/rms_norm/sm90/5120/bs256.json", "threads=256 vec=4 rows_per_cta=1 cluster=1", 2147483647, &rms_norm_sm90_h5120_bs128},  // shares bs128's instance
     {"rms_norm", 5120, 1024, "rms_norm_sm90_h5120_bs1024", "configs/rms_norm/sm90/5120/bs1024.json", "threads=128 vec=8 rows_per_cta=1 cluster=1", 2147483647, &rms_norm_sm90_h5120_bs1024},
     {"rms_norm", 8192, 1, "rms_norm_sm90_h8192_bs1", "configs/rms_norm/sm90/8192/bs1.json", "threads=256 vec=8 rows_per_cta=1 cluster=1", 2147483647, &rms_norm_sm90_h8192_bs1},
     {"rms_norm", 8192, 2, "rms_norm_sm90_h8192_bs1", "configs/rms_norm/sm90/8192/bs2.json", "threads=256 vec=8 rows_per_cta=1 cluster=1", 2147483647, &rms_norm_sm90_h8192_bs1},  // shares bs1's instance
-    {"rms_norm", 8192, 4, "rms_norm_sm90_h8192_bs4", "configs/rms_norm/sm90/8192/bs4.json", "threads=256 vec=4 rows_per_cta=1 cluster=1", 2147483647, &rms_norm_sm90_h8192_bs4},
+    {"rms_norm", 8192, 4, "rms_norm_sm90_h8192_bs1", "configs/rms_norm/sm90/8192/bs4.json", "threads=256 vec=8 rows_per_cta=1 cluster=1", 2147483647, &rms_norm_sm90_h8192_bs1},  // shares bs1's instance
     {"rms_norm", 8192, 8, "rms_norm_sm90_h8192_bs1", "configs/rms_norm/sm90/8192/bs8.json", "threads=256 vec=8 rows_per_cta=1 cluster=1", 2147483647, &rms_norm_sm90_h8192_bs1},  // shares bs1's instance
-    {"rms_norm", 8192, 32, "rms_norm_sm90_h8192_bs32", "configs/rms_norm/sm90/8192/bs32.json", "threads=512 vec=8 rows_per_cta=1 cluster=1", 2147483647, &rms_norm_sm90_h8192_bs32},
-    {"rms_norm", 8192, 128, "rms_norm_sm90_h8192_bs32", "configs/rms_norm/sm90/8192/bs128.json", "threads=512 vec=8 rows_per_cta=1 cluster=1", 2147483647, &rms_norm_sm90_h8192_bs32},  // shares bs32's instance
+    {"rms_norm", 8192, 32, "rms_norm_sm90_h8192_bs1", "configs/rms_norm/sm90/8192/bs32.json", "threads=256 vec=8 rows_per_cta=1 cluster=1", 2147483647, &rms_norm_sm90_h8192_bs1},  // shares bs1's instance
+    {"rms_norm", 8192, 128, "rms_norm_sm90_h8192_bs1", "configs/rms_norm/sm90/8192/bs128.json", "threads=256 vec=8 rows_per_cta=1 cluster=1", 2147483647, &rms_norm_sm90_h8192_bs1},  // shares bs1's instance
     {"rms_norm", 8192, 256, "rms_norm_sm90_h8192_bs1", "configs/rms_norm/sm90/8192/bs256.json", "threads=256 vec=8 rows_per_cta=1 cluster=1", 2147483647, &rms_norm_sm90_h8192_bs1},  // shares bs1's instance
     {"rms_norm", 8192, 1024, "rms_norm_sm90_h8192_bs1", "configs/rms_norm/sm90/8192/bs1024.json", "threads=256 vec=8 rows_per_cta=1 cluster=1", 2147483647, &rms_norm_sm90_h8192_bs1},  // shares bs1's instance
     {"rms_norm_fp8", 2048, 1, "rms_norm_fp8_sm90_h2048_bs1", "configs/rms_norm_fp8/sm90/2048/bs1.json", "threads=128 vec=4 rows_per_cta=2 cluster=1", 2147483647, &rms_norm_fp8_sm90_h2048_bs1},

@@ -44,11 +44,7 @@ TEST(Repository, ConfigsCoverEveryKernelOnSm90AndSm100AtTheRfcGrid) {
 // Kernels whose sm90 sets are still untuned copies of another kernel's schedules, each
 // with why. A kernel added without tuned sets fails the test below; one tuned since
 // must leave this list (the test fails while it is here), so the list only shrinks.
-const std::map<std::string, std::string> kAwaitingTuning = {
-    {"fused_add_rms_norm", "rms_norm_fp8's schedules; the H200 time to run kiln-tune ran out (issue 8)"},
-    {"fused_add_rms_norm_fp8", "rms_norm_fp8's schedules; the H200 time to run kiln-tune ran out (issue 8)"},
-    {"rms_norm", "rms_norm_fp8's schedules; the H200 time to run kiln-tune ran out (issue 8)"},
-};
+const std::map<std::string, std::string> kAwaitingTuning = {};
 
 // The sm90 sets are tuned on a GPU by kiln-tune (their provenance says so); sets of an
 // arch with no GPU to tune on say they are untuned copies.
