@@ -8,7 +8,7 @@ the host's time per call, which is what an engine pays when it does not capture 
 For scale, the same is timed for one aten kernel (torch.mul with out=) and for a bare
 kiln_launch through ctypes (kiln.Plan.launch, args built per call).
 
-    KILN_LIBRARY=build/runtime/libkiln.so PYTHONPATH=python python3 bench/torch_op_overhead.py [--out DIR]
+    KILN_LIBRARY=build/runtime/libkiln.so.0.3 PYTHONPATH=python python3 bench/torch_op_overhead.py [--out DIR]
 """
 
 import argparse
@@ -69,7 +69,7 @@ def main():
              lambda: torch.ops.kiln_vllm.rms_norm_static_fp8_quant(out, x, w, scale, 1e-6)),
             ("torch.ops.kiln.fused_add_rms_norm (in place)",
              lambda: torch.ops.kiln.fused_add_rms_norm(xi, r, w, eps=1e-6)),
-            ("kiln.Plan.launch (ctypes, no torch op)", lambda: plan.launch(ptrs, tokens, eps=1e-6, stream=stream)),
+            ("kiln.Plan.launch (ctypes, no torch op)", lambda: plan.launch(ptrs, tokens, eps=1e-6, stream=stream, dtype="bf16")),
             ("torch.mul(x, 2, out=y) (one aten kernel)", lambda: torch.mul(x, 2, out=y)),
         ]
         for name, fn in ways:

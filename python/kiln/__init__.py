@@ -6,7 +6,7 @@ every Python and PyTorch version).
     [k.name for k in kiln.kernels()]                 # the library's kernels, from its descriptors
     kiln.explain("rms_norm_fp8", "sm90", 4096, 32)   # which variant would run; no GPU needed
     plan = kiln.plan("rms_norm_fp8", 4096, "bf16", device=0)   # cached per (kernel, hidden, dtype, device, options)
-    plan.launch({"output": out_ptr, "input": x_ptr, "weight": w_ptr, "scale": s_ptr}, tokens, eps=1e-6, stream=s)
+    plan.launch({"output": out_ptr, "input": x_ptr, "weight": w_ptr, "scale": s_ptr}, tokens, eps=1e-6, stream=s, dtype="bf16")
 
 The library is $KILN_LIBRARY when set, else the libkiln.so installed inside this package.
 PyTorch custom ops: `import kiln.torch` (needs PyTorch). Every failure of the library is a
@@ -233,10 +233,11 @@ class Plan:
                f"kiln_plan_describe({self.kernel.name}, tokens={tokens})")
         return Variant._from(info)
 
-    def launch(self, tensors, tokens, eps=1e-6, stream=0):
+    def launch(self, tensors, tokens, eps=1e-6, stream=0, *, dtype):
         """kiln_launch on `stream` (a cudaStream_t as an int; 0 = the legacy default stream).
-        tensors: {role name: device pointer as an int}. The calling thread's current device
-        must be the plan's."""
+        tensors: {role name: device pointer as an int}; dtype: what the activation tensors
+        hold ("bf16" or "fp16"), which the library checks against the plan's (a pointer
+        carries no type). The calling thread's current device must be the plan's."""
         a = _abi.Args()
         a.struct_size = ctypes.sizeof(a)
         for role, ptr in tensors.items():
@@ -248,18 +249,21 @@ class Plan:
         a.tokens = tokens
         a.hidden = self.hidden
         a.eps = eps if self._eps else 1e-6
-        a.dtype = self._dtype_code
+        a.dtype = _dtype_code(dtype)
         status = _lib.kiln_launch(self._handle, ctypes.byref(a), ctypes.c_void_p(stream))
         if status != _abi.SUCCESS:
             raise KilnError(status, f"kiln_launch({self.kernel.name}, hidden={self.hidden}, tokens={tokens})")
 
     def close(self):
+        if getattr(self, "_cached", False):
+            raise RuntimeError(f"kiln: {self.summary}: a cached plan (kiln.plan) lives as long as the process; "
+                               "make your own kiln.Plan to close one")
         if self._handle:
             self._destroy(self._handle)
             self._handle = ctypes.c_void_p()
 
     def __del__(self):
-        if getattr(self, "_handle", None):
+        if getattr(self, "_handle", None) and not getattr(self, "_cached", False):
             self.close()
 
     def __repr__(self):
@@ -286,5 +290,6 @@ def plan(kernel_name, hidden, dtype="bf16", device=0, *, rounding="single", gemm
             if p is None:
                 p = Plan(key[0], hidden, dtype, device, rounding=rounding, gemma=gemma, static_weight=static_weight,
                          policy=policy)
+                p._cached = True  # shared by every caller of this key: nobody may close it
                 _plans[key] = p
     return p

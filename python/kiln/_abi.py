@@ -101,7 +101,7 @@ def library_path():
     if not candidates:
         raise LibraryError(f"kiln: no libkiln.so next to the package ({here}) and KILN_LIBRARY is not set: "
                            "install the kiln wheel, or set KILN_LIBRARY to a built library "
-                           "(e.g. KILN_LIBRARY=build/runtime/libkiln.so)")
+                           "(e.g. KILN_LIBRARY=build/runtime/libkiln.so.0.3)")
     return os.path.join(here, candidates[0])
 
 
@@ -150,8 +150,10 @@ def _check_layout(lib, path):
     it must accept ours and refuse ours + 1."""
     problems = []
     for cls, init in ((PlanOptions, lib.kiln_plan_options_init), (Args, lib.kiln_args_init)):
-        probe = cls()
-        init(ctypes.byref(probe))
+        # Room beyond our size: a newer library's _init writes its own, larger struct.
+        room = (ctypes.c_char * (ctypes.sizeof(cls) + 256))()
+        init(ctypes.cast(room, ctypes.c_void_p))
+        probe = cls.from_buffer(room)
         if probe.struct_size != ctypes.sizeof(cls):
             problems.append(f"{cls.__name__}: the library's struct is {probe.struct_size} bytes, this package's "
                             f"{ctypes.sizeof(cls)}")

@@ -114,10 +114,10 @@ def _launch(kernel, tensors, eps, options, op, names):
     plan = kiln.plan(kernel.name, hidden, dtype, index, **options)
     pointers = {spec.role: tensors[spec.role].data_ptr() for spec in kernel.tensors}
     if torch.cuda.current_device() == index:
-        plan.launch(pointers, tokens, eps, torch.cuda.current_stream(index).cuda_stream)
+        plan.launch(pointers, tokens, eps, torch.cuda.current_stream(index).cuda_stream, dtype=dtype)
     else:  # the C API launches on the current device: make the tensors' device current for the call
         with torch.cuda.device(index):
-            plan.launch(pointers, tokens, eps, torch.cuda.current_stream(index).cuda_stream)
+            plan.launch(pointers, tokens, eps, torch.cuda.current_stream(index).cuda_stream, dtype=dtype)
 
 
 def _binder(qualname):

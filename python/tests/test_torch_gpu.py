@@ -370,7 +370,7 @@ def test_outputs_equal_the_c_apis(name):
         getattr(torch.ops.kiln, name)(*[t[s.role] for s in k.tensors], **eps)
         plan = kiln.plan(name, 4096, dtype, torch.cuda.current_device())
         plan.launch({role: v.data_ptr() for role, v in c.items()}, 45, eps=EPS,
-                    stream=torch.cuda.current_stream().cuda_stream)
+                    stream=torch.cuda.current_stream().cuda_stream, dtype=dtype)
         torch.cuda.synchronize()
         for spec in k.tensors:
             assert torch.equal(t[spec.role].view(torch.uint8), c[spec.role].view(torch.uint8)), \
@@ -415,3 +415,16 @@ def test_no_graph_breaks():
             for role, v in t.items():
                 assert torch.equal(v.view(torch.uint8), traced[name][role].view(torch.uint8)), f"{name} {role} T={tokens}"
     assert not torch._dynamo.utils.counters["graph_break"], dict(torch._dynamo.utils.counters["graph_break"])
+
+
+def test_plan_launch_checks_the_stated_dtype_and_cached_plans_stay_open():
+    out, x, w, scale = norm_tensors(dtype=torch.float16)  # fp16 data
+    plan = kiln.plan("rms_norm_fp8", 4096, "bf16", torch.cuda.current_device())  # a bf16 plan
+    ptrs = {"output": out.data_ptr(), "input": x.data_ptr(), "weight": w.data_ptr(), "scale": scale.data_ptr()}
+    with pytest.raises(kiln.KilnError, match="plan was made for bf16") as e:
+        plan.launch(ptrs, 8, dtype="fp16", stream=torch.cuda.current_stream().cuda_stream)
+    assert e.value.status == "KILN_ERROR_DTYPE_MISMATCH"
+    with pytest.raises(RuntimeError, match="cached plan"):
+        plan.close()
+    torch.ops.kiln.rms_norm_fp8(out, x.bfloat16(), w.bfloat16(), scale, eps=EPS)  # the cached plan still works
+    torch.cuda.synchronize()

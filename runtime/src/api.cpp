@@ -575,6 +575,11 @@ kiln_status kiln_launch(const kiln_plan* plan, const kiln_args* caller_args, voi
   const char* name = plan->kernel->name;
   kiln_args args;
   kiln_args_init(&args);
+  // 0.2's struct is 92 bytes (96 with its tail padding), 0.3's reaches past dtype: a size
+  // between them would cut dtype in two.
+  if (caller_args->struct_size > 96 && caller_args->struct_size < kArgsV3)
+    return fail(KILN_ERROR_INVALID_ARGUMENT, "%s: args.struct_size = %u: must be 92..96 (kiln 0.2) or %zu..%zu", name,
+                caller_args->struct_size, kArgsV3, sizeof(kiln_args));
   if (kiln_status s = read_sized(caller_args, kArgsV2, &args, name); s != KILN_SUCCESS) return s;
   if (args.tokens < 0 || args.tokens > kMaxTokens)
     return fail(KILN_ERROR_INVALID_TOKENS, "%s: tokens = %lld: must be in 0..%lld", name,

@@ -888,6 +888,8 @@ TEST_F(LaunchValidation, TheTensorsDtypeMustBeThePlans) {
   EXPECT_EQ(kiln_launch(rms.get(), &args, nullptr), KILN_SUCCESS) << kiln_last_error();
   kiln_args old;
   kiln_args_init(&old);
+  old.struct_size = 98;  // between 0.2's and 0.3's: it would cut dtype in two
+  EXPECT_EQ(kiln_launch(rms.get(), &old, nullptr), KILN_ERROR_INVALID_ARGUMENT);
   old.struct_size = 96;  // 0.2's sizeof(kiln_args): eps, then tail padding
   old.dtype = KILN_DTYPE_FP16;  // where 0.2's struct ended: never read
   old.hidden = H;

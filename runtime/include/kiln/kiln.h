@@ -149,7 +149,7 @@ typedef struct kiln_args {
   void* tensors[KILN_ROLE_SLOTS]; /* by kiln_role; roles the kernel does not have must be NULL */
   float eps;              /* kernels with KILN_SCALAR_EPS */
   /* since 0.3; a caller's 0.2 struct (96 bytes: eps and tail padding) is not checked */
-  int32_t reserved;       /* 0; it puts dtype past 0.2's tail padding, so the two sizes differ */
+  int32_t reserved;       /* never read; it puts dtype past 0.2's tail padding, so the two sizes differ */
   kiln_dtype dtype;       /* the dtype the caller's activation tensors hold: must equal the plan's, so fp16 data
                            * through a bf16 plan is KILN_ERROR_DTYPE_MISMATCH, not wrong numbers. kiln_args_init
                            * sets KILN_DTYPE_UNSET, which a launch refuses: say what the tensors are */
