@@ -78,12 +78,21 @@ int kt_broken(void) {
 }
 
 int kt_malloc(void** ptr, size_t bytes) { return cudaMalloc(ptr, bytes); }
-int kt_upload(void* dst, const void* src, size_t bytes) { return cudaMemcpy(dst, src, bytes, cudaMemcpyHostToDevice); }
-int kt_download(void* dst, const void* src, size_t bytes) {
-  return cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToHost);
+// Copies and fills run on the candidates' stream and are complete when these return. On
+// the legacy stream they would not be ordered before a kernel on g_stream (non-blocking),
+// and cudaMemcpy from pageable memory, device-to-device copies and cudaMemset may still be
+// in flight when they return: a check could read rows not uploaded yet.
+static int finished(cudaError_t issued) { return issued != cudaSuccess ? issued : cudaStreamSynchronize(g_stream); }
+int kt_upload(void* dst, const void* src, size_t bytes) {
+  return finished(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, g_stream));
 }
-int kt_memset(void* dst, int value, size_t bytes) { return cudaMemset(dst, value, bytes); }
-int kt_copy(void* dst, const void* src, size_t bytes) { return cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToDevice); }
+int kt_download(void* dst, const void* src, size_t bytes) {
+  return finished(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, g_stream));
+}
+int kt_memset(void* dst, int value, size_t bytes) { return finished(cudaMemsetAsync(dst, value, bytes, g_stream)); }
+int kt_copy(void* dst, const void* src, size_t bytes) {
+  return finished(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, g_stream));
+}
 
 int kt_run(kiln::detail::Launcher launch, const kiln::detail::LaunchParams* params) {
   KT_TRY(launch(*params, g_stream));
