@@ -90,6 +90,25 @@ cmake)
   # CMake gives the shared one an rpath to the staged lib folder.
   "$tmp/cmake-build/consumer_shared" "$KILN_VERSION" "$KILN_ARCH"
   "$tmp/cmake-build/consumer_static" "$KILN_VERSION" "$KILN_ARCH"
+  # A distribution may split the libraries: each alone must still be found, and neither
+  # must not be.
+  mv "$stage_lib/libkiln.a" "$tmp/libkiln.a"
+  cmake -S "$KILN_SOURCE/tests/package/cmake" -B "$tmp/cmake-shared" -G Ninja -DCMAKE_C_COMPILER="$cc" \
+    -DCMAKE_PREFIX_PATH="$stage" -DKILN_EXPECTED_VERSION="$KILN_VERSION" -DKILN_EXPECT_ONLY=shared --no-warn-unused-cli
+  cmake --build "$tmp/cmake-shared"
+  "$tmp/cmake-shared/consumer_shared" "$KILN_VERSION" "$KILN_ARCH"
+  mkdir -p "$tmp/so" && mv "$stage_lib"/libkiln.so* "$tmp/so/"
+  if cmake -S "$KILN_SOURCE/tests/package/cmake" -B "$tmp/cmake-none" -G Ninja -DCMAKE_C_COMPILER="$cc" \
+       -DCMAKE_PREFIX_PATH="$stage" -DKILN_EXPECTED_VERSION="$KILN_VERSION" --no-warn-unused-cli >"$tmp/none.log" 2>&1; then
+    echo "find_package(kiln) succeeded with neither library installed"; exit 1
+  fi
+  grep -q "neither" "$tmp/none.log" || { cat "$tmp/none.log"; echo "no 'neither ... is installed' message"; exit 1; }
+  mv "$tmp/libkiln.a" "$stage_lib/libkiln.a"
+  cmake -S "$KILN_SOURCE/tests/package/cmake" -B "$tmp/cmake-static" -G Ninja -DCMAKE_C_COMPILER="$cc" \
+    -DCMAKE_PREFIX_PATH="$stage" -DKILN_EXPECTED_VERSION="$KILN_VERSION" -DKILN_EXPECT_ONLY=static --no-warn-unused-cli
+  cmake --build "$tmp/cmake-static"
+  expect_static "$tmp/cmake-static/consumer_static"
+  "$tmp/cmake-static/consumer_static" "$KILN_VERSION" "$KILN_ARCH"
   ;;
 subproject)
   # A parent project with subprojects/kiln -> this repository (only the generic kernels:
