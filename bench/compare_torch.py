@@ -303,11 +303,14 @@ class Plan:
 def compare(got, ref, near_ulps=1):
     """(outputs, near differences, worse differences) between two tensors of one dtype:
     fp8 e4m3fn, bf16 or fp16 compared on their number line (neighbours differ by one; a
-    difference of at most `near_ulps` is near), NaN equal to NaN; anything else exactly."""
+    difference of at most `near_ulps` is near), fp32 likewise (a per-token scale computed
+    from a norm may be one ulp from PyTorch's), NaN equal to NaN; anything else exactly."""
     if got.dtype == torch.float8_e4m3fn:
         bits, view = 8, torch.uint8
     elif got.dtype in (torch.bfloat16, torch.float16):
         bits, view = 16, torch.int16
+    elif got.dtype == torch.float32:
+        bits, view = 32, torch.int32
     else:
         n = got.numel()
         worse = int((got != ref).sum())
@@ -318,8 +321,8 @@ def compare(got, ref, near_ulps=1):
     n, one, worse = g_all.numel(), 0, 0
     chunk = 1 << 26
     for i in range(0, n, chunk):
-        g = g_all[i:i + chunk].to(torch.int32) & ((1 << bits) - 1)
-        r = r_all[i:i + chunk].to(torch.int32) & ((1 << bits) - 1)
+        g = g_all[i:i + chunk].to(torch.int64) & ((1 << bits) - 1)
+        r = r_all[i:i + chunk].to(torch.int64) & ((1 << bits) - 1)
         g_mag, r_mag = g & (sign - 1), r & (sign - 1)
         g_nan = torch.isnan(got.reshape(-1)[i:i + chunk].float())
         r_nan = torch.isnan(ref.reshape(-1)[i:i + chunk].float())

@@ -34,6 +34,33 @@ kiln_status kiln_fused_add_rms_norm_fp8(const kiln_plan* plan, void* out, const 
   return kiln::runtime::launch_as(plan, "fused_add_rms_norm_fp8", &args, stream);
 }
 
+kiln_status kiln_fused_add_rms_norm_per_token_fp8(const kiln_plan* plan, void* out, void* scales, const void* input, void* residual, const void* weight, float eps, kiln_dtype dtype, int64_t tokens, int64_t hidden, void* stream) {
+  kiln_args args;
+  kiln_args_init(&args);
+  args.dtype = dtype;
+  args.tokens = tokens;
+  args.hidden = hidden;
+  args.tensors[KILN_ROLE_OUTPUT] = out;
+  args.tensors[KILN_ROLE_SCALES] = scales;
+  args.tensors[KILN_ROLE_INPUT] = const_cast<void*>(input);
+  args.tensors[KILN_ROLE_RESIDUAL] = residual;
+  args.tensors[KILN_ROLE_WEIGHT] = const_cast<void*>(weight);
+  args.eps = eps;
+  return kiln::runtime::launch_as(plan, "fused_add_rms_norm_per_token_fp8", &args, stream);
+}
+
+kiln_status kiln_per_token_fp8(const kiln_plan* plan, void* out, void* scales, const void* input, kiln_dtype dtype, int64_t tokens, int64_t hidden, void* stream) {
+  kiln_args args;
+  kiln_args_init(&args);
+  args.dtype = dtype;
+  args.tokens = tokens;
+  args.hidden = hidden;
+  args.tensors[KILN_ROLE_OUTPUT] = out;
+  args.tensors[KILN_ROLE_SCALES] = scales;
+  args.tensors[KILN_ROLE_INPUT] = const_cast<void*>(input);
+  return kiln::runtime::launch_as(plan, "per_token_fp8", &args, stream);
+}
+
 kiln_status kiln_rms_norm(const kiln_plan* plan, void* out, const void* input, const void* weight, float eps, kiln_dtype dtype, int64_t tokens, int64_t hidden, void* stream) {
   kiln_args args;
   kiln_args_init(&args);
@@ -59,6 +86,20 @@ kiln_status kiln_rms_norm_fp8(const kiln_plan* plan, void* out, const void* inpu
   args.tensors[KILN_ROLE_SCALE] = const_cast<float*>(scale);
   args.eps = eps;
   return kiln::runtime::launch_as(plan, "rms_norm_fp8", &args, stream);
+}
+
+kiln_status kiln_rms_norm_per_token_fp8(const kiln_plan* plan, void* out, void* scales, const void* input, const void* weight, float eps, kiln_dtype dtype, int64_t tokens, int64_t hidden, void* stream) {
+  kiln_args args;
+  kiln_args_init(&args);
+  args.dtype = dtype;
+  args.tokens = tokens;
+  args.hidden = hidden;
+  args.tensors[KILN_ROLE_OUTPUT] = out;
+  args.tensors[KILN_ROLE_SCALES] = scales;
+  args.tensors[KILN_ROLE_INPUT] = const_cast<void*>(input);
+  args.tensors[KILN_ROLE_WEIGHT] = const_cast<void*>(weight);
+  args.eps = eps;
+  return kiln::runtime::launch_as(plan, "rms_norm_per_token_fp8", &args, stream);
 }
 
 kiln_status kiln_silu_mul_fp8(const kiln_plan* plan, void* out, const void* input, const float* scale, kiln_dtype dtype, int64_t tokens, int64_t hidden, void* stream) {

@@ -32,6 +32,16 @@ def _fp8(y, scale):
     return (y * inv).clamp(-FP8_MAX, FP8_MAX).to(FP8)
 
 
+def _per_token(y):
+    """Dynamic per-token FP8 of fp32 rows y: s = max(max|y| / 448, 1 / (448 * 512)) per row
+    (NaN passed over), y / s clamped and rounded once; returns (fp8 rows, fp32 scales [T, 1])."""
+    amax = torch.where(torch.isnan(y), torch.zeros_like(y), y.abs()).amax(dim=-1, keepdim=True)
+    # A tensor divisor: PyTorch divides by a Python scalar as a multiply by its reciprocal,
+    # which is one ulp off the kernels' (and vLLM's) division in about half the rows.
+    s = torch.clamp(amax / torch.full_like(amax, FP8_MAX), min=1.0 / (FP8_MAX * 512.0))
+    return (y / s).clamp(-FP8_MAX, FP8_MAX).to(FP8), s
+
+
 def _weight(w, gemma):
     wf = w.float()
     return 1.0 + wf if gemma else wf
@@ -72,6 +82,22 @@ def fused_add_rms_norm_fp8(t, *, eps, rounding="single", gemma=False):
     return {"residual": r, "output": _fp8(_norm(r.float(), t["weight"], eps, rounding, gemma), t["scale"])}
 
 
+def per_token_fp8(t, *, eps=None, rounding="single", gemma=False):
+    out, s = _per_token(t["input"].float())
+    return {"output": out, "scales": s}
+
+
+def rms_norm_per_token_fp8(t, *, eps, rounding="single", gemma=False):
+    out, s = _per_token(_norm(t["input"].float(), t["weight"], eps, rounding, gemma))
+    return {"output": out, "scales": s}
+
+
+def fused_add_rms_norm_per_token_fp8(t, *, eps, rounding="single", gemma=False):
+    r = _added(t)
+    out, s = _per_token(_norm(r.float(), t["weight"], eps, rounding, gemma))
+    return {"residual": r, "output": out, "scales": s}
+
+
 def silu_mul_fp8(t, *, eps=None, rounding="single", gemma=False):
     x = t["input"]
     h = x.shape[-1] // 2
@@ -87,7 +113,10 @@ def silu_mul_fp8(t, *, eps=None, rounding="single", gemma=False):
 BASELINES = {
     "fused_add_rms_norm": fused_add_rms_norm,
     "fused_add_rms_norm_fp8": fused_add_rms_norm_fp8,
+    "fused_add_rms_norm_per_token_fp8": fused_add_rms_norm_per_token_fp8,
+    "per_token_fp8": per_token_fp8,
     "rms_norm": rms_norm,
     "rms_norm_fp8": rms_norm_fp8,
+    "rms_norm_per_token_fp8": rms_norm_per_token_fp8,
     "silu_mul_fp8": silu_mul_fp8,
 }

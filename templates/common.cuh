@@ -91,6 +91,13 @@ __device__ __forceinline__ float warp_sum(float v) {
   return v;
 }
 
+// The largest of the warp's values; NaN is passed over (fmaxf), as a scale must not be NaN.
+__device__ __forceinline__ float warp_max(float v) {
+#pragma unroll
+  for (int offset = 16; offset > 0; offset >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, offset));
+  return v;
+}
+
 // ---- programmatic dependent launch (sm90+) --------------------------------------
 
 // Wait until the grids this launch depends on have finished and their writes are

@@ -1,9 +1,14 @@
-// The RMSNorm family, one template for four kernels (docs/design.md, "Kernel semantics"):
-//   rms_norm                out = round(norm(x))                          [T, H] input dtype
-//   rms_norm_fp8            out = fp8(norm(x) / scale)                     [T, H] fp8 e4m3fn
-//   fused_add_rms_norm      r = round(x + r) over r; x = round(norm(r))    in place (vLLM's contract)
-//   fused_add_rms_norm_fp8  r = round(x + r) over r; out = fp8(norm(r) / scale)
-// with norm(v) = v * rsqrt(sum(v^2) / H + eps) * w. Plan options, run-time flags here:
+// The RMSNorm family, one template for seven row-wise kernels (docs/design.md, "Kernel semantics"):
+//   rms_norm                          out = round(norm(x))                          [T, H] input dtype
+//   rms_norm_fp8                      out = fp8(norm(x) / scale)                     [T, H] fp8 e4m3fn
+//   fused_add_rms_norm                r = round(x + r) over r; x = round(norm(r))    in place (vLLM's contract)
+//   fused_add_rms_norm_fp8            r = round(x + r) over r; out = fp8(norm(r) / scale)
+//   per_token_fp8                     out = fp8(x / s), scales = s per row (dynamic per-token quantisation)
+//   rms_norm_per_token_fp8            out = fp8(norm(x) / s), scales = s
+//   fused_add_rms_norm_per_token_fp8  r = round(x + r) over r; out = fp8(norm(r) / s), scales = s
+// with norm(v) = v * rsqrt(sum(v^2) / H + eps) * w and, per row, s = max(max|y| / 448,
+// 1 / (448 * 512)) of the values y it quantises (vLLM's dynamic per-token scale; NaN is
+// passed over). Plan options, run-time flags here:
 // gemma replaces w by (1 + w) in fp32; static_weight loads w before the PDL wait;
 // rounding `vllm` rounds v * rsqrt(...) to the
 // input dtype before the weight and the product again, as vLLM's unfused kernels do;
@@ -22,13 +27,22 @@
 
 namespace kiln::norm {
 
-enum class Kind { norm, norm_fp8, add_norm, add_norm_fp8 };
+enum class Kind { norm, norm_fp8, add_norm, add_norm_fp8, quant, norm_quant, add_norm_quant };
 
 template <Kind K>
 struct Traits {
-  static constexpr bool add = K == Kind::add_norm || K == Kind::add_norm_fp8;  // reads and writes the residual
-  static constexpr bool fp8 = K == Kind::norm_fp8 || K == Kind::add_norm_fp8;  // fp8 output with a scale
+  static constexpr bool norm = K != Kind::quant;  // reads the weight and eps, normalises
+  static constexpr bool add = K == Kind::add_norm || K == Kind::add_norm_fp8 || K == Kind::add_norm_quant;
+  static constexpr bool fp8 = K == Kind::norm_fp8 || K == Kind::add_norm_fp8;  // fp8 with the caller's scale
+  static constexpr bool dynamic = K == Kind::quant || K == Kind::norm_quant || K == Kind::add_norm_quant;  // per-row scale
+  static constexpr bool fp8_out = fp8 || dynamic;
 };
+
+// The dynamic per-token scale of a row whose largest magnitude is amax (vLLM's
+// dynamic_per_token_scaled_fp8_quant: at least 1 / (448 * 512), so a row of zeros
+// quantises to zeros). Values are divided by it, as vLLM does.
+constexpr float kFp8Max = 448.0f;
+__device__ __forceinline__ float token_scale(float amax) { return fmaxf(amax / kFp8Max, 1.0f / (kFp8Max * 512.0f)); }
 
 // The math, shared by the specialised and the generic kernels.
 __device__ __forceinline__ float inv_rms(float sum_squares, float hidden, float eps) {
@@ -96,6 +110,24 @@ __device__ __forceinline__ float row_total(float warp_partial, int group, int ti
   }
 }
 
+// The largest of a row group's per-warp maxima (one CTA per row: the per-token kernels
+// have no cluster).
+template <class S>
+__device__ __forceinline__ float row_max(float warp_partial, int group, int tid) {
+  static_assert(S::cluster == 1, "the per-token quantisers keep a row in one CTA");
+  if constexpr (S::warps == 1) {
+    return warp_partial;
+  } else {
+    __shared__ float warp_maxima[S::rows_per_cta][S::warps];
+    if (tid % 32 == 0) warp_maxima[group][tid / 32] = warp_partial;
+    __syncthreads();
+    float m = 0.0f;
+#pragma unroll
+    for (int k = 0; k < S::warps; ++k) m = fmaxf(m, warp_maxima[group][k]);
+    return m;
+  }
+}
+
 // The run-time part of a launch: eps and the plan's options.
 struct Options {
   float eps;
@@ -104,12 +136,13 @@ struct Options {
   bool static_weight;
 };
 
-// x: [T, H] (written over by fused_add_rms_norm); residual: [T, H] in-out (fused kernels);
-// out: [T, H] fp8 or T (unused by fused_add_rms_norm); scale: fp8 kernels only.
+// x: [T, H] (written over by fused_add_rms_norm); w: [H] (not read by per_token_fp8);
+// residual: [T, H] in-out (fused kernels); out: [T, H] fp8 or T (unused by
+// fused_add_rms_norm); scale: the static fp8 kernels only; scales: [T], the per-token ones.
 template <class S, Kind K, class T>
 __global__ void __launch_bounds__(S::threads * S::rows_per_cta)
 specialised(T* __restrict__ x, const T* __restrict__ w, T* __restrict__ residual, void* __restrict__ out,
-            const float* __restrict__ scale, int64_t tokens, Options o) {
+            const float* __restrict__ scale, float* __restrict__ scales, int64_t tokens, Options o) {
   using Tr = Traits<K>;
   constexpr int H = S::hidden, V = S::vec, N = S::iters;
   const int tid = threadIdx.x % S::threads;
@@ -123,11 +156,15 @@ specialised(T* __restrict__ x, const T* __restrict__ w, T* __restrict__ residual
   // With static_weight the caller promises no running kernel writes the weight, so it
   // loads while the predecessor finishes, off a small batch's critical path. One load
   // site either way (two cost 16 registers, 64 -> 80): the wait moves, not the load.
-  if (!o.static_weight) wait_for_predecessor();
-  Vec<T, V> wv[N];
+  Vec<T, V> wv[Tr::norm ? N : 1];
+  if constexpr (Tr::norm) {
+    if (!o.static_weight) wait_for_predecessor();
 #pragma unroll
-  for (int i = 0; i < N; ++i) wv[i] = load_vec<T, V>(w + col0 + i * S::threads * V);
-  if (o.static_weight) wait_for_predecessor();
+    for (int i = 0; i < N; ++i) wv[i] = load_vec<T, V>(w + col0 + i * S::threads * V);
+    if (o.static_weight) wait_for_predecessor();
+  } else {
+    wait_for_predecessor();
+  }
   allow_successor();  // the next kernel's launch overlaps this one; it still waits for our completion
   // The row slice the norm reads, kept in the input dtype: x, or x + r rounded (exact in T).
   Vec<T, V> xv[N];
@@ -146,26 +183,49 @@ specialised(T* __restrict__ x, const T* __restrict__ w, T* __restrict__ residual
       }
     }
   }
-  const float inv_scale = Tr::fp8 ? 1.0f / *scale : 1.0f;
 
-  float ss = 0.0f;
-  if (live) {
+  float rinv = 1.0f;
+  if constexpr (Tr::norm) {
+    float ss = 0.0f;
+    if (live) {
 #pragma unroll
-    for (int i = 0; i < N; ++i)
+      for (int i = 0; i < N; ++i)
 #pragma unroll
-      for (int j = 0; j < V; ++j) ss += to_float(xv[i].v[j]) * to_float(xv[i].v[j]);
+        for (int j = 0; j < V; ++j) ss += to_float(xv[i].v[j]) * to_float(xv[i].v[j]);
+    }
+    ss = row_total<S>(warp_sum(ss), group, tid);
+    rinv = inv_rms(ss, float(H), o.eps);
   }
-  ss = row_total<S>(warp_sum(ss), group, tid);
-  const float rinv = inv_rms(ss, float(H), o.eps);
+  // The value the kernel stores (before any fp8 scaling), recomputed where needed: it
+  // costs a few multiplies, where keeping it would cost N * V registers.
+  auto value = [&](int i, int j) {
+    if constexpr (Tr::norm) return normed<T>(to_float(xv[i].v[j]), rinv, weight_of(wv[i].v[j], o.gemma), o.vllm);
+    else return to_float(xv[i].v[j]);
+  };
+  float inv_scale = 1.0f, token_s = 1.0f;
+  if constexpr (Tr::fp8) inv_scale = 1.0f / *scale;
+  if constexpr (Tr::dynamic) {
+    float amax = 0.0f;
+    if (live) {
+#pragma unroll
+      for (int i = 0; i < N; ++i)
+#pragma unroll
+        for (int j = 0; j < V; ++j) amax = fmaxf(amax, fabsf(value(i, j)));
+    }
+    token_s = token_scale(row_max<S>(warp_max(amax), group, tid));
+    if (live && tid == 0) scales[row] = token_s;
+  }
   if (live) {
 #pragma unroll
     for (int i = 0; i < N; ++i) {
       float f[V];
 #pragma unroll
-      for (int j = 0; j < V; ++j)
-        f[j] = normed<T>(to_float(xv[i].v[j]), rinv, weight_of(wv[i].v[j], o.gemma), o.vllm) * inv_scale;
+      for (int j = 0; j < V; ++j) {
+        if constexpr (Tr::dynamic) f[j] = value(i, j) / token_s;
+        else f[j] = value(i, j) * inv_scale;
+      }
       const int64_t at = base + i * S::threads * V;
-      if constexpr (Tr::fp8) store_fp8<V>(static_cast<uint8_t*>(out) + at, f);
+      if constexpr (Tr::fp8_out) store_fp8<V>(static_cast<uint8_t*>(out) + at, f);
       else if constexpr (Tr::add) store_vec<T, V>(x + at, f);
       else store_vec<T, V>(static_cast<T*>(out) + at, f);
     }
@@ -186,7 +246,8 @@ struct LaunchSpecialised {
       const int64_t ctas = (p.tokens + S::rows_per_cta - 1) / S::rows_per_cta * S::cluster;
       return kiln::launch(specialised<S, K, T>, dim3(static_cast<unsigned>(ctas)), dim3(S::threads * S::rows_per_cta),
                           S::cluster, stream, static_cast<T*>(p.input), static_cast<const T*>(p.weight),
-                          static_cast<T*>(p.residual), p.output, p.scale, p.tokens, options_of(p));
+                          static_cast<T*>(p.residual), p.output, p.scale, static_cast<float*>(p.scales), p.tokens,
+                          options_of(p));
     }
   };
 };
@@ -199,53 +260,87 @@ cudaError_t launch(const detail::LaunchParams& p, cudaStream_t stream) {
 // ---- generic kernel: hidden at run time, any alignment --------------------------
 
 // One CTA of 256 threads per row, two passes over the row (the second mostly hits
-// L1/L2; the fused kernels' second pass reads the residual they wrote). V = 8 when
-// rows and pointers allow 16-byte accesses, else 1.
+// L1/L2; the fused kernels' second pass reads the residual they wrote), three for the
+// per-token quantisers (the largest magnitude before the stores). V = 8 when rows and
+// pointers allow 16-byte accesses, else 1.
 constexpr int kGenericThreads = 256;
+
+// The CTA's reduction of one value per thread (sum or max); `slots` is reused row after row.
+template <bool Max>
+__device__ __forceinline__ float block_reduce(float v, float (&slots)[kGenericThreads / 32]) {
+  v = Max ? warp_max(v) : warp_sum(v);
+  if (threadIdx.x % 32 == 0) slots[threadIdx.x / 32] = v;
+  __syncthreads();
+  v = 0.0f;
+#pragma unroll
+  for (int k = 0; k < kGenericThreads / 32; ++k) v = Max ? fmaxf(v, slots[k]) : v + slots[k];
+  __syncthreads();  // slots is reused by the next reduction
+  return v;
+}
 
 template <Kind K, class T, int V>
 __global__ void __launch_bounds__(kGenericThreads)
 generic(T* __restrict__ x, const T* __restrict__ w, T* __restrict__ residual, void* __restrict__ out,
-        const float* __restrict__ scale, int64_t tokens, int64_t hidden, Options o) {
+        const float* __restrict__ scale, float* __restrict__ scales, int64_t tokens, int64_t hidden, Options o) {
   using Tr = Traits<K>;
-  __shared__ float warp_sums[kGenericThreads / 32];
+  __shared__ float slots[kGenericThreads / 32];
   wait_for_predecessor();
   allow_successor();
   const float inv_scale = Tr::fp8 ? 1.0f / *scale : 1.0f;
+  // Each thread reads back the columns it wrote in the first pass.
+  const T* src = Tr::add ? residual : x;
   for (int64_t row = blockIdx.x; row < tokens; row += gridDim.x) {
     const int64_t first = row * hidden;
-    float ss = 0.0f;
-    for (int64_t col = static_cast<int64_t>(threadIdx.x) * V; col < hidden; col += kGenericThreads * V) {
-      const Vec<T, V> xv = load_vec<T, V>(x + first + col);
-      float f[V];
-      if constexpr (Tr::add) {
-        const Vec<T, V> rv = load_vec<T, V>(residual + first + col);
+    float rinv = 1.0f;
+    if constexpr (Tr::norm) {
+      float ss = 0.0f;
+      for (int64_t col = static_cast<int64_t>(threadIdx.x) * V; col < hidden; col += kGenericThreads * V) {
+        const Vec<T, V> xv = load_vec<T, V>(x + first + col);
+        float f[V];
+        if constexpr (Tr::add) {
+          const Vec<T, V> rv = load_vec<T, V>(residual + first + col);
 #pragma unroll
-        for (int j = 0; j < V; ++j) f[j] = added(xv.v[j], rv.v[j]);
-        store_vec<T, V>(residual + first + col, f);
+          for (int j = 0; j < V; ++j) f[j] = added(xv.v[j], rv.v[j]);
+          store_vec<T, V>(residual + first + col, f);
+        } else {
+#pragma unroll
+          for (int j = 0; j < V; ++j) f[j] = to_float(xv.v[j]);
+        }
+#pragma unroll
+        for (int j = 0; j < V; ++j) ss += f[j] * f[j];
+      }
+      rinv = inv_rms(block_reduce<false>(ss, slots), float(hidden), o.eps);
+    }
+    // The values stored, before any fp8 scaling, for the V columns at `col`.
+    auto values = [&](int64_t col, float (&f)[V]) {
+      const Vec<T, V> v = load_vec<T, V>(src + first + col);
+      if constexpr (Tr::norm) {
+        const Vec<T, V> wv = load_vec<T, V>(w + col);
+#pragma unroll
+        for (int j = 0; j < V; ++j) f[j] = normed<T>(to_float(v.v[j]), rinv, weight_of(wv.v[j], o.gemma), o.vllm);
       } else {
 #pragma unroll
-        for (int j = 0; j < V; ++j) f[j] = to_float(xv.v[j]);
+        for (int j = 0; j < V; ++j) f[j] = to_float(v.v[j]);
       }
+    };
+    float token_s = 1.0f;
+    if constexpr (Tr::dynamic) {
+      float amax = 0.0f;
+      for (int64_t col = static_cast<int64_t>(threadIdx.x) * V; col < hidden; col += kGenericThreads * V) {
+        float f[V];
+        values(col, f);
 #pragma unroll
-      for (int j = 0; j < V; ++j) ss += f[j] * f[j];
+        for (int j = 0; j < V; ++j) amax = fmaxf(amax, fabsf(f[j]));
+      }
+      token_s = token_scale(block_reduce<true>(amax, slots));
+      if (threadIdx.x == 0) scales[row] = token_s;
     }
-    ss = warp_sum(ss);
-    if (threadIdx.x % 32 == 0) warp_sums[threadIdx.x / 32] = ss;
-    __syncthreads();
-    ss = 0.0f;
-#pragma unroll
-    for (int k = 0; k < kGenericThreads / 32; ++k) ss += warp_sums[k];
-    __syncthreads();  // warp_sums is reused by the next row
-    const float rinv = inv_rms(ss, float(hidden), o.eps);
-    // Each thread reads back the columns it wrote in the first pass.
-    const T* src = Tr::add ? residual : x;
     for (int64_t col = static_cast<int64_t>(threadIdx.x) * V; col < hidden; col += kGenericThreads * V) {
-      const Vec<T, V> v = load_vec<T, V>(src + first + col), wv = load_vec<T, V>(w + col);
       float f[V];
+      values(col, f);
 #pragma unroll
-      for (int j = 0; j < V; ++j) f[j] = normed<T>(to_float(v.v[j]), rinv, weight_of(wv.v[j], o.gemma), o.vllm) * inv_scale;
-      if constexpr (Tr::fp8) store_fp8<V>(static_cast<uint8_t*>(out) + first + col, f);
+      for (int j = 0; j < V; ++j) f[j] = Tr::dynamic ? f[j] / token_s : f[j] * inv_scale;
+      if constexpr (Tr::fp8_out) store_fp8<V>(static_cast<uint8_t*>(out) + first + col, f);
       else if constexpr (Tr::add) store_vec<T, V>(x + first + col, f);
       else store_vec<T, V>(static_cast<T*>(out) + first + col, f);
     }
@@ -259,17 +354,18 @@ struct LaunchGeneric {
   template <class T>
   struct Run {
     static cudaError_t run(const detail::LaunchParams& p, cudaStream_t stream) {
-      const uintptr_t out_bytes = Traits<K>::fp8 ? 8 : 16;  // 8 elements of the output
+      const uintptr_t out_bytes = Traits<K>::fp8_out ? 8 : 16;  // 8 elements of the output
       const bool wide = p.hidden % 8 == 0 && aligned(p.input, 16) && aligned(p.weight, 16) &&
                         (!Traits<K>::add || aligned(p.residual, 16)) && (p.output == nullptr || aligned(p.output, out_bytes));
       const dim3 grid = row_stride_grid(p.tokens);
       auto* x = static_cast<T*>(p.input);
       const auto* w = static_cast<const T*>(p.weight);
       auto* r = static_cast<T*>(p.residual);
+      auto* scales = static_cast<float*>(p.scales);
       return wide ? kiln::launch(generic<K, T, 8>, grid, dim3(kGenericThreads), 1, stream, x, w, r, p.output, p.scale,
-                                 p.tokens, p.hidden, options_of(p))
+                                 scales, p.tokens, p.hidden, options_of(p))
                   : kiln::launch(generic<K, T, 1>, grid, dim3(kGenericThreads), 1, stream, x, w, r, p.output, p.scale,
-                                 p.tokens, p.hidden, options_of(p));
+                                 scales, p.tokens, p.hidden, options_of(p));
     }
   };
 };
@@ -286,7 +382,7 @@ cudaError_t probe_generic() {
 
 }  // namespace kiln::norm
 
-// The four kernels' names for kiln-gen's instances and registry: Schedule<...>,
+// The seven kernels' names for kiln-gen's instances and registry: Schedule<...>,
 // launch<S>, launch_generic<> and probe_generic<>, each bound to its Kind. The generic
 // ones are templates so that an instance's TU, which never names them, compiles none.
 #define KILN_NORM_KERNEL(name, kind)                                                              \
@@ -311,4 +407,7 @@ KILN_NORM_KERNEL(rms_norm, norm)
 KILN_NORM_KERNEL(rms_norm_fp8, norm_fp8)
 KILN_NORM_KERNEL(fused_add_rms_norm, add_norm)
 KILN_NORM_KERNEL(fused_add_rms_norm_fp8, add_norm_fp8)
+KILN_NORM_KERNEL(per_token_fp8, quant)
+KILN_NORM_KERNEL(rms_norm_per_token_fp8, norm_quant)
+KILN_NORM_KERNEL(fused_add_rms_norm_per_token_fp8, add_norm_quant)
 #undef KILN_NORM_KERNEL

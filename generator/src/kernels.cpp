@@ -33,15 +33,22 @@ constexpr TensorSpec kResidual{"residual", Role::residual, Direction::inout, Ele
                                Extent::hidden, 16};
 constexpr TensorSpec kWeight{"weight", Role::weight, Direction::in, Elem::activation, Extent::one, Extent::hidden, 16};
 constexpr TensorSpec kScale{"scale", Role::scale, Direction::in, Elem::f32, Extent::one, Extent::one, 4};
+// The per-row scales a dynamic per-token quantiser writes: [T] fp32.
+constexpr TensorSpec kTokenScales{"scales", Role::scales, Direction::out, Elem::f32, Extent::tokens, Extent::one, 4};
 
 // The RMSNorm family shares one template (templates/rms_norm.cuh) and one schedule:
 // `threads` threads own a row, `rows_per_cta` rows per CTA, `cluster` CTAs split a row.
-std::vector<ParamSpec> rms_norm_params() {
+std::vector<ParamSpec> rms_norm_params(bool clusters = true) {
   return {
       {"threads", 32, 1024, {}, 32, "threads per row", {64, 128, 256, 512}, {32, 64, 128, 256, 512, 1024}},
       {"vec", 1, 8, {1, 2, 4, 8}, 1, "elements per vector access", {8}, {4, 8}},
       {"rows_per_cta", 1, 16, {}, 1, "rows per CTA, `threads` threads each", {1, 2, 4}, {1, 2, 4, 8, 16}},
-      {"cluster", 1, 8, {1, 2, 4, 8}, 1, "CTAs of a thread-block cluster that split one row", {1}, {1, 2, 4, 8}},
+      clusters ? ParamSpec{"cluster", 1, 8, {1, 2, 4, 8}, 1, "CTAs of a thread-block cluster that split one row", {1},
+                           {1, 2, 4, 8}}
+               // The per-token quantisers reduce a row twice (sum of squares, then the
+               // largest magnitude); their template keeps a row in one CTA.
+               : ParamSpec{"cluster", 1, 1, {1}, 1, "CTAs of a thread-block cluster that split one row (1 here)", {1},
+                           {1}},
   };
 }
 
@@ -58,7 +65,7 @@ std::vector<CrossCheck> rms_norm_checks() {
 }
 
 KernelDescriptor rms_norm_kernel(std::string_view name, std::string_view cpp_namespace, std::string_view summary,
-                                 std::vector<TensorSpec> tensors) {
+                                 std::vector<TensorSpec> tensors, bool clusters = true) {
   return {
       .name = name,
       .summary = summary,
@@ -68,13 +75,25 @@ KernelDescriptor rms_norm_kernel(std::string_view name, std::string_view cpp_nam
       .scalars = {Scalar::eps},
       .rounding_option = true,
       .gemma_option = true,
-      .params = rms_norm_params(),
+      .params = rms_norm_params(clusters),
       .checks = rms_norm_checks(),
       // rows_per_cta rows per CTA, `cluster` CTAs per row group
       .blocks = [](const Schedule& s, int64_t, int64_t tokens) {
         return ceil_div(tokens, s["rows_per_cta"]) * s["cluster"];
       },
   };
+}
+
+// Dynamic per-token FP8 quantisation: the RMSNorm template without the norm (no weight,
+// no eps, no options), one row per `threads` threads.
+KernelDescriptor per_token_fp8() {
+  KernelDescriptor k = rms_norm_kernel("per_token_fp8", "kiln::per_token_fp8",
+                                       "s = max(max|x| / 448, 1/(448*512)) per row; out = fp8(x / s), scales = s",
+                                       {kFp8Out, kTokenScales, kInput}, false);
+  k.scalars = {};
+  k.rounding_option = false;
+  k.gemma_option = false;
+  return k;
 }
 
 KernelDescriptor silu_mul_fp8() {
@@ -125,6 +144,13 @@ std::vector<KernelDescriptor> all_kernels() {
                       "r = round(x + r) over residual; out = fp8(rms_norm(r) * w / scale)",
                       {kFp8Out, kInput, kResidual, kWeight, kScale}),
       silu_mul_fp8(),
+      rms_norm_kernel("rms_norm_per_token_fp8", "kiln::rms_norm_per_token_fp8",
+                      "y = rms_norm(x) * w; s = max(max|y| / 448, 1/(448*512)) per row; out = fp8(y / s), scales = s",
+                      {kFp8Out, kTokenScales, kInput, kWeight}, false),
+      rms_norm_kernel("fused_add_rms_norm_per_token_fp8", "kiln::fused_add_rms_norm_per_token_fp8",
+                      "r = round(x + r) over residual; y = rms_norm(r) * w; out = fp8(y / s), scales = s per row",
+                      {kFp8Out, kTokenScales, kInput, kResidual, kWeight}, false),
+      per_token_fp8(),
   };
 }
 

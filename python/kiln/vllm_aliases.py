@@ -58,11 +58,12 @@ ALIASES = (
     Alias("silu_and_mul_quant",
           "silu_and_mul_quant(Tensor! result, Tensor input, Tensor scale) -> ()",
           kernel="silu_mul_fp8", roles={"result": "output", "input": "input", "scale": "scale"}),
-    # Not in kiln yet (docs/design.md, "What comes next"): skipped until the library has the kernel.
+    # scale_ub (the optional cap on max|x|) is not in kiln's per_token_fp8 yet: a call with one is refused.
     Alias("dynamic_per_token_scaled_fp8_quant",
           "dynamic_per_token_scaled_fp8_quant(Tensor! result, Tensor input, Tensor! scale, Tensor? scale_ub) -> ()",
-          kernel="dynamic_per_token_fp8", roles={"result": "output", "input": "input", "scale": "scales"},
+          kernel="per_token_fp8", roles={"result": "output", "input": "input", "scale": "scales"},
           require={"scale_ub": None}),
+    # Not in kiln yet (docs/design.md, "What comes next"): skipped until the library has the kernel.
     Alias("per_token_group_fp8_quant",
           "per_token_group_fp8_quant(Tensor input, Tensor! output_q, Tensor! output_s, int group_size, float eps, "
           "float fp8_min, float fp8_max, bool scale_ue8m0, bool dummy_is_scale_transposed, "

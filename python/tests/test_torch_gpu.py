@@ -67,16 +67,25 @@ def reference(kernel, tensors, rounding, gemma):
     return BASELINES[kernel.name](reads, eps=EPS, rounding=rounding, gemma=gemma)
 
 
-def near_ulps(spec, rounding):
+def tolerance(kernel, spec, rounding):
+    """(near ulps, fraction of outputs allowed near) for a tensor the kernel writes."""
+    if spec.elem == "f32":
+        # A per-token scale, max|y| / 448 of values y computed in fp32 (PyTorch's rsqrt and
+        # kiln's differ in the last bits): within 16 ulps (2e-6 relative), in any row.
+        return 16, 1.0
+    if kernel.tensor("scales") is not None:
+        # fp8 against a scale a few ulps off: the quantisation grid moves by that much.
+        return 1, 1e-2
     # Two ulps for 16-bit outputs under vllm rounding: its intermediate rounding can flip at a tie.
-    return 2 if rounding == "vllm" and spec.elem == "activation" else 1
+    return (2 if rounding == "vllm" and spec.elem == "activation" else 1), 1e-3
 
 
 def check_written(kernel, tensors, before, ref, rounding, what):
     for spec in kernel.tensors:
         got = tensors[spec.role]
         if spec.written:
-            assert_close(torch, got, ref[spec.role], near_ulps(spec, rounding), f"{what}: {spec.name}")
+            ulps, fraction = tolerance(kernel, spec, rounding)
+            assert_close(torch, got, ref[spec.role], ulps, f"{what}: {spec.name}", fraction)
         else:
             assert torch.equal(got.view(torch.uint8), before[spec.role].view(torch.uint8)), f"{what}: {spec.name} changed"
 
@@ -116,7 +125,8 @@ def test_functional_and_static_weight(name):
     got = got if isinstance(got, tuple) else (got,)
     ref = reference(k, t, "single", False)
     for spec, value in zip([s for s in k.tensors if s.written], got):
-        assert_close(torch, value, ref[spec.role], 1, f"kiln.torch.{name}: {spec.name}")
+        ulps, fraction = tolerance(k, spec, "single")
+        assert_close(torch, value, ref[spec.role], ulps, f"kiln.torch.{name}: {spec.name}", fraction)
     for role, value in before.items():
         if k.tensor(role).read:
             assert torch.equal(t[role].view(torch.uint8), value.view(torch.uint8)), f"{name}: {role} was modified"

@@ -46,7 +46,7 @@ std::vector<std::string> param_names(const KernelDescriptor& k) {
 }
 
 TEST(Registry, ListsKernelsSortedByName) {
-  EXPECT_EQ(kernel_list(), "fused_add_rms_norm, fused_add_rms_norm_fp8, rms_norm, rms_norm_fp8, silu_mul_fp8");
+  EXPECT_EQ(kernel_list(), "fused_add_rms_norm, fused_add_rms_norm_fp8, fused_add_rms_norm_per_token_fp8, per_token_fp8, rms_norm, rms_norm_fp8, rms_norm_per_token_fp8, silu_mul_fp8");
   EXPECT_EQ(find_kernel("gelu_fp8"), nullptr);
 }
 
@@ -184,7 +184,7 @@ TEST(CheckSchedule, EveryAllowedSetRejectsAValueInRangeButNotListed) {
           ++sets;
           break;
         }
-  EXPECT_EQ(sets, 9);  // vec and cluster of the four RMSNorm kernels, silu vec
+  EXPECT_EQ(sets, 12);  // vec and cluster of the four RMSNorm kernels, vec of the three per-token ones, silu vec
 }
 
 TEST(CheckSchedule, EveryMultipleOfRuleRejectsANonMultiple) {
@@ -198,7 +198,7 @@ TEST(CheckSchedule, EveryMultipleOfRuleRejectsANonMultiple) {
                       std::to_string(p.multiple_of));
         ++rules;
       }
-  EXPECT_EQ(rules, 5);  // threads of every kernel
+  EXPECT_EQ(rules, 8);  // threads of every kernel
 }
 
 // --- the same rules with the values written out -----------------------------------

@@ -120,7 +120,8 @@ TEST(ValidateTree, ARejectedFolderHidesWhatIsInsideIt) {
   EXPECT_EQ(error_lines(tmp.path()),
             (std::vector<std::string>{
                 "configs/layer_norm: kernel = layer_norm: unknown kernel; known: fused_add_rms_norm, "
-                "fused_add_rms_norm_fp8, rms_norm, rms_norm_fp8, silu_mul_fp8",
+                "fused_add_rms_norm_fp8, fused_add_rms_norm_per_token_fp8, per_token_fp8, rms_norm, rms_norm_fp8, "
+                "rms_norm_per_token_fp8, silu_mul_fp8",
                 "configs/rms_norm_fp8/sm91: arch = sm91: unknown arch; known: sm80, sm86, sm89, sm90, sm100, sm103, "
                 "sm120",
             }));

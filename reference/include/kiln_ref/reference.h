@@ -21,7 +21,7 @@
 // The rule (docs/design.md, "Correctness"): fp8 outputs equal the reference except for one-ulp differences
 // where the reference lies within fp32 rounding of a tie (Expected::tie_window); bf16/fp16
 // outputs within one ulp of the rounded reference; a written-back residual equal to
-// round_T(x + r) exactly; fp32 outputs within one ulp. Where the `vllm` rounding convention
+// round_T(x + r) exactly; fp32 outputs (the per-token scales) within one ulp or tie_window. Where the `vllm` rounding convention
 // rounds an intermediate to the input dtype and the exact intermediate lies within
 // tie_window of a tie, the result from the other rounding is accepted too (Expected::alt);
 // as that convention's roundings are all modelled, its bf16/fp16 outputs must be exact
@@ -31,6 +31,7 @@
 // tests fail while a kernel of the library has no row here (has_reference).
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstdint>
@@ -159,16 +160,28 @@ inline Rounded round_near_tie(DType d, double u, double window) {
 //           then fp8(y * (1 / scale)).
 //   add:    r' = round_T(x + r) written over the residual; the norm reads r'.
 //   fp8:    out = fp8(norm * (1 / scale)); else a 16-bit output, over x when `add`.
+//   dynamic: per row s = max(max|y| / 448, 1 / (448 * 512)) over the values y (NaN passed
+//           over), written to scales; out = fp8(y / s). With norm = false, y = x
+//           (per_token_fp8: no weight, no eps, no options).
 struct NormKind {
   bool add;
   bool fp8;
+  bool dynamic = false;
+  bool norm = true;
 };
+
+// The dynamic per-token scale of a row whose largest magnitude is amax, as the kernels
+// compute it in fp32 (amax / 448 rounded once; the floor is exact in fp32).
+inline double token_scale(double amax) {
+  return std::max(static_cast<double>(static_cast<float>(amax) / 448.0f), 1.0 / (448.0 * 512.0));
+}
 
 inline Expected rms_norm_family(const Problem& p, NormKind kind) {
   const DType d = p.dtype;
   const int64_t T = p.tokens, H = p.hidden;
+  if (!kind.norm) need_default_options(p);
   const auto* x = need<uint16_t>(p, KILN_ROLE_INPUT);
-  const auto* w = need<uint16_t>(p, KILN_ROLE_WEIGHT);
+  const auto* w = kind.norm ? need<uint16_t>(p, KILN_ROLE_WEIGHT) : nullptr;
   const auto* r = kind.add ? need<uint16_t>(p, KILN_ROLE_RESIDUAL) : nullptr;
   const double inv = kind.fp8 ? inv_scale_of(*need<float>(p, KILN_ROLE_SCALE)) : 1.0;
   const bool vllm = p.rounding == Rounding::vllm;
@@ -176,20 +189,23 @@ inline Expected rms_norm_family(const Problem& p, NormKind kind) {
   Expected e;
   e.tie_window = std::ldexp(1.0, -16);  // fp32 accumulation of the sum of squares
   // fused_add_rms_norm writes its result over x (vLLM's in-place contract).
-  Expected::Tensor& out = e.roles[kind.add && !kind.fp8 ? KILN_ROLE_INPUT : KILN_ROLE_OUTPUT];
+  Expected::Tensor& out = e.roles[kind.add && !kind.fp8 && !kind.dynamic ? KILN_ROLE_INPUT : KILN_ROLE_OUTPUT];
   out.value.resize(static_cast<std::size_t>(T * H));
   if (vllm) out.alt.resize(out.value.size());
   // vllm models every rounding of the kernel (near ties give alt), so its 16-bit output
   // is exact: stricter than one ulp, which could not tell the two conventions apart.
-  out.exact = vllm && !kind.fp8;
+  out.exact = vllm && !kind.fp8 && !kind.dynamic;
+  Expected::Tensor* scales = kind.dynamic ? &e.roles[KILN_ROLE_SCALES] : nullptr;
+  if (scales) scales->value.resize(static_cast<std::size_t>(T));
+  if (scales && vllm) scales->alt.resize(static_cast<std::size_t>(T));  // rows run in parallel: sized here
   Expected::Tensor* res = nullptr;
   if (kind.add) {
     res = &e.roles[KILN_ROLE_RESIDUAL];
     res->value.resize(static_cast<std::size_t>(T * H));
     res->exact = true;
   }
-  std::vector<double> wp(static_cast<std::size_t>(H));
-  for (int64_t i = 0; i < H; ++i) {
+  std::vector<double> wp(static_cast<std::size_t>(H), 1.0);
+  for (int64_t i = 0; kind.norm && i < H; ++i) {
     const float wi = to_float(d, w[i]);
     wp[i] = p.gemma ? static_cast<double>(1.0f + wi) : static_cast<double>(wi);
   }
@@ -207,9 +223,9 @@ inline Expected rms_norm_family(const Problem& p, NormKind kind) {
       v[i] = vi;
       ss += vi * vi;
     }
-    const double rinv = 1.0 / std::sqrt(ss / static_cast<double>(H) + static_cast<double>(p.eps));
+    const double rinv = kind.norm ? 1.0 / std::sqrt(ss / static_cast<double>(H) + static_cast<double>(p.eps)) : 1.0;
     for (int64_t i = 0; i < H; ++i) {
-      if (!vllm) {
+      if (!vllm || !kind.norm) {
         out.value[row + i] = v[i] * rinv * wp[i] * inv;
         continue;
       }
@@ -220,6 +236,25 @@ inline Expected rms_norm_family(const Problem& p, NormKind kind) {
       out.value[row + i] = y * inv;
       out.alt[row + i] = y_other * inv;
     }
+    if (kind.dynamic) {  // the values are y so far (inv = 1): scale the row by its own s
+      // Under vllm a near tie may round the row's largest value either way, which moves s
+      // (by an ulp of the input dtype): the other s is accepted too, with the row scaled by it.
+      double amax = 0, amax_other = 0;
+      for (int64_t i = 0; i < H; ++i) {
+        if (std::isnan(out.value[row + i])) continue;
+        amax = std::max(amax, std::abs(out.value[row + i]));
+        amax_other = std::max(amax_other, std::abs(vllm ? out.alt[row + i] : out.value[row + i]));
+      }
+      const double s = token_scale(amax), s_other = token_scale(amax_other);
+      scales->value[static_cast<std::size_t>(t)] = s;
+      if (vllm) scales->alt[static_cast<std::size_t>(t)] = s_other;
+      for (int64_t i = 0; i < H; ++i) {
+        const bool tie = vllm && out.alt[row + i] != out.value[row + i];
+        const double y = out.value[row + i];
+        out.value[row + i] = y / s;
+        if (vllm) out.alt[row + i] = tie ? out.alt[row + i] / s : y / s_other;
+      }
+    }
   });
   return e;
 }
@@ -228,6 +263,9 @@ inline Expected rms_norm(const Problem& p) { return rms_norm_family(p, {false, f
 inline Expected rms_norm_fp8(const Problem& p) { return rms_norm_family(p, {false, true}); }
 inline Expected fused_add_rms_norm(const Problem& p) { return rms_norm_family(p, {true, false}); }
 inline Expected fused_add_rms_norm_fp8(const Problem& p) { return rms_norm_family(p, {true, true}); }
+inline Expected per_token_fp8(const Problem& p) { return rms_norm_family(p, {false, false, true, false}); }
+inline Expected rms_norm_per_token_fp8(const Problem& p) { return rms_norm_family(p, {false, false, true}); }
+inline Expected fused_add_rms_norm_per_token_fp8(const Problem& p) { return rms_norm_family(p, {true, false, true}); }
 
 // silu_mul_fp8: input [T, 2H], a = x[t, i], b = x[t, H + i];
 // out = fp8(a / (1 + e^-a) * b * (1 / scale)). No options.
@@ -265,8 +303,11 @@ struct ReferenceEntry {
 inline constexpr ReferenceEntry kReferences[] = {
     {"fused_add_rms_norm", &detail::fused_add_rms_norm},
     {"fused_add_rms_norm_fp8", &detail::fused_add_rms_norm_fp8},
+    {"fused_add_rms_norm_per_token_fp8", &detail::fused_add_rms_norm_per_token_fp8},
+    {"per_token_fp8", &detail::per_token_fp8},
     {"rms_norm", &detail::rms_norm},
     {"rms_norm_fp8", &detail::rms_norm_fp8},
+    {"rms_norm_per_token_fp8", &detail::rms_norm_per_token_fp8},
     {"silu_mul_fp8", &detail::silu_mul_fp8},
 };
 
@@ -346,7 +387,11 @@ struct ElementCheck {
         float g;
         std::memcpy(&g, &got, 4);
         if (std::isnan(g) || std::isnan(w)) return std::isnan(g) && std::isnan(w);
-        return exact ? got == wb : std::abs(static_cast<int64_t>(ordinal32(got)) - ordinal32(wb)) <= 1;
+        if (exact) return got == wb;
+        // One ulp, or the fp32 error of what it was computed from: a per-token scale is
+        // max|y| / 448 of values y the kernel computed in fp32 (a norm's rounding error).
+        return std::abs(static_cast<int64_t>(ordinal32(got)) - ordinal32(wb)) <= 1 ||
+               std::abs(static_cast<double>(g) - want) <= window * std::abs(want);
       }
       case KILN_ELEM_I32: return static_cast<int32_t>(got) == static_cast<int64_t>(want);
     }
