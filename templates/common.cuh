@@ -10,6 +10,8 @@
 #include <cuda_fp8.h>
 #include <cuda_runtime.h>
 
+// A kernel source needs kiln.h's types, not the typed entry points of every kernel.
+#define KILN_NO_TYPED_ENTRY_POINTS
 #include "kiln/detail/table.h"
 
 namespace kiln {

@@ -44,7 +44,11 @@ typedef enum kiln_status {
   KILN_ERROR_OUT_OF_MEMORY = 13,     /* host memory for a plan could not be allocated */
   KILN_ERROR_ALIASING = 14,          /* a tensor the kernel writes overlaps another tensor of the launch */
   KILN_ERROR_WRONG_DEVICE = 15,      /* the calling thread's current device is not the plan's */
-  KILN_ERROR_DTYPE_MISMATCH = 16     /* kiln_args.dtype is unset or differs from the plan's dtype */
+  KILN_ERROR_DTYPE_MISMATCH = 16,    /* kiln_args.dtype is unset or differs from the plan's dtype */
+  KILN_ERROR_NCCL = 17,              /* a communicator kernel: libnccl.so.2 could not be loaded, is older than 2.28
+                                      * (no symmetric windows), or an NCCL call failed (the message has its error) */
+  KILN_ERROR_UNSUPPORTED_COMM = 18   /* the communicator has one rank or more than 8, or its peers' memory cannot be
+                                      * reached by load/store (no NVLink or PCIe P2P symmetric memory) */
 } kiln_status;
 
 typedef enum kiln_dtype {
@@ -100,6 +104,8 @@ typedef enum kiln_extent {
 #define KILN_OPTION_ROUNDING 0x1u /* kiln_plan_options.rounding */
 #define KILN_OPTION_GEMMA 0x2u    /* kiln_plan_options.gemma: the norm multiplies by (1 + w) */
 #define KILN_OPTION_STATIC_WEIGHT 0x4u /* kiln_plan_options.static_weight (every kernel with a weight) */
+#define KILN_OPTION_COMM 0x8u     /* kiln_plan_options.comm and .max_tokens: the kernel reduces over the ranks of an
+                                   * NCCL communicator; such a plan's create and destroy are collective */
 /* Scalars a kernel reads from kiln_args (kiln_kernel_desc.scalars). */
 #define KILN_SCALAR_EPS 0x1u
 
@@ -139,6 +145,13 @@ typedef struct kiln_plan_options {
   int32_t static_weight;  /* 0 unless set; 1: the caller promises no kernel writes the weight while kiln kernels
                            * may run (true of model weights), so a launch reads it before waiting for its
                            * predecessor (PDL) and small batches do not wait on it (KILN_OPTION_STATIC_WEIGHT) */
+  /* since 0.4; a caller's 0.3 struct (without these) gets NULL and 0 */
+  void* comm;             /* KILN_OPTION_COMM kernels: the ncclComm_t whose ranks are summed; NULL for the others.
+                           * Collective: every rank of comm creates its plan with the same options (its own device),
+                           * at the same time (one thread or process per rank), and destroys it the same way. */
+  int64_t max_tokens;     /* KILN_OPTION_COMM kernels: the most tokens one launch may take; it sizes the peer
+                           * workspace the plan allocates once (ncclMemAlloc). A launch beyond it gets
+                           * KILN_ERROR_INVALID_TOKENS. Must be > 0 for those kernels, 0 for the others. */
 } kiln_plan_options;
 
 /* Arguments of one launch. Pointers are device pointers; rows are contiguous. */
@@ -166,6 +179,8 @@ typedef struct kiln_variant_info {
   const char* name;       /* "<kernel>_sm90_h4096_bs32", "<kernel>_generic", or "" for tokens = 0 */
   const char* config;     /* "configs/<kernel>/sm90/4096/bs32.json", or "" */
   const char* schedule;   /* "threads=256 vec=8 rows_per_cta=1 cluster=1", or "" */
+  /* since 0.4 */
+  int32_t ranks;          /* KILN_OPTION_COMM kernels: the communicator size the variant is built for; 0 for the others */
 } kiln_variant_info;
 
 KILN_API const char* kiln_status_name(kiln_status status); /* "KILN_ERROR_NULL_POINTER" */
@@ -207,7 +222,10 @@ KILN_API kiln_status kiln_launch(const kiln_plan* plan, const kiln_args* args, v
 }
 #endif
 
-/* One typed entry point per kernel (kiln_<kernel>), generated from the descriptors. */
+/* One typed entry point per kernel (kiln_<kernel>), generated from the descriptors. Kernel
+ * sources (templates/common.cuh) leave them out, so adding a kernel does not rebuild the others. */
+#ifndef KILN_NO_TYPED_ENTRY_POINTS
 #include "kiln/kernels.h"
+#endif
 
 #endif /* KILN_KILN_H */

@@ -11,12 +11,28 @@
 
 // Generated tables static_assert against this, so a table written by an older or
 // newer kiln-gen fails to compile instead of being misread.
-#define KILN_TABLE_FORMAT 3
+#define KILN_TABLE_FORMAT 4
 
 namespace kiln::detail {
 
 enum class DType : int32_t { bf16 = 0, fp16 = 1 };
 enum class Rounding : int32_t { single = 0, vllm = 1 };  // kiln_rounding
+
+// The most ranks a communicator kernel serves (kiln_plan_options.comm).
+constexpr int kMaxRanks = 8;
+
+// A communicator kernel's view of its plan's peers (KILN_OPTION_COMM), fixed at plan time:
+// the plan allocated `workspace_bytes` on every rank with ncclMemAlloc, registered them as
+// one NCCL symmetric window, and resolved each rank's workspace to a pointer this rank can
+// load from and store to (NCCL's LSA pointers). The kernel's template owns the layout.
+struct CommState {
+  int32_t rank;                // this rank in the communicator
+  int32_t ranks;               // the communicator's size, 2 .. kMaxRanks
+  void* peers[kMaxRanks];      // every rank's workspace as this rank addresses it; [rank] is its own
+  int64_t workspace_bytes;     // of each rank's workspace
+  int64_t max_tokens;          // the plan's max_tokens: the most rows a launch brings
+  int32_t sm_count;            // the device's SMs: a grid that spins on its peers must stay co-resident
+};
 
 // Everything a kernel may need for one launch, the tensors by role (kiln_role). Each
 // kernel reads the fields its descriptor names and ignores the rest; the runtime has
@@ -35,6 +51,7 @@ struct LaunchParams {
   Rounding rounding;    // plan option
   bool gemma;           // plan option: (1 + w)
   bool static_weight;   // plan option: the weight may be read before the PDL wait
+  const CommState* comm;  // communicator kernels: the plan's peers (host memory; null for the others)
 };
 
 using Launcher = cudaError_t (*)(const LaunchParams&, cudaStream_t);
@@ -51,6 +68,7 @@ struct Variant {
   const char* schedule;  // "threads=256 vec=8 rows_per_cta=1 cluster=1"
   int64_t max_tokens;    // the most tokens one launch may take: its grid stays within 2^31 - 1 blocks
   Launcher launch;
+  int32_t ranks;         // communicator kernels: the communicator size it serves (configs/<kernel>/<arch>/<hidden>/tp<ranks>/); 0 for the others
 };
 
 // One row of the kernel registry (generated/kernels.cu), written from a kernel's
@@ -66,6 +84,10 @@ struct KernelEntry {
   const char* generic_name;        // "<kernel>_generic"
   Launcher generic;                // hidden at run time, any element-aligned pointers
   cudaError_t (*probe)();          // cudaErrorNoKernelImageForDevice when this build has no SASS for the device
+  // Communicator kernels (KILN_OPTION_COMM): the bytes of peer workspace each rank needs,
+  // and how a fresh workspace is prepared before the first launch. Null for the others.
+  int64_t (*workspace_bytes)(DType dtype, int64_t hidden, int32_t ranks, int64_t max_tokens);
+  cudaError_t (*workspace_init)(void* workspace, int64_t bytes, cudaStream_t stream);
 };
 
 struct KernelRegistry {
