@@ -6,6 +6,35 @@
 
 extern "C" {
 
+kiln_status kiln_allreduce_add_rms_norm(const kiln_plan* plan, void* out, const void* input, void* residual, const void* weight, float eps, kiln_dtype dtype, int64_t tokens, int64_t hidden, void* stream) {
+  kiln_args args;
+  kiln_args_init(&args);
+  args.dtype = dtype;
+  args.tokens = tokens;
+  args.hidden = hidden;
+  args.tensors[KILN_ROLE_OUTPUT] = out;
+  args.tensors[KILN_ROLE_INPUT] = const_cast<void*>(input);
+  args.tensors[KILN_ROLE_RESIDUAL] = residual;
+  args.tensors[KILN_ROLE_WEIGHT] = const_cast<void*>(weight);
+  args.eps = eps;
+  return kiln::runtime::launch_as(plan, "allreduce_add_rms_norm", &args, stream);
+}
+
+kiln_status kiln_allreduce_add_rms_norm_fp8(const kiln_plan* plan, void* out, const void* input, void* residual, const void* weight, const float* scale, float eps, kiln_dtype dtype, int64_t tokens, int64_t hidden, void* stream) {
+  kiln_args args;
+  kiln_args_init(&args);
+  args.dtype = dtype;
+  args.tokens = tokens;
+  args.hidden = hidden;
+  args.tensors[KILN_ROLE_OUTPUT] = out;
+  args.tensors[KILN_ROLE_INPUT] = const_cast<void*>(input);
+  args.tensors[KILN_ROLE_RESIDUAL] = residual;
+  args.tensors[KILN_ROLE_WEIGHT] = const_cast<void*>(weight);
+  args.tensors[KILN_ROLE_SCALE] = const_cast<float*>(scale);
+  args.eps = eps;
+  return kiln::runtime::launch_as(plan, "allreduce_add_rms_norm_fp8", &args, stream);
+}
+
 kiln_status kiln_fused_add_rms_norm(const kiln_plan* plan, void* input, void* residual, const void* weight, float eps, kiln_dtype dtype, int64_t tokens, int64_t hidden, void* stream) {
   kiln_args args;
   kiln_args_init(&args);

@@ -4,15 +4,29 @@
 // kernel that runs without a config set. Compiled for every target arch.
 #include "kiln/detail/table.h"
 
+#include "allreduce_add_rms_norm.cuh"
 #include "rms_norm.cuh"
 #include "silu_mul_fp8.cuh"
 
-static_assert(KILN_TABLE_FORMAT == 3, "generated/ was written by another kiln-gen: regenerate");
+static_assert(KILN_TABLE_FORMAT == 4, "generated/ was written by another kiln-gen: regenerate");
 
 namespace kiln::generated {
 
 namespace {
 // name, role, direction, element, rows, cols, alignment of specialised variants
+constexpr kiln_tensor_desc kAllreduceAddRmsNormTensors[] = {
+    {"out", KILN_ROLE_OUTPUT, KILN_DIR_OUT, KILN_ELEM_ACTIVATION, KILN_EXTENT_TOKENS, KILN_EXTENT_HIDDEN, 16},
+    {"input", KILN_ROLE_INPUT, KILN_DIR_IN, KILN_ELEM_ACTIVATION, KILN_EXTENT_TOKENS, KILN_EXTENT_HIDDEN, 16},
+    {"residual", KILN_ROLE_RESIDUAL, KILN_DIR_INOUT, KILN_ELEM_ACTIVATION, KILN_EXTENT_TOKENS, KILN_EXTENT_HIDDEN, 16},
+    {"weight", KILN_ROLE_WEIGHT, KILN_DIR_IN, KILN_ELEM_ACTIVATION, KILN_EXTENT_ONE, KILN_EXTENT_HIDDEN, 16},
+};
+constexpr kiln_tensor_desc kAllreduceAddRmsNormFp8Tensors[] = {
+    {"out", KILN_ROLE_OUTPUT, KILN_DIR_OUT, KILN_ELEM_FP8_E4M3, KILN_EXTENT_TOKENS, KILN_EXTENT_HIDDEN, 16},
+    {"input", KILN_ROLE_INPUT, KILN_DIR_IN, KILN_ELEM_ACTIVATION, KILN_EXTENT_TOKENS, KILN_EXTENT_HIDDEN, 16},
+    {"residual", KILN_ROLE_RESIDUAL, KILN_DIR_INOUT, KILN_ELEM_ACTIVATION, KILN_EXTENT_TOKENS, KILN_EXTENT_HIDDEN, 16},
+    {"weight", KILN_ROLE_WEIGHT, KILN_DIR_IN, KILN_ELEM_ACTIVATION, KILN_EXTENT_ONE, KILN_EXTENT_HIDDEN, 16},
+    {"scale", KILN_ROLE_SCALE, KILN_DIR_IN, KILN_ELEM_F32, KILN_EXTENT_ONE, KILN_EXTENT_ONE, 4},
+};
 constexpr kiln_tensor_desc kFusedAddRmsNormTensors[] = {
     {"input", KILN_ROLE_INPUT, KILN_DIR_INOUT, KILN_ELEM_ACTIVATION, KILN_EXTENT_TOKENS, KILN_EXTENT_HIDDEN, 16},
     {"residual", KILN_ROLE_RESIDUAL, KILN_DIR_INOUT, KILN_ELEM_ACTIVATION, KILN_EXTENT_TOKENS, KILN_EXTENT_HIDDEN, 16},
@@ -60,8 +74,12 @@ constexpr kiln_tensor_desc kSiluMulFp8Tensors[] = {
     {"scale", KILN_ROLE_SCALE, KILN_DIR_IN, KILN_ELEM_F32, KILN_EXTENT_ONE, KILN_EXTENT_ONE, 4},
 };
 
-// name, summary, tensors, options, scalars, generic kernel
+// name, summary, tensors, options, scalars, generic kernel, probe; communicator kernels: workspace
 constexpr kiln::detail::KernelEntry kKernels[] = {
+    {"allreduce_add_rms_norm", "r = round(sum_ranks(x) + r) over residual on every rank; out = round(rms_norm(r) * w)", kAllreduceAddRmsNormTensors, sizeof(kAllreduceAddRmsNormTensors) / sizeof(kAllreduceAddRmsNormTensors[0]), KILN_OPTION_ROUNDING | KILN_OPTION_GEMMA | KILN_OPTION_STATIC_WEIGHT | KILN_OPTION_COMM, KILN_SCALAR_EPS, "allreduce_add_rms_norm_generic", &kiln::allreduce_add_rms_norm::launch_generic<>, &kiln::allreduce_add_rms_norm::probe_generic<>,
+     &kiln::allreduce_add_rms_norm::workspace_bytes, &kiln::allreduce_add_rms_norm::workspace_init},
+    {"allreduce_add_rms_norm_fp8", "r = round(sum_ranks(x) + r) over residual on every rank; out = fp8(rms_norm(r) * w / scale)", kAllreduceAddRmsNormFp8Tensors, sizeof(kAllreduceAddRmsNormFp8Tensors) / sizeof(kAllreduceAddRmsNormFp8Tensors[0]), KILN_OPTION_ROUNDING | KILN_OPTION_GEMMA | KILN_OPTION_STATIC_WEIGHT | KILN_OPTION_COMM, KILN_SCALAR_EPS, "allreduce_add_rms_norm_fp8_generic", &kiln::allreduce_add_rms_norm_fp8::launch_generic<>, &kiln::allreduce_add_rms_norm_fp8::probe_generic<>,
+     &kiln::allreduce_add_rms_norm_fp8::workspace_bytes, &kiln::allreduce_add_rms_norm_fp8::workspace_init},
     {"fused_add_rms_norm", "r = round(x + r) over residual; x = round(rms_norm(r) * w) over input (vLLM's in-place contract)", kFusedAddRmsNormTensors, sizeof(kFusedAddRmsNormTensors) / sizeof(kFusedAddRmsNormTensors[0]), KILN_OPTION_ROUNDING | KILN_OPTION_GEMMA | KILN_OPTION_STATIC_WEIGHT, KILN_SCALAR_EPS, "fused_add_rms_norm_generic", &kiln::fused_add_rms_norm::launch_generic<>, &kiln::fused_add_rms_norm::probe_generic<>},
     {"fused_add_rms_norm_fp8", "r = round(x + r) over residual; out = fp8(rms_norm(r) * w / scale)", kFusedAddRmsNormFp8Tensors, sizeof(kFusedAddRmsNormFp8Tensors) / sizeof(kFusedAddRmsNormFp8Tensors[0]), KILN_OPTION_ROUNDING | KILN_OPTION_GEMMA | KILN_OPTION_STATIC_WEIGHT, KILN_SCALAR_EPS, "fused_add_rms_norm_fp8_generic", &kiln::fused_add_rms_norm_fp8::launch_generic<>, &kiln::fused_add_rms_norm_fp8::probe_generic<>},
     {"fused_add_rms_norm_per_token_fp8", "r = round(x + r) over residual; y = rms_norm(r) * w; out = fp8(y / s), scales = s per row", kFusedAddRmsNormPerTokenFp8Tensors, sizeof(kFusedAddRmsNormPerTokenFp8Tensors) / sizeof(kFusedAddRmsNormPerTokenFp8Tensors[0]), KILN_OPTION_ROUNDING | KILN_OPTION_GEMMA | KILN_OPTION_STATIC_WEIGHT, KILN_SCALAR_EPS, "fused_add_rms_norm_per_token_fp8_generic", &kiln::fused_add_rms_norm_per_token_fp8::launch_generic<>, &kiln::fused_add_rms_norm_per_token_fp8::probe_generic<>},

@@ -230,11 +230,16 @@ int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostrea
   auto* tokens_opt = app.add_option("--tokens", query.tokens, "token count for --explain")
                          ->type_name("T")
                          ->check(CLI::NonNegativeNumber);
+  auto* ranks_opt = app.add_option("--ranks", query.ranks,
+                                   "communicator size for --explain of a communicator kernel (tp<R> sets)")
+                        ->type_name("R")
+                        ->check(CLI::PositiveNumber);
   (void)allow_empty_opt;
   explain_opt->needs(arch_opt)->needs(hidden_opt)->needs(tokens_opt)->excludes(check_opt)->excludes(out_opt);
   arch_opt->needs(explain_opt);
   hidden_opt->needs(explain_opt);
   tokens_opt->needs(explain_opt);
+  ranks_opt->needs(explain_opt);
   app.footer(
       "Exit codes: 0 done (or up to date); 1 --check found differences; 2 invalid configs, unknown "
       "kernel/arch, or a refused --configs/--out; 3 a write failed or another kiln-gen held the output's lock; "

@@ -13,9 +13,10 @@ namespace {
 
 constexpr const char* kRegenerate = "README.md, \"Retuning and regenerating\"";
 
-// "/*hidden=*/4096, /*threads=*/256, ..."
+// "/*hidden=*/4096, /*threads=*/256, ..." (a communicator kernel's rank count follows the hidden size)
 std::string template_arguments(const Instance& instance) {
   std::string out = "/*hidden=*/" + std::to_string(instance.hidden);
+  if (instance.kernel->comm) out += ", /*ranks=*/" + std::to_string(instance.ranks);
   const auto& params = instance.kernel->params;
   for (std::size_t i = 0; i < params.size(); ++i)
     out += ", /*" + std::string(params[i].name) + "=*/" + std::to_string(instance.schedule.values[i]);
@@ -38,7 +39,7 @@ std::string table_row(const Row& row) {
   std::ostringstream out;
   out << "    {" << quoted(std::string(row.kernel->name)) << ", " << row.hidden << ", " << row.threshold << ", "
       << quoted(row.instance) << ", " << quoted(row.config) << ", " << quoted(row.schedule.text()) << ", "
-      << max_tokens(row.schedule, row.hidden) << ", &" << row.instance << "},";
+      << max_tokens(row.schedule, row.hidden) << ", &" << row.instance << ", " << row.ranks << "},";
   if (row.instance_threshold != row.threshold) out << "  // shares bs" << row.instance_threshold << "'s instance";
   return out.str();
 }
@@ -68,12 +69,12 @@ std::string emit_dispatch(const ArchPlan& arch) {
       << " under configs/*/" << arch.arch << "/.\n"
       << "// Do not edit: change the configs and regenerate (" << kRegenerate << ").\n"
       << "#include \"kiln/detail/table.h\"\n\n"
-      << "static_assert(KILN_TABLE_FORMAT == 3, \"generated/ was written by another kiln-gen: regenerate\");\n\n"
+      << "static_assert(KILN_TABLE_FORMAT == 4, \"generated/ was written by another kiln-gen: regenerate\");\n\n"
       << "namespace kiln::generated {\n\n";
   for (const Instance& instance : arch.instances)
     out << "cudaError_t " << instance.name << "(const kiln::detail::LaunchParams&, cudaStream_t);\n";
   out << "\nnamespace {\n"
-      << "// kernel, hidden, threshold, instance, config file, schedule, most tokens, launcher\n"
+      << "// kernel, hidden, threshold, instance, config file, schedule, most tokens, launcher, ranks\n"
       << "constexpr kiln::detail::Variant kRows[] = {\n";
   for (const Row& row : arch.rows) out << table_row(row) << "\n";
   out << "};\n"
@@ -107,6 +108,7 @@ std::string option_bits(const KernelDescriptor& k) {
   if (k.rounding_option) out += "KILN_OPTION_ROUNDING";
   if (k.gemma_option) out += std::string(out.empty() ? "" : " | ") + "KILN_OPTION_GEMMA";
   if (k.has_weight()) out += std::string(out.empty() ? "" : " | ") + "KILN_OPTION_STATIC_WEIGHT";
+  if (k.comm) out += std::string(out.empty() ? "" : " | ") + "KILN_OPTION_COMM";
   return out.empty() ? "0" : out;
 }
 
@@ -153,7 +155,7 @@ std::string emit_registry(std::span<const KernelDescriptor> kernels) {
     if (std::find(headers.begin(), headers.end(), k.header) == headers.end()) headers.push_back(k.header);
   std::sort(headers.begin(), headers.end());
   for (std::string_view h : headers) out << "#include \"" << h << "\"\n";
-  out << "\nstatic_assert(KILN_TABLE_FORMAT == 3, \"generated/ was written by another kiln-gen: regenerate\");\n\n"
+  out << "\nstatic_assert(KILN_TABLE_FORMAT == 4, \"generated/ was written by another kiln-gen: regenerate\");\n\n"
       << "namespace kiln::generated {\n\nnamespace {\n"
       << "// name, role, direction, element, rows, cols, alignment of specialised variants\n";
   for (const KernelDescriptor& k : kernels) {
@@ -163,13 +165,15 @@ std::string emit_registry(std::span<const KernelDescriptor> kernels) {
           << ", " << c_name(t.rows) << ", " << c_name(t.cols) << ", " << t.alignment << "},\n";
     out << "};\n";
   }
-  out << "\n// name, summary, tensors, options, scalars, generic kernel\n"
+  out << "\n// name, summary, tensors, options, scalars, generic kernel, probe; communicator kernels: workspace\n"
       << "constexpr kiln::detail::KernelEntry kKernels[] = {\n";
   for (const KernelDescriptor& k : kernels) {
     const std::string ns(k.cpp_namespace), sym = tensors_symbol(k.name);
     out << "    {\"" << k.name << "\", \"" << escaped(k.summary) << "\", " << sym << ", sizeof(" << sym << ") / sizeof("
         << sym << "[0]), " << option_bits(k) << ", " << scalar_bits(k) << ", \"" << k.name << "_generic\", &" << ns
-        << "::launch_generic<>, &" << ns << "::probe_generic<>},\n";
+        << "::launch_generic<>, &" << ns << "::probe_generic<>";
+    if (k.comm) out << ",\n     &" << ns << "::workspace_bytes, &" << ns << "::workspace_init";
+    out << "},\n";
   }
   out << "};\n}  // namespace\n\n"
       << "extern const kiln::detail::KernelRegistry registry = {kKernels, sizeof(kKernels) / sizeof(kKernels[0])};\n\n"
@@ -236,6 +240,7 @@ std::string emit_kernel_list(std::span<const KernelDescriptor> kernels) {
     if (k.rounding_option) options.push_back("rounding");
     if (k.gemma_option) options.push_back("gemma");
     if (k.has_weight()) options.push_back("static_weight");
+    if (k.comm) options.push_back("comm");
     kernel["options"] = options;
     nlohmann::ordered_json params = nlohmann::ordered_json::array();
     for (const ParamSpec& p : k.params)
@@ -269,7 +274,7 @@ std::string emit_meson(const Plan& plan) {
     out << "  '" << arch.arch << "': files(\n"
         << "    '" << dispatch_path(arch.arch) << "',\n";
     for (const Instance& i : arch.instances)
-      out << "    '" << instance_path(i.kernel->name, i.arch, i.hidden, i.threshold) << "',\n";
+      out << "    '" << instance_path(i.kernel->name, i.arch, i.hidden, i.threshold, i.ranks) << "',\n";
     out << "  ),\n";
   }
   out << "}\n";
@@ -286,7 +291,7 @@ std::map<std::string, std::string> emit_all(const Plan& plan) {
   for (const ArchPlan& arch : plan.archs) {
     files[dispatch_path(arch.arch)] = emit_dispatch(arch);
     for (const Instance& i : arch.instances)
-      files[instance_path(i.kernel->name, i.arch, i.hidden, i.threshold)] = emit_instance(i);
+      files[instance_path(i.kernel->name, i.arch, i.hidden, i.threshold, i.ranks)] = emit_instance(i);
   }
   return files;
 }

@@ -14,7 +14,7 @@ std::vector<const Row*> set_rows(const Plan& plan, const ExplainQuery& q) {
   for (const ArchPlan& arch : plan.archs)
     if (arch.arch == q.arch)
       for (const Row& row : arch.rows)
-        if (row.kernel->name == q.kernel && row.hidden == q.hidden) rows.push_back(&row);
+        if (row.kernel->name == q.kernel && row.hidden == q.hidden && row.ranks == q.ranks) rows.push_back(&row);
   return rows;
 }
 
@@ -25,7 +25,7 @@ std::string hidden_sizes(const Plan& plan, const ExplainQuery& q) {
   for (const ArchPlan& arch : plan.archs)
     if (arch.arch == q.arch)
       for (const Row& row : arch.rows)
-        if (row.kernel->name == q.kernel && row.hidden != last) {
+        if (row.kernel->name == q.kernel && row.ranks == q.ranks && row.hidden != last) {
           out += (out.empty() ? "" : ", ") + std::to_string(row.hidden);
           last = row.hidden;
         }
@@ -47,8 +47,10 @@ std::string describe(const std::vector<const Row*>& rows, const ExplainQuery& q)
     listed += (listed.empty() ? "" : ", ") + std::to_string(row->threshold);
   }
   std::ostringstream out;
-  out << q.kernel << " on " << q.arch << ", hidden=" << q.hidden << ", tokens=" << q.tokens << "\n"
-      << "config set:  " << set_path(q.kernel, q.arch, q.hidden) << "/\n"
+  out << q.kernel << " on " << q.arch << ", hidden=" << q.hidden;
+  if (q.ranks > 0) out << ", ranks=" << q.ranks;
+  out << ", tokens=" << q.tokens << "\n"
+      << "config set:  " << set_path(q.kernel, q.arch, q.hidden, q.ranks) << "/\n"
       << "thresholds:  " << listed << "\n";
   if (q.tokens == 0) {
     out << "chosen:      none: tokens=0 launches nothing (and succeeds)\n";
@@ -73,6 +75,11 @@ std::optional<std::string> query_error(const ExplainQuery& q) {
   if (!is_known_arch(q.arch)) return "kiln-gen: --arch: unknown arch '" + q.arch + "'; known: " + arch_list();
   if (q.hidden < 1) return "kiln-gen: --hidden must be at least 1";
   if (q.tokens < 0) return "kiln-gen: --tokens must be at least 0";
+  const bool comm = find_kernel(q.kernel)->comm;
+  if (comm && (q.ranks < 2 || q.ranks > kMaxRanks))
+    return "kiln-gen: --explain " + q.kernel + " sums over a communicator: give --ranks R, R from 2 to " +
+           std::to_string(kMaxRanks);
+  if (!comm && q.ranks != 0) return "kiln-gen: --ranks: " + q.kernel + " has no communicator";
   return std::nullopt;
 }
 
@@ -80,7 +87,8 @@ ExplainAnswer explain(const Plan& plan, const ExplainQuery& q) {
   if (auto error = query_error(q)) return {2, *error + "\n"};
   const std::vector<const Row*> rows = set_rows(plan, q);
   if (rows.empty())
-    return {0, "no " + q.kernel + " set for " + q.arch + " hidden=" + std::to_string(q.hidden) + "; have " +
+    return {0, "no " + q.kernel + " set for " + q.arch + " hidden=" + std::to_string(q.hidden) +
+                   (q.ranks > 0 ? " ranks=" + std::to_string(q.ranks) : std::string()) + "; have " +
                    hidden_sizes(plan, q) + " — the generic kernel runs\n"};
   return {0, describe(rows, q)};
 }

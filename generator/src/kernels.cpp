@@ -1,6 +1,7 @@
 // Every kernel kiln knows, declared once. Adding a kernel: its descriptor here, its
 // template in templates/, its CPU reference in reference/, its configs and its tests.
 // Semantics of each: docs/design.md, "Kernel semantics".
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -128,6 +129,45 @@ KernelDescriptor silu_mul_fp8() {
   };
 }
 
+// The tensor-parallel all-reduce fused with the residual add and RMSNorm: x summed over
+// the ranks of an NCCL communicator in rank order (bit-identical on every rank), then
+// fused_add_rms_norm(_fp8)'s math. Peer memory is NCCL symmetric-window memory reached by
+// plain loads and stores (templates/allreduce_add_rms_norm.cuh); NVLink multicast is never used.
+KernelDescriptor allreduce_add_rms_norm(bool fp8) {
+  std::vector<TensorSpec> tensors = {fp8 ? kFp8Out : kOut, kInput, kResidual, kWeight};
+  if (fp8) tensors.push_back(kScale);
+  return {
+      .name = fp8 ? "allreduce_add_rms_norm_fp8" : "allreduce_add_rms_norm",
+      .summary = fp8 ? "r = round(sum_ranks(x) + r) over residual on every rank; out = fp8(rms_norm(r) * w / scale)"
+                     : "r = round(sum_ranks(x) + r) over residual on every rank; out = round(rms_norm(r) * w)",
+      .header = "allreduce_add_rms_norm.cuh",
+      .cpp_namespace = fp8 ? "kiln::allreduce_add_rms_norm_fp8" : "kiln::allreduce_add_rms_norm",
+      .tensors = std::move(tensors),
+      .scalars = {Scalar::eps},
+      .rounding_option = true,
+      .gemma_option = true,
+      .comm = true,
+      .params =
+          {
+              {"threads", 32, 1024, {}, 32, "threads per row", {128, 256, 512, 1024}, {64, 128, 256, 512, 1024}},
+              {"vec", 1, 8, {1, 2, 4, 8}, 1, "elements per vector access", {8}, {4, 8}},
+              {"two_shot", 0, 1, {}, 1, "0: one-shot (every rank reads every rank's rows); 1: two-shot "
+               "(reduce-scatter by rows, norm, all-gather)", {0, 1}, {0, 1}},
+          },
+      .checks =
+          {
+              {"threads*vec", "the row slice threads*vec = N must divide hidden H",
+               [](const Schedule& s, int64_t) { return s["threads"] * s["vec"]; }, must_divide},
+              {"hidden/(threads*vec)", "the row slice per thread lives in registers",
+               [](const Schedule& s, int64_t hidden) { return ceil_div(hidden, s["threads"] * s["vec"]); },
+               at_most<32>},
+          },
+      // CTAs spin on their peers, so the grid stays co-resident: at most one CTA per SM
+      // of the largest GPU, rows strided over it.
+      .blocks = [](const Schedule&, int64_t, int64_t tokens) { return std::min<int64_t>(tokens, 1024); },
+  };
+}
+
 }  // namespace
 
 std::vector<KernelDescriptor> all_kernels() {
@@ -151,6 +191,8 @@ std::vector<KernelDescriptor> all_kernels() {
                       "r = round(x + r) over residual; y = rms_norm(r) * w; out = fp8(y / s), scales = s per row",
                       {kFp8Out, kTokenScales, kInput, kResidual, kWeight}, false),
       per_token_fp8(),
+      allreduce_add_rms_norm(false),
+      allreduce_add_rms_norm(true),
   };
 }
 

@@ -18,19 +18,20 @@ void plan_set(const ConfigSet& set, ArchPlan& arch) {
     if (!owner) {
       set_instances.push_back(arch.instances.size());
       owner = &arch.instances.emplace_back(Instance{
-          instance_name(set.kernel->name, set.arch, set.hidden, entry.threshold), set.kernel, set.arch, set.hidden,
-          entry.threshold, entry.schedule, {}});
+          instance_name(set.kernel->name, set.arch, set.hidden, entry.threshold, set.ranks), set.kernel, set.arch,
+          set.hidden, entry.threshold, entry.schedule, {}, set.ranks});
     }
     owner->configs.push_back(entry.path);
     arch.rows.push_back(
-        Row{set.kernel, set.hidden, entry.threshold, entry.path, owner->name, owner->threshold, entry.schedule});
+        Row{set.kernel, set.hidden, entry.threshold, entry.path, owner->name, owner->threshold, entry.schedule,
+            set.ranks});
   }
 }
 
 }  // namespace
 
 Plan make_plan(const std::vector<ConfigSet>& sets) {
-  // Sets arrive sorted by kernel, arch, hidden; grouping by arch keeps that order.
+  // Sets arrive sorted by kernel, arch, hidden, ranks; grouping by arch keeps that order.
   std::map<std::string, ArchPlan> by_arch;
   for (const ConfigSet& set : sets) {
     ArchPlan& arch = by_arch[set.arch];

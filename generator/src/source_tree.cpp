@@ -45,9 +45,9 @@ std::vector<std::string> child_names(const fs::path& folder, std::error_code& ec
   return names;
 }
 
-// configs/<kernel>/<arch>/<hidden>/<file>: nothing deeper can be valid, and a
+// configs/<kernel>/<arch>/<hidden>/[tp<R>/]<file>: nothing deeper can be valid, and a
 // bounded walk cannot loop through a symlink to a parent folder.
-constexpr int kMaxDepth = 4;
+constexpr int kMaxDepth = 5;
 
 void walk(const fs::path& folder, const std::string& prefix, int depth, SourceTree& tree) {
   std::error_code ec;

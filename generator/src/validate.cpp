@@ -33,14 +33,21 @@ constexpr std::string_view kLevelContents[] = {
     "a kernel folder holds arch folders",
     "an arch folder holds hidden-size folders",
     "a config set holds only bs<N>.json files",
+    "a config set holds only bs<N>.json files",
 };
+constexpr std::string_view kCommHiddenContents =
+    "a communicator kernel's hidden-size folder holds tp<R> folders (R ranks, 2 to 8)";
 
 constexpr std::string_view kEmptyRule[] = {
     "",
     "a kernel folder needs at least one arch folder",
     "an arch folder needs at least one hidden-size folder",
     "a config set needs at least one bs<N>.json file",
+    "a config set needs at least one bs<N>.json file",
 };
+
+// Where a kernel's config files lie: configs/<kernel>/<arch>/<hidden>/[tp<R>/]bs<N>.json.
+std::size_t file_depth(const KernelDescriptor& kernel) { return kernel.comm ? 5 : 4; }
 
 // Walks the sorted listing once; a folder that is rejected hides everything below it,
 // so one wrong name gives one message, not one per file inside.
@@ -79,8 +86,12 @@ class TreeValidator {
                                                       : visit_folder(label, parts);
     if (!accepted) {
       skipped_.insert(entry.path);
-    } else if (entry.kind == Kind::folder && depth < 4 && children_[entry.path] == 0) {
-      error(label, "folder", "(empty)", std::string(kEmptyRule[depth]));
+    } else if (entry.kind == Kind::folder && depth < file_depth(*find_kernel(parts[0])) &&
+               children_[entry.path] == 0) {
+      const bool comm_hidden = depth == 3 && find_kernel(parts[0])->comm;
+      error(label, "folder", "(empty)",
+            comm_hidden ? "a communicator kernel's hidden-size folder needs at least one tp<R> folder"
+                        : std::string(kEmptyRule[depth]));
     }
   }
 
@@ -105,17 +116,34 @@ class TreeValidator {
         error(label, "hidden", name,
               "must be a positive integer without leading zeros, at most " + std::to_string(kMaxHidden));
         return false;
-      default:
-        error(label, "folder", name, "unexpected folder; " + std::string(kLevelContents[3]));
+      case 4:
+        if (!find_kernel(parts[0])->comm) break;
+        if (name.starts_with("tp") && parse_positive(name.substr(2), kMaxRanks).value_or(0) >= 2) return true;
+        error(label, "ranks", name,
+              "must be tp<R>, R the communicator size from 2 to " + std::to_string(kMaxRanks) +
+                  " without leading zeros");
         return false;
+      default:
+        break;
     }
+    error(label, "folder", name, "unexpected folder; " + std::string(kLevelContents[3]));
+    return false;
+  }
+
+  // A communicator kernel's set lies one level deeper (tp<R>); its name is known valid here.
+  static int64_t ranks_of(const KernelDescriptor& kernel, const std::vector<std::string>& parts) {
+    return kernel.comm ? *parse_positive(parts[3].substr(2), kMaxRanks) : 0;
   }
 
   bool visit_file(const SourceEntry& entry, const std::string& label, const std::vector<std::string>& parts) {
     const std::string& name = parts.back();
     if (parts.size() == 1 && name == "README.md") return true;
-    if (parts.size() < 4) {
-      error(label, "file", name, "unexpected file; " + std::string(kLevelContents[parts.size() - 1]));
+    const std::size_t depth = parts.size() == 1 ? 4 : file_depth(*find_kernel(parts[0]));
+    if (parts.size() < depth) {
+      const bool comm_hidden = parts.size() == 4;  // a file beside a communicator kernel's tp<R> folders
+      error(label, "file", name,
+            "unexpected file; " +
+                std::string(comm_hidden ? kCommHiddenContents : kLevelContents[parts.size() - 1]));
       return false;
     }
     const std::optional<int64_t> threshold = threshold_of(label, name);
@@ -150,14 +178,16 @@ class TreeValidator {
                   int64_t threshold) {
     const KernelDescriptor& kernel = *find_kernel(parts[0]);
     const int64_t hidden = *parse_positive(parts[2], kMaxHidden);
+    const int64_t ranks = ranks_of(kernel, parts);
     ScheduleCheck check = check_config_text(kernel, entry.text, hidden);
     for (Issue& issue : check.issues) error(label, issue.key, issue.value, issue.rule);
-    ConfigSet& set = sets_[{parts[0], parts[1], hidden}];
+    ConfigSet& set = sets_[{parts[0], parts[1], hidden, ranks}];
     set.kernel = &kernel;
     set.arch = parts[1];
     set.hidden = hidden;
+    set.ranks = ranks;
     if (!thresholds_[label.substr(0, label.rfind('/'))].emplace(threshold, label).second) {
-      error(label, "file name", parts[3], "duplicate threshold " + std::to_string(threshold));
+      error(label, "file name", parts.back(), "duplicate threshold " + std::to_string(threshold));
       return;
     }
     if (check.schedule) insert_sorted(set, {threshold, label, std::move(*check.schedule)});
@@ -173,7 +203,7 @@ class TreeValidator {
   Validated result_;
   std::map<std::string, int> children_;   // folder path -> direct children
   std::set<std::string> skipped_;         // rejected entries and everything below them
-  std::map<std::tuple<std::string, std::string, int64_t>, ConfigSet> sets_;
+  std::map<std::tuple<std::string, std::string, int64_t, int64_t>, ConfigSet> sets_;
   std::map<std::string, std::map<int64_t, std::string>> thresholds_;  // set path -> threshold -> file
 };
 

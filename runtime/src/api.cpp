@@ -5,10 +5,12 @@
 #include <cstdlib>
 #include <cstring>
 #include <limits>
+#include <memory>
 #include <new>
 #include <string>
 #include <vector>
 
+#include "comm.h"
 #include "entry.h"
 #include "internal.h"
 #include "kernels.h"
@@ -33,6 +35,9 @@ struct kiln_plan {
   const Variant* rows = nullptr;    // the config set: rows sorted by threshold; nullptr = generic
   std::vector<int32_t> thresholds;  // rows[i].threshold, contiguous for the bisection
   std::string summary;
+  int32_t ranks = 0;                // communicator kernels: the communicator's size
+  int64_t max_tokens = 0;           // communicator kernels: the most tokens a launch may take
+  std::unique_ptr<kiln::runtime::Comm> comm;  // communicator kernels: the peers' workspace
 };
 
 namespace {
@@ -76,12 +81,12 @@ struct SetRows {
   std::size_t count = 0;
 };
 
-SetRows find_set(const ArchTable* table, const char* kernel, int64_t hidden) {
+SetRows find_set(const ArchTable* table, const char* kernel, int64_t hidden, int32_t ranks) {
   SetRows set;
   if (table == nullptr) return set;
   for (std::size_t i = 0; i < table->count; ++i) {
     const Variant& v = table->rows[i];
-    if (std::strcmp(v.kernel, kernel) != 0 || v.hidden != hidden) continue;
+    if (std::strcmp(v.kernel, kernel) != 0 || v.hidden != hidden || v.ranks != ranks) continue;
     if (set.rows == nullptr) set.rows = &v;
     ++set.count;
   }
@@ -89,12 +94,12 @@ SetRows find_set(const ArchTable* table, const char* kernel, int64_t hidden) {
 }
 
 // "2048, 4096, 5120, 8192": the hidden sizes that have sets, for a loud miss.
-std::string hidden_sizes_with_sets(const ArchTable* table, const char* kernel) {
+std::string hidden_sizes_with_sets(const ArchTable* table, const char* kernel, int32_t ranks) {
   std::string out;
   int64_t last = -1;
   for (std::size_t i = 0; table != nullptr && i < table->count; ++i) {
     const Variant& v = table->rows[i];
-    if (std::strcmp(v.kernel, kernel) != 0 || v.hidden == last) continue;
+    if (std::strcmp(v.kernel, kernel) != 0 || v.ranks != ranks || v.hidden == last) continue;
     if (!out.empty()) out += ", ";
     out += std::to_string(v.hidden);
     last = v.hidden;
@@ -109,31 +114,37 @@ struct Choice {
   bool missing_set;  // the generic kernel runs because no set exists (strict turns this into an error)
 };
 
-Choice choose(const KernelInfo& kernel, const std::string& arch, int64_t hidden, kiln_set_policy policy) {
+// "" or "/tp2": a communicator kernel's sets lie one level below the hidden size.
+std::string ranks_folder(int32_t ranks) { return ranks > 0 ? "/tp" + std::to_string(ranks) : std::string(); }
+
+Choice choose(const KernelInfo& kernel, const std::string& arch, int64_t hidden, int32_t ranks,
+              kiln_set_policy policy) {
   Choice c{{}, {}, false};
   if (policy == KILN_SET_GENERIC) {
     c.why = "the generic kernel by request (KILN_SET_GENERIC)";
     return c;
   }
   const ArchTable* table = kiln::runtime::find_table(arch);
-  c.set = find_set(table, kernel.name, hidden);
+  c.set = find_set(table, kernel.name, hidden, ranks);
   if (c.set.rows != nullptr) {
     std::string thresholds;
     for (std::size_t i = 0; i < c.set.count; ++i)
       thresholds += (i ? ", " : "") + std::to_string(c.set.rows[i].threshold);
     c.why = "config set configs/" + std::string(kernel.name) + "/" + arch + "/" + std::to_string(hidden) +
-            " (thresholds " + thresholds + ")";
+            ranks_folder(ranks) + " (thresholds " + thresholds + ")";
     return c;
   }
   c.missing_set = true;
-  c.why = "no " + std::string(kernel.name) + " set for " + arch + " hidden=" + std::to_string(hidden) + "; have " +
-          hidden_sizes_with_sets(table, kernel.name) + " — using the generic kernel";
+  c.why = "no " + std::string(kernel.name) + " set for " + arch + " hidden=" + std::to_string(hidden) +
+          (ranks > 0 ? " ranks=" + std::to_string(ranks) : std::string()) + "; have " +
+          hidden_sizes_with_sets(table, kernel.name, ranks) + " — using the generic kernel";
   return c;
 }
 
 // `arch` must be a string with static lifetime (kiln_variant_info's strings outlive plans).
-void fill_info(kiln_variant_info* info, const KernelInfo& kernel, const char* arch, int64_t hidden,
+void fill_info(kiln_variant_info* info, const KernelInfo& kernel, const char* arch, int64_t hidden, int32_t ranks,
                const Variant* row) {
+  info->ranks = ranks;
   info->kernel = kernel.name;
   info->arch = arch;
   info->hidden = hidden;
@@ -280,6 +291,20 @@ kiln_status check_options(const KernelInfo& kernel, const kiln_plan_options& o) 
     return fail(KILN_ERROR_INVALID_ARGUMENT, "%s: static_weight = %d: must be 0 or 1", kernel.name, o.static_weight);
   if (o.static_weight && !(kernel.options & KILN_OPTION_STATIC_WEIGHT))
     return fail(KILN_ERROR_INVALID_ARGUMENT, "%s has no weight: static_weight must be 0", kernel.name);
+  if (!(kernel.options & KILN_OPTION_COMM)) {
+    if (o.comm != nullptr)
+      return fail(KILN_ERROR_INVALID_ARGUMENT, "%s has no communicator: comm must be NULL", kernel.name);
+    if (o.max_tokens != 0)
+      return fail(KILN_ERROR_INVALID_ARGUMENT, "%s has no communicator: max_tokens must be 0", kernel.name);
+    return KILN_SUCCESS;
+  }
+  if (o.comm == nullptr)
+    return fail(KILN_ERROR_INVALID_ARGUMENT, "%s sums over the ranks of an NCCL communicator: comm (an ncclComm_t) is NULL",
+                kernel.name);
+  if (o.max_tokens <= 0 || o.max_tokens > kMaxTokens)
+    return fail(KILN_ERROR_INVALID_ARGUMENT, "%s: max_tokens = %lld: must be in 1..%lld (the most tokens a launch takes; "
+                "it sizes the peer workspace)", kernel.name, static_cast<long long>(o.max_tokens),
+                static_cast<long long>(kMaxTokens));
   return KILN_SUCCESS;
 }
 
@@ -293,14 +318,15 @@ kiln_status launch_as(const kiln_plan* plan, const char* kernel, const kiln_args
   return kiln_launch(plan, args, stream);
 }
 
-kiln_status plan_for_arch(const kiln_plan_options* options, const char* arch_name, int32_t device, kiln_plan** plan) {
+kiln_status plan_for_arch(const kiln_plan_options* options, const char* arch_name, int32_t device, kiln_plan** plan,
+                          int32_t ranks) {
   const KernelInfo* kernel = nullptr;
   if (kiln_status s = check_kernel_and_hidden(options->kernel, options->hidden, &kernel); s != KILN_SUCCESS) return s;
   if (kiln_status s = check_options(*kernel, *options); s != KILN_SUCCESS) return s;
   const std::string arch = arch_name;
   kiln_set_policy policy = options->policy;
   if (policy == KILN_SET_EXACT && env_flag("KILN_STRICT")) policy = KILN_SET_STRICT;
-  Choice choice = choose(*kernel, arch, options->hidden, policy);
+  Choice choice = choose(*kernel, arch, options->hidden, ranks, policy);
   if (choice.missing_set && policy == KILN_SET_STRICT)
     return fail(KILN_ERROR_NO_CONFIG_SET, "%s (strict plan)", choice.why.c_str());
 
@@ -313,6 +339,8 @@ kiln_status plan_for_arch(const kiln_plan_options* options, const char* arch_nam
   p->gemma = options->gemma != 0;
   p->static_weight = options->static_weight != 0;
   p->roles = role_mask(*kernel);
+  p->ranks = ranks;
+  p->max_tokens = options->max_tokens;
   p->device = device;
   p->arch = arch;
   p->rows = choice.set.rows;
@@ -321,6 +349,7 @@ kiln_status plan_for_arch(const kiln_plan_options* options, const char* arch_nam
   if (options->rounding == KILN_ROUNDING_VLLM) opts += " rounding=vllm";
   if (options->gemma) opts += " gemma";
   if (options->static_weight) opts += " static_weight";
+  if (ranks > 0) opts += " ranks=" + std::to_string(ranks) + " max_tokens=" + std::to_string(options->max_tokens);
   p->summary = std::string(kernel->name) + " hidden=" + std::to_string(options->hidden) + " " + dtype_name(options->dtype) +
                opts + " on device " + std::to_string(device) + " (" + arch + "): " + choice.why;
   if (env_flag("KILN_LOG")) std::fprintf(stderr, "kiln: plan %s\n", p->summary.c_str());
@@ -352,6 +381,8 @@ const char* kiln_status_name(kiln_status status) {
     case KILN_ERROR_ALIASING: return "KILN_ERROR_ALIASING";
     case KILN_ERROR_WRONG_DEVICE: return "KILN_ERROR_WRONG_DEVICE";
     case KILN_ERROR_DTYPE_MISMATCH: return "KILN_ERROR_DTYPE_MISMATCH";
+    case KILN_ERROR_NCCL: return "KILN_ERROR_NCCL";
+    case KILN_ERROR_UNSUPPORTED_COMM: return "KILN_ERROR_UNSUPPORTED_COMM";
   }
   return "KILN_STATUS_UNKNOWN";
 }
@@ -429,7 +460,21 @@ kiln_status kiln_plan_create(const kiln_plan_options* caller_options, kiln_plan*
     }
   }
 
-  return kiln::runtime::plan_for_arch(options, arch.c_str(), device, plan);
+  if (!(kernel->options & KILN_OPTION_COMM)) return kiln::runtime::plan_for_arch(options, arch.c_str(), device, plan);
+
+  // A communicator kernel: the peers' workspace first (collective; it knows the rank
+  // count that picks the config set), then the plan that owns it.
+  kiln::runtime::CommError comm_error;
+  std::unique_ptr<kiln::runtime::Comm> comm = kiln::runtime::Comm::create(
+      *kernel, options->comm, device,
+      options->dtype == KILN_DTYPE_BF16 ? kiln::detail::DType::bf16 : kiln::detail::DType::fp16, options->hidden,
+      options->max_tokens, comm_error);
+  if (comm == nullptr) return fail(comm_error.status, "%s", comm_error.message.c_str());
+  const int32_t ranks = comm->state().ranks;
+  if (kiln_status s = kiln::runtime::plan_for_arch(options, arch.c_str(), device, plan, ranks); s != KILN_SUCCESS)
+    return s;
+  (*plan)->comm = std::move(comm);
+  return KILN_SUCCESS;
 }
 
 void kiln_plan_destroy(kiln_plan* plan) { delete plan; }
@@ -455,16 +500,27 @@ static void copy_back(const T& full, T* out) {
 
 // tokens = 0 launches nothing: no variant serves it (kiln-gen --explain says the same).
 static void fill_info_for(kiln_variant_info* info, const KernelInfo& kernel, const char* arch, int64_t hidden,
-                          const Variant* rows, const int32_t* thresholds, std::size_t count, int64_t tokens) {
+                          int32_t ranks, const Variant* rows, const int32_t* thresholds, std::size_t count, int64_t tokens) {
   kiln_variant_info full{};
   full.struct_size = sizeof full;
   const Variant* row = rows && tokens > 0 ? &rows[kiln::detail::select_bucket(thresholds, count, tokens)] : nullptr;
-  fill_info(&full, kernel, arch, hidden, row);
+  fill_info(&full, kernel, arch, hidden, ranks, row);
   if (tokens == 0) {  // nothing launches: neither a specialised nor the generic kernel
     full.name = "";
     full.is_fallback = 0;
   }
   copy_back(full, info);
+}
+
+// kiln_explain and kiln_explain_comm, once their arguments are checked.
+static kiln_status explain_for(const KernelInfo& kernel, const char* arch, int64_t hidden, int32_t ranks, int64_t tokens,
+                               kiln_variant_info* info) {
+  const Choice choice = choose(kernel, arch, hidden, ranks, KILN_SET_EXACT);
+  std::vector<int32_t> thresholds;
+  for (std::size_t i = 0; i < choice.set.count; ++i) thresholds.push_back(choice.set.rows[i].threshold);
+  fill_info_for(info, kernel, kiln::runtime::static_arch_name(arch), hidden, ranks, choice.set.rows, thresholds.data(),
+                thresholds.size(), tokens);
+  return ok();
 }
 
 extern "C" {
@@ -475,7 +531,7 @@ kiln_status kiln_plan_describe(const kiln_plan* plan, int64_t tokens, kiln_varia
   if (tokens < 0 || tokens > kMaxTokens)
     return fail(KILN_ERROR_INVALID_TOKENS, "kiln_plan_describe: tokens = %lld: must be in 0..%lld",
                 static_cast<long long>(tokens), static_cast<long long>(kMaxTokens));
-  fill_info_for(info, *plan->kernel, kiln::runtime::static_arch_name(plan->arch), plan->hidden, plan->rows,
+  fill_info_for(info, *plan->kernel, kiln::runtime::static_arch_name(plan->arch), plan->hidden, plan->ranks, plan->rows,
                 plan->thresholds.data(), plan->thresholds.size(), tokens);
   return ok();
 }
@@ -491,12 +547,30 @@ kiln_status kiln_explain(const char* kernel_name, const char* arch, int64_t hidd
   if (!kiln::runtime::is_target_arch(arch))
     return fail(KILN_ERROR_NO_DEVICE_IMAGE, "kiln_explain: arch '%s' is not a target of this library (built for %s)", arch,
                 kiln::runtime::target_archs());
-  const Choice choice = choose(*kernel, arch, hidden, KILN_SET_EXACT);
-  std::vector<int32_t> thresholds;
-  for (std::size_t i = 0; i < choice.set.count; ++i) thresholds.push_back(choice.set.rows[i].threshold);
-  fill_info_for(info, *kernel, kiln::runtime::static_arch_name(arch), hidden, choice.set.rows, thresholds.data(),
-                thresholds.size(), tokens);
-  return ok();
+  if (kernel->options & KILN_OPTION_COMM)
+    return fail(KILN_ERROR_INVALID_ARGUMENT, "kiln_explain: %s sums over a communicator: use kiln_explain_comm, which "
+                "takes the rank count", kernel->name);
+  return explain_for(*kernel, arch, hidden, 0, tokens, info);
+}
+
+kiln_status kiln_explain_comm(const char* kernel_name, const char* arch, int64_t hidden, int32_t ranks, int64_t tokens,
+                              kiln_variant_info* info) {
+  if (arch == nullptr || info == nullptr) return fail(KILN_ERROR_INVALID_ARGUMENT, "kiln_explain_comm: arch or info is NULL");
+  if (kiln_status s = check_info(info, "kiln_explain_comm"); s != KILN_SUCCESS) return s;
+  const KernelInfo* kernel = nullptr;
+  if (kiln_status s = check_kernel_and_hidden(kernel_name, hidden, &kernel); s != KILN_SUCCESS) return s;
+  if (tokens < 0 || tokens > kMaxTokens)
+    return fail(KILN_ERROR_INVALID_TOKENS, "kiln_explain_comm: tokens = %lld: must be in 0..%lld",
+                static_cast<long long>(tokens), static_cast<long long>(kMaxTokens));
+  if (!(kernel->options & KILN_OPTION_COMM))
+    return fail(KILN_ERROR_INVALID_ARGUMENT, "kiln_explain_comm: %s has no communicator: use kiln_explain", kernel->name);
+  if (ranks < 2 || ranks > kiln::detail::kMaxRanks)
+    return fail(KILN_ERROR_UNSUPPORTED_COMM, "kiln_explain_comm: ranks = %d: must be in 2..%d", ranks,
+                kiln::detail::kMaxRanks);
+  if (!kiln::runtime::is_target_arch(arch))
+    return fail(KILN_ERROR_NO_DEVICE_IMAGE, "kiln_explain_comm: arch '%s' is not a target of this library (built for %s)",
+                arch, kiln::runtime::target_archs());
+  return explain_for(*kernel, arch, hidden, ranks, tokens, info);
 }
 
 }  // extern "C"
@@ -595,6 +669,9 @@ kiln_status kiln_launch(const kiln_plan* plan, const kiln_args* caller_args, voi
     return fail(KILN_ERROR_DTYPE_MISMATCH, "%s: args.dtype = %d but the plan was made for %s", name,
                 static_cast<int>(args.dtype), dtype_name(plan->dtype));
   }
+  if (plan->comm != nullptr && args.tokens > plan->max_tokens)
+    return fail(KILN_ERROR_INVALID_TOKENS, "%s: tokens = %lld: the plan's max_tokens is %lld (its peer workspace holds "
+                "no more)", name, static_cast<long long>(args.tokens), static_cast<long long>(plan->max_tokens));
   if (args.tokens == 0) return ok();
   const Variant* row = nullptr;
   if (plan->rows != nullptr) row = &plan->rows[kiln::detail::select_bucket(plan->thresholds.data(), plan->thresholds.size(), args.tokens)];
@@ -622,7 +699,8 @@ kiln_status kiln_launch(const kiln_plan* plan, const kiln_args* caller_args, voi
       args.eps,
       plan->rounding == KILN_ROUNDING_VLLM ? kiln::detail::Rounding::vllm : kiln::detail::Rounding::single,
       plan->gemma,
-      plan->static_weight};
+      plan->static_weight,
+      plan->comm ? &plan->comm->state() : nullptr};
   const cudaError_t err = (row ? row->launch : plan->kernel->generic)(params, static_cast<cudaStream_t>(stream));
   if (err != cudaSuccess) return cuda_failure(err, row ? row->name : plan->kernel->generic_name);
   return KILN_SUCCESS;

@@ -7,6 +7,8 @@ namespace kiln::runtime {
 
 // Plan creation once the device's arch is known and its image checked: picks the
 // config set. kiln_plan_create calls it; tests call it to plan for an arch without a GPU.
-kiln_status plan_for_arch(const kiln_plan_options* options, const char* arch, int32_t device, kiln_plan** plan);
+// ranks: a communicator kernel's rank count (its sets are per rank count); 0 for the others.
+kiln_status plan_for_arch(const kiln_plan_options* options, const char* arch, int32_t device, kiln_plan** plan,
+                          int32_t ranks = 0);
 
 }  // namespace kiln::runtime

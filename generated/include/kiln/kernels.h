@@ -8,6 +8,12 @@
 extern "C" {
 #endif
 
+/* r = round(sum_ranks(x) + r) over residual on every rank; out = round(rms_norm(r) * w) */
+KILN_API kiln_status kiln_allreduce_add_rms_norm(const kiln_plan* plan, void* out, const void* input, void* residual, const void* weight, float eps, kiln_dtype dtype, int64_t tokens, int64_t hidden, void* stream);
+
+/* r = round(sum_ranks(x) + r) over residual on every rank; out = fp8(rms_norm(r) * w / scale) */
+KILN_API kiln_status kiln_allreduce_add_rms_norm_fp8(const kiln_plan* plan, void* out, const void* input, void* residual, const void* weight, const float* scale, float eps, kiln_dtype dtype, int64_t tokens, int64_t hidden, void* stream);
+
 /* r = round(x + r) over residual; x = round(rms_norm(r) * w) over input (vLLM's in-place contract) */
 KILN_API kiln_status kiln_fused_add_rms_norm(const kiln_plan* plan, void* input, void* residual, const void* weight, float eps, kiln_dtype dtype, int64_t tokens, int64_t hidden, void* stream);
 

@@ -88,6 +88,11 @@ struct KernelDescriptor {
   std::vector<Scalar> scalars;
   bool rounding_option = false;    // kiln_plan_options.rounding applies
   bool gemma_option = false;       // kiln_plan_options.gemma applies
+  // Sums over the ranks of an NCCL communicator (kiln_plan_options.comm): its config sets
+  // live one level deeper, configs/<kernel>/<arch>/<hidden>/tp<R>/bs<N>.json, the rank
+  // count R is the Schedule's first argument after the hidden size, and the template
+  // provides workspace_bytes() and workspace_init() for the plan's peer workspace.
+  bool comm = false;
   std::vector<ParamSpec> params;   // template argument order, after the hidden size
   std::vector<CrossCheck> checks;
   // Thread blocks a launch of `tokens` rows takes (non-decreasing in tokens), as the
@@ -115,6 +120,7 @@ std::string arch_list();  // "sm80, sm86, ..."
 std::optional<std::string_view> arch_gencode(std::string_view arch);
 
 inline constexpr int64_t kMaxHidden = 1048576;
+inline constexpr int64_t kMaxRanks = 8;  // a communicator kernel's tp<R> folders: R in [2, kMaxRanks]
 inline constexpr int64_t kMaxGridBlocks = 2147483647;  // gridDim.x on sm_30 and later
 
 // The largest token count (at most kMaxThreshold) whose launch takes at most

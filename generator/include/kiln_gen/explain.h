@@ -14,6 +14,7 @@ struct ExplainQuery {
   std::string arch;
   int64_t hidden = 0;
   int64_t tokens = 0;
+  int64_t ranks = 0;  // communicator kernels: the communicator size (--ranks); 0 for the others
 };
 
 struct ExplainAnswer {

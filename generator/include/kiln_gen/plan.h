@@ -21,6 +21,7 @@ struct Instance {
   int64_t threshold = 0;
   Schedule schedule;
   std::vector<std::string> configs;  // every config file using it, by threshold
+  int64_t ranks = 0;  // communicator kernels: the communicator size (the tp<R> folder); 0 for the others
 };
 
 // One dispatch-table row: a config file and the instance that runs for it.
@@ -32,12 +33,13 @@ struct Row {
   std::string instance;
   int64_t instance_threshold = 0;  // != threshold when the row shares another's instance
   Schedule schedule;
+  int64_t ranks = 0;  // communicator kernels: the communicator size; 0 for the others
 };
 
 struct ArchPlan {
   std::string arch;
-  std::vector<Instance> instances;  // sorted by kernel, hidden, threshold
-  std::vector<Row> rows;            // sorted by kernel, hidden, threshold
+  std::vector<Instance> instances;  // sorted by kernel, hidden, ranks, threshold
+  std::vector<Row> rows;            // sorted by kernel, hidden, ranks, threshold
 };
 
 struct Plan {

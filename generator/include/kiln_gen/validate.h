@@ -21,11 +21,12 @@ struct ConfigSet {
   const KernelDescriptor* kernel = nullptr;
   std::string arch;
   int64_t hidden = 0;
+  int64_t ranks = 0;                 // communicator kernels: the tp<R> folder's R; 0 for the others
   std::vector<ConfigEntry> entries;  // sorted by threshold
 };
 
 struct Validated {
-  std::vector<ConfigSet> sets;      // sorted by kernel, arch, hidden
+  std::vector<ConfigSet> sets;      // sorted by kernel, arch, hidden, ranks
   std::vector<Diagnostic> errors;   // empty when the tree is usable
 };
 

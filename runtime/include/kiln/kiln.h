@@ -210,9 +210,12 @@ KILN_API void kiln_plan_destroy(kiln_plan* plan);
 KILN_API const char* kiln_plan_summary(const kiln_plan* plan);
 KILN_API kiln_status kiln_plan_describe(const kiln_plan* plan, int64_t tokens, kiln_variant_info* info);
 
-/* The same answer without a device: which variant would serve (kernel, arch, hidden, tokens). */
+/* The same answer without a device: which variant would serve (kernel, arch, hidden, tokens).
+ * A communicator kernel (KILN_OPTION_COMM) is explained by kiln_explain_comm, for a rank count. */
 KILN_API kiln_status kiln_explain(const char* kernel, const char* arch, int64_t hidden, int64_t tokens,
                                   kiln_variant_info* info);
+KILN_API kiln_status kiln_explain_comm(const char* kernel, const char* arch, int64_t hidden, int32_t ranks,
+                                       int64_t tokens, kiln_variant_info* info);
 
 /* Every step: launch on `stream` (a cudaStream_t), on the plan's device: the calling
  * thread's current device must be the plan's (else KILN_ERROR_WRONG_DEVICE). */
