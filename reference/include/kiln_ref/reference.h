@@ -64,6 +64,9 @@ struct Problem {
   Rounding rounding = Rounding::single;
   bool gemma = false;
   Tensors inputs{};
+  // Communicator kernels (KILN_OPTION_COMM): every rank's x in rank order, host copies
+  // ([T, H] each; inputs[KILN_ROLE_INPUT] is this rank's). Empty for the others.
+  std::vector<const void*> rank_inputs;
 
   // "rms_norm_fp8 bf16 hidden=4096 tokens=17 rounding=vllm gemma"
   std::string label() const {
@@ -71,6 +74,7 @@ struct Problem {
                     " tokens=" + std::to_string(tokens);
     if (rounding == Rounding::vllm) s += " rounding=vllm";
     if (gemma) s += " gemma";
+    if (!rank_inputs.empty()) s += " ranks=" + std::to_string(rank_inputs.size());
     return s;
   }
 };
@@ -267,6 +271,63 @@ inline Expected per_token_fp8(const Problem& p) { return rms_norm_family(p, {fal
 inline Expected rms_norm_per_token_fp8(const Problem& p) { return rms_norm_family(p, {false, false, true}); }
 inline Expected fused_add_rms_norm_per_token_fp8(const Problem& p) { return rms_norm_family(p, {true, false, true}); }
 
+// allreduce_add_rms_norm(_fp8) (templates/allreduce_add_rms_norm.cuh): x_k, rank k's
+// [T, H] (Problem::rank_inputs), summed over the R ranks, then fused_add_rms_norm(_fp8):
+//   s = x_0 + x_1 + ... + x_{R-1}: fp32 additions in rank order, an x of -0 counted as +0.
+//           This sum is the definition (every rank forms it, so all agree bit for bit), so
+//           it is modelled exactly in fp32, not in double; so is the add below.
+//   single: r' = round_T(fp32(s + r));  vllm: r' = round_T(fp32(round_T(s) + r));
+//           an r' of -0 is written as +0. r' is written over the residual on every rank.
+//   out:    fused_add_rms_norm's norm of r' (its conventions, gemma), in the input dtype,
+//           or fp8(norm(r') * (1 / scale)); always in the OUTPUT role (x is only read).
+inline Expected allreduce_family(const Problem& p, bool fp8) {
+  const DType d = p.dtype;
+  const int64_t T = p.tokens, H = p.hidden;
+  const std::size_t ranks = p.rank_inputs.size();
+  if (ranks < 2)
+    throw std::invalid_argument(p.kernel + " reference: Problem::rank_inputs must hold every rank's x (2 or more ranks), has " +
+                                std::to_string(ranks));
+  for (const void* x : p.rank_inputs)
+    if (x == nullptr) throw std::invalid_argument(p.kernel + " reference: a Problem::rank_inputs entry is NULL");
+  need<uint16_t>(p, KILN_ROLE_INPUT);  // this rank's x: checked unchanged
+  const auto* r = need<uint16_t>(p, KILN_ROLE_RESIDUAL);
+  const bool vllm = p.rounding == Rounding::vllm;
+  const std::size_t n = static_cast<std::size_t>(T * H);
+  std::vector<uint16_t> reduced(n), zeros(n, 0);
+  for_each_row(T, [&](int64_t t) {
+    for (int64_t i = 0; i < H; ++i) {
+      const std::size_t at = static_cast<std::size_t>(t * H + i);
+      float s = 0.0f;
+      for (std::size_t k = 0; k < ranks; ++k) {
+        uint16_t b = static_cast<const uint16_t*>(p.rank_inputs[k])[at];
+        if (b == 0x8000) b = 0;
+        const float v = to_float(d, b);
+        s = k == 0 ? v : s + v;
+      }
+      const double rv = to_float(d, r[at]);
+      // Two floats' sum is exact in double: its float is the fp32 sum.
+      const double sum = (vllm ? round_to(d, s) : static_cast<double>(s)) + rv;
+      uint16_t bits = round_bits(d, static_cast<double>(static_cast<float>(sum)));
+      if (bits == 0x8000) bits = 0;
+      reduced[at] = bits;
+    }
+  });
+  // fused_add_rms_norm(_fp8) of x = r', r = +0: its residual is r' (exact), its output
+  // the norm of r'.
+  Problem q = p;
+  q.inputs[KILN_ROLE_INPUT] = reduced.data();
+  q.inputs[KILN_ROLE_RESIDUAL] = zeros.data();
+  Expected e = rms_norm_family(q, {true, fp8});
+  if (!fp8) {  // fused_add_rms_norm writes over x; this kernel writes the output
+    e.roles[KILN_ROLE_OUTPUT] = std::move(e.roles[KILN_ROLE_INPUT]);
+    e.roles[KILN_ROLE_INPUT] = {};
+  }
+  return e;
+}
+
+inline Expected allreduce_add_rms_norm(const Problem& p) { return allreduce_family(p, false); }
+inline Expected allreduce_add_rms_norm_fp8(const Problem& p) { return allreduce_family(p, true); }
+
 // silu_mul_fp8: input [T, 2H], a = x[t, i], b = x[t, H + i];
 // out = fp8(a / (1 + e^-a) * b * (1 / scale)). No options.
 inline Expected silu_mul_fp8(const Problem& p) {
@@ -301,6 +362,8 @@ struct ReferenceEntry {
 
 // Sorted by name, as the library's registry.
 inline constexpr ReferenceEntry kReferences[] = {
+    {"allreduce_add_rms_norm", &detail::allreduce_add_rms_norm},
+    {"allreduce_add_rms_norm_fp8", &detail::allreduce_add_rms_norm_fp8},
     {"fused_add_rms_norm", &detail::fused_add_rms_norm},
     {"fused_add_rms_norm_fp8", &detail::fused_add_rms_norm_fp8},
     {"fused_add_rms_norm_per_token_fp8", &detail::fused_add_rms_norm_per_token_fp8},
