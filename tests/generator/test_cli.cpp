@@ -17,7 +17,8 @@ namespace {
 TEST(Cli, HelpListsEveryOptionAndExitsZero) {
   const RunResult r = run_gen({"--help"});
   EXPECT_EQ(r.code, 0);
-  for (const char* option : {"--configs", "--out", "--check", "--explain", "--arch", "--hidden", "--tokens", "Exit codes"})
+  for (const char* option :
+       {"--configs", "--out", "--check", "--explain", "--arch", "--hidden", "--tokens", "--ranks", "Exit codes"})
     EXPECT_NE(r.out.find(option), std::string::npos) << option << "\n" << r.out;
 }
 
@@ -29,6 +30,12 @@ TEST(Cli, ExplainWithoutItsArgumentsIsAUsageError) {
 
 TEST(Cli, ArchWithoutExplainIsAUsageError) {
   EXPECT_EQ(run_gen({"--arch", "sm90"}).code, static_cast<int>(CLI::ExitCodes::RequiresError));
+}
+
+TEST(Cli, RanksWithoutExplainIsAUsageError) {
+  const RunResult r = run_gen({"--ranks", "2"});
+  EXPECT_EQ(r.code, static_cast<int>(CLI::ExitCodes::RequiresError));
+  EXPECT_NE(r.err.find("--ranks requires --explain"), std::string::npos) << r.err;
 }
 
 TEST(Cli, CheckAndExplainExcludeEachOther) {

@@ -1,9 +1,12 @@
 // Plan (sharing identical schedules) and the emitters' exact formats, in memory.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include <nlohmann/json.hpp>
 
 #include "kiln_gen/emit.h"
+#include "kiln_gen/names.h"
 #include "kiln_gen/plan.h"
 #include "test_support.h"
 
@@ -15,11 +18,25 @@ Schedule rms_schedule(int64_t threads, int64_t vec, int64_t rows, int64_t cluste
 }
 
 ConfigSet rms_set(const std::string& arch, int64_t hidden, const std::vector<std::pair<int64_t, Schedule>>& entries) {
-  ConfigSet set{find_kernel("rms_norm_fp8"), arch, hidden, {}};
+  ConfigSet set{find_kernel("rms_norm_fp8"), arch, hidden, /*ranks=*/0, {}};
   for (const auto& [threshold, schedule] : entries)
     set.entries.push_back({threshold, "configs/rms_norm_fp8/" + arch + "/" + std::to_string(hidden) + "/bs" +
                                           std::to_string(threshold) + ".json",
                            schedule});
+  return set;
+}
+
+Schedule allreduce_schedule(int64_t threads, int64_t vec, int64_t two_shot, const char* kernel = "allreduce_add_rms_norm") {
+  return {find_kernel(kernel), {threads, vec, two_shot}};
+}
+
+// A communicator kernel's set: configs/<kernel>/<arch>/<hidden>/tp<ranks>/bs<N>.json.
+ConfigSet allreduce_set(const std::string& arch, int64_t hidden, int64_t ranks,
+                        const std::vector<std::pair<int64_t, Schedule>>& entries,
+                        const std::string& kernel = "allreduce_add_rms_norm") {
+  ConfigSet set{find_kernel(kernel), arch, hidden, ranks, {}};
+  for (const auto& [threshold, schedule] : entries)
+    set.entries.push_back({threshold, config_path(kernel, arch, hidden, threshold, ranks), schedule});
   return set;
 }
 
@@ -52,6 +69,37 @@ TEST(Plan, SharingStaysWithinOneSet) {
   ASSERT_EQ(plan.archs[1].instances.size(), 2u);
   EXPECT_EQ(plan.archs[1].instances[0].name, "rms_norm_fp8_sm90_h2048_bs1");
   EXPECT_EQ(plan.archs[1].instances[1].name, "rms_norm_fp8_sm90_h4096_bs1");
+}
+
+// Sets of one kernel, arch and hidden size but another rank count are separate sets:
+// nothing is shared across them, and instances and rows carry their rank count.
+TEST(Plan, CommunicatorSetsArePerRankCountAndNeverShareAcrossIt) {
+  const Schedule a = allreduce_schedule(512, 8, 0), b = allreduce_schedule(512, 8, 1);
+  const Plan plan = make_plan({allreduce_set("sm90", 4096, 2, {{1, a}, {512, b}}),
+                               allreduce_set("sm90", 4096, 4, {{1, a}, {8, a}})});
+  ASSERT_EQ(plan.archs.size(), 1u);
+  const ArchPlan& arch = plan.archs[0];
+  std::vector<std::string> instances;
+  for (const Instance& i : arch.instances) instances.push_back(i.name + " ranks=" + std::to_string(i.ranks));
+  EXPECT_EQ(instances, (std::vector<std::string>{"allreduce_add_rms_norm_sm90_h4096_tp2_bs1 ranks=2",
+                                                 "allreduce_add_rms_norm_sm90_h4096_tp2_bs512 ranks=2",
+                                                 "allreduce_add_rms_norm_sm90_h4096_tp4_bs1 ranks=4"}));
+  EXPECT_EQ(arch.instances[2].configs,
+            (std::vector<std::string>{"configs/allreduce_add_rms_norm/sm90/4096/tp4/bs1.json",
+                                      "configs/allreduce_add_rms_norm/sm90/4096/tp4/bs8.json"}));
+  std::vector<std::string> rows;
+  for (const Row& r : arch.rows)
+    rows.push_back(r.config + " -> " + r.instance + " ranks=" + std::to_string(r.ranks));
+  EXPECT_EQ(rows, (std::vector<std::string>{
+                      "configs/allreduce_add_rms_norm/sm90/4096/tp2/bs1.json -> allreduce_add_rms_norm_sm90_h4096_tp2_bs1 ranks=2",
+                      "configs/allreduce_add_rms_norm/sm90/4096/tp2/bs512.json -> allreduce_add_rms_norm_sm90_h4096_tp2_bs512 ranks=2",
+                      "configs/allreduce_add_rms_norm/sm90/4096/tp4/bs1.json -> allreduce_add_rms_norm_sm90_h4096_tp4_bs1 ranks=4",
+                      "configs/allreduce_add_rms_norm/sm90/4096/tp4/bs8.json -> allreduce_add_rms_norm_sm90_h4096_tp4_bs1 ranks=4",
+                  }));
+  // Every other kernel's instances and rows have ranks 0.
+  const Plan other = make_plan({rms_set("sm90", 2048, {{1, rms_schedule(256, 8, 1, 1)}})});
+  EXPECT_EQ(other.archs[0].instances[0].ranks, 0);
+  EXPECT_EQ(other.archs[0].rows[0].ranks, 0);
 }
 
 TEST(EmitInstance, SharedInstanceMatchesTheDesignExample) {
@@ -98,6 +146,43 @@ TEST(EmitInstance, UnsharedInstanceBannerNamesOneFile) {
   EXPECT_EQ(text.find("identical schedule"), std::string::npos);
 }
 
+// A communicator kernel's Schedule takes the rank count right after the hidden size.
+TEST(EmitInstance, CommunicatorKernelGetsTheRanksArgumentAfterTheHiddenSize) {
+  const Instance instance{"allreduce_add_rms_norm_fp8_sm90_h4096_tp2_bs512",
+                          find_kernel("allreduce_add_rms_norm_fp8"),
+                          "sm90",
+                          4096,
+                          512,
+                          allreduce_schedule(512, 8, 1, "allreduce_add_rms_norm_fp8"),
+                          {"configs/allreduce_add_rms_norm_fp8/sm90/4096/tp2/bs512.json"},
+                          2};
+  EXPECT_EQ(emit_instance(instance),
+            R"(// Generated by kiln-gen from configs/allreduce_add_rms_norm_fp8/sm90/4096/tp2/bs512.json
+// Do not edit: change the config and regenerate (README.md, "Retuning and regenerating").
+#include "allreduce_add_rms_norm.cuh"
+
+namespace kiln::generated {
+
+cudaError_t allreduce_add_rms_norm_fp8_sm90_h4096_tp2_bs512(const kiln::detail::LaunchParams& p, cudaStream_t stream) {
+  using S = kiln::allreduce_add_rms_norm_fp8::Schedule</*hidden=*/4096, /*ranks=*/2, /*threads=*/512, /*vec=*/8, /*two_shot=*/1>;
+  return kiln::allreduce_add_rms_norm_fp8::launch<S>(p, stream);
+}
+
+}  // namespace kiln::generated
+)");
+  // The rank count comes from the instance (its tp<R> folder), not a fixed 2.
+  Instance tp8 = instance;
+  tp8.ranks = 8;
+  EXPECT_NE(emit_instance(tp8).find("Schedule</*hidden=*/4096, /*ranks=*/8, /*threads=*/512,"), std::string::npos);
+}
+
+TEST(EmitInstance, OtherKernelsGetNoRanksArgument) {
+  const Plan plan = make_plan({rms_set("sm90", 2048, {{1, rms_schedule(256, 8, 1, 1)}})});
+  const std::string text = emit_instance(plan.archs[0].instances[0]);
+  EXPECT_NE(text.find("Schedule</*hidden=*/2048, /*threads=*/256,"), std::string::npos) << text;
+  EXPECT_EQ(text.find("ranks"), std::string::npos) << text;
+}
+
 TEST(EmitInstance, ThreeSharingFilesAreAllNamed) {
   const Schedule a = rms_schedule(256, 8, 1, 1);
   const Plan plan = make_plan({rms_set("sm90", 2048, {{1, a}, {8, a}, {64, a}})});
@@ -120,7 +205,7 @@ TEST(EmitDispatch, OneSortedRowPerConfigWithSharingComment) {
 // Do not edit: change the configs and regenerate (README.md, "Retuning and regenerating").
 #include "kiln/detail/table.h"
 
-static_assert(KILN_TABLE_FORMAT == 3, "generated/ was written by another kiln-gen: regenerate");
+static_assert(KILN_TABLE_FORMAT == 4, "generated/ was written by another kiln-gen: regenerate");
 
 namespace kiln::generated {
 
@@ -128,11 +213,11 @@ cudaError_t rms_norm_fp8_sm90_h2048_bs1(const kiln::detail::LaunchParams&, cudaS
 cudaError_t rms_norm_fp8_sm90_h2048_bs4(const kiln::detail::LaunchParams&, cudaStream_t);
 
 namespace {
-// kernel, hidden, threshold, instance, config file, schedule, most tokens, launcher
+// kernel, hidden, threshold, instance, config file, schedule, most tokens, launcher, ranks
 constexpr kiln::detail::Variant kRows[] = {
-    {"rms_norm_fp8", 2048, 1, "rms_norm_fp8_sm90_h2048_bs1", "configs/rms_norm_fp8/sm90/2048/bs1.json", "threads=256 vec=8 rows_per_cta=1 cluster=1", 2147483647, &rms_norm_fp8_sm90_h2048_bs1},
-    {"rms_norm_fp8", 2048, 2, "rms_norm_fp8_sm90_h2048_bs1", "configs/rms_norm_fp8/sm90/2048/bs2.json", "threads=256 vec=8 rows_per_cta=1 cluster=1", 2147483647, &rms_norm_fp8_sm90_h2048_bs1},  // shares bs1's instance
-    {"rms_norm_fp8", 2048, 4, "rms_norm_fp8_sm90_h2048_bs4", "configs/rms_norm_fp8/sm90/2048/bs4.json", "threads=256 vec=8 rows_per_cta=2 cluster=1", 2147483647, &rms_norm_fp8_sm90_h2048_bs4},
+    {"rms_norm_fp8", 2048, 1, "rms_norm_fp8_sm90_h2048_bs1", "configs/rms_norm_fp8/sm90/2048/bs1.json", "threads=256 vec=8 rows_per_cta=1 cluster=1", 2147483647, &rms_norm_fp8_sm90_h2048_bs1, 0},
+    {"rms_norm_fp8", 2048, 2, "rms_norm_fp8_sm90_h2048_bs1", "configs/rms_norm_fp8/sm90/2048/bs2.json", "threads=256 vec=8 rows_per_cta=1 cluster=1", 2147483647, &rms_norm_fp8_sm90_h2048_bs1, 0},  // shares bs1's instance
+    {"rms_norm_fp8", 2048, 4, "rms_norm_fp8_sm90_h2048_bs4", "configs/rms_norm_fp8/sm90/2048/bs4.json", "threads=256 vec=8 rows_per_cta=2 cluster=1", 2147483647, &rms_norm_fp8_sm90_h2048_bs4, 0},
 };
 }  // namespace
 
@@ -140,6 +225,29 @@ extern const kiln::detail::ArchTable table_sm90 = {"sm90", kRows, sizeof(kRows) 
 
 }  // namespace kiln::generated
 )");
+}
+
+// A communicator kernel's rows end with the set's rank count (the last Variant field);
+// its grid is capped, so the token bound is the largest threshold.
+TEST(EmitDispatch, CommunicatorRowsEndWithTheirRankCount) {
+  const Schedule a = allreduce_schedule(512, 8, 0), b = allreduce_schedule(512, 8, 1);
+  const Plan plan = make_plan({allreduce_set("sm90", 4096, 2, {{1, a}, {8, a}, {512, b}}),
+                               allreduce_set("sm90", 4096, 8, {{1, b}}),
+                               rms_set("sm90", 4096, {{1, rms_schedule(512, 8, 1, 1)}})});
+  const std::vector<std::string> lines = lines_of(emit_dispatch(plan.archs[0]));
+  std::vector<std::string> rows;
+  for (const std::string& line : lines)
+    if (line.starts_with("    {")) rows.push_back(line);
+  EXPECT_EQ(rows, (std::vector<std::string>{
+      R"(    {"allreduce_add_rms_norm", 4096, 1, "allreduce_add_rms_norm_sm90_h4096_tp2_bs1", "configs/allreduce_add_rms_norm/sm90/4096/tp2/bs1.json", "threads=512 vec=8 two_shot=0", 2147483647, &allreduce_add_rms_norm_sm90_h4096_tp2_bs1, 2},)",
+      R"(    {"allreduce_add_rms_norm", 4096, 8, "allreduce_add_rms_norm_sm90_h4096_tp2_bs1", "configs/allreduce_add_rms_norm/sm90/4096/tp2/bs8.json", "threads=512 vec=8 two_shot=0", 2147483647, &allreduce_add_rms_norm_sm90_h4096_tp2_bs1, 2},  // shares bs1's instance)",
+      R"(    {"allreduce_add_rms_norm", 4096, 512, "allreduce_add_rms_norm_sm90_h4096_tp2_bs512", "configs/allreduce_add_rms_norm/sm90/4096/tp2/bs512.json", "threads=512 vec=8 two_shot=1", 2147483647, &allreduce_add_rms_norm_sm90_h4096_tp2_bs512, 2},)",
+      R"(    {"allreduce_add_rms_norm", 4096, 1, "allreduce_add_rms_norm_sm90_h4096_tp8_bs1", "configs/allreduce_add_rms_norm/sm90/4096/tp8/bs1.json", "threads=512 vec=8 two_shot=1", 2147483647, &allreduce_add_rms_norm_sm90_h4096_tp8_bs1, 8},)",
+      R"(    {"rms_norm_fp8", 4096, 1, "rms_norm_fp8_sm90_h4096_bs1", "configs/rms_norm_fp8/sm90/4096/bs1.json", "threads=512 vec=8 rows_per_cta=1 cluster=1", 2147483647, &rms_norm_fp8_sm90_h4096_bs1, 0},)",
+  }));
+  EXPECT_NE(std::find(lines.begin(), lines.end(),
+                      "cudaError_t allreduce_add_rms_norm_sm90_h4096_tp8_bs1(const kiln::detail::LaunchParams&, cudaStream_t);"),
+            lines.end());
 }
 
 // A row's token bound keeps its launch within 2^31 - 1 blocks, by the descriptor's grid.
@@ -215,6 +323,9 @@ TEST(EmitAll, PathsMirrorConfigPathsAndEveryFileIsLfTerminated) {
     EXPECT_EQ(content.find('\r'), std::string::npos) << path;
   }
   EXPECT_EQ(paths, (std::vector<std::string>{
+                       "allreduce_add_rms_norm/sm90/4096/tp2/allreduce_add_rms_norm_sm90_h4096_tp2_bs1.cu",
+                       "allreduce_add_rms_norm/sm90/4096/tp2/allreduce_add_rms_norm_sm90_h4096_tp2_bs512.cu",
+                       "allreduce_add_rms_norm_fp8/sm100/2048/tp4/allreduce_add_rms_norm_fp8_sm100_h2048_tp4_bs1.cu",
                        "dispatch_sm100.cpp",
                        "dispatch_sm90.cpp",
                        "entry_points.cpp",
@@ -251,6 +362,27 @@ TEST(EmitRegistry, OneRowPerKernelWithTensorsByRole) {
             std::string::npos);
 }
 
+// A communicator kernel's row names its template's workspace hooks (KernelEntry's last two
+// fields) and KILN_OPTION_COMM; every other row leaves them out (null).
+TEST(EmitRegistry, CommunicatorRowsNameTheirWorkspaceHooks) {
+  const std::string text = emit_registry(kernel_descriptors());
+  EXPECT_NE(text.find("#include \"allreduce_add_rms_norm.cuh\"\n#include \"rms_norm.cuh\"\n"), std::string::npos) << text;
+  for (const char* name : {"allreduce_add_rms_norm", "allreduce_add_rms_norm_fp8"}) {
+    const std::string ns = std::string("kiln::") + name;
+    EXPECT_NE(text.find("KILN_OPTION_ROUNDING | KILN_OPTION_GEMMA | KILN_OPTION_STATIC_WEIGHT | KILN_OPTION_COMM, "
+                        "KILN_SCALAR_EPS, \"" + std::string(name) + "_generic\", &" + ns + "::launch_generic<>, &" + ns +
+                        "::probe_generic<>,\n     &" + ns + "::workspace_bytes, &" + ns + "::workspace_init},\n"),
+              std::string::npos)
+        << name << "\n" << text;
+  }
+  std::size_t hooks = 0, comm = 0;
+  for (std::size_t at = 0; (at = text.find("::workspace_bytes, &", at)) != std::string::npos; ++at) ++hooks;
+  for (std::size_t at = 0; (at = text.find("KILN_OPTION_COMM", at)) != std::string::npos; ++at) ++comm;
+  EXPECT_EQ(hooks, 2u);
+  EXPECT_EQ(comm, 2u);
+  EXPECT_NE(text.find("&kiln::rms_norm::probe_generic<>},\n"), std::string::npos) << "no hooks after a non-comm row";
+}
+
 TEST(EmitEntryPoints, DeclarationAndDefinitionAgreeAndFillEveryRole) {
   const std::string header = emit_entry_header(kernel_descriptors());
   const std::string source = emit_entry_points(kernel_descriptors());
@@ -269,13 +401,31 @@ TEST(EmitEntryPoints, DeclarationAndDefinitionAgreeAndFillEveryRole) {
 TEST(EmitKernelList, MachineReadableAndComplete) {
   const nlohmann::json list = nlohmann::json::parse(emit_kernel_list(kernel_descriptors()));
   ASSERT_EQ(list["kernels"].size(), kernel_descriptors().size());
-  const nlohmann::json& first = list["kernels"][0];
-  EXPECT_EQ(first["name"], "fused_add_rms_norm");
-  EXPECT_EQ(first["entry_point"], "kiln_fused_add_rms_norm");
-  EXPECT_EQ(first["tensors"][0]["role"], "input");
-  EXPECT_EQ(first["tensors"][0]["direction"], "inout");
-  EXPECT_EQ(first["options"], nlohmann::json::array({"rounding", "gemma", "static_weight"}));
-  EXPECT_EQ(first["schedule"][0]["name"], "threads");
+  std::vector<std::string> names;
+  for (const nlohmann::json& k : list["kernels"]) names.push_back(k["name"]);
+  EXPECT_TRUE(std::is_sorted(names.begin(), names.end())) << ::testing::PrintToString(names);
+  EXPECT_EQ(names.front(), "allreduce_add_rms_norm");
+  auto kernel = [&](const std::string& name) -> const nlohmann::json& {
+    for (const nlohmann::json& k : list["kernels"])
+      if (k["name"] == name) return k;
+    ADD_FAILURE() << name << " is not listed";
+    return list["kernels"][0];
+  };
+  const nlohmann::json& fused = kernel("fused_add_rms_norm");
+  EXPECT_EQ(fused["entry_point"], "kiln_fused_add_rms_norm");
+  EXPECT_EQ(fused["tensors"][0]["role"], "input");
+  EXPECT_EQ(fused["tensors"][0]["direction"], "inout");
+  EXPECT_EQ(fused["options"], nlohmann::json::array({"rounding", "gemma", "static_weight"}));
+  EXPECT_EQ(fused["schedule"][0]["name"], "threads");
+  // Communicator kernels say so ("comm"): a client knows it needs a communicator.
+  const nlohmann::json& allreduce = kernel("allreduce_add_rms_norm_fp8");
+  EXPECT_EQ(allreduce["entry_point"], "kiln_allreduce_add_rms_norm_fp8");
+  EXPECT_EQ(allreduce["options"], nlohmann::json::array({"rounding", "gemma", "static_weight", "comm"}));
+  EXPECT_EQ(allreduce["schedule"][2]["name"], "two_shot");
+  for (const nlohmann::json& k : list["kernels"]) {
+    const bool comm = std::find(k["options"].begin(), k["options"].end(), "comm") != k["options"].end();
+    EXPECT_EQ(comm, find_kernel(k["name"].get<std::string>())->comm) << k["name"];
+  }
 }
 
 }  // namespace

@@ -30,8 +30,8 @@ TEST(Write, FirstWriteCreatesOutAndSummarises) {
   Workspace w;
   const RunResult r = w.generate();
   ASSERT_EQ(r.code, kExitOk) << r.err;
-  EXPECT_EQ(r.out, "kiln-gen: generated/: 16 files, 16 changed, 0 removed\n");
-  EXPECT_EQ(read_tree(w.out).size(), 16u);
+  EXPECT_EQ(r.out, "kiln-gen: generated/: 19 files, 19 changed, 0 removed\n");
+  EXPECT_EQ(read_tree(w.out).size(), 19u);
   EXPECT_FALSE(fs::exists(w.tmp / "generated.kiln-tmp"));
   EXPECT_FALSE(fs::exists(w.tmp / "generated.kiln-old"));
 }
@@ -63,7 +63,7 @@ TEST(Write, UnchangedFilesKeepTheirModificationTime) {
              config_text({{"threads", 128}, {"vec", 8}, {"rows_per_cta", 4}, {"cluster", 1}}));
   const RunResult r = w.generate();
   ASSERT_EQ(r.code, kExitOk) << r.err;
-  EXPECT_EQ(r.out, "kiln-gen: generated/: 16 files, 2 changed, 0 removed\n");
+  EXPECT_EQ(r.out, "kiln-gen: generated/: 19 files, 2 changed, 0 removed\n");
   const auto after = snapshot(w.out);
   for (const auto& [path, state] : after) {
     const bool changed = path == "dispatch_sm90.cpp" || path == "rms_norm_fp8/sm90/2048/rms_norm_fp8_sm90_h2048_bs16.cu";
@@ -82,7 +82,7 @@ TEST(Write, RewriteWithNoChangeTouchesNothing) {
   age_files(w.out);
   const auto before = snapshot(w.out);
   const RunResult r = w.generate();
-  EXPECT_EQ(r.out, "kiln-gen: generated/: 16 files, 0 changed, 0 removed\n");
+  EXPECT_EQ(r.out, "kiln-gen: generated/: 19 files, 0 changed, 0 removed\n");
   EXPECT_EQ(snapshot(w.out), before);
 }
 
@@ -94,7 +94,7 @@ TEST(Write, OrphansAreRemoved) {
   fs::remove_all(w.configs / "silu_mul_fp8/sm100");  // drops one instance and the whole sm100 silu set
   const RunResult r = w.generate();
   ASSERT_EQ(r.code, kExitOk) << r.err;
-  EXPECT_EQ(r.out, "kiln-gen: generated/: 15 files, 2 changed, 3 removed\n");  // dispatch_sm100, meson.build
+  EXPECT_EQ(r.out, "kiln-gen: generated/: 18 files, 2 changed, 3 removed\n");  // dispatch_sm100, meson.build
   EXPECT_FALSE(fs::exists(w.out / "stray.txt"));
   EXPECT_FALSE(fs::exists(w.out / "rms_norm_fp8/sm90/1024"));
   EXPECT_FALSE(fs::exists(w.out / "silu_mul_fp8/sm100/2048/silu_mul_fp8_sm100_h2048_bs1.cu"));
@@ -180,7 +180,7 @@ TEST(Check, AbsentOutFolderReportsEveryFileMissing) {
   Workspace w;
   const RunResult r = w.generate({"--check"});
   EXPECT_EQ(r.code, kExitStale);
-  EXPECT_EQ(lines_of(r.out).size(), 16u);
+  EXPECT_EQ(lines_of(r.out).size(), 19u);
   EXPECT_FALSE(fs::exists(w.out));
 }
 

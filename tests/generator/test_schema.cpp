@@ -14,10 +14,21 @@ using nlohmann::json;
 
 const KernelDescriptor& rms() { return *find_kernel("rms_norm_fp8"); }
 const KernelDescriptor& silu() { return *find_kernel("silu_mul_fp8"); }
+const KernelDescriptor& allreduce() { return *find_kernel("allreduce_add_rms_norm"); }
 
 json good_rms() { return {{"threads", 256}, {"vec", 8}, {"rows_per_cta", 1}, {"cluster", 1}}; }    // at 4096
 json good_silu() { return {{"threads", 128}, {"vec", 8}, {"col_iters", 1}, {"rows_per_cta", 1}}; }  // at 4096
-json good_for(const KernelDescriptor& k) { return k.header == "rms_norm.cuh" ? good_rms() : good_silu(); }
+json good_allreduce() { return {{"threads", 512}, {"vec", 8}, {"two_shot", 0}}; }                  // at 4096
+
+// A schedule that passes for k at hidden 4096, by its template; a kernel with a new
+// template fails here until it has one, so the schema-driven tests below cover it.
+json good_for(const KernelDescriptor& k) {
+  if (k.header == "rms_norm.cuh") return good_rms();
+  if (k.header == "silu_mul_fp8.cuh") return good_silu();
+  if (k.header == "allreduce_add_rms_norm.cuh") return good_allreduce();
+  ADD_FAILURE() << k.name << ": no good schedule for template " << k.header << " in test_schema.cpp";
+  return json::object();
+}
 
 json with(json schedule, const std::string& key, json value) {
   schedule[key] = std::move(value);
@@ -46,7 +57,7 @@ std::vector<std::string> param_names(const KernelDescriptor& k) {
 }
 
 TEST(Registry, ListsKernelsSortedByName) {
-  EXPECT_EQ(kernel_list(), "fused_add_rms_norm, fused_add_rms_norm_fp8, fused_add_rms_norm_per_token_fp8, per_token_fp8, rms_norm, rms_norm_fp8, rms_norm_per_token_fp8, silu_mul_fp8");
+  EXPECT_EQ(kernel_list(), "allreduce_add_rms_norm, allreduce_add_rms_norm_fp8, fused_add_rms_norm, fused_add_rms_norm_fp8, fused_add_rms_norm_per_token_fp8, per_token_fp8, rms_norm, rms_norm_fp8, rms_norm_per_token_fp8, silu_mul_fp8");
   EXPECT_EQ(find_kernel("gelu_fp8"), nullptr);
 }
 
@@ -112,6 +123,42 @@ TEST(Registry, RmsNormFamilySharesOneTemplateAndSchema) {
   EXPECT_FALSE(silu().rounding_option || silu().gemma_option);
 }
 
+// The communicator kernels (KILN_OPTION_COMM): one template, fused_add_rms_norm(_fp8)'s
+// tensors and options, and the only descriptors with comm set.
+TEST(Registry, AllreduceKernelsAreTheCommunicatorKernels) {
+  std::vector<std::string> comm;
+  for (const KernelDescriptor& k : kernel_descriptors())
+    if (k.comm) comm.emplace_back(k.name);
+  EXPECT_EQ(comm, (std::vector<std::string>{"allreduce_add_rms_norm", "allreduce_add_rms_norm_fp8"}));
+  for (const char* name : {"allreduce_add_rms_norm", "allreduce_add_rms_norm_fp8"}) {
+    SCOPED_TRACE(name);
+    const KernelDescriptor* k = find_kernel(name);
+    ASSERT_NE(k, nullptr);
+    EXPECT_EQ(k->header, "allreduce_add_rms_norm.cuh");
+    EXPECT_EQ(param_names(*k), (std::vector<std::string>{"threads", "vec", "two_shot"}));
+    EXPECT_TRUE(k->rounding_option && k->gemma_option && k->has_weight());
+    EXPECT_EQ(k->scalars, std::vector<Scalar>{Scalar::eps});
+  }
+  // The same tensors, by role and direction, as the single-GPU fused add + norm that writes out.
+  auto roles = [](const KernelDescriptor& k) {
+    std::vector<std::pair<Role, Direction>> out;
+    for (const TensorSpec& t : k.tensors) out.emplace_back(t.role, t.direction);
+    return out;
+  };
+  EXPECT_EQ(roles(*find_kernel("allreduce_add_rms_norm_fp8")), roles(*find_kernel("fused_add_rms_norm_fp8")));
+  EXPECT_EQ(roles(*find_kernel("allreduce_add_rms_norm")),
+            (std::vector<std::pair<Role, Direction>>{{Role::output, Direction::out},
+                                                     {Role::input, Direction::in},
+                                                     {Role::residual, Direction::inout},
+                                                     {Role::weight, Direction::in}}));
+  // A communicator kernel's grid stays co-resident: at most 1024 CTAs, whatever the tokens.
+  const KernelDescriptor& k = allreduce();
+  const Schedule s{&k, {512, 8, 0}};
+  EXPECT_EQ(k.blocks(s, 4096, 1), 1);
+  EXPECT_EQ(k.blocks(s, 4096, 1024), 1024);
+  EXPECT_EQ(k.blocks(s, 4096, kMaxThreshold), 1024);
+}
+
 TEST(Registry, KnownArchsAreTheSupportedTargets) {
   EXPECT_EQ(arch_list(), "sm80, sm86, sm89, sm90, sm100, sm103, sm120");
   EXPECT_TRUE(is_known_arch("sm90"));
@@ -125,6 +172,23 @@ TEST(Names, OneSchemeForInstanceConfigAndPaths) {
   EXPECT_EQ(config_path("rms_norm_fp8", "sm90", 4096, 32), "configs/rms_norm_fp8/sm90/4096/bs32.json");
   EXPECT_EQ(instance_path("rms_norm_fp8", "sm90", 4096, 32), "rms_norm_fp8/sm90/4096/rms_norm_fp8_sm90_h4096_bs32.cu");
   EXPECT_EQ(dispatch_path("sm100"), "dispatch_sm100.cpp");
+}
+
+// A communicator kernel's rank count is one level below the hidden size in paths and
+// follows the hidden size in names; ranks = 0 (every other kernel) adds nothing.
+TEST(Names, RanksAddATpLevelAfterTheHiddenSize) {
+  EXPECT_EQ(instance_name("allreduce_add_rms_norm", "sm90", 4096, 512, 2), "allreduce_add_rms_norm_sm90_h4096_tp2_bs512");
+  EXPECT_EQ(instance_name("allreduce_add_rms_norm_fp8", "sm100", 8192, 1, 8),
+            "allreduce_add_rms_norm_fp8_sm100_h8192_tp8_bs1");
+  EXPECT_EQ(set_path("allreduce_add_rms_norm", "sm90", 4096, 2), "configs/allreduce_add_rms_norm/sm90/4096/tp2");
+  EXPECT_EQ(config_path("allreduce_add_rms_norm", "sm90", 4096, 512, 2),
+            "configs/allreduce_add_rms_norm/sm90/4096/tp2/bs512.json");
+  EXPECT_EQ(instance_path("allreduce_add_rms_norm", "sm90", 4096, 512, 2),
+            "allreduce_add_rms_norm/sm90/4096/tp2/allreduce_add_rms_norm_sm90_h4096_tp2_bs512.cu");
+  EXPECT_EQ(instance_name("rms_norm_fp8", "sm90", 4096, 32, 0), instance_name("rms_norm_fp8", "sm90", 4096, 32));
+  EXPECT_EQ(set_path("rms_norm_fp8", "sm90", 4096, 0), "configs/rms_norm_fp8/sm90/4096");
+  EXPECT_EQ(config_path("rms_norm_fp8", "sm90", 4096, 32, 0), "configs/rms_norm_fp8/sm90/4096/bs32.json");
+  EXPECT_EQ(instance_path("rms_norm_fp8", "sm90", 4096, 32, 0), "rms_norm_fp8/sm90/4096/rms_norm_fp8_sm90_h4096_bs32.cu");
 }
 
 TEST(ParsePositive, AcceptsPlainDecimalsUpToTheLimit) {
@@ -184,7 +248,9 @@ TEST(CheckSchedule, EveryAllowedSetRejectsAValueInRangeButNotListed) {
           ++sets;
           break;
         }
-  EXPECT_EQ(sets, 12);  // vec and cluster of the four RMSNorm kernels, vec of the three per-token ones, silu vec
+  // vec and cluster of the four RMSNorm kernels, vec of the three per-token ones, silu vec,
+  // vec of the two all-reduce kernels
+  EXPECT_EQ(sets, 14);
 }
 
 TEST(CheckSchedule, EveryMultipleOfRuleRejectsANonMultiple) {
@@ -198,7 +264,7 @@ TEST(CheckSchedule, EveryMultipleOfRuleRejectsANonMultiple) {
                       std::to_string(p.multiple_of));
         ++rules;
       }
-  EXPECT_EQ(rules, 8);  // threads of every kernel
+  EXPECT_EQ(rules, 10);  // threads of every kernel
 }
 
 // --- the same rules with the values written out -----------------------------------
@@ -225,6 +291,16 @@ TEST(CheckSchedule, SiluColItersAndRowsPerCtaRanges) {
   EXPECT_EQ(only_issue(silu(), with(good_silu(), "col_iters", 0)), "schedule.col_iters = 0: must be in 1..16");
   EXPECT_EQ(only_issue(silu(), with(good_silu(), "col_iters", 17)), "schedule.col_iters = 17: must be in 1..16");
   EXPECT_EQ(only_issue(silu(), with(good_silu(), "rows_per_cta", 65)), "schedule.rows_per_cta = 65: must be in 1..64");
+}
+
+TEST(CheckSchedule, AllreduceTwoShotIsZeroOrOne) {
+  const ScheduleCheck good = check_schedule(allreduce(), with(good_allreduce(), "two_shot", 1), 4096);
+  ASSERT_TRUE(good.schedule.has_value()) << ::testing::PrintToString(issue_lines(good));
+  EXPECT_EQ(good.schedule->text(), "threads=512 vec=8 two_shot=1");
+  EXPECT_EQ(only_issue(allreduce(), with(good_allreduce(), "two_shot", 2)), "schedule.two_shot = 2: must be in 0..1");
+  // The rank count is the folder's (tp<R>), never a schedule key.
+  EXPECT_EQ(only_issue(allreduce(), with(good_allreduce(), "ranks", 2)),
+            "schedule.ranks = 2: unknown key; allreduce_add_rms_norm takes threads, vec, two_shot");
 }
 
 TEST(CheckSchedule, IntegerBeyondInt64IsOutOfRange) {
@@ -292,6 +368,16 @@ TEST(CrossCheck, RmsRowSlicePerThreadAtMost32) {
   EXPECT_TRUE(check_schedule(rms(), s, 8192).schedule.has_value());  // 32 per thread: the limit
   EXPECT_EQ(only_issue(rms(), s, 16384),
             "schedule.hidden/(cluster*threads*vec) = 64: must be at most 32 (the row slice per thread lives in registers)");
+}
+
+TEST(CrossCheck, AllreduceRowSliceMustDivideHiddenAndFitInRegisters) {
+  EXPECT_EQ(only_issue(allreduce(), good_allreduce(), 5120),
+            "schedule.threads*vec = 4096: does not divide hidden 5120 "
+            "(the row slice threads*vec = N must divide hidden H)");
+  const json small = {{"threads", 32}, {"vec", 8}, {"two_shot", 1}};
+  EXPECT_TRUE(check_schedule(allreduce(), small, 8192).schedule.has_value());  // 32 per thread: the limit
+  EXPECT_EQ(only_issue(allreduce(), small, 16384),
+            "schedule.hidden/(threads*vec) = 64: must be at most 32 (the row slice per thread lives in registers)");
 }
 
 TEST(CrossCheck, SkippedWhileAParamIsInvalid) {

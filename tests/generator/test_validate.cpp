@@ -12,6 +12,7 @@ namespace kiln::gen::test {
 namespace {
 
 const nlohmann::json kRms = {{"threads", 512}, {"vec", 8}, {"rows_per_cta", 1}, {"cluster", 1}};  // fits 4096
+const nlohmann::json kAllreduce = {{"threads", 512}, {"vec", 8}, {"two_shot", 0}};                 // fits 4096
 
 std::vector<std::string> error_lines(const fs::path& configs) {
   return sorted_lines(validate_tree(load_tree(configs)).errors);
@@ -119,12 +120,120 @@ TEST(ValidateTree, ARejectedFolderHidesWhatIsInsideIt) {
   write_file(tmp / "rms_norm_fp8/sm91/4096/bs1.json", "{ not json");
   EXPECT_EQ(error_lines(tmp.path()),
             (std::vector<std::string>{
-                "configs/layer_norm: kernel = layer_norm: unknown kernel; known: fused_add_rms_norm, "
+                "configs/layer_norm: kernel = layer_norm: unknown kernel; known: allreduce_add_rms_norm, "
+                "allreduce_add_rms_norm_fp8, fused_add_rms_norm, "
                 "fused_add_rms_norm_fp8, fused_add_rms_norm_per_token_fp8, per_token_fp8, rms_norm, rms_norm_fp8, "
                 "rms_norm_per_token_fp8, silu_mul_fp8",
                 "configs/rms_norm_fp8/sm91: arch = sm91: unknown arch; known: sm80, sm86, sm89, sm90, sm100, sm103, "
                 "sm120",
             }));
+}
+
+// --- communicator kernels: configs/<kernel>/<arch>/<hidden>/tp<R>/bs<N>.json -----------
+
+constexpr const char* kRanksRule = "must be tp<R>, R the communicator size from 2 to 8 without leading zeros";
+
+// Each wrong tp<R> folder is exactly one error naming the folder, the key "ranks", the
+// name and the rule; nothing inside it is looked at. A good tp folder beside them is used.
+TEST(ValidateTree, EachBadRanksFolderIsOneErrorNamingItsRule) {
+  for (const char* bad : {"tp1", "tp9", "tp02", "tpx", "tp0", "tp", "TP2", "tp10", "tp2x", "2", "ranks2"}) {
+    SCOPED_TRACE(bad);
+    TempDir tmp;
+    write_file(tmp / "allreduce_add_rms_norm/sm90/4096/tp2/bs1.json", config_text(kAllreduce));
+    write_file(tmp / "allreduce_add_rms_norm/sm90/4096" / bad / "bs1.json", "{ not even json");
+    const Validated v = validate_tree(load_tree(tmp.path()));
+    EXPECT_EQ(sorted_lines(v.errors),
+              (std::vector<std::string>{"configs/allreduce_add_rms_norm/sm90/4096/" + std::string(bad) + ": ranks = " +
+                                        bad + ": " + kRanksRule}));
+    ASSERT_EQ(v.errors.size(), 1u);
+    EXPECT_EQ(v.errors[0].key, "ranks");
+    EXPECT_EQ(v.errors[0].value, bad);
+    EXPECT_EQ(v.errors[0].rule, kRanksRule);
+  }
+}
+
+TEST(ValidateTree, EveryRankCountFromTwoToEightIsAFolder) {
+  TempDir tmp;
+  for (int ranks = 2; ranks <= 8; ++ranks)
+    write_file(tmp / ("allreduce_add_rms_norm/sm90/4096/tp" + std::to_string(ranks)) / "bs1.json", config_text(kAllreduce));
+  const Validated v = validate_tree(load_tree(tmp.path()));
+  ASSERT_TRUE(v.errors.empty()) << ::testing::PrintToString(sorted_lines(v.errors));
+  ASSERT_EQ(v.sets.size(), 7u);
+  for (int ranks = 2; ranks <= 8; ++ranks) {
+    const ConfigSet& set = v.sets[ranks - 2];  // sorted by rank count, numerically
+    EXPECT_EQ(set.ranks, ranks);
+    EXPECT_EQ(set.hidden, 4096);
+    ASSERT_EQ(set.entries.size(), 1u);
+    EXPECT_EQ(set.entries[0].path, "configs/allreduce_add_rms_norm/sm90/4096/tp" + std::to_string(ranks) + "/bs1.json");
+  }
+}
+
+TEST(ValidateTree, ABsFileDirectlyInACommunicatorKernelsHiddenFolderIsAnError) {
+  TempDir tmp;
+  write_file(tmp / "allreduce_add_rms_norm_fp8/sm90/4096/tp2/bs1.json", config_text(kAllreduce));
+  write_file(tmp / "allreduce_add_rms_norm_fp8/sm90/4096/bs1.json", config_text(kAllreduce));
+  EXPECT_EQ(error_lines(tmp.path()),
+            (std::vector<std::string>{"configs/allreduce_add_rms_norm_fp8/sm90/4096/bs1.json: file = bs1.json: unexpected "
+                                      "file; a communicator kernel's hidden-size folder holds tp<R> folders (R ranks, 2 "
+                                      "to 8)"}));
+}
+
+TEST(ValidateTree, EmptyTpFolderAndEmptyCommunicatorHiddenFolderAreErrors) {
+  TempDir tmp;
+  fs::create_directories(tmp / "allreduce_add_rms_norm/sm90/4096/tp2");
+  fs::create_directories(tmp / "allreduce_add_rms_norm/sm90/8192");
+  write_file(tmp / "allreduce_add_rms_norm/sm90/2048/tp4/bs1.json",
+             config_text({{"threads", 256}, {"vec", 8}, {"two_shot", 1}}));  // a good set beside them
+  EXPECT_EQ(error_lines(tmp.path()),
+            (std::vector<std::string>{
+                "configs/allreduce_add_rms_norm/sm90/4096/tp2: folder = (empty): a config set needs at least one "
+                "bs<N>.json file",
+                "configs/allreduce_add_rms_norm/sm90/8192: folder = (empty): a communicator kernel's hidden-size "
+                "folder needs at least one tp<R> folder",
+            }));
+}
+
+TEST(ValidateTree, ATpFolderUnderAKernelWithoutACommunicatorIsAnError) {
+  TempDir tmp;
+  write_file(tmp / "rms_norm_fp8/sm90/4096/bs1.json", config_text(kRms));
+  write_file(tmp / "rms_norm_fp8/sm90/4096/tp2/bs1.json", config_text(kRms));
+  EXPECT_EQ(error_lines(tmp.path()),
+            (std::vector<std::string>{"configs/rms_norm_fp8/sm90/4096/tp2: folder = tp2: unexpected folder; a config "
+                                      "set holds only bs<N>.json files"}));
+}
+
+TEST(ValidateTree, NothingNestsBelowATpFolder) {
+  TempDir tmp;
+  write_file(tmp / "allreduce_add_rms_norm/sm90/4096/tp2/bs1.json", config_text(kAllreduce));
+  write_file(tmp / "allreduce_add_rms_norm/sm90/4096/tp2/old/bs1.json", config_text(kAllreduce));
+  write_file(tmp / "allreduce_add_rms_norm/sm90/4096/tp2/notes.txt", "x\n");
+  EXPECT_EQ(error_lines(tmp.path()),
+            (std::vector<std::string>{
+                "configs/allreduce_add_rms_norm/sm90/4096/tp2/notes.txt: file name = notes.txt: must be bs<N>.json, N "
+                "a positive integer without leading zeros",
+                "configs/allreduce_add_rms_norm/sm90/4096/tp2/old: folder = old: unexpected folder; a config set "
+                "holds only bs<N>.json files",
+            }));
+}
+
+// A set's thresholds are its tp folder's: the same threshold under tp2 and tp4 is two sets,
+// and a schedule is checked against the hidden size two levels up.
+TEST(ValidateTree, CommunicatorSetsAreKeyedByRankCountAndCheckedAgainstTheirHiddenSize) {
+  TempDir tmp;
+  write_file(tmp / "allreduce_add_rms_norm/sm90/4096/tp4/bs1.json", config_text(kAllreduce));
+  write_file(tmp / "allreduce_add_rms_norm/sm90/4096/tp2/bs1.json", config_text(kAllreduce));
+  write_file(tmp / "allreduce_add_rms_norm/sm90/4096/tp2/bs512.json", config_text(kAllreduce));
+  write_file(tmp / "allreduce_add_rms_norm/sm90/2048/tp2/bs1.json", config_text(kAllreduce));  // 4096 does not divide 2048
+  const Validated v = validate_tree(load_tree(tmp.path()));
+  EXPECT_EQ(sorted_lines(v.errors),
+            (std::vector<std::string>{"configs/allreduce_add_rms_norm/sm90/2048/tp2/bs1.json: schedule.threads*vec = "
+                                      "4096: does not divide hidden 2048 (the row slice threads*vec = N must divide "
+                                      "hidden H)"}));
+  std::vector<std::string> sets;
+  for (const ConfigSet& set : v.sets)
+    sets.push_back(set.arch + "/" + std::to_string(set.hidden) + "/tp" + std::to_string(set.ranks) + ": " +
+                   std::to_string(set.entries.size()));
+  EXPECT_EQ(sets, (std::vector<std::string>{"sm90/4096/tp2: 2", "sm90/4096/tp4: 1"}));
 }
 
 TEST(ValidateTree, DuplicateThresholdInOneSetIsAnError) {
