@@ -391,16 +391,19 @@ struct Kernel {
 
   // r' of one row from every rank's x (own: from registers) and the residual.
   static __device__ __forceinline__ void reduce(const Args& a, uint32_t buffer, int64_t row, Bits<V> (&rv)[N]) {
-    Bits<V> got[R][N];  // by rank: every load in flight before the first spin
+    const auto* res = static_cast<const uint16_t*>(a.residual) + row * H;
+    Bits<V> r[N];  // issued first: the spin's memory clobbers would keep it behind them
+#pragma unroll
+    for (int i = 0; i < N; ++i) r[i] = ld_plain<V>(res + col(i));
+    Bits<V> mine[N];  // this rank's own x, kept apart: got is only ever indexed by constants
+    load_x(a, row, mine);
+    Bits<V> got[R][N] = {};  // the peers' rows, by rank: every load in flight before the first spin
 #pragma unroll
     for (int k = 0; k < R; ++k) {
-      if (k == a.rank) {
-        load_x(a, row, got[k]);
-      } else {
-        uint16_t* src = slot(a, a.rank, k, buffer, row);
+      if (k == a.rank) continue;
+      uint16_t* src = slot(a, a.rank, k, buffer, row);
 #pragma unroll
-        for (int i = 0; i < N; ++i) got[k][i] = ld_sys<V>(src + col(i));
-      }
+      for (int i = 0; i < N; ++i) got[k][i] = ld_sys<V>(src + col(i));
     }
 #pragma unroll
     for (int k = 0; k < R; ++k) {
@@ -411,16 +414,17 @@ struct Kernel {
 #pragma unroll
       for (int i = 0; i < N; ++i) st_sys<V>(src + col(i), sentinels<V>());
     }
-    const auto* res = static_cast<const uint16_t*>(a.residual) + row * H;
 #pragma unroll
     for (int i = 0; i < N; ++i) {
-      const Bits<V> r = ld_plain<V>(res + col(i));
 #pragma unroll
       for (int j = 0; j < V; ++j) {
-        float s = bits_to_float<T>(got[0][i].get(j));
+        float s = 0.0f;
 #pragma unroll
-        for (int k = 1; k < R; ++k) s += bits_to_float<T>(got[k][i].get(j));
-        rv[i].set(j, residual_of<T>(s, r.get(j), a.o.vllm));
+        for (int k = 0; k < R; ++k) {
+          const float v = bits_to_float<T>(k == a.rank ? mine[i].get(j) : got[k][i].get(j));
+          s = k == 0 ? v : s + v;  // rank order
+        }
+        rv[i].set(j, residual_of<T>(s, r[i].get(j), a.o.vllm));
       }
     }
   }
@@ -471,33 +475,45 @@ struct Kernel {
     const int G = gridDim.x;
     const int rows = a.rows;
     const int first = blockIdx.x;
-    Bits<V> xv[N];
-    if (!S::two_shot && first < rows) load_x(a, first, xv);  // in flight while the epoch is read
+    const int chunk = (rows + R - 1) / R;  // two-shot: rank q owns rows [q * chunk, (q + 1) * chunk)
+    // Rows this rank sends in the first phase: all (one-shot), those it does not own (two-shot).
+    auto sends = [&](int row) { return row < rows && (!S::two_shot || row / chunk != a.rank); };
+    // The first phase's rows go kBatch at a time: their loads all in flight before the
+    // first store (the stores' memory clobber keeps later loads behind them).
+    constexpr int kBatch = N >= 4 ? 1 : 4 / N;
+    Bits<V> xb[kBatch][N];
+    auto load_batch = [&](int row0) {
+#pragma unroll
+      for (int u = 0; u < kBatch; ++u)
+        if (sends(row0 + u * G)) load_x(a, row0 + u * G, xb[u]);
+    };
+    load_batch(first);  // in flight while the epoch is read
     const uint32_t epoch = read_epoch(a, &epoch_shared);
     const uint32_t buffer = epoch % kBuffers;
     const float inv_scale = Fp8 ? 1.0f / *a.scale : 1.0f;
+    for (int row0 = first; row0 < rows; row0 += kBatch * G) {
+      if (row0 != first) load_batch(row0);
+#pragma unroll
+      for (int u = 0; u < kBatch; ++u) {
+        const int row = row0 + u * G;
+        if (!sends(row)) continue;
+        if constexpr (S::two_shot) {
+          send(a, row / chunk, buffer, row, xb[u]);
+        } else {
+#pragma unroll
+          for (int k = 1; k < R; ++k) send(a, (a.rank + k) % R, buffer, row, xb[u]);
+        }
+      }
+    }
+    if (threadIdx.x == 0) arrive(a, epoch);  // its latency hides behind the peers' data
     int parity = 0;
     if constexpr (!S::two_shot) {
-      for (int row = first; row < rows; row += G) {
-        if (row != first) load_x(a, row, xv);
-#pragma unroll
-        for (int k = 1; k < R; ++k) send(a, (a.rank + k) % R, buffer, row, xv);
-      }
-      if (threadIdx.x == 0) arrive(a, epoch);  // its latency hides behind the peers' data
       for (int row = first; row < rows; row += G, parity ^= 1) {
         Bits<V> rv[N] = {};
         reduce(a, buffer, row, rv);
         finish(a, row, rv, wv, inv_scale, slots, parity);
       }
     } else {
-      const int chunk = (rows + R - 1) / R;  // rank q owns rows [q * chunk, (q + 1) * chunk)
-      for (int row = first; row < rows; row += G) {
-        const int owner = row / chunk;
-        if (owner == a.rank) continue;
-        load_x(a, row, xv);
-        send(a, owner, buffer, row, xv);
-      }
-      if (threadIdx.x == 0) arrive(a, epoch);
       for (int row = first; row < rows; row += G) {
         if (row / chunk != a.rank) continue;
         Bits<V> rv[N] = {};
@@ -647,10 +663,12 @@ __global__ void __launch_bounds__(kGenericThreads) generic(Args a) {
     float ss = 0.0f;
     for (int64_t c0 = int64_t(threadIdx.x) * G8; c0 < H; c0 += step) {
       const int n = H - c0 < G8 ? int(H - c0) : G8;
-      Bits<8> got[detail::kMaxRanks];
+      const Bits<8> r = load8(res + row * H, c0, n);
+      const Bits<8> mine = positive_zero(load8(x + row * H, c0, n));
+      Bits<8> got[detail::kMaxRanks] = {};  // indexed by constants only (registers)
 #pragma unroll
       for (int k = 0; k < detail::kMaxRanks; ++k)
-        if (k < R) got[k] = k == a.rank ? positive_zero(load8(x + row * H, c0, n)) : ld_sys8(slot(a, a.rank, k, buffer, row), c0, n);
+        if (k < R && k != a.rank) got[k] = ld_sys8(slot(a, a.rank, k, buffer, row), c0, n);
 #pragma unroll
       for (int k = 0; k < detail::kMaxRanks; ++k) {
         if (k >= R || k == a.rank) continue;
@@ -658,14 +676,16 @@ __global__ void __launch_bounds__(kGenericThreads) generic(Args a) {
         while (pending(got[k])) got[k] = ld_sys8(src, c0, n);  // lanes past the row's end hold 0
         st_sys8(src, c0, n, sentinels<8>());
       }
-      const Bits<8> r = load8(res + row * H, c0, n);
       Bits<8> rv{};
 #pragma unroll
       for (int j = 0; j < G8; ++j) {
-        float s = bits_to_float<T>(got[0].get(j));
+        float s = 0.0f;
 #pragma unroll
-        for (int k = 1; k < detail::kMaxRanks; ++k)
-          if (k < R) s += bits_to_float<T>(got[k].get(j));
+        for (int k = 0; k < detail::kMaxRanks; ++k) {
+          if (k >= R) continue;
+          const float v = bits_to_float<T>(k == a.rank ? mine.get(j) : got[k].get(j));
+          s = k == 0 ? v : s + v;  // rank order
+        }
         rv.set(j, residual_of<T>(s, r.get(j), a.o.vllm));
         if (j < n) {
           const float f = bits_to_float<T>(rv.get(j));
