@@ -1,6 +1,8 @@
 // The C API without a GPU: bucket selection, introspection (kernels, tensors by role,
 // bytes), plan choices and options, struct sizes, and every bad-input status of the
-// launch path. Scalar and tensor arguments (null, alignment, roles, aliasing) are
+// launch path. Communicator kernels (KILN_OPTION_COMM) are planned here through
+// plan_for_arch with a rank count and a stand-in communicator that nothing reads; their
+// plans with a real NCCL communicator are tested on GPUs (tests/gpu). Scalar and tensor arguments (null, alignment, roles, aliasing) are
 // validated before anything touches CUDA; the current-device check comes last, so a
 // well-formed launch without a GPU reports KILN_ERROR_NO_DEVICE.
 #include <gtest/gtest.h>
@@ -41,6 +43,17 @@ bool has_gpu() {
   return present;
 }
 
+bool is_comm(const char* kernel) {
+  const kiln::runtime::KernelInfo* k = kiln::runtime::find_kernel(kernel);
+  return k != nullptr && (k->options & KILN_OPTION_COMM) != 0;
+}
+
+// A communicator kernel's plan options need an ncclComm_t; plan_for_arch never reads it
+// (kiln_plan_create hands it to NCCL), so a stand-in address serves the CPU tests.
+void* const kStandInComm = reinterpret_cast<void*>(uintptr_t{0x1000});
+constexpr int64_t kCommMaxTokens = 4096;
+constexpr int32_t kCommRanks = 2;
+
 // ---- the bucket rule ----------------------------------------------------------
 
 TEST(SelectBucket, RoundsDownToTheLargestThresholdAtMostTokens) {
@@ -71,6 +84,8 @@ TEST(SelectBucket, BelowTheSmallestThresholdUsesTheSmallest) {
 
 // ---- the compiled-in tables ---------------------------------------------------
 
+// Rows sort by kernel, hidden size, rank count (communicator kernels), threshold; a set
+// is a kernel, hidden size and rank count.
 TEST(Tables, RowsAreSortedAndEachSetHasAscendingThresholds) {
   ASSERT_FALSE(kiln::runtime::tables().empty()) << "this build has no generated tables";
   for (const kiln::detail::ArchTable* table : kiln::runtime::tables()) {
@@ -83,7 +98,10 @@ TEST(Tables, RowsAreSortedAndEachSetHasAscendingThresholds) {
       if (order == 0) {
         ASSERT_LE(a.hidden, b.hidden) << table->arch << " row " << i;
         if (a.hidden == b.hidden) {
-          ASSERT_LT(a.threshold, b.threshold) << table->arch << " row " << i;
+          ASSERT_LE(a.ranks, b.ranks) << table->arch << " row " << i;
+          if (a.ranks == b.ranks) {
+            ASSERT_LT(a.threshold, b.threshold) << table->arch << " row " << i;
+          }
         }
       }
     }
@@ -91,11 +109,31 @@ TEST(Tables, RowsAreSortedAndEachSetHasAscendingThresholds) {
       const auto& r = table->rows[i];
       EXPECT_NE(r.launch, nullptr) << r.name;
       EXPECT_NE(kiln::runtime::find_kernel(r.kernel), nullptr) << r.kernel << ": a table row for a kernel not in the registry";
-      EXPECT_EQ(std::string(r.config).rfind("configs/" + std::string(r.kernel) + "/" + table->arch + "/", 0), 0u) << r.config;
-      EXPECT_NE(std::string(r.name).find(std::string("_") + table->arch + "_h" + std::to_string(r.hidden) + "_bs"),
+      // configs/<kernel>/<arch>/<hidden>/[tp<R>/]bs<N>.json and <kernel>_<arch>_h<hidden>[_tp<R>]_bs<N>
+      const std::string tp = r.ranks > 0 ? "tp" + std::to_string(r.ranks) : "";
+      const std::string set = "configs/" + std::string(r.kernel) + "/" + table->arch + "/" + std::to_string(r.hidden) +
+                              "/" + (tp.empty() ? "" : tp + "/");
+      EXPECT_EQ(std::string(r.config), set + "bs" + std::to_string(r.threshold) + ".json");
+      EXPECT_NE(std::string(r.name).find(std::string("_") + table->arch + "_h" + std::to_string(r.hidden) +
+                                         (tp.empty() ? "" : "_" + tp) + "_bs"),
                 std::string::npos) << r.name;
+      if (is_comm(r.kernel)) {
+        EXPECT_GE(r.ranks, 2) << r.config;
+        EXPECT_LE(r.ranks, kiln::detail::kMaxRanks) << r.config;
+      } else {
+        EXPECT_EQ(r.ranks, 0) << r.config << ": only communicator kernels have a rank count";
+      }
     }
   }
+}
+
+// The first row of a kernel without a communicator: what the tests that plan a table's
+// own set without a communicator use.
+const kiln::detail::Variant& first_plain_row(const kiln::detail::ArchTable& table) {
+  for (std::size_t i = 0; i < table.count; ++i)
+    if (!is_comm(table.rows[i].kernel)) return table.rows[i];
+  ADD_FAILURE() << table.arch << " has no row of a kernel without a communicator";
+  return table.rows[0];
 }
 
 bool table_has_set(const kiln::detail::ArchTable& table, const std::string& kernel, int64_t hidden) {
@@ -120,8 +158,25 @@ int64_t untuned_hidden(const std::string& kernel, int64_t from) {
 kiln_variant_info explain(const char* kernel, const char* arch, int64_t hidden, int64_t tokens, kiln_status* status) {
   kiln_variant_info info{};
   info.struct_size = sizeof info;
+  info.ranks = -7;  // every answer writes it
   *status = kiln_explain(kernel, arch, hidden, tokens, &info);
   return info;
+}
+
+kiln_variant_info explain_comm(const char* kernel, const char* arch, int64_t hidden, int32_t ranks, int64_t tokens,
+                               kiln_status* status) {
+  kiln_variant_info info{};
+  info.struct_size = sizeof info;
+  info.ranks = -7;
+  *status = kiln_explain_comm(kernel, arch, hidden, ranks, tokens, &info);
+  return info;
+}
+
+// kiln_explain, or kiln_explain_comm at `ranks` for a communicator kernel.
+kiln_variant_info explain_any(const char* kernel, const char* arch, int64_t hidden, int32_t ranks, int64_t tokens,
+                              kiln_status* status) {
+  return is_comm(kernel) ? explain_comm(kernel, arch, hidden, ranks, tokens, status)
+                         : explain(kernel, arch, hidden, tokens, status);
 }
 
 TEST(Explain, NamesTheVariantAndConfigFileForEveryBucketOfEverySet) {
@@ -129,8 +184,9 @@ TEST(Explain, NamesTheVariantAndConfigFileForEveryBucketOfEverySet) {
     for (std::size_t i = 0; i < table->count; ++i) {
       const auto& r = table->rows[i];
       kiln_status s;
-      const kiln_variant_info info = explain(r.kernel, table->arch, r.hidden, r.threshold, &s);
+      const kiln_variant_info info = explain_any(r.kernel, table->arch, r.hidden, r.ranks, r.threshold, &s);
       ASSERT_EQ(s, KILN_SUCCESS) << kiln_last_error();
+      EXPECT_EQ(info.ranks, r.ranks) << r.config;
       EXPECT_EQ(info.threshold, r.threshold);
       EXPECT_STREQ(info.config, r.config);
       EXPECT_STREQ(info.name, r.name);
@@ -148,9 +204,10 @@ TEST(Explain, MissingSetIsTheGenericKernelAndSaysSo) {
     for (const kiln::runtime::KernelInfo& k : kiln::runtime::kernels()) {
       const int64_t hidden = untuned_hidden(k.name, 5000);
       kiln_status s;
-      const kiln_variant_info info = explain(k.name, table->arch, hidden, 7, &s);
+      const kiln_variant_info info = explain_any(k.name, table->arch, hidden, kCommRanks, 7, &s);
       ASSERT_EQ(s, KILN_SUCCESS) << kiln_last_error();
       EXPECT_EQ(info.is_fallback, 1) << k.name;
+      EXPECT_EQ(info.ranks, is_comm(k.name) ? kCommRanks : 0) << k.name;
       EXPECT_EQ(std::string(info.name), std::string(k.name) + "_generic");
       EXPECT_STREQ(info.config, "");
       EXPECT_EQ(info.threshold, 0);
@@ -159,7 +216,7 @@ TEST(Explain, MissingSetIsTheGenericKernelAndSaysSo) {
 
 TEST(Explain, ZeroTokensRunsNoVariant) {
   const kiln::detail::ArchTable& table = *kiln::runtime::tables()[0];
-  const auto& r = table.rows[0];
+  const auto& r = first_plain_row(table);
   kiln_status s;
   kiln_variant_info info = explain(r.kernel, table.arch, r.hidden, 0, &s);
   ASSERT_EQ(s, KILN_SUCCESS) << kiln_last_error();
@@ -195,6 +252,112 @@ TEST(Explain, BadInputsGetNamedStatuses) {
   kiln_variant_info wrong_size{};
   wrong_size.struct_size = 3;
   EXPECT_EQ(kiln_explain("rms_norm_fp8", "sm90", 4096, 1, &wrong_size), KILN_ERROR_INVALID_ARGUMENT);
+}
+
+// ---- kiln_explain_comm: communicator kernels, by rank count ------------------------
+
+// Kernels without a communicator say ranks = 0, whatever the caller's struct held.
+TEST(Explain, OtherKernelsSayRanksZero) {
+  for (const kiln::detail::ArchTable* table : kiln::runtime::tables()) {
+    const auto& r = first_plain_row(*table);
+    kiln_status s;
+    EXPECT_EQ(explain(r.kernel, table->arch, r.hidden, r.threshold, &s).ranks, 0) << r.kernel;
+    ASSERT_EQ(s, KILN_SUCCESS) << kiln_last_error();
+    EXPECT_EQ(explain(r.kernel, table->arch, untuned_hidden(r.kernel, 5000), 3, &s).ranks, 0) << "the generic kernel too";
+    EXPECT_EQ(explain(r.kernel, table->arch, r.hidden, 0, &s).ranks, 0) << "and tokens = 0";
+  }
+}
+
+TEST(Explain, CommunicatorKernelsAreRefusedNamingKilnExplainComm) {
+  for (const char* kernel : {"allreduce_add_rms_norm", "allreduce_add_rms_norm_fp8"}) {
+    ASSERT_TRUE(is_comm(kernel)) << kernel;
+    kiln_status s;
+    explain(kernel, "sm90", 4096, 1, &s);
+    EXPECT_EQ(s, KILN_ERROR_INVALID_ARGUMENT) << kernel;
+    const std::string error = kiln_last_error();
+    EXPECT_NE(error.find("kiln_explain_comm"), std::string::npos) << error;
+    EXPECT_NE(error.find(kernel), std::string::npos) << error;
+  }
+}
+
+// The checked-in tp2 sets (configs/allreduce_add_rms_norm*/sm90/<hidden>/tp2/: bs1, bs512).
+TEST(ExplainComm, NamesTheTpSetsVariantAndItsRankCount) {
+  if (!kiln::runtime::is_target_arch("sm90") || kiln::runtime::find_table("sm90") == nullptr)
+    GTEST_SKIP() << "this build has no sm90 tables";
+  for (const char* kernel : {"allreduce_add_rms_norm", "allreduce_add_rms_norm_fp8"}) {
+    SCOPED_TRACE(kernel);
+    const std::string k = kernel;
+    kiln_status s;
+    kiln_variant_info info = explain_comm(kernel, "sm90", 4096, 2, 1, &s);
+    ASSERT_EQ(s, KILN_SUCCESS) << kiln_last_error();
+    EXPECT_EQ(info.ranks, 2);
+    EXPECT_EQ(info.threshold, 1);
+    EXPECT_EQ(info.is_fallback, 0);
+    EXPECT_EQ(info.hidden, 4096);
+    EXPECT_STREQ(info.kernel, kernel);
+    EXPECT_STREQ(info.arch, "sm90");
+    EXPECT_EQ(std::string(info.name), k + "_sm90_h4096_tp2_bs1");
+    EXPECT_EQ(std::string(info.config), "configs/" + k + "/sm90/4096/tp2/bs1.json");
+    EXPECT_NE(std::string(info.schedule).find("two_shot="), std::string::npos) << info.schedule;
+    info = explain_comm(kernel, "sm90", 4096, 2, 511, &s);
+    EXPECT_EQ(info.threshold, 1) << "below the next threshold";
+    info = explain_comm(kernel, "sm90", 4096, 2, 100000, &s);
+    ASSERT_EQ(s, KILN_SUCCESS);
+    EXPECT_EQ(info.threshold, 512);
+    EXPECT_EQ(std::string(info.name), k + "_sm90_h4096_tp2_bs512");
+    // tokens = 0 launches nothing; the rank count is still the question's.
+    info = explain_comm(kernel, "sm90", 4096, 2, 0, &s);
+    ASSERT_EQ(s, KILN_SUCCESS);
+    EXPECT_STREQ(info.name, "");
+    EXPECT_EQ(info.is_fallback, 0);
+    EXPECT_EQ(info.ranks, 2);
+  }
+}
+
+// A hidden size or rank count without a set: the generic kernel, loudly (as for any kernel).
+TEST(ExplainComm, WithoutASetItIsTheGenericKernel) {
+  if (!kiln::runtime::is_target_arch("sm90")) GTEST_SKIP() << "sm90 is not a target of this build";
+  kiln_status s;
+  for (auto [hidden, ranks] : {std::pair<int64_t, int32_t>{5000, 2}, {4096, 8}, {4096, 3}}) {
+    const kiln_variant_info info = explain_comm("allreduce_add_rms_norm", "sm90", hidden, ranks, 7, &s);
+    ASSERT_EQ(s, KILN_SUCCESS) << kiln_last_error();
+    EXPECT_EQ(info.is_fallback, 1) << hidden << " tp" << ranks;
+    EXPECT_STREQ(info.name, "allreduce_add_rms_norm_generic");
+    EXPECT_STREQ(info.config, "");
+    EXPECT_EQ(info.threshold, 0);
+    EXPECT_EQ(info.ranks, ranks);
+  }
+}
+
+TEST(ExplainComm, BadInputsGetNamedStatuses) {
+  kiln_status s;
+  for (int32_t ranks : {1, 9, 0, -2, 1 << 30}) {
+    explain_comm("allreduce_add_rms_norm", "sm90", 4096, ranks, 1, &s);
+    EXPECT_EQ(s, KILN_ERROR_UNSUPPORTED_COMM) << ranks;
+    EXPECT_NE(std::string(kiln_last_error()).find("ranks = " + std::to_string(ranks)), std::string::npos)
+        << kiln_last_error();
+  }
+  explain_comm("rms_norm_fp8", "sm90", 4096, 2, 1, &s);
+  EXPECT_EQ(s, KILN_ERROR_INVALID_ARGUMENT);
+  EXPECT_NE(std::string(kiln_last_error()).find("rms_norm_fp8 has no communicator"), std::string::npos)
+      << kiln_last_error();
+  EXPECT_NE(std::string(kiln_last_error()).find("kiln_explain"), std::string::npos) << kiln_last_error();
+  explain_comm("no_such_kernel", "sm90", 4096, 2, 1, &s);
+  EXPECT_EQ(s, KILN_ERROR_UNKNOWN_KERNEL);
+  explain_comm(nullptr, "sm90", 4096, 2, 1, &s);
+  EXPECT_EQ(s, KILN_ERROR_INVALID_ARGUMENT);
+  explain_comm("allreduce_add_rms_norm", "sm90", 0, 2, 1, &s);
+  EXPECT_EQ(s, KILN_ERROR_INVALID_HIDDEN);
+  explain_comm("allreduce_add_rms_norm", "sm90", 4096, 2, -1, &s);
+  EXPECT_EQ(s, KILN_ERROR_INVALID_TOKENS);
+  explain_comm("allreduce_add_rms_norm", "sm75", 4096, 2, 1, &s);
+  EXPECT_EQ(s, KILN_ERROR_NO_DEVICE_IMAGE);
+  explain_comm("allreduce_add_rms_norm", nullptr, 4096, 2, 1, &s);
+  EXPECT_EQ(s, KILN_ERROR_INVALID_ARGUMENT);
+  EXPECT_EQ(kiln_explain_comm("allreduce_add_rms_norm", "sm90", 4096, 2, 1, nullptr), KILN_ERROR_INVALID_ARGUMENT);
+  kiln_variant_info wrong_size{};
+  wrong_size.struct_size = 3;
+  EXPECT_EQ(kiln_explain_comm("allreduce_add_rms_norm", "sm90", 4096, 2, 1, &wrong_size), KILN_ERROR_INVALID_ARGUMENT);
 }
 
 // ---- introspection: the kernels, without a GPU ------------------------------------
@@ -282,6 +445,14 @@ TEST(Introspection, TensorsAndOptionsOfEachKernel) {
        {{KILN_ROLE_OUTPUT, KILN_DIR_OUT}, {KILN_ROLE_INPUT, KILN_DIR_IN}, {KILN_ROLE_WEIGHT, KILN_DIR_IN}, {KILN_ROLE_SCALE, KILN_DIR_IN}},
        norm_options},
       {"silu_mul_fp8", {{KILN_ROLE_OUTPUT, KILN_DIR_OUT}, {KILN_ROLE_INPUT, KILN_DIR_IN}, {KILN_ROLE_SCALE, KILN_DIR_IN}}, 0},
+      {"allreduce_add_rms_norm",
+       {{KILN_ROLE_OUTPUT, KILN_DIR_OUT}, {KILN_ROLE_INPUT, KILN_DIR_IN}, {KILN_ROLE_RESIDUAL, KILN_DIR_INOUT},
+        {KILN_ROLE_WEIGHT, KILN_DIR_IN}},
+       norm_options | KILN_OPTION_COMM},
+      {"allreduce_add_rms_norm_fp8",
+       {{KILN_ROLE_OUTPUT, KILN_DIR_OUT}, {KILN_ROLE_INPUT, KILN_DIR_IN}, {KILN_ROLE_RESIDUAL, KILN_DIR_INOUT},
+        {KILN_ROLE_WEIGHT, KILN_DIR_IN}, {KILN_ROLE_SCALE, KILN_DIR_IN}},
+       norm_options | KILN_OPTION_COMM},
   };
   for (const Want& w : wants) {
     kiln_kernel_desc d{};
@@ -386,6 +557,7 @@ TEST(Introspection, KernelsJsonAndTheRegistryListTheSameKernels) {
       if (s == "rounding") options |= KILN_OPTION_ROUNDING;
       else if (s == "gemma") options |= KILN_OPTION_GEMMA;
       else if (s == "static_weight") options |= KILN_OPTION_STATIC_WEIGHT;
+      else if (s == "comm") options |= KILN_OPTION_COMM;
       else ADD_FAILURE() << name << ": unknown option " << s << " in " << path;
     }
     for (const auto& o : k.at("scalars")) {
@@ -396,6 +568,39 @@ TEST(Introspection, KernelsJsonAndTheRegistryListTheSameKernels) {
     EXPECT_EQ(options, d.options) << name;
     EXPECT_EQ(scalars, d.scalars) << name;
   }
+}
+
+// A communicator kernel's registry row names the workspace hooks its plans call
+// (workspace_bytes, workspace_init); every other row leaves them null.
+TEST(Introspection, WorkspaceHooksExactlyForCommunicatorKernels) {
+  int comm = 0;
+  for (const kiln::runtime::KernelInfo& k : kiln::runtime::kernels()) {
+    const bool has = (k.options & KILN_OPTION_COMM) != 0;
+    comm += has;
+    EXPECT_EQ(k.workspace_bytes != nullptr, has) << k.name;
+    EXPECT_EQ(k.workspace_init != nullptr, has) << k.name;
+    if (!has) continue;
+    // What each rank allocates: positive, whole 16-byte vectors, growing with max_tokens
+    // but bounded (the template caps its receive buffers).
+    for (auto dtype : {kiln::detail::DType::bf16, kiln::detail::DType::fp16})
+      for (int64_t hidden : {int64_t{1}, int64_t{2048}, int64_t{5120}, int64_t{1} << 20}) {
+        int64_t last = 0;
+        for (int32_t ranks = 2; ranks <= kiln::detail::kMaxRanks; ++ranks)
+          for (int64_t max_tokens : {int64_t{1}, int64_t{512}, int64_t{16384}, int64_t{INT32_MAX}}) {
+            const int64_t bytes = k.workspace_bytes(dtype, hidden, ranks, max_tokens);
+            SCOPED_TRACE(std::string(k.name) + " H=" + std::to_string(hidden) + " R=" + std::to_string(ranks) +
+                         " max_tokens=" + std::to_string(max_tokens));
+            EXPECT_GT(bytes, 0);
+            EXPECT_EQ(bytes % 16, 0);
+            EXPECT_LE(bytes, int64_t{1} << 30);
+            if (max_tokens > 1) {
+              EXPECT_GE(bytes, last);
+            }
+            last = bytes;
+          }
+      }
+  }
+  EXPECT_EQ(comm, 2) << "allreduce_add_rms_norm and allreduce_add_rms_norm_fp8";
 }
 
 // ---- the bytes a launch must move --------------------------------------------------
@@ -478,6 +683,8 @@ using PlanPtr = std::unique_ptr<kiln_plan, PlanDeleter>;
 
 const kiln::detail::ArchTable& first_table() { return *kiln::runtime::tables()[0]; }
 
+// A plan for the first table's arch; a communicator kernel's gets the stand-in
+// communicator, kCommMaxTokens and kCommRanks ranks.
 PlanPtr plan_for(const char* kernel, int64_t hidden, kiln_set_policy policy = KILN_SET_EXACT, kiln_status* status = nullptr,
                  kiln_rounding rounding = KILN_ROUNDING_SINGLE, int32_t gemma = 0, int32_t static_weight = 0) {
   kiln_plan_options o;
@@ -488,8 +695,13 @@ PlanPtr plan_for(const char* kernel, int64_t hidden, kiln_set_policy policy = KI
   o.rounding = rounding;
   o.gemma = gemma;
   o.static_weight = static_weight;
+  const bool comm = is_comm(kernel);
+  if (comm) {
+    o.comm = kStandInComm;
+    o.max_tokens = kCommMaxTokens;
+  }
   kiln_plan* p = nullptr;
-  const kiln_status s = kiln::runtime::plan_for_arch(&o, first_table().arch, 0, &p);
+  const kiln_status s = kiln::runtime::plan_for_arch(&o, first_table().arch, 0, &p, comm ? kCommRanks : 0);
   if (status) *status = s;
   return PlanPtr(p);
 }
@@ -503,7 +715,7 @@ kiln_variant_info describe(const kiln_plan* plan, int64_t tokens) {
 
 TEST(Plan, DispatchBelowOnBetweenAndAboveThresholds) {
   const auto& table = first_table();
-  const auto& row0 = table.rows[0];
+  const auto& row0 = first_plain_row(table);
   std::vector<int32_t> thresholds;
   for (std::size_t i = 0; i < table.count; ++i)
     if (std::string(table.rows[i].kernel) == row0.kernel && table.rows[i].hidden == row0.hidden)
@@ -544,6 +756,7 @@ TEST(Plan, MissingSetFallsBackLoudlyAndStrictRefuses) {
     EXPECT_NE(summary.find("no " + std::string(k.name) + " set for"), std::string::npos) << summary;
     EXPECT_NE(summary.find("using the generic kernel"), std::string::npos) << summary;
     EXPECT_NE(summary.find("have "), std::string::npos) << summary;
+    EXPECT_EQ(describe(plan.get(), 1).ranks, is_comm(k.name) ? kCommRanks : 0) << k.name;
 
     kiln_status s;
     PlanPtr strict = plan_for(k.name, hidden, KILN_SET_STRICT, &s);
@@ -571,7 +784,7 @@ TEST(Plan, DescribedStringsOutliveThePlan) {
 }
 
 TEST(Plan, GenericByRequestEvenWhenASetExists) {
-  const auto& row0 = first_table().rows[0];
+  const auto& row0 = first_plain_row(first_table());
   PlanPtr plan = plan_for(row0.kernel, row0.hidden, KILN_SET_GENERIC);
   ASSERT_TRUE(plan);
   const kiln_variant_info info = describe(plan.get(), 64);
@@ -606,7 +819,7 @@ TEST(PlanOptions, EachOptionOnlyWhereTheKernelHasIt) {
       {"gemma", KILN_OPTION_GEMMA, KILN_ROUNDING_SINGLE, 1, 0, " gemma"},
       {"static_weight", KILN_OPTION_STATIC_WEIGHT, KILN_ROUNDING_SINGLE, 0, 1, " static_weight"},
   };
-  uint32_t known = 0;
+  uint32_t known = KILN_OPTION_COMM;  // PlanOptions.CommunicatorKernelsNeedCommAndMaxTokens
   for (const Option& o : options) known |= o.bit;
   for (const kiln::runtime::KernelInfo& k : kiln::runtime::kernels()) {
     EXPECT_EQ(k.options & ~known, 0u) << k.name << " has an option this test does not know";
@@ -642,6 +855,185 @@ TEST(PlanOptions, EachOptionOnlyWhereTheKernelHasIt) {
   EXPECT_FALSE(plan_for("silu_mul_fp8", 4096, KILN_SET_EXACT, &s, KILN_ROUNDING_VLLM));
   EXPECT_EQ(s, KILN_ERROR_INVALID_ARGUMENT);
   EXPECT_TRUE(plan_for("fused_add_rms_norm", 4096, KILN_SET_EXACT, &s, KILN_ROUNDING_VLLM, 1, 1)) << kiln_last_error();
+}
+
+// ---- plan options: comm and max_tokens (KILN_OPTION_COMM) -------------------------
+
+kiln_status comm_plan(const char* kernel, void* comm, int64_t max_tokens, int32_t ranks, PlanPtr* out = nullptr,
+                      int64_t hidden = 4096) {
+  kiln_plan_options o;
+  kiln_plan_options_init(&o);
+  o.kernel = kernel;
+  o.hidden = hidden;
+  o.comm = comm;
+  o.max_tokens = max_tokens;
+  kiln_plan* p = nullptr;
+  const kiln_status s = kiln::runtime::plan_for_arch(&o, first_table().arch, 0, &p, ranks);
+  PlanPtr plan(p);
+  if (out) *out = std::move(plan);
+  return s;
+}
+
+// kiln_plan_options_init leaves both unset.
+TEST(PlanOptions, InitLeavesCommNullAndMaxTokensZero) {
+  kiln_plan_options o;
+  std::memset(&o, 0x5a, sizeof o);
+  kiln_plan_options_init(&o);
+  EXPECT_EQ(o.comm, nullptr);
+  EXPECT_EQ(o.max_tokens, 0);
+  EXPECT_EQ(o.struct_size, sizeof o);
+}
+
+// A communicator kernel needs a communicator and 1 <= max_tokens <= 2^31 - 1; each refusal
+// names the kernel and the field.
+TEST(PlanOptions, CommunicatorKernelsNeedCommAndMaxTokens) {
+  for (const char* kernel : {"allreduce_add_rms_norm", "allreduce_add_rms_norm_fp8"}) {
+    SCOPED_TRACE(kernel);
+    EXPECT_EQ(comm_plan(kernel, nullptr, kCommMaxTokens, kCommRanks), KILN_ERROR_INVALID_ARGUMENT);
+    std::string error = kiln_last_error();
+    EXPECT_NE(error.find(kernel), std::string::npos) << error;
+    EXPECT_NE(error.find("comm"), std::string::npos) << error;
+    EXPECT_NE(error.find("NULL"), std::string::npos) << error;
+    for (int64_t bad : {int64_t{0}, int64_t{-1}, int64_t{INT32_MAX} + 1, std::numeric_limits<int64_t>::max(),
+                        std::numeric_limits<int64_t>::min()}) {
+      EXPECT_EQ(comm_plan(kernel, kStandInComm, bad, kCommRanks), KILN_ERROR_INVALID_ARGUMENT) << bad;
+      error = kiln_last_error();
+      EXPECT_NE(error.find(kernel), std::string::npos) << error;
+      EXPECT_NE(error.find("max_tokens = " + std::to_string(bad)), std::string::npos) << error;
+    }
+    // Without either: the communicator is named first.
+    EXPECT_EQ(comm_plan(kernel, nullptr, 0, kCommRanks), KILN_ERROR_INVALID_ARGUMENT);
+    EXPECT_NE(std::string(kiln_last_error()).find("comm"), std::string::npos) << kiln_last_error();
+    for (int64_t good : {int64_t{1}, int64_t{512}, int64_t{INT32_MAX}}) {
+      PlanPtr plan;
+      ASSERT_EQ(comm_plan(kernel, kStandInComm, good, kCommRanks, &plan), KILN_SUCCESS) << good << ": " << kiln_last_error();
+      EXPECT_NE(std::string(kiln_plan_summary(plan.get())).find(" ranks=2 max_tokens=" + std::to_string(good)),
+                std::string::npos)
+          << kiln_plan_summary(plan.get());
+    }
+  }
+}
+
+// Every other kernel refuses both: comm must be NULL and max_tokens 0.
+TEST(PlanOptions, OtherKernelsRefuseCommAndMaxTokens) {
+  for (const kiln::runtime::KernelInfo& k : kiln::runtime::kernels()) {
+    if (k.options & KILN_OPTION_COMM) continue;
+    SCOPED_TRACE(k.name);
+    EXPECT_EQ(comm_plan(k.name, kStandInComm, 0, 0), KILN_ERROR_INVALID_ARGUMENT);
+    std::string error = kiln_last_error();
+    EXPECT_NE(error.find(std::string(k.name) + " has no communicator"), std::string::npos) << error;
+    EXPECT_NE(error.find("comm must be NULL"), std::string::npos) << error;
+    for (int64_t bad : {int64_t{1}, int64_t{-1}, int64_t{4096}}) {
+      EXPECT_EQ(comm_plan(k.name, nullptr, bad, 0), KILN_ERROR_INVALID_ARGUMENT) << bad;
+      error = kiln_last_error();
+      EXPECT_NE(error.find(k.name), std::string::npos) << error;
+      EXPECT_NE(error.find("max_tokens must be 0"), std::string::npos) << error;
+    }
+    PlanPtr plan;
+    ASSERT_EQ(comm_plan(k.name, nullptr, 0, 0, &plan), KILN_SUCCESS) << kiln_last_error();
+    EXPECT_EQ(std::string(kiln_plan_summary(plan.get())).find("ranks="), std::string::npos) << kiln_plan_summary(plan.get());
+    EXPECT_EQ(describe(plan.get(), 3).ranks, 0);
+  }
+}
+
+// A communicator plan picks the set of its rank count (tp<R>), else the generic kernel.
+TEST(PlanOptions, ACommunicatorPlanUsesItsRankCountsSet) {
+  if (std::string(first_table().arch) != "sm90") GTEST_SKIP() << "the checked-in tp2 sets are sm90's";
+  PlanPtr plan;
+  ASSERT_EQ(comm_plan("allreduce_add_rms_norm", kStandInComm, 1024, 2, &plan), KILN_SUCCESS) << kiln_last_error();
+  const std::string summary = kiln_plan_summary(plan.get());
+  EXPECT_NE(summary.find("config set configs/allreduce_add_rms_norm/sm90/4096/tp2 (thresholds 1, 512)"), std::string::npos)
+      << summary;
+  kiln_variant_info info = describe(plan.get(), 600);
+  EXPECT_STREQ(info.name, "allreduce_add_rms_norm_sm90_h4096_tp2_bs512");
+  EXPECT_STREQ(info.config, "configs/allreduce_add_rms_norm/sm90/4096/tp2/bs512.json");
+  EXPECT_EQ(info.ranks, 2);
+  EXPECT_EQ(info.is_fallback, 0);
+  // Eight ranks have no set: the generic kernel, saying which rank count missed.
+  ASSERT_EQ(comm_plan("allreduce_add_rms_norm", kStandInComm, 1024, 8, &plan), KILN_SUCCESS) << kiln_last_error();
+  info = describe(plan.get(), 600);
+  EXPECT_EQ(info.is_fallback, 1);
+  EXPECT_EQ(info.ranks, 8);
+  EXPECT_NE(std::string(kiln_plan_summary(plan.get())).find("no allreduce_add_rms_norm set for sm90 hidden=4096 ranks=8"),
+            std::string::npos)
+      << kiln_plan_summary(plan.get());
+  // KILN_SET_STRICT turns that into an error.
+  kiln_plan_options o;
+  kiln_plan_options_init(&o);
+  o.kernel = "allreduce_add_rms_norm";
+  o.hidden = 4096;
+  o.comm = kStandInComm;
+  o.max_tokens = 1024;
+  o.policy = KILN_SET_STRICT;
+  kiln_plan* p = nullptr;
+  EXPECT_EQ(kiln::runtime::plan_for_arch(&o, "sm90", 0, &p, 8), KILN_ERROR_NO_CONFIG_SET);
+  EXPECT_EQ(p, nullptr);
+  EXPECT_EQ(kiln::runtime::plan_for_arch(&o, "sm90", 0, &p, 2), KILN_SUCCESS) << kiln_last_error();
+  kiln_plan_destroy(p);
+}
+
+// kiln_plan_create checks comm and max_tokens before it looks for a device (or NCCL): the
+// same refusals on a machine without either.
+TEST(PlanCreate, CommOptionsAreCheckedBeforeAnyDeviceWork) {
+  struct Case {
+    const char* kernel;
+    void* comm;
+    int64_t max_tokens;
+    const char* field;
+  };
+  const Case cases[] = {
+      {"allreduce_add_rms_norm", nullptr, 1024, "comm"},
+      {"allreduce_add_rms_norm_fp8", nullptr, 0, "comm"},
+      {"allreduce_add_rms_norm", kStandInComm, 0, "max_tokens"},
+      {"allreduce_add_rms_norm", kStandInComm, -5, "max_tokens"},
+      {"allreduce_add_rms_norm_fp8", kStandInComm, int64_t{INT32_MAX} + 1, "max_tokens"},
+      {"rms_norm_fp8", kStandInComm, 0, "comm"},
+      {"silu_mul_fp8", nullptr, 16, "max_tokens"},
+  };
+  for (const Case& c : cases) {
+    kiln_plan_options o;
+    kiln_plan_options_init(&o);
+    o.kernel = c.kernel;
+    o.hidden = 4096;
+    o.comm = c.comm;
+    o.max_tokens = c.max_tokens;
+    kiln_plan* p = reinterpret_cast<kiln_plan*>(0x1);
+    EXPECT_EQ(kiln_plan_create(&o, &p), KILN_ERROR_INVALID_ARGUMENT) << c.kernel << " " << c.field;
+    EXPECT_EQ(p, nullptr);
+    const std::string error = kiln_last_error();
+    EXPECT_NE(error.find(c.kernel), std::string::npos) << error;
+    EXPECT_NE(error.find(c.field), std::string::npos) << error;
+  }
+}
+
+// A kiln 0.3 caller's options end at static_weight: it gets comm = NULL and max_tokens = 0,
+// whatever lies after; so a communicator kernel is refused for want of a communicator and
+// every other kernel plans as before.
+TEST(PlanCreate, An03OptionsStructHasNoCommunicator) {
+  constexpr std::size_t kV3 = offsetof(kiln_plan_options, comm);
+  static_assert(kV3 >= offsetof(kiln_plan_options, static_weight) + sizeof(int32_t));  // comm follows static_weight
+  for (const char* kernel : {"allreduce_add_rms_norm", "rms_norm_fp8"}) {
+    kiln_plan_options o;
+    kiln_plan_options_init(&o);
+    o.kernel = kernel;
+    o.hidden = 4096;
+    alignas(kiln_plan_options) unsigned char buffer[sizeof(kiln_plan_options)];
+    std::memset(buffer, 0xff, sizeof buffer);  // comm = 0xff..ff, max_tokens = -1 if they were read
+    std::memcpy(buffer, &o, kV3);
+    const uint32_t size = kV3;
+    std::memcpy(buffer, &size, sizeof size);
+    kiln_plan* p = nullptr;
+    const kiln_status s = kiln_plan_create(reinterpret_cast<const kiln_plan_options*>(buffer), &p);
+    if (is_comm(kernel)) {
+      EXPECT_EQ(s, KILN_ERROR_INVALID_ARGUMENT) << kiln_last_error();
+      EXPECT_NE(std::string(kiln_last_error()).find("comm (an ncclComm_t) is NULL"), std::string::npos) << kiln_last_error();
+    } else if (has_gpu()) {
+      EXPECT_EQ(s, KILN_SUCCESS) << kiln_last_error();
+      kiln_plan_destroy(p);
+    } else {
+      EXPECT_EQ(s, KILN_ERROR_NO_DEVICE) << "past the option checks, the device is missing: " << kiln_last_error();
+    }
+  }
 }
 
 // ---- bad input: plan options ----------------------------------------------------
@@ -752,9 +1144,10 @@ kiln_status fill_sized(std::size_t size, Fill fill, T* out) {
 }
 
 TEST(StructSize, VariantInfoIsWrittenOnlyAsFarAsTheCallersStructGoes) {
-  // The oldest kiln_variant_info ends at `schedule` (today's size: no field was added yet).
+  // The oldest kiln_variant_info ends at `schedule`; 0.4 added `ranks` after it.
   constexpr std::size_t kOldest = offsetof(kiln_variant_info, schedule) + sizeof(const char*);
-  const auto& r = first_table().rows[0];
+  static_assert(kOldest == offsetof(kiln_variant_info, ranks));
+  const auto& r = first_plain_row(first_table());
   PlanPtr plan = plan_for(r.kernel, r.hidden);
   ASSERT_TRUE(plan);
   for (std::size_t size : {kOldest, sizeof(kiln_variant_info)}) {
@@ -767,6 +1160,25 @@ TEST(StructSize, VariantInfoIsWrittenOnlyAsFarAsTheCallersStructGoes) {
     ASSERT_EQ(fill_sized<kiln_variant_info>(size, [&](kiln_variant_info* i) { return kiln_plan_describe(plan.get(), r.threshold, i); }, &info),
               KILN_SUCCESS) << kiln_last_error();
     EXPECT_STREQ(info.name, r.name);
+    if (size == sizeof(kiln_variant_info)) {
+      EXPECT_EQ(info.ranks, 0);
+    }
+  }
+  // kiln_explain_comm too: an old struct gets everything but the rank count.
+  if (kiln::runtime::is_target_arch("sm90")) {
+    for (std::size_t size : {kOldest, sizeof(kiln_variant_info)}) {
+      kiln_variant_info comm_info;
+      ASSERT_EQ(fill_sized<kiln_variant_info>(
+                    size, [&](kiln_variant_info* i) { return kiln_explain_comm("allreduce_add_rms_norm", "sm90", 4096, 2, 1, i); },
+                    &comm_info),
+                KILN_SUCCESS)
+          << kiln_last_error();
+      EXPECT_EQ(comm_info.struct_size, size);
+      EXPECT_STREQ(comm_info.kernel, "allreduce_add_rms_norm");
+      if (size == sizeof(kiln_variant_info)) {
+        EXPECT_EQ(comm_info.ranks, 2);
+      }
+    }
   }
   kiln_variant_info info;
   for (std::size_t size : {kOldest - 1, sizeof(kiln_variant_info) + 8}) {
@@ -1011,10 +1423,18 @@ TEST_F(LaunchValidation, GenericPlanNeedsOnlyElementAlignment) {
 }
 
 TEST(StatusNames, EveryStatusHasAName) {
-  for (int s = KILN_SUCCESS; s <= KILN_ERROR_WRONG_DEVICE; ++s)
-    EXPECT_EQ(std::string(kiln_status_name(static_cast<kiln_status>(s))).rfind("KILN_", 0), 0u) << s;
+  for (int s = KILN_SUCCESS; s <= KILN_ERROR_UNSUPPORTED_COMM; ++s) {
+    const std::string name = kiln_status_name(static_cast<kiln_status>(s));
+    EXPECT_EQ(name.rfind("KILN_", 0), 0u) << s;
+    EXPECT_NE(name, "KILN_STATUS_UNKNOWN") << s;
+  }
   EXPECT_STREQ(kiln_status_name(KILN_ERROR_ALIASING), "KILN_ERROR_ALIASING");
   EXPECT_STREQ(kiln_status_name(KILN_ERROR_WRONG_DEVICE), "KILN_ERROR_WRONG_DEVICE");
+  EXPECT_EQ(KILN_ERROR_NCCL, 17);
+  EXPECT_EQ(KILN_ERROR_UNSUPPORTED_COMM, 18);
+  EXPECT_STREQ(kiln_status_name(KILN_ERROR_NCCL), "KILN_ERROR_NCCL");
+  EXPECT_STREQ(kiln_status_name(KILN_ERROR_UNSUPPORTED_COMM), "KILN_ERROR_UNSUPPORTED_COMM");
+  EXPECT_STREQ(kiln_status_name(static_cast<kiln_status>(19)), "KILN_STATUS_UNKNOWN");
   EXPECT_STREQ(kiln_status_name(static_cast<kiln_status>(999)), "KILN_STATUS_UNKNOWN");
 }
 
