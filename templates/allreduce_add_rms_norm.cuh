@@ -80,6 +80,8 @@ inline int64_t workspace_bytes(detail::DType, int64_t hidden, int32_t ranks, int
   return kHeaderBytes + kBuffers * int64_t(ranks - 1) * buffer_rows(hidden, ranks, max_tokens) * row_stride(hidden) * 2;
 }
 
+// A template, so that every TU that includes this header may instantiate it (no duplicate symbol).
+template <int = 0>
 __global__ void fill_sentinel(uint4* p, int64_t n) {
   const uint32_t s = uint32_t(kSentinel) * 0x10001u;
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
@@ -93,7 +95,7 @@ inline cudaError_t workspace_init(void* workspace, int64_t bytes, cudaStream_t s
   if (cudaError_t e = cudaMemsetAsync(workspace, 0, kHeaderBytes, stream); e != cudaSuccess) return e;
   const int64_t n = (bytes - kHeaderBytes) / 16;
   if (n == 0) return cudaSuccess;
-  fill_sentinel<<<static_cast<unsigned>(std::min<int64_t>((n + 255) / 256, 4096)), 256, 0, stream>>>(
+  fill_sentinel<><<<static_cast<unsigned>(std::min<int64_t>((n + 255) / 256, 4096)), 256, 0, stream>>>(
       reinterpret_cast<uint4*>(static_cast<char*>(workspace) + kHeaderBytes), n);
   return cudaGetLastError();
 }

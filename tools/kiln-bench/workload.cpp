@@ -37,6 +37,8 @@ std::vector<Kernel> library_kernels() {
     k.desc.struct_size = sizeof k.desc;
     kiln::check(kiln_kernel_at(i, &k.desc));
     k.name = k.desc.name;
+    // A communicator kernel runs on every rank at once: kiln-bench-comm measures it.
+    if (k.has_option(KILN_OPTION_COMM)) continue;
     out.push_back(k);
   }
   return out;

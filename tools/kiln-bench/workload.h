@@ -30,7 +30,8 @@ struct Kernel {
   bool writes_an_input() const;  // some tensor is in-out (written over in place)
 };
 
-// Every kernel of the library, in its order (sorted by name).
+// Every kernel of the library that runs on one GPU, in its order (sorted by name);
+// communicator kernels are kiln-bench-comm's.
 std::vector<Kernel> library_kernels();
 // "<kernel>, <kernel>, ...", as the library lists them.
 std::string kernel_names(const std::vector<Kernel>& kernels);

@@ -89,13 +89,19 @@ GridOverrides parse_grid(const std::vector<std::string>& specs) {
   return out;
 }
 
-// The kernels --kernel names, from kiln-gen's descriptors ("all": every one).
+// The kernels --kernel names, from kiln-gen's descriptors ("all": every one kiln-tune can
+// time). A communicator kernel needs every rank of a communicator running together, which
+// one tuner process per GPU cannot give: kiln-bench-comm measures those.
 std::vector<const kiln::gen::KernelDescriptor*> select_kernels(const std::vector<std::string>& names) {
   std::vector<const kiln::gen::KernelDescriptor*> kernels;
   for (const std::string& k : names) {
     if (k == "all") {
-      for (const auto& d : kiln::gen::kernel_descriptors()) kernels.push_back(&d);
+      for (const auto& d : kiln::gen::kernel_descriptors())
+        if (!d.comm) kernels.push_back(&d);
     } else if (const auto* d = kiln::gen::find_kernel(k)) {
+      if (d->comm)
+        throw Usage{"--kernel " + k + " sums over a communicator: kiln-tune times one GPU at a time; measure it with "
+                    "kiln-bench-comm (tools/kiln-bench-comm)"};
       kernels.push_back(d);
     } else {
       throw Usage{"unknown kernel " + k + "; known: " + kiln::gen::kernel_list()};

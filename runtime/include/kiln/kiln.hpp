@@ -33,6 +33,8 @@ struct PlanOptions {
   kiln_rounding rounding = KILN_ROUNDING_SINGLE;
   bool gemma = false;
   bool static_weight = false;
+  void* comm = nullptr;    // communicator kernels: the ncclComm_t (plan creation is then collective)
+  int64_t max_tokens = 0;  // communicator kernels: the most tokens a launch takes
 };
 
 class Plan {
@@ -48,6 +50,8 @@ class Plan {
     c.rounding = o.rounding;
     c.gemma = o.gemma ? 1 : 0;
     c.static_weight = o.static_weight ? 1 : 0;
+    c.comm = o.comm;
+    c.max_tokens = o.max_tokens;
     check(kiln_plan_create(&c, &plan_));
   }
   Plan(Plan&& other) noexcept : plan_(std::exchange(other.plan_, nullptr)) {}
