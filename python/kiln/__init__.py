@@ -5,12 +5,19 @@ every Python and PyTorch version).
     kiln.version()                                   # "0.3.0"
     [k.name for k in kiln.kernels()]                 # the library's kernels, from its descriptors
     kiln.explain("rms_norm_fp8", "sm90", 4096, 32)   # which variant would run; no GPU needed
+    kiln.explain("allreduce_add_rms_norm", "sm90", 4096, 32, ranks=2)  # a communicator kernel: per rank count
     plan = kiln.plan("rms_norm_fp8", 4096, "bf16", device=0)   # cached per (kernel, hidden, dtype, device, options)
     plan.launch({"output": out_ptr, "input": x_ptr, "weight": w_ptr, "scale": s_ptr}, tokens, eps=1e-6, stream=s, dtype="bf16")
 
 The library is $KILN_LIBRARY when set, else the libkiln.so installed inside this package.
 PyTorch custom ops: `import kiln.torch` (needs PyTorch). Every failure of the library is a
 KilnError carrying .status ("KILN_ERROR_NULL_POINTER"), .code and the library's message.
+
+Communicator kernels (Kernel.comm; "comm" in Kernel.options), e.g. allreduce_add_rms_norm,
+sum over the ranks of an NCCL communicator: a Plan of one takes comm= (the ncclComm_t's
+address as an int) and max_tokens=, its creation is collective over the communicator's
+ranks, and explain needs ranks= (the communicator size, 2 to 8). kiln.torch registers no
+op for them.
 """
 
 import ctypes
@@ -28,12 +35,13 @@ __all__ = ["KilnError", "LibraryError", "Kernel", "TensorSpec", "Variant", "Plan
 
 class KilnError(RuntimeError):
     """A libkiln call failed: .status is kiln_status_name's string, .code the kiln_status,
-    .message kiln_last_error's text and .call what was called."""
+    .message kiln_last_error's text (or the package's own, for a call it refuses before
+    reaching the library) and .call what was called."""
 
-    def __init__(self, code, call):
+    def __init__(self, code, call, message=None):
         self.code = int(code)
         self.status = _lib.kiln_status_name(self.code).decode()
-        self.message = (_lib.kiln_last_error() or b"").decode(errors="replace")
+        self.message = message if message is not None else (_lib.kiln_last_error() or b"").decode(errors="replace")
         self.call = call
         super().__init__(f"{call}: {self.status}: {self.message}")
 
@@ -92,8 +100,14 @@ class Kernel:
     name: str
     summary: str
     tensors: tuple    # TensorSpec, in the typed entry point's order
-    options: frozenset  # of "rounding", "gemma", "static_weight"
+    options: frozenset  # of "rounding", "gemma", "static_weight", "comm"
     scalars: frozenset  # of "eps"
+
+    @property
+    def comm(self):
+        """A communicator kernel (KILN_OPTION_COMM): it sums over the ranks of an NCCL
+        communicator, so its plans need comm= and max_tokens=, and explain needs ranks=."""
+        return "comm" in self.options
 
     @classmethod
     def _from(cls, d):
@@ -168,20 +182,36 @@ class Variant:
     name: str           # "<kernel>_sm90_h4096_bs32", "<kernel>_generic", or "" for tokens = 0
     config: str         # "configs/<kernel>/sm90/4096/bs32.json", or ""
     schedule: str       # "threads=256 vec=8 ...", or ""
+    ranks: int = 0      # a communicator kernel's rank count (configs/<kernel>/<arch>/<hidden>/tp<ranks>/); 0 else
 
     @classmethod
     def _from(cls, info):
         text = lambda b: (b or b"").decode()  # noqa: E731
         return cls(text(info.kernel), text(info.arch), info.hidden, info.threshold, bool(info.is_fallback),
-                   text(info.name), text(info.config), text(info.schedule))
+                   text(info.name), text(info.config), text(info.schedule), info.ranks)
 
 
-def explain(kernel_name, arch, hidden, tokens):
-    """Which variant would serve (kernel, arch, hidden, tokens), without a device (kiln_explain)."""
+def explain(kernel_name, arch, hidden, tokens, *, ranks=None):
+    """Which variant would serve (kernel, arch, hidden, tokens), without a device (kiln_explain).
+    A communicator kernel's sets are per rank count: give ranks= (the communicator size, 2 to
+    8) and kiln_explain_comm answers; without it such a kernel is a KilnError
+    (KILN_ERROR_INVALID_ARGUMENT), as is ranks= for any other kernel."""
+    kernel_name = str(getattr(kernel_name, "name", kernel_name))
     info = _abi.VariantInfo()
     info.struct_size = ctypes.sizeof(info)
-    _check(_lib.kiln_explain(str(kernel_name).encode(), str(arch).encode(), hidden, tokens, ctypes.byref(info)),
-           f"kiln_explain({kernel_name!r}, {arch!r}, hidden={hidden}, tokens={tokens})")
+    if ranks is not None:
+        call = f"kiln_explain_comm({kernel_name!r}, {arch!r}, hidden={hidden}, ranks={ranks}, tokens={tokens})"
+        _check(_lib.kiln_explain_comm(kernel_name.encode(), str(arch).encode(), hidden, ranks, tokens, ctypes.byref(info)),
+               call)
+        return Variant._from(info)
+    call = f"kiln_explain({kernel_name!r}, {arch!r}, hidden={hidden}, tokens={tokens})"
+    known = next((k for k in kernels() if k.name == kernel_name), None)
+    if known is not None and known.comm:
+        raise KilnError(_abi.INVALID_ARGUMENT, call,
+                        f"{kernel_name} sums over the ranks of a communicator and has a config set per rank count: "
+                        f"give ranks= (the communicator size, 2 to {_abi.MAX_RANKS}), e.g. "
+                        f"kiln.explain({kernel_name!r}, {arch!r}, {hidden}, {tokens}, ranks=2)")
+    _check(_lib.kiln_explain(kernel_name.encode(), str(arch).encode(), hidden, tokens, ctypes.byref(info)), call)
     return Variant._from(info)
 
 
@@ -190,10 +220,16 @@ class Plan:
 
     dtype: "bf16" or "fp16"; device: a CUDA device index (-1: the calling thread's current
     device); rounding: "single" or "vllm"; policy: "exact", "strict" or "generic". Options a
-    kernel lacks must keep their defaults (the library refuses them otherwise)."""
+    kernel lacks must keep their defaults (the library refuses them otherwise).
+
+    comm, max_tokens: a communicator kernel's (Kernel.comm) ncclComm_t, as the int address
+    the communicator handle holds, and the most tokens one launch takes (it sizes the peer
+    workspace; 1 .. 2^31 - 1). Creating and closing such a plan is collective: every rank of
+    the communicator does it with the same options, at the same time. Other kernels leave
+    both unset."""
 
     def __init__(self, kernel_name, hidden, dtype="bf16", device=-1, *, rounding="single", gemma=False,
-                 static_weight=False, policy="exact"):
+                 static_weight=False, policy="exact", comm=None, max_tokens=0):
         self.kernel = kernel(kernel_name)
         self.hidden, self.dtype, self.device = int(hidden), dtype, int(device)
         self.rounding, self.gemma, self.static_weight, self.policy = rounding, bool(gemma), bool(static_weight), policy
@@ -213,6 +249,8 @@ class Plan:
         o.rounding = _abi.ROUNDING[rounding]
         o.gemma = int(self.gemma)
         o.static_weight = int(self.static_weight)
+        o.comm = comm
+        o.max_tokens = int(max_tokens)
         self._handle = ctypes.c_void_p()
         _check(_lib.kiln_plan_create(ctypes.byref(o), ctypes.byref(self._handle)),
                f"kiln_plan_create({self.kernel.name}, hidden={hidden}, {dtype}, device={device})")
@@ -278,7 +316,8 @@ def plan(kernel_name, hidden, dtype="bf16", device=0, *, rounding="single", gemm
          policy="exact"):
     """A Plan, cached per (kernel, hidden, dtype, device, options): the first call for a key
     creates it (kiln_plan_create reads the device and probes the kernel's image), later calls
-    return the same plan. Cached plans live as long as the process."""
+    return the same plan. Cached plans live as long as the process. A communicator kernel's plan
+    (Kernel.comm) is not cached here: make a kiln.Plan with comm= and max_tokens=."""
     if int(device) < 0:
         raise ValueError(f"kiln.plan: device = {device}: a cached plan belongs to one device; give its index")
     key = (str(getattr(kernel_name, "name", kernel_name)), int(hidden), dtype, int(device), rounding, bool(gemma),

@@ -16,9 +16,33 @@ ROLE_SLOTS = 8                           # KILN_ROLE_SLOTS
 DIRECTIONS = ("in", "out", "inout")      # kiln_direction
 ELEMS = ("activation", "fp8_e4m3", "f32", "i32")  # kiln_elem
 EXTENTS = ("one", "tokens", "hidden", "2hidden")  # kiln_extent
-OPTION_BITS = {"rounding": 0x1, "gemma": 0x2, "static_weight": 0x4}  # KILN_OPTION_*
+OPTION_BITS = {"rounding": 0x1, "gemma": 0x2, "static_weight": 0x4, "comm": 0x8}  # KILN_OPTION_*
 SCALAR_BITS = {"eps": 0x1}               # KILN_SCALAR_*
 SUCCESS = 0
+# kiln_status by name (kiln_status_name gives the names back; the codes are ABI).
+STATUS = {
+    "KILN_SUCCESS": 0,
+    "KILN_ERROR_INVALID_ARGUMENT": 1,
+    "KILN_ERROR_UNKNOWN_KERNEL": 2,
+    "KILN_ERROR_UNSUPPORTED_DTYPE": 3,
+    "KILN_ERROR_INVALID_HIDDEN": 4,
+    "KILN_ERROR_HIDDEN_MISMATCH": 5,
+    "KILN_ERROR_NULL_POINTER": 6,
+    "KILN_ERROR_MISALIGNED_POINTER": 7,
+    "KILN_ERROR_INVALID_TOKENS": 8,
+    "KILN_ERROR_NO_CONFIG_SET": 9,
+    "KILN_ERROR_NO_DEVICE_IMAGE": 10,
+    "KILN_ERROR_NO_DEVICE": 11,
+    "KILN_ERROR_CUDA": 12,
+    "KILN_ERROR_OUT_OF_MEMORY": 13,
+    "KILN_ERROR_ALIASING": 14,
+    "KILN_ERROR_WRONG_DEVICE": 15,
+    "KILN_ERROR_DTYPE_MISMATCH": 16,
+    "KILN_ERROR_NCCL": 17,              # since 0.4: a communicator kernel's NCCL could not be loaded or failed
+    "KILN_ERROR_UNSUPPORTED_COMM": 18,  # since 0.4: 1 or more than 8 ranks, or peers not reachable by load/store
+}
+INVALID_ARGUMENT = STATUS["KILN_ERROR_INVALID_ARGUMENT"]
+MAX_RANKS = 8                            # kiln::detail::kMaxRanks: a communicator kernel sums over 2..8 ranks
 _c_enum = ctypes.c_int32  # C enums are int-sized on every platform kiln builds for
 
 
@@ -33,6 +57,8 @@ class PlanOptions(ctypes.Structure):
         ("rounding", _c_enum),
         ("gemma", ctypes.c_int32),
         ("static_weight", ctypes.c_int32),
+        ("comm", ctypes.c_void_p),       # since 0.4: KILN_OPTION_COMM kernels' ncclComm_t; NULL for the others
+        ("max_tokens", ctypes.c_int64),  # since 0.4: KILN_OPTION_COMM kernels' most tokens a launch takes; 0 else
     ]
 
 
@@ -83,6 +109,7 @@ class VariantInfo(ctypes.Structure):
         ("name", ctypes.c_char_p),
         ("config", ctypes.c_char_p),
         ("schedule", ctypes.c_char_p),
+        ("ranks", ctypes.c_int32),  # since 0.4: a communicator kernel's rank count; 0 for the others
     ]
 
 
@@ -125,6 +152,8 @@ def _declare(lib):
         "kiln_plan_summary": ([plan_p], ctypes.c_char_p),
         "kiln_plan_describe": ([plan_p, ctypes.c_int64, ctypes.c_void_p], _c_enum),
         "kiln_explain": ([ctypes.c_char_p, ctypes.c_char_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p], _c_enum),
+        "kiln_explain_comm": ([ctypes.c_char_p, ctypes.c_char_p, ctypes.c_int64, ctypes.c_int32, ctypes.c_int64,
+                               ctypes.c_void_p], _c_enum),
         "kiln_launch": ([plan_p, ctypes.POINTER(Args), ctypes.c_void_p], _c_enum),
     }
     for name, (argtypes, restype) in protos.items():
@@ -170,9 +199,14 @@ def _check_layout(lib, path):
             problems.append(f"KernelDesc: the library refuses {ctypes.sizeof(KernelDesc)} bytes, this package's size")
         elif _accepts_size(lambda p: lib.kiln_kernel_at(0, p), KernelDesc, ctypes.sizeof(KernelDesc) + 1) == SUCCESS:
             problems.append(f"KernelDesc: the library's struct is larger than this package's {ctypes.sizeof(KernelDesc)} bytes")
-        # kiln_explain checks the struct size first; an arch it does not target comes next.
+        # kiln_explain (kiln_explain_comm for a communicator kernel) checks the struct size
+        # first and an arch it does not target later: a struct of the library's size gets
+        # KILN_ERROR_NO_DEVICE_IMAGE, any other size KILN_ERROR_INVALID_ARGUMENT.
         name = first.name
-        explain = lambda p: lib.kiln_explain(name, b"", 1, 1, p)  # noqa: E731
+        if first.options & OPTION_BITS["comm"]:
+            explain = lambda p: lib.kiln_explain_comm(name, b"", 1, 2, 1, p)  # noqa: E731
+        else:
+            explain = lambda p: lib.kiln_explain(name, b"", 1, 1, p)  # noqa: E731
         size = ctypes.sizeof(VariantInfo)
         refused = _accepts_size(explain, VariantInfo, size + 1)
         if _accepts_size(explain, VariantInfo, size) == refused:

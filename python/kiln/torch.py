@@ -1,7 +1,10 @@
 """kiln's kernels as PyTorch custom ops. Needs PyTorch; `import kiln.torch` registers:
 
-- torch.ops.kiln.<kernel> for every kernel of the library. The schema comes from the
-  kernel's descriptor: written tensors (out, in-out) are mutated arguments `Tensor(a!)`,
+- torch.ops.kiln.<kernel> for every kernel of the library except the communicator kernels
+  (Kernel.comm, e.g. allreduce_add_rms_norm): their plans are made collectively over an NCCL
+  communicator, which an op's tensors cannot carry, so they get no op and no function here
+  (kiln.Plan(..., comm=, max_tokens=) serves them; kiln.torch.skipped says why). The schema
+  comes from the kernel's descriptor: written tensors (out, in-out) are mutated arguments `Tensor(a!)`,
   then the tensors read, `float eps` when the kernel reads one, and keyword-only
   `rounding` ("single" or "vllm"), `gemma` and `static_weight` where the kernel has them.
   The ops return nothing; each has a fake implementation, so torch.compile (fullgraph,
@@ -31,7 +34,7 @@ import torch
 import kiln
 from kiln.vllm_aliases import ALIASES
 
-__all__ = ["TensorCheckError", "kernel_ops", "functional", "vllm_ops", "vllm_skipped"]
+__all__ = ["TensorCheckError", "kernel_ops", "functional", "skipped", "vllm_ops", "vllm_skipped"]
 
 _ACTIVATION = {torch.bfloat16: "bf16", torch.float16: "fp16"}
 _ELEM_DTYPE = {"fp8_e4m3": torch.float8_e4m3fn, "f32": torch.float32, "i32": torch.int32}
@@ -286,10 +289,17 @@ _lib = torch.library.Library("kiln", "FRAGMENT")
 _vllm_lib = torch.library.Library("kiln_vllm", "FRAGMENT")
 kernel_ops = {}   # kernel name -> torch.ops.kiln.<kernel>
 functional = {}   # kernel name -> kiln.torch.<kernel>
+skipped = {}      # kernel name -> why it has no op (a communicator kernel)
 vllm_ops = {}     # vLLM op name -> torch.ops.kiln_vllm.<op>
 vllm_skipped = {}  # vLLM op name -> why it is not registered (its kernel is not in this library)
 
 for _k in kiln.kernels():
+    if _k.comm:
+        # A communicator kernel's plan is made collectively over an NCCL communicator's ranks
+        # (kiln.Plan(comm=, max_tokens=)); an op keyed on its tensors alone cannot make one.
+        skipped[_k.name] = (f"{_k.name} sums over the ranks of an NCCL communicator: no torch op; "
+                            "use kiln.Plan(..., comm=, max_tokens=)")
+        continue
     kernel_ops[_k.name] = _kernel_op(_lib, _k)
     functional[_k.name] = _functional(_k, kernel_ops[_k.name])
     if _k.name in globals():
@@ -298,7 +308,9 @@ for _k in kiln.kernels():
 
 _have = {k.name: k for k in kiln.kernels()}
 for _row in ALIASES:
-    if _row.kernel in _have:
+    if _row.kernel in skipped:
+        vllm_skipped[_row.op] = skipped[_row.kernel]
+    elif _row.kernel in _have:
         vllm_ops[_row.op] = _alias_op(_vllm_lib, _row, _have[_row.kernel])
     else:
         vllm_skipped[_row.op] = f"libkiln {kiln.version()} has no kernel {_row.kernel}"

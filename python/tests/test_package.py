@@ -16,12 +16,20 @@ from kiln import _abi
 from kiln_testing import INSTALLED, KNOWN_ARCHS, REPO
 
 
+def plain_kernel():
+    """The first kernel without a communicator (kiln.explain answers it without ranks=)."""
+    return next(k for k in kiln.kernels() if not k.comm)
+
+
+COMM_RANKS = 2  # the rank count of the checked-in communicator sets (configs/<kernel>/<arch>/<hidden>/tp2/)
+
+
 def target_archs():
     """The archs this library was built for: kiln_explain refuses the others."""
     archs = []
     for arch in KNOWN_ARCHS:
         try:
-            kiln.explain(kiln.kernels()[0].name, arch, 4096, 1)
+            kiln.explain(plain_kernel().name, arch, 4096, 1)
             archs.append(arch)
         except kiln.KilnError as e:
             assert e.status == "KILN_ERROR_NO_DEVICE_IMAGE", e
@@ -178,23 +186,37 @@ def test_tensor_shapes_and_min_bytes(hidden, tokens):
 
 # ---- explain -------------------------------------------------------------------------------
 
+def set_folder(kernel, arch, hidden):
+    """configs/<kernel>/<arch>/<hidden>/, and tp<R>/ below it for a communicator kernel."""
+    folder = REPO / "configs" / kernel.name / arch / str(hidden)
+    return folder / f"tp{COMM_RANKS}" if kernel.comm else folder
+
+
 def thresholds(kernel, arch, hidden):
-    folder = REPO / "configs" / kernel / arch / str(hidden)
+    folder = set_folder(kernel, arch, hidden)
     return sorted(int(p.stem[2:]) for p in folder.glob("bs*.json")) if folder.is_dir() else []
+
+
+def explain_any(kernel, arch, hidden, tokens):
+    """kiln.explain, with ranks= for a communicator kernel."""
+    return kiln.explain(kernel.name, arch, hidden, tokens, **({"ranks": COMM_RANKS} if kernel.comm else {}))
 
 
 def test_explain_with_config_sets():
     if "sm90" not in target_archs():
         pytest.skip(f"this libkiln is built for {', '.join(target_archs())}, not sm90 (the archs with config sets)")
     for k in kiln.kernels():
-        ts = thresholds(k.name, "sm90", 4096)
+        ts = thresholds(k, "sm90", 4096)
         assert ts, f"no sm90 config set for {k.name} at hidden 4096"
+        ranks = COMM_RANKS if k.comm else 0
+        tp = f"tp{ranks}/" if ranks else ""
         for tokens in sorted({1, 3, 31, 32, 33, 200, 100000} | set(ts)):
-            v = kiln.explain(k.name, "sm90", 4096, tokens)
+            v = explain_any(k, "sm90", 4096, tokens)
             want = max([t for t in ts if t <= tokens] or [ts[0]])  # bisect_right - 1, clamped at the smallest
-            assert (v.kernel, v.arch, v.hidden, v.threshold, v.is_fallback) == (k.name, "sm90", 4096, want, False)
-            assert v.config == f"configs/{k.name}/sm90/4096/bs{want}.json" and (REPO / v.config).is_file()
-            assert v.name.startswith(f"{k.name}_sm90_h4096_bs") and v.schedule
+            assert (v.kernel, v.arch, v.hidden, v.threshold, v.is_fallback, v.ranks) == (
+                k.name, "sm90", 4096, want, False, ranks)
+            assert v.config == f"configs/{k.name}/sm90/4096/{tp}bs{want}.json" and (REPO / v.config).is_file()
+            assert v.name.startswith(f"{k.name}_sm90_h4096_{tp.replace('/', '_')}bs") and v.schedule
 
 
 def test_explain_without_config_set():
@@ -202,26 +224,130 @@ def test_explain_without_config_set():
     assert archs, "explain accepted no arch of kiln-gen's table"
     for arch in archs:
         for k in kiln.kernels():
-            v = kiln.explain(k.name, arch, 5000, 64)  # no set has hidden 5000
+            v = explain_any(k, arch, 5000, 64)  # no set has hidden 5000
             assert v.is_fallback and v.name == f"{k.name}_generic" and v.threshold == 0 and v.config == ""
-            empty = kiln.explain(k.name, arch, 4096, 0)  # tokens = 0 launches nothing
+            assert v.ranks == (COMM_RANKS if k.comm else 0)
+            empty = explain_any(k, arch, 4096, 0)  # tokens = 0 launches nothing
             assert empty.name == "" and not empty.is_fallback
 
 
 def test_explain_errors():
+    name = plain_kernel().name
     with pytest.raises(kiln.KilnError) as e:
         kiln.explain("no_such_kernel", "sm90", 4096, 1)
     assert e.value.status == "KILN_ERROR_UNKNOWN_KERNEL"
     untargeted = [a for a in KNOWN_ARCHS if a not in target_archs()] + ["sm999"]
     with pytest.raises(kiln.KilnError) as e:
-        kiln.explain(kiln.kernels()[0].name, untargeted[0], 4096, 1)
+        kiln.explain(name, untargeted[0], 4096, 1)
     assert e.value.status == "KILN_ERROR_NO_DEVICE_IMAGE" and "not a target of this library" in e.value.message
     with pytest.raises(kiln.KilnError) as e:
-        kiln.explain(kiln.kernels()[0].name, "sm90", 0, 1)
+        kiln.explain(name, "sm90", 0, 1)
     assert e.value.status == "KILN_ERROR_INVALID_HIDDEN"
     with pytest.raises(kiln.KilnError) as e:
-        kiln.explain(kiln.kernels()[0].name, "sm90", 4096, -1)
+        kiln.explain(name, "sm90", 4096, -1)
     assert e.value.status == "KILN_ERROR_INVALID_TOKENS"
+
+
+# ---- communicator kernels (KILN_OPTION_COMM) -------------------------------------------------
+
+COMM_KERNELS = ("allreduce_add_rms_norm", "allreduce_add_rms_norm_fp8")
+
+
+def test_comm_kernels_are_the_ones_kernels_json_marks():
+    data = json.loads((REPO / "generated" / "kernels.json").read_text())
+    marked = sorted(k["name"] for k in data["kernels"] if "comm" in k["options"])
+    assert marked == list(COMM_KERNELS)
+    assert sorted(k.name for k in kiln.kernels() if k.comm) == marked
+    for k in kiln.kernels():
+        assert k.comm == ("comm" in k.options), k.name
+
+
+def test_explain_comm_kernel_without_ranks_says_how():
+    for name in COMM_KERNELS:
+        with pytest.raises(kiln.KilnError) as e:
+            kiln.explain(name, "sm90", 4096, 32)
+        err = e.value
+        assert (err.status, err.code) == ("KILN_ERROR_INVALID_ARGUMENT", 1)
+        assert "give ranks=" in err.message and name in err.message, err.message
+        assert str(err).startswith(f"kiln_explain({name!r}, 'sm90', hidden=4096, tokens=32): KILN_ERROR_INVALID_ARGUMENT: ")
+        assert f"kiln.explain({name!r}, 'sm90', 4096, 32, ranks=2)" in err.message  # the call to make instead
+    # A Kernel works as the name.
+    with pytest.raises(kiln.KilnError, match="give ranks="):
+        kiln.explain(kiln.kernel(COMM_KERNELS[0]), "sm90", 4096, 32)
+
+
+def test_explain_comm_kernel_with_ranks():
+    if "sm90" not in target_archs():
+        pytest.skip("the checked-in communicator sets are sm90's")
+    for name in COMM_KERNELS:
+        v = kiln.explain(name, "sm90", 4096, 1, ranks=2)
+        assert (v.kernel, v.arch, v.hidden, v.ranks, v.threshold, v.is_fallback) == (name, "sm90", 4096, 2, 1, False)
+        assert v.name == f"{name}_sm90_h4096_tp2_bs1"
+        assert v.config == f"configs/{name}/sm90/4096/tp2/bs1.json" and (REPO / v.config).is_file()
+        assert "two_shot=" in v.schedule
+        # A hidden size or rank count without a set: the generic kernel, at that rank count.
+        for hidden, ranks in ((5000, 2), (4096, 8)):
+            g = kiln.explain(name, "sm90", hidden, 64, ranks=ranks)
+            assert g.is_fallback and g.name == f"{name}_generic" and g.config == "" and g.ranks == ranks
+
+
+def test_explain_ranks_errors():
+    for ranks in (1, 9, 0, -1):
+        with pytest.raises(kiln.KilnError) as e:
+            kiln.explain(COMM_KERNELS[0], "sm90", 4096, 1, ranks=ranks)
+        assert (e.value.status, e.value.code) == ("KILN_ERROR_UNSUPPORTED_COMM", 18)
+        assert f"ranks = {ranks}" in e.value.message
+        assert str(e.value).startswith(f"kiln_explain_comm({COMM_KERNELS[0]!r}, 'sm90', hidden=4096, ranks={ranks}, tokens=1)")
+    name = plain_kernel().name
+    with pytest.raises(kiln.KilnError) as e:
+        kiln.explain(name, "sm90", 4096, 1, ranks=2)  # no communicator: no ranks
+    assert e.value.status == "KILN_ERROR_INVALID_ARGUMENT" and f"{name} has no communicator" in e.value.message
+    with pytest.raises(kiln.KilnError) as e:
+        kiln.explain("no_such_kernel", "sm90", 4096, 1, ranks=2)
+    assert e.value.status == "KILN_ERROR_UNKNOWN_KERNEL"
+
+
+def test_other_kernels_have_ranks_zero():
+    for arch in target_archs():
+        for k in kiln.kernels():
+            if not k.comm:
+                assert kiln.explain(k.name, arch, 4096, 32).ranks == 0, k.name
+                assert kiln.explain(k.name, arch, 5000, 32).ranks == 0, k.name
+
+
+def test_status_codes_and_names():
+    for name, code in _abi.STATUS.items():
+        assert kiln._lib.kiln_status_name(code).decode() == name
+    assert _abi.STATUS["KILN_ERROR_NCCL"] == 17 and _abi.STATUS["KILN_ERROR_UNSUPPORTED_COMM"] == 18
+    assert kiln._lib.kiln_status_name(max(_abi.STATUS.values()) + 1).decode() == "KILN_STATUS_UNKNOWN"
+
+
+def test_struct_fields_added_in_0_4_come_last():
+    """0.4 added kiln_plan_options.comm and .max_tokens and kiln_variant_info.ranks at the
+    ends of the structs, so older callers' smaller structs stay valid."""
+    assert [f[0] for f in _abi.PlanOptions._fields_][-2:] == ["comm", "max_tokens"]
+    assert _abi.PlanOptions.comm.offset > _abi.PlanOptions.static_weight.offset
+    assert [f[0] for f in _abi.VariantInfo._fields_][-1] == "ranks"
+    o = _abi.PlanOptions()
+    kiln._lib.kiln_plan_options_init(ctypes.byref(o))
+    assert o.comm is None and o.max_tokens == 0
+
+
+@pytest.mark.parametrize("kernel_name,options,field", [
+    (COMM_KERNELS[0], {}, "comm"),                                      # no communicator
+    (COMM_KERNELS[1], {"max_tokens": 512}, "comm"),
+    (COMM_KERNELS[0], {"comm": 0x1000}, "max_tokens"),                  # max_tokens left 0
+    (COMM_KERNELS[0], {"comm": 0x1000, "max_tokens": -1}, "max_tokens"),
+    (COMM_KERNELS[1], {"comm": 0x1000, "max_tokens": 1 << 31}, "max_tokens"),
+    ("rms_norm", {"comm": 0x1000}, "comm must be NULL"),                # a kernel without a communicator
+    ("rms_norm", {"max_tokens": 64}, "max_tokens must be 0"),
+])
+def test_plan_comm_options_refused_before_any_device_work(kernel_name, options, field):
+    """kiln_plan_create checks comm and max_tokens before it looks for a device or NCCL."""
+    with pytest.raises(kiln.KilnError) as e:
+        kiln.Plan(kernel_name, 4096, "bf16", device=0, **options)
+    assert e.value.status == "KILN_ERROR_INVALID_ARGUMENT"
+    assert kernel_name in e.value.message and field in e.value.message, e.value.message
 
 
 # ---- plans: every status before the device, and no device ------------------------------------

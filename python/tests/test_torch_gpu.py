@@ -22,7 +22,9 @@ from torch_reference import BASELINES  # noqa: E402
 DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 ELEM = {"fp8_e4m3": torch.float8_e4m3fn, "f32": torch.float32, "i32": torch.int32}
 EPS = 1e-6
-KERNELS = {k.name: k for k in kiln.kernels()}
+# Every kernel with a torch op: communicator kernels have none (test_torch_ops.py) and are
+# tested with a communicator in tests/gpu.
+KERNELS = {k.name: k for k in kiln.kernels() if not k.comm}
 
 
 def poison(t):

@@ -1,5 +1,5 @@
-"""kiln.torch's registrations, with PyTorch and without a GPU: every kernel is an op whose
-schema comes from its descriptor, the vLLM aliases have vLLM's schemas exactly, and the
+"""kiln.torch's registrations, with PyTorch and without a GPU: every kernel but the
+communicator kernels is an op whose schema comes from its descriptor, the vLLM aliases have vLLM's schemas exactly, and the
 pre-call checks that need no device refuse CPU tensors before any C call."""
 
 import pytest
@@ -18,6 +18,8 @@ def signature(schema):
 
 def test_every_kernel_is_an_op():
     for k in kiln.kernels():
+        if k.comm:
+            continue  # test_communicator_kernels_have_no_op
         schema = getattr(torch.ops.kiln, k.name).default._schema
         args, returns = signature(schema)
         assert returns == []
@@ -33,10 +35,23 @@ def test_every_kernel_is_an_op():
         assert k.summary in getattr(kt, k.name).__doc__
 
 
+def test_communicator_kernels_have_no_op():
+    comm = [k.name for k in kiln.kernels() if k.comm]
+    assert comm, "this library has no communicator kernel to leave out"
+    for name in comm:
+        assert not hasattr(torch.ops.kiln, name), name
+        assert name not in kt.kernel_ops and name not in kt.functional
+        assert not hasattr(kt, name), name
+        assert "NCCL communicator" in kt.skipped[name] and "kiln.Plan" in kt.skipped[name]
+    assert sorted(kt.skipped) == sorted(comm)
+    assert sorted(kt.kernel_ops) == sorted(k.name for k in kiln.kernels() if not k.comm)
+    assert "communicator" in kt.__doc__
+
+
 def test_vllm_aliases_have_vllm_schemas():
     have = {k.name for k in kiln.kernels()}
     for row in ALIASES:
-        if row.kernel not in have:
+        if row.kernel not in have or row.kernel in kt.skipped:
             assert row.op in kt.vllm_skipped and not hasattr(torch.ops.kiln_vllm, row.op)
             continue
         registered = getattr(torch.ops.kiln_vllm, row.op).default._schema
