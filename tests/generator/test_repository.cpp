@@ -45,9 +45,7 @@ TEST(Repository, ConfigsCoverEveryKernelOnSm90AndSm100AtTheRfcGrid) {
 // with why. A kernel added without tuned sets fails the test below; one tuned since
 // must leave this list (the test fails while it is here). A kernel goes on it only with
 // the reason kiln-tune could not tune it.
-const std::map<std::string, std::string> kAwaitingTuning = {
-    {"per_token_fp8", "kiln-tune's check rejected every candidate on the H200 while test_gpu passes them (issue 9)"},
-};
+const std::map<std::string, std::string> kAwaitingTuning = {};
 
 // The sm90 sets are tuned on a GPU by kiln-tune (their provenance says so); sets of an
 // arch with no GPU to tune on say they are untuned copies.
