@@ -7,21 +7,21 @@ static_assert(KILN_TABLE_FORMAT == 4, "generated/ was written by another kiln-ge
 namespace kiln::generated {
 
 cudaError_t allreduce_add_rms_norm_sm90_h2048_tp2_bs1(const kiln::detail::LaunchParams&, cudaStream_t);
-cudaError_t allreduce_add_rms_norm_sm90_h2048_tp2_bs512(const kiln::detail::LaunchParams&, cudaStream_t);
+cudaError_t allreduce_add_rms_norm_sm90_h2048_tp2_bs256(const kiln::detail::LaunchParams&, cudaStream_t);
 cudaError_t allreduce_add_rms_norm_sm90_h4096_tp2_bs1(const kiln::detail::LaunchParams&, cudaStream_t);
-cudaError_t allreduce_add_rms_norm_sm90_h4096_tp2_bs512(const kiln::detail::LaunchParams&, cudaStream_t);
+cudaError_t allreduce_add_rms_norm_sm90_h4096_tp2_bs256(const kiln::detail::LaunchParams&, cudaStream_t);
 cudaError_t allreduce_add_rms_norm_sm90_h5120_tp2_bs1(const kiln::detail::LaunchParams&, cudaStream_t);
-cudaError_t allreduce_add_rms_norm_sm90_h5120_tp2_bs512(const kiln::detail::LaunchParams&, cudaStream_t);
+cudaError_t allreduce_add_rms_norm_sm90_h5120_tp2_bs256(const kiln::detail::LaunchParams&, cudaStream_t);
 cudaError_t allreduce_add_rms_norm_sm90_h8192_tp2_bs1(const kiln::detail::LaunchParams&, cudaStream_t);
-cudaError_t allreduce_add_rms_norm_sm90_h8192_tp2_bs512(const kiln::detail::LaunchParams&, cudaStream_t);
+cudaError_t allreduce_add_rms_norm_sm90_h8192_tp2_bs256(const kiln::detail::LaunchParams&, cudaStream_t);
 cudaError_t allreduce_add_rms_norm_fp8_sm90_h2048_tp2_bs1(const kiln::detail::LaunchParams&, cudaStream_t);
-cudaError_t allreduce_add_rms_norm_fp8_sm90_h2048_tp2_bs512(const kiln::detail::LaunchParams&, cudaStream_t);
+cudaError_t allreduce_add_rms_norm_fp8_sm90_h2048_tp2_bs256(const kiln::detail::LaunchParams&, cudaStream_t);
 cudaError_t allreduce_add_rms_norm_fp8_sm90_h4096_tp2_bs1(const kiln::detail::LaunchParams&, cudaStream_t);
-cudaError_t allreduce_add_rms_norm_fp8_sm90_h4096_tp2_bs512(const kiln::detail::LaunchParams&, cudaStream_t);
+cudaError_t allreduce_add_rms_norm_fp8_sm90_h4096_tp2_bs256(const kiln::detail::LaunchParams&, cudaStream_t);
 cudaError_t allreduce_add_rms_norm_fp8_sm90_h5120_tp2_bs1(const kiln::detail::LaunchParams&, cudaStream_t);
-cudaError_t allreduce_add_rms_norm_fp8_sm90_h5120_tp2_bs512(const kiln::detail::LaunchParams&, cudaStream_t);
+cudaError_t allreduce_add_rms_norm_fp8_sm90_h5120_tp2_bs256(const kiln::detail::LaunchParams&, cudaStream_t);
 cudaError_t allreduce_add_rms_norm_fp8_sm90_h8192_tp2_bs1(const kiln::detail::LaunchParams&, cudaStream_t);
-cudaError_t allreduce_add_rms_norm_fp8_sm90_h8192_tp2_bs512(const kiln::detail::LaunchParams&, cudaStream_t);
+cudaError_t allreduce_add_rms_norm_fp8_sm90_h8192_tp2_bs256(const kiln::detail::LaunchParams&, cudaStream_t);
 cudaError_t fused_add_rms_norm_sm90_h2048_bs1(const kiln::detail::LaunchParams&, cudaStream_t);
 cudaError_t fused_add_rms_norm_sm90_h4096_bs1(const kiln::detail::LaunchParams&, cudaStream_t);
 cudaError_t fused_add_rms_norm_sm90_h4096_bs2(const kiln::detail::LaunchParams&, cudaStream_t);
@@ -48,15 +48,17 @@ cudaError_t fused_add_rms_norm_per_token_fp8_sm90_h5120_bs256(const kiln::detail
 cudaError_t fused_add_rms_norm_per_token_fp8_sm90_h8192_bs1(const kiln::detail::LaunchParams&, cudaStream_t);
 cudaError_t fused_add_rms_norm_per_token_fp8_sm90_h8192_bs256(const kiln::detail::LaunchParams&, cudaStream_t);
 cudaError_t per_token_fp8_sm90_h2048_bs1(const kiln::detail::LaunchParams&, cudaStream_t);
-cudaError_t per_token_fp8_sm90_h2048_bs2(const kiln::detail::LaunchParams&, cudaStream_t);
+cudaError_t per_token_fp8_sm90_h2048_bs256(const kiln::detail::LaunchParams&, cudaStream_t);
 cudaError_t per_token_fp8_sm90_h2048_bs1024(const kiln::detail::LaunchParams&, cudaStream_t);
 cudaError_t per_token_fp8_sm90_h4096_bs1(const kiln::detail::LaunchParams&, cudaStream_t);
-cudaError_t per_token_fp8_sm90_h4096_bs2(const kiln::detail::LaunchParams&, cudaStream_t);
+cudaError_t per_token_fp8_sm90_h4096_bs128(const kiln::detail::LaunchParams&, cudaStream_t);
+cudaError_t per_token_fp8_sm90_h4096_bs256(const kiln::detail::LaunchParams&, cudaStream_t);
 cudaError_t per_token_fp8_sm90_h4096_bs1024(const kiln::detail::LaunchParams&, cudaStream_t);
 cudaError_t per_token_fp8_sm90_h5120_bs1(const kiln::detail::LaunchParams&, cudaStream_t);
-cudaError_t per_token_fp8_sm90_h5120_bs128(const kiln::detail::LaunchParams&, cudaStream_t);
 cudaError_t per_token_fp8_sm90_h5120_bs1024(const kiln::detail::LaunchParams&, cudaStream_t);
 cudaError_t per_token_fp8_sm90_h8192_bs1(const kiln::detail::LaunchParams&, cudaStream_t);
+cudaError_t per_token_fp8_sm90_h8192_bs256(const kiln::detail::LaunchParams&, cudaStream_t);
+cudaError_t per_token_fp8_sm90_h8192_bs1024(const kiln::detail::LaunchParams&, cudaStream_t);
 cudaError_t rms_norm_sm90_h2048_bs1(const kiln::detail::LaunchParams&, cudaStream_t);
 cudaError_t rms_norm_sm90_h2048_bs2(const kiln::detail::LaunchParams&, cudaStream_t);
 cudaError_t rms_norm_sm90_h2048_bs1024(const kiln::detail::LaunchParams&, cudaStream_t);
@@ -118,21 +120,21 @@ namespace {
 // kernel, hidden, threshold, instance, config file, schedule, most tokens, launcher, ranks
 constexpr kiln::detail::Variant kRows[] = {
     {"allreduce_add_rms_norm", 2048, 1, "allreduce_add_rms_norm_sm90_h2048_tp2_bs1", "configs/allreduce_add_rms_norm/sm90/2048/tp2/bs1.json", "threads=256 vec=8 two_shot=0", 2147483647, &allreduce_add_rms_norm_sm90_h2048_tp2_bs1, 2},
-    {"allreduce_add_rms_norm", 2048, 512, "allreduce_add_rms_norm_sm90_h2048_tp2_bs512", "configs/allreduce_add_rms_norm/sm90/2048/tp2/bs512.json", "threads=256 vec=8 two_shot=1", 2147483647, &allreduce_add_rms_norm_sm90_h2048_tp2_bs512, 2},
+    {"allreduce_add_rms_norm", 2048, 256, "allreduce_add_rms_norm_sm90_h2048_tp2_bs256", "configs/allreduce_add_rms_norm/sm90/2048/tp2/bs256.json", "threads=256 vec=8 two_shot=1", 2147483647, &allreduce_add_rms_norm_sm90_h2048_tp2_bs256, 2},
     {"allreduce_add_rms_norm", 4096, 1, "allreduce_add_rms_norm_sm90_h4096_tp2_bs1", "configs/allreduce_add_rms_norm/sm90/4096/tp2/bs1.json", "threads=512 vec=8 two_shot=0", 2147483647, &allreduce_add_rms_norm_sm90_h4096_tp2_bs1, 2},
-    {"allreduce_add_rms_norm", 4096, 512, "allreduce_add_rms_norm_sm90_h4096_tp2_bs512", "configs/allreduce_add_rms_norm/sm90/4096/tp2/bs512.json", "threads=512 vec=8 two_shot=1", 2147483647, &allreduce_add_rms_norm_sm90_h4096_tp2_bs512, 2},
+    {"allreduce_add_rms_norm", 4096, 256, "allreduce_add_rms_norm_sm90_h4096_tp2_bs256", "configs/allreduce_add_rms_norm/sm90/4096/tp2/bs256.json", "threads=512 vec=8 two_shot=1", 2147483647, &allreduce_add_rms_norm_sm90_h4096_tp2_bs256, 2},
     {"allreduce_add_rms_norm", 5120, 1, "allreduce_add_rms_norm_sm90_h5120_tp2_bs1", "configs/allreduce_add_rms_norm/sm90/5120/tp2/bs1.json", "threads=640 vec=8 two_shot=0", 2147483647, &allreduce_add_rms_norm_sm90_h5120_tp2_bs1, 2},
-    {"allreduce_add_rms_norm", 5120, 512, "allreduce_add_rms_norm_sm90_h5120_tp2_bs512", "configs/allreduce_add_rms_norm/sm90/5120/tp2/bs512.json", "threads=640 vec=8 two_shot=1", 2147483647, &allreduce_add_rms_norm_sm90_h5120_tp2_bs512, 2},
+    {"allreduce_add_rms_norm", 5120, 256, "allreduce_add_rms_norm_sm90_h5120_tp2_bs256", "configs/allreduce_add_rms_norm/sm90/5120/tp2/bs256.json", "threads=640 vec=8 two_shot=1", 2147483647, &allreduce_add_rms_norm_sm90_h5120_tp2_bs256, 2},
     {"allreduce_add_rms_norm", 8192, 1, "allreduce_add_rms_norm_sm90_h8192_tp2_bs1", "configs/allreduce_add_rms_norm/sm90/8192/tp2/bs1.json", "threads=1024 vec=8 two_shot=0", 2147483647, &allreduce_add_rms_norm_sm90_h8192_tp2_bs1, 2},
-    {"allreduce_add_rms_norm", 8192, 512, "allreduce_add_rms_norm_sm90_h8192_tp2_bs512", "configs/allreduce_add_rms_norm/sm90/8192/tp2/bs512.json", "threads=1024 vec=8 two_shot=1", 2147483647, &allreduce_add_rms_norm_sm90_h8192_tp2_bs512, 2},
+    {"allreduce_add_rms_norm", 8192, 256, "allreduce_add_rms_norm_sm90_h8192_tp2_bs256", "configs/allreduce_add_rms_norm/sm90/8192/tp2/bs256.json", "threads=512 vec=8 two_shot=1", 2147483647, &allreduce_add_rms_norm_sm90_h8192_tp2_bs256, 2},
     {"allreduce_add_rms_norm_fp8", 2048, 1, "allreduce_add_rms_norm_fp8_sm90_h2048_tp2_bs1", "configs/allreduce_add_rms_norm_fp8/sm90/2048/tp2/bs1.json", "threads=256 vec=8 two_shot=0", 2147483647, &allreduce_add_rms_norm_fp8_sm90_h2048_tp2_bs1, 2},
-    {"allreduce_add_rms_norm_fp8", 2048, 512, "allreduce_add_rms_norm_fp8_sm90_h2048_tp2_bs512", "configs/allreduce_add_rms_norm_fp8/sm90/2048/tp2/bs512.json", "threads=256 vec=8 two_shot=1", 2147483647, &allreduce_add_rms_norm_fp8_sm90_h2048_tp2_bs512, 2},
+    {"allreduce_add_rms_norm_fp8", 2048, 256, "allreduce_add_rms_norm_fp8_sm90_h2048_tp2_bs256", "configs/allreduce_add_rms_norm_fp8/sm90/2048/tp2/bs256.json", "threads=256 vec=8 two_shot=1", 2147483647, &allreduce_add_rms_norm_fp8_sm90_h2048_tp2_bs256, 2},
     {"allreduce_add_rms_norm_fp8", 4096, 1, "allreduce_add_rms_norm_fp8_sm90_h4096_tp2_bs1", "configs/allreduce_add_rms_norm_fp8/sm90/4096/tp2/bs1.json", "threads=512 vec=8 two_shot=0", 2147483647, &allreduce_add_rms_norm_fp8_sm90_h4096_tp2_bs1, 2},
-    {"allreduce_add_rms_norm_fp8", 4096, 512, "allreduce_add_rms_norm_fp8_sm90_h4096_tp2_bs512", "configs/allreduce_add_rms_norm_fp8/sm90/4096/tp2/bs512.json", "threads=512 vec=8 two_shot=1", 2147483647, &allreduce_add_rms_norm_fp8_sm90_h4096_tp2_bs512, 2},
+    {"allreduce_add_rms_norm_fp8", 4096, 256, "allreduce_add_rms_norm_fp8_sm90_h4096_tp2_bs256", "configs/allreduce_add_rms_norm_fp8/sm90/4096/tp2/bs256.json", "threads=512 vec=8 two_shot=1", 2147483647, &allreduce_add_rms_norm_fp8_sm90_h4096_tp2_bs256, 2},
     {"allreduce_add_rms_norm_fp8", 5120, 1, "allreduce_add_rms_norm_fp8_sm90_h5120_tp2_bs1", "configs/allreduce_add_rms_norm_fp8/sm90/5120/tp2/bs1.json", "threads=640 vec=8 two_shot=0", 2147483647, &allreduce_add_rms_norm_fp8_sm90_h5120_tp2_bs1, 2},
-    {"allreduce_add_rms_norm_fp8", 5120, 512, "allreduce_add_rms_norm_fp8_sm90_h5120_tp2_bs512", "configs/allreduce_add_rms_norm_fp8/sm90/5120/tp2/bs512.json", "threads=640 vec=8 two_shot=1", 2147483647, &allreduce_add_rms_norm_fp8_sm90_h5120_tp2_bs512, 2},
+    {"allreduce_add_rms_norm_fp8", 5120, 256, "allreduce_add_rms_norm_fp8_sm90_h5120_tp2_bs256", "configs/allreduce_add_rms_norm_fp8/sm90/5120/tp2/bs256.json", "threads=640 vec=8 two_shot=1", 2147483647, &allreduce_add_rms_norm_fp8_sm90_h5120_tp2_bs256, 2},
     {"allreduce_add_rms_norm_fp8", 8192, 1, "allreduce_add_rms_norm_fp8_sm90_h8192_tp2_bs1", "configs/allreduce_add_rms_norm_fp8/sm90/8192/tp2/bs1.json", "threads=1024 vec=8 two_shot=0", 2147483647, &allreduce_add_rms_norm_fp8_sm90_h8192_tp2_bs1, 2},
-    {"allreduce_add_rms_norm_fp8", 8192, 512, "allreduce_add_rms_norm_fp8_sm90_h8192_tp2_bs512", "configs/allreduce_add_rms_norm_fp8/sm90/8192/tp2/bs512.json", "threads=1024 vec=8 two_shot=1", 2147483647, &allreduce_add_rms_norm_fp8_sm90_h8192_tp2_bs512, 2},
+    {"allreduce_add_rms_norm_fp8", 8192, 256, "allreduce_add_rms_norm_fp8_sm90_h8192_tp2_bs256", "configs/allreduce_add_rms_norm_fp8/sm90/8192/tp2/bs256.json", "threads=512 vec=8 two_shot=1", 2147483647, &allreduce_add_rms_norm_fp8_sm90_h8192_tp2_bs256, 2},
     {"fused_add_rms_norm", 2048, 1, "fused_add_rms_norm_sm90_h2048_bs1", "configs/fused_add_rms_norm/sm90/2048/bs1.json", "threads=128 vec=8 rows_per_cta=1 cluster=1", 2147483647, &fused_add_rms_norm_sm90_h2048_bs1, 0},
     {"fused_add_rms_norm", 2048, 2, "fused_add_rms_norm_sm90_h2048_bs1", "configs/fused_add_rms_norm/sm90/2048/bs2.json", "threads=128 vec=8 rows_per_cta=1 cluster=1", 2147483647, &fused_add_rms_norm_sm90_h2048_bs1, 0},  // shares bs1's instance
     {"fused_add_rms_norm", 2048, 4, "fused_add_rms_norm_sm90_h2048_bs1", "configs/fused_add_rms_norm/sm90/2048/bs4.json", "threads=128 vec=8 rows_per_cta=1 cluster=1", 2147483647, &fused_add_rms_norm_sm90_h2048_bs1, 0},  // shares bs1's instance
@@ -229,38 +231,38 @@ constexpr kiln::detail::Variant kRows[] = {
     {"fused_add_rms_norm_per_token_fp8", 8192, 128, "fused_add_rms_norm_per_token_fp8_sm90_h8192_bs1", "configs/fused_add_rms_norm_per_token_fp8/sm90/8192/bs128.json", "threads=512 vec=8 rows_per_cta=1 cluster=1", 2147483647, &fused_add_rms_norm_per_token_fp8_sm90_h8192_bs1, 0},  // shares bs1's instance
     {"fused_add_rms_norm_per_token_fp8", 8192, 256, "fused_add_rms_norm_per_token_fp8_sm90_h8192_bs256", "configs/fused_add_rms_norm_per_token_fp8/sm90/8192/bs256.json", "threads=256 vec=8 rows_per_cta=1 cluster=1", 2147483647, &fused_add_rms_norm_per_token_fp8_sm90_h8192_bs256, 0},
     {"fused_add_rms_norm_per_token_fp8", 8192, 1024, "fused_add_rms_norm_per_token_fp8_sm90_h8192_bs256", "configs/fused_add_rms_norm_per_token_fp8/sm90/8192/bs1024.json", "threads=256 vec=8 rows_per_cta=1 cluster=1", 2147483647, &fused_add_rms_norm_per_token_fp8_sm90_h8192_bs256, 0},  // shares bs256's instance
-    {"per_token_fp8", 2048, 1, "per_token_fp8_sm90_h2048_bs1", "configs/per_token_fp8/sm90/2048/bs1.json", "threads=128 vec=8 rows_per_cta=1 cluster=1", 2147483647, &per_token_fp8_sm90_h2048_bs1, 0},
-    {"per_token_fp8", 2048, 2, "per_token_fp8_sm90_h2048_bs2", "configs/per_token_fp8/sm90/2048/bs2.json", "threads=128 vec=4 rows_per_cta=1 cluster=1", 2147483647, &per_token_fp8_sm90_h2048_bs2, 0},
-    {"per_token_fp8", 2048, 4, "per_token_fp8_sm90_h2048_bs2", "configs/per_token_fp8/sm90/2048/bs4.json", "threads=128 vec=4 rows_per_cta=1 cluster=1", 2147483647, &per_token_fp8_sm90_h2048_bs2, 0},  // shares bs2's instance
-    {"per_token_fp8", 2048, 8, "per_token_fp8_sm90_h2048_bs1", "configs/per_token_fp8/sm90/2048/bs8.json", "threads=128 vec=8 rows_per_cta=1 cluster=1", 2147483647, &per_token_fp8_sm90_h2048_bs1, 0},  // shares bs1's instance
-    {"per_token_fp8", 2048, 32, "per_token_fp8_sm90_h2048_bs1", "configs/per_token_fp8/sm90/2048/bs32.json", "threads=128 vec=8 rows_per_cta=1 cluster=1", 2147483647, &per_token_fp8_sm90_h2048_bs1, 0},  // shares bs1's instance
-    {"per_token_fp8", 2048, 128, "per_token_fp8_sm90_h2048_bs2", "configs/per_token_fp8/sm90/2048/bs128.json", "threads=128 vec=4 rows_per_cta=1 cluster=1", 2147483647, &per_token_fp8_sm90_h2048_bs2, 0},  // shares bs2's instance
-    {"per_token_fp8", 2048, 256, "per_token_fp8_sm90_h2048_bs2", "configs/per_token_fp8/sm90/2048/bs256.json", "threads=128 vec=4 rows_per_cta=1 cluster=1", 2147483647, &per_token_fp8_sm90_h2048_bs2, 0},  // shares bs2's instance
-    {"per_token_fp8", 2048, 1024, "per_token_fp8_sm90_h2048_bs1024", "configs/per_token_fp8/sm90/2048/bs1024.json", "threads=64 vec=8 rows_per_cta=1 cluster=1", 2147483647, &per_token_fp8_sm90_h2048_bs1024, 0},
-    {"per_token_fp8", 4096, 1, "per_token_fp8_sm90_h4096_bs1", "configs/per_token_fp8/sm90/4096/bs1.json", "threads=256 vec=8 rows_per_cta=1 cluster=1", 2147483647, &per_token_fp8_sm90_h4096_bs1, 0},
-    {"per_token_fp8", 4096, 2, "per_token_fp8_sm90_h4096_bs2", "configs/per_token_fp8/sm90/4096/bs2.json", "threads=256 vec=4 rows_per_cta=1 cluster=1", 2147483647, &per_token_fp8_sm90_h4096_bs2, 0},
-    {"per_token_fp8", 4096, 4, "per_token_fp8_sm90_h4096_bs2", "configs/per_token_fp8/sm90/4096/bs4.json", "threads=256 vec=4 rows_per_cta=1 cluster=1", 2147483647, &per_token_fp8_sm90_h4096_bs2, 0},  // shares bs2's instance
-    {"per_token_fp8", 4096, 8, "per_token_fp8_sm90_h4096_bs1", "configs/per_token_fp8/sm90/4096/bs8.json", "threads=256 vec=8 rows_per_cta=1 cluster=1", 2147483647, &per_token_fp8_sm90_h4096_bs1, 0},  // shares bs1's instance
-    {"per_token_fp8", 4096, 32, "per_token_fp8_sm90_h4096_bs2", "configs/per_token_fp8/sm90/4096/bs32.json", "threads=256 vec=4 rows_per_cta=1 cluster=1", 2147483647, &per_token_fp8_sm90_h4096_bs2, 0},  // shares bs2's instance
-    {"per_token_fp8", 4096, 128, "per_token_fp8_sm90_h4096_bs2", "configs/per_token_fp8/sm90/4096/bs128.json", "threads=256 vec=4 rows_per_cta=1 cluster=1", 2147483647, &per_token_fp8_sm90_h4096_bs2, 0},  // shares bs2's instance
-    {"per_token_fp8", 4096, 256, "per_token_fp8_sm90_h4096_bs2", "configs/per_token_fp8/sm90/4096/bs256.json", "threads=256 vec=4 rows_per_cta=1 cluster=1", 2147483647, &per_token_fp8_sm90_h4096_bs2, 0},  // shares bs2's instance
+    {"per_token_fp8", 2048, 1, "per_token_fp8_sm90_h2048_bs1", "configs/per_token_fp8/sm90/2048/bs1.json", "threads=256 vec=8 rows_per_cta=1 cluster=1", 2147483647, &per_token_fp8_sm90_h2048_bs1, 0},
+    {"per_token_fp8", 2048, 2, "per_token_fp8_sm90_h2048_bs1", "configs/per_token_fp8/sm90/2048/bs2.json", "threads=256 vec=8 rows_per_cta=1 cluster=1", 2147483647, &per_token_fp8_sm90_h2048_bs1, 0},  // shares bs1's instance
+    {"per_token_fp8", 2048, 4, "per_token_fp8_sm90_h2048_bs1", "configs/per_token_fp8/sm90/2048/bs4.json", "threads=256 vec=8 rows_per_cta=1 cluster=1", 2147483647, &per_token_fp8_sm90_h2048_bs1, 0},  // shares bs1's instance
+    {"per_token_fp8", 2048, 8, "per_token_fp8_sm90_h2048_bs1", "configs/per_token_fp8/sm90/2048/bs8.json", "threads=256 vec=8 rows_per_cta=1 cluster=1", 2147483647, &per_token_fp8_sm90_h2048_bs1, 0},  // shares bs1's instance
+    {"per_token_fp8", 2048, 32, "per_token_fp8_sm90_h2048_bs1", "configs/per_token_fp8/sm90/2048/bs32.json", "threads=256 vec=8 rows_per_cta=1 cluster=1", 2147483647, &per_token_fp8_sm90_h2048_bs1, 0},  // shares bs1's instance
+    {"per_token_fp8", 2048, 128, "per_token_fp8_sm90_h2048_bs1", "configs/per_token_fp8/sm90/2048/bs128.json", "threads=256 vec=8 rows_per_cta=1 cluster=1", 2147483647, &per_token_fp8_sm90_h2048_bs1, 0},  // shares bs1's instance
+    {"per_token_fp8", 2048, 256, "per_token_fp8_sm90_h2048_bs256", "configs/per_token_fp8/sm90/2048/bs256.json", "threads=256 vec=8 rows_per_cta=2 cluster=1", 2147483647, &per_token_fp8_sm90_h2048_bs256, 0},
+    {"per_token_fp8", 2048, 1024, "per_token_fp8_sm90_h2048_bs1024", "configs/per_token_fp8/sm90/2048/bs1024.json", "threads=128 vec=8 rows_per_cta=1 cluster=1", 2147483647, &per_token_fp8_sm90_h2048_bs1024, 0},
+    {"per_token_fp8", 4096, 1, "per_token_fp8_sm90_h4096_bs1", "configs/per_token_fp8/sm90/4096/bs1.json", "threads=512 vec=8 rows_per_cta=1 cluster=1", 2147483647, &per_token_fp8_sm90_h4096_bs1, 0},
+    {"per_token_fp8", 4096, 2, "per_token_fp8_sm90_h4096_bs1", "configs/per_token_fp8/sm90/4096/bs2.json", "threads=512 vec=8 rows_per_cta=1 cluster=1", 2147483647, &per_token_fp8_sm90_h4096_bs1, 0},  // shares bs1's instance
+    {"per_token_fp8", 4096, 4, "per_token_fp8_sm90_h4096_bs1", "configs/per_token_fp8/sm90/4096/bs4.json", "threads=512 vec=8 rows_per_cta=1 cluster=1", 2147483647, &per_token_fp8_sm90_h4096_bs1, 0},  // shares bs1's instance
+    {"per_token_fp8", 4096, 8, "per_token_fp8_sm90_h4096_bs1", "configs/per_token_fp8/sm90/4096/bs8.json", "threads=512 vec=8 rows_per_cta=1 cluster=1", 2147483647, &per_token_fp8_sm90_h4096_bs1, 0},  // shares bs1's instance
+    {"per_token_fp8", 4096, 32, "per_token_fp8_sm90_h4096_bs1", "configs/per_token_fp8/sm90/4096/bs32.json", "threads=512 vec=8 rows_per_cta=1 cluster=1", 2147483647, &per_token_fp8_sm90_h4096_bs1, 0},  // shares bs1's instance
+    {"per_token_fp8", 4096, 128, "per_token_fp8_sm90_h4096_bs128", "configs/per_token_fp8/sm90/4096/bs128.json", "threads=256 vec=4 rows_per_cta=1 cluster=1", 2147483647, &per_token_fp8_sm90_h4096_bs128, 0},
+    {"per_token_fp8", 4096, 256, "per_token_fp8_sm90_h4096_bs256", "configs/per_token_fp8/sm90/4096/bs256.json", "threads=256 vec=8 rows_per_cta=2 cluster=1", 2147483647, &per_token_fp8_sm90_h4096_bs256, 0},
     {"per_token_fp8", 4096, 1024, "per_token_fp8_sm90_h4096_bs1024", "configs/per_token_fp8/sm90/4096/bs1024.json", "threads=128 vec=8 rows_per_cta=1 cluster=1", 2147483647, &per_token_fp8_sm90_h4096_bs1024, 0},
     {"per_token_fp8", 5120, 1, "per_token_fp8_sm90_h5120_bs1", "configs/per_token_fp8/sm90/5120/bs1.json", "threads=320 vec=8 rows_per_cta=1 cluster=1", 2147483647, &per_token_fp8_sm90_h5120_bs1, 0},
     {"per_token_fp8", 5120, 2, "per_token_fp8_sm90_h5120_bs1", "configs/per_token_fp8/sm90/5120/bs2.json", "threads=320 vec=8 rows_per_cta=1 cluster=1", 2147483647, &per_token_fp8_sm90_h5120_bs1, 0},  // shares bs1's instance
     {"per_token_fp8", 5120, 4, "per_token_fp8_sm90_h5120_bs1", "configs/per_token_fp8/sm90/5120/bs4.json", "threads=320 vec=8 rows_per_cta=1 cluster=1", 2147483647, &per_token_fp8_sm90_h5120_bs1, 0},  // shares bs1's instance
     {"per_token_fp8", 5120, 8, "per_token_fp8_sm90_h5120_bs1", "configs/per_token_fp8/sm90/5120/bs8.json", "threads=320 vec=8 rows_per_cta=1 cluster=1", 2147483647, &per_token_fp8_sm90_h5120_bs1, 0},  // shares bs1's instance
     {"per_token_fp8", 5120, 32, "per_token_fp8_sm90_h5120_bs1", "configs/per_token_fp8/sm90/5120/bs32.json", "threads=320 vec=8 rows_per_cta=1 cluster=1", 2147483647, &per_token_fp8_sm90_h5120_bs1, 0},  // shares bs1's instance
-    {"per_token_fp8", 5120, 128, "per_token_fp8_sm90_h5120_bs128", "configs/per_token_fp8/sm90/5120/bs128.json", "threads=256 vec=4 rows_per_cta=1 cluster=1", 2147483647, &per_token_fp8_sm90_h5120_bs128, 0},
-    {"per_token_fp8", 5120, 256, "per_token_fp8_sm90_h5120_bs128", "configs/per_token_fp8/sm90/5120/bs256.json", "threads=256 vec=4 rows_per_cta=1 cluster=1", 2147483647, &per_token_fp8_sm90_h5120_bs128, 0},  // shares bs128's instance
+    {"per_token_fp8", 5120, 128, "per_token_fp8_sm90_h5120_bs1", "configs/per_token_fp8/sm90/5120/bs128.json", "threads=320 vec=8 rows_per_cta=1 cluster=1", 2147483647, &per_token_fp8_sm90_h5120_bs1, 0},  // shares bs1's instance
+    {"per_token_fp8", 5120, 256, "per_token_fp8_sm90_h5120_bs1", "configs/per_token_fp8/sm90/5120/bs256.json", "threads=320 vec=8 rows_per_cta=1 cluster=1", 2147483647, &per_token_fp8_sm90_h5120_bs1, 0},  // shares bs1's instance
     {"per_token_fp8", 5120, 1024, "per_token_fp8_sm90_h5120_bs1024", "configs/per_token_fp8/sm90/5120/bs1024.json", "threads=128 vec=8 rows_per_cta=1 cluster=1", 2147483647, &per_token_fp8_sm90_h5120_bs1024, 0},
-    {"per_token_fp8", 8192, 1, "per_token_fp8_sm90_h8192_bs1", "configs/per_token_fp8/sm90/8192/bs1.json", "threads=256 vec=8 rows_per_cta=1 cluster=1", 2147483647, &per_token_fp8_sm90_h8192_bs1, 0},
-    {"per_token_fp8", 8192, 2, "per_token_fp8_sm90_h8192_bs1", "configs/per_token_fp8/sm90/8192/bs2.json", "threads=256 vec=8 rows_per_cta=1 cluster=1", 2147483647, &per_token_fp8_sm90_h8192_bs1, 0},  // shares bs1's instance
-    {"per_token_fp8", 8192, 4, "per_token_fp8_sm90_h8192_bs1", "configs/per_token_fp8/sm90/8192/bs4.json", "threads=256 vec=8 rows_per_cta=1 cluster=1", 2147483647, &per_token_fp8_sm90_h8192_bs1, 0},  // shares bs1's instance
-    {"per_token_fp8", 8192, 8, "per_token_fp8_sm90_h8192_bs1", "configs/per_token_fp8/sm90/8192/bs8.json", "threads=256 vec=8 rows_per_cta=1 cluster=1", 2147483647, &per_token_fp8_sm90_h8192_bs1, 0},  // shares bs1's instance
-    {"per_token_fp8", 8192, 32, "per_token_fp8_sm90_h8192_bs1", "configs/per_token_fp8/sm90/8192/bs32.json", "threads=256 vec=8 rows_per_cta=1 cluster=1", 2147483647, &per_token_fp8_sm90_h8192_bs1, 0},  // shares bs1's instance
-    {"per_token_fp8", 8192, 128, "per_token_fp8_sm90_h8192_bs1", "configs/per_token_fp8/sm90/8192/bs128.json", "threads=256 vec=8 rows_per_cta=1 cluster=1", 2147483647, &per_token_fp8_sm90_h8192_bs1, 0},  // shares bs1's instance
-    {"per_token_fp8", 8192, 256, "per_token_fp8_sm90_h8192_bs1", "configs/per_token_fp8/sm90/8192/bs256.json", "threads=256 vec=8 rows_per_cta=1 cluster=1", 2147483647, &per_token_fp8_sm90_h8192_bs1, 0},  // shares bs1's instance
-    {"per_token_fp8", 8192, 1024, "per_token_fp8_sm90_h8192_bs1", "configs/per_token_fp8/sm90/8192/bs1024.json", "threads=256 vec=8 rows_per_cta=1 cluster=1", 2147483647, &per_token_fp8_sm90_h8192_bs1, 0},  // shares bs1's instance
+    {"per_token_fp8", 8192, 1, "per_token_fp8_sm90_h8192_bs1", "configs/per_token_fp8/sm90/8192/bs1.json", "threads=512 vec=8 rows_per_cta=1 cluster=1", 2147483647, &per_token_fp8_sm90_h8192_bs1, 0},
+    {"per_token_fp8", 8192, 2, "per_token_fp8_sm90_h8192_bs1", "configs/per_token_fp8/sm90/8192/bs2.json", "threads=512 vec=8 rows_per_cta=1 cluster=1", 2147483647, &per_token_fp8_sm90_h8192_bs1, 0},  // shares bs1's instance
+    {"per_token_fp8", 8192, 4, "per_token_fp8_sm90_h8192_bs1", "configs/per_token_fp8/sm90/8192/bs4.json", "threads=512 vec=8 rows_per_cta=1 cluster=1", 2147483647, &per_token_fp8_sm90_h8192_bs1, 0},  // shares bs1's instance
+    {"per_token_fp8", 8192, 8, "per_token_fp8_sm90_h8192_bs1", "configs/per_token_fp8/sm90/8192/bs8.json", "threads=512 vec=8 rows_per_cta=1 cluster=1", 2147483647, &per_token_fp8_sm90_h8192_bs1, 0},  // shares bs1's instance
+    {"per_token_fp8", 8192, 32, "per_token_fp8_sm90_h8192_bs1", "configs/per_token_fp8/sm90/8192/bs32.json", "threads=512 vec=8 rows_per_cta=1 cluster=1", 2147483647, &per_token_fp8_sm90_h8192_bs1, 0},  // shares bs1's instance
+    {"per_token_fp8", 8192, 128, "per_token_fp8_sm90_h8192_bs1", "configs/per_token_fp8/sm90/8192/bs128.json", "threads=512 vec=8 rows_per_cta=1 cluster=1", 2147483647, &per_token_fp8_sm90_h8192_bs1, 0},  // shares bs1's instance
+    {"per_token_fp8", 8192, 256, "per_token_fp8_sm90_h8192_bs256", "configs/per_token_fp8/sm90/8192/bs256.json", "threads=256 vec=8 rows_per_cta=2 cluster=1", 2147483647, &per_token_fp8_sm90_h8192_bs256, 0},
+    {"per_token_fp8", 8192, 1024, "per_token_fp8_sm90_h8192_bs1024", "configs/per_token_fp8/sm90/8192/bs1024.json", "threads=256 vec=8 rows_per_cta=1 cluster=1", 2147483647, &per_token_fp8_sm90_h8192_bs1024, 0},
     {"rms_norm", 2048, 1, "rms_norm_sm90_h2048_bs1", "configs/rms_norm/sm90/2048/bs1.json", "threads=128 vec=8 rows_per_cta=1 cluster=1", 2147483647, &rms_norm_sm90_h2048_bs1, 0},
     {"rms_norm", 2048, 2, "rms_norm_sm90_h2048_bs2", "configs/rms_norm/sm90/2048/bs2.json", "threads=128 vec=4 rows_per_cta=1 cluster=1", 2147483647, &rms_norm_sm90_h2048_bs2, 0},
     {"rms_norm", 2048, 4, "rms_norm_sm90_h2048_bs2", "configs/rms_norm/sm90/2048/bs4.json", "threads=128 vec=4 rows_per_cta=1 cluster=1", 2147483647, &rms_norm_sm90_h2048_bs2, 0},  // shares bs2's instance
