@@ -73,6 +73,9 @@ class PlanOptions(ctypes.Structure):
         ("policy", ctypes.c_int),  # kiln_set_policy
         ("rounding", ctypes.c_int),  # kiln_rounding
         ("gemma", ctypes.c_int32),
+        ("static_weight", ctypes.c_int32),
+        ("comm", ctypes.c_void_p),  # communicator kernels (not timed here: kiln-bench-comm)
+        ("max_tokens", ctypes.c_int64),
     ]
 
 
@@ -206,8 +209,9 @@ class Kiln:
 
         # The structs must have the library's layout: init writes its sizeof.
         for cls, init in ((PlanOptions, lib.kiln_plan_options_init), (Args, lib.kiln_args_init)):
-            probe = cls()
-            init(ctypes.byref(probe))
+            room = (ctypes.c_char * (ctypes.sizeof(cls) + 256))()  # a newer library's larger struct fits
+            init(ctypes.byref(room))
+            probe = cls.from_buffer_copy(bytes(room)[:ctypes.sizeof(cls)])
             if probe.struct_size != ctypes.sizeof(cls):
                 raise KilnError(f"{cls.__name__}: libkiln's struct is {probe.struct_size} bytes, this script's "
                                 f"{ctypes.sizeof(cls)}: the script does not match kiln.h")

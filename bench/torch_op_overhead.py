@@ -65,7 +65,8 @@ def main():
     parser.add_argument("--profile", action="store_true", help="also print where the first kernel's op spends host time (cProfile)")
     opts = parser.parse_args()
     h = opts.hidden
-    kernels = [k for k in kiln.kernels() if opts.kernel in ("all", k.name)]
+    # Communicator kernels have no torch op (they need every rank): kiln-bench-comm times them.
+    kernels = [k for k in kiln.kernels() if opts.kernel in ("all", k.name) and not k.comm]
     if not kernels:
         parser.error(f"--kernel {opts.kernel}: not a kernel of this library ({', '.join(k.name for k in kiln.kernels())})")
     lines = [f"{torch.cuda.get_device_name()}, PyTorch {torch.__version__}, kiln {kiln.version()}, "

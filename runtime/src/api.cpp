@@ -669,7 +669,7 @@ kiln_status kiln_launch(const kiln_plan* plan, const kiln_args* caller_args, voi
     return fail(KILN_ERROR_DTYPE_MISMATCH, "%s: args.dtype = %d but the plan was made for %s", name,
                 static_cast<int>(args.dtype), dtype_name(plan->dtype));
   }
-  if (plan->comm != nullptr && args.tokens > plan->max_tokens)
+  if (plan->max_tokens > 0 && args.tokens > plan->max_tokens)
     return fail(KILN_ERROR_INVALID_TOKENS, "%s: tokens = %lld: the plan's max_tokens is %lld (its peer workspace holds "
                 "no more)", name, static_cast<long long>(args.tokens), static_cast<long long>(plan->max_tokens));
   if (args.tokens == 0) return ok();

@@ -280,7 +280,7 @@ TEST(Explain, CommunicatorKernelsAreRefusedNamingKilnExplainComm) {
   }
 }
 
-// The checked-in tp2 sets (configs/allreduce_add_rms_norm*/sm90/<hidden>/tp2/: bs1, bs512).
+// The checked-in tp2 sets (configs/allreduce_add_rms_norm*/sm90/<hidden>/tp2/: bs1, bs256).
 TEST(ExplainComm, NamesTheTpSetsVariantAndItsRankCount) {
   if (!kiln::runtime::is_target_arch("sm90") || kiln::runtime::find_table("sm90") == nullptr)
     GTEST_SKIP() << "this build has no sm90 tables";
@@ -299,12 +299,12 @@ TEST(ExplainComm, NamesTheTpSetsVariantAndItsRankCount) {
     EXPECT_EQ(std::string(info.name), k + "_sm90_h4096_tp2_bs1");
     EXPECT_EQ(std::string(info.config), "configs/" + k + "/sm90/4096/tp2/bs1.json");
     EXPECT_NE(std::string(info.schedule).find("two_shot="), std::string::npos) << info.schedule;
-    info = explain_comm(kernel, "sm90", 4096, 2, 511, &s);
+    info = explain_comm(kernel, "sm90", 4096, 2, 255, &s);
     EXPECT_EQ(info.threshold, 1) << "below the next threshold";
     info = explain_comm(kernel, "sm90", 4096, 2, 100000, &s);
     ASSERT_EQ(s, KILN_SUCCESS);
-    EXPECT_EQ(info.threshold, 512);
-    EXPECT_EQ(std::string(info.name), k + "_sm90_h4096_tp2_bs512");
+    EXPECT_EQ(info.threshold, 256);
+    EXPECT_EQ(std::string(info.name), k + "_sm90_h4096_tp2_bs256");
     // tokens = 0 launches nothing; the rank count is still the question's.
     info = explain_comm(kernel, "sm90", 4096, 2, 0, &s);
     ASSERT_EQ(s, KILN_SUCCESS);
@@ -942,11 +942,11 @@ TEST(PlanOptions, ACommunicatorPlanUsesItsRankCountsSet) {
   PlanPtr plan;
   ASSERT_EQ(comm_plan("allreduce_add_rms_norm", kStandInComm, 1024, 2, &plan), KILN_SUCCESS) << kiln_last_error();
   const std::string summary = kiln_plan_summary(plan.get());
-  EXPECT_NE(summary.find("config set configs/allreduce_add_rms_norm/sm90/4096/tp2 (thresholds 1, 512)"), std::string::npos)
+  EXPECT_NE(summary.find("config set configs/allreduce_add_rms_norm/sm90/4096/tp2 (thresholds 1, 256)"), std::string::npos)
       << summary;
   kiln_variant_info info = describe(plan.get(), 600);
-  EXPECT_STREQ(info.name, "allreduce_add_rms_norm_sm90_h4096_tp2_bs512");
-  EXPECT_STREQ(info.config, "configs/allreduce_add_rms_norm/sm90/4096/tp2/bs512.json");
+  EXPECT_STREQ(info.name, "allreduce_add_rms_norm_sm90_h4096_tp2_bs256");
+  EXPECT_STREQ(info.config, "configs/allreduce_add_rms_norm/sm90/4096/tp2/bs256.json");
   EXPECT_EQ(info.ranks, 2);
   EXPECT_EQ(info.is_fallback, 0);
   // Eight ranks have no set: the generic kernel, saying which rank count missed.

@@ -317,6 +317,9 @@ int run(const Options& o) {
             Sample s;
             s.variant = plan.describe(t).name;
             s.kiln_us = time_graph(r, sync, o, [&] { plan.launch(a, r.stream); });
+            // NCCL connects lazily at a collective's first call: outside the capture.
+            NCCL_CHECK(ncclAllReduce(r.x.get(), r.sum.get(), count, nt, ncclSum, r.comm, r.stream));
+            KILN_CUDA_CHECK(cudaStreamSynchronize(r.stream));
             s.baseline_us = time_graph(r, sync, o, [&] {
               NCCL_CHECK(ncclAllReduce(r.x.get(), r.sum.get(), count, nt, ncclSum, r.comm, r.stream));
               base.launch(b, r.stream);
