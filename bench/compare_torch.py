@@ -19,9 +19,9 @@ skipped. For every kernel, dtype, hidden size and token count the script
 then prints the RFC-style summary and writes a CSV (row by row) and the summary to --out.
 Exit status: 0, 1 on any disagreement or error, 3 when --time-limit cut the run short.
 
-    python3 bench/compare_torch.py --lib build/runtime/libkiln.so.0.3 --out results/
+    python3 bench/compare_torch.py --lib build/runtime/libkiln.so.0.4 --out results/
     python3 bench/compare_torch.py --quick --kernel NAME --rounding vllm --out results/
-    python3 bench/compare_torch.py --lib build/runtime/libkiln.so.0.3 --list    # the library's kernels, no GPU
+    python3 bench/compare_torch.py --lib build/runtime/libkiln.so.0.4 --list    # the library's kernels, no GPU
 
 Needs Python 3, PyTorch with CUDA and Triton; nothing else (--list and --help: neither).
 """
@@ -667,7 +667,7 @@ def int_list(text):
 def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--lib", default="build/runtime/libkiln.so.0.3", help="libkiln shared library")
+    p.add_argument("--lib", default="build/runtime/libkiln.so.0.4", help="libkiln shared library")
     p.add_argument("--out", default="results", help="directory for the CSV and summary")
     p.add_argument("--kernel", default="all", help="a kernel of the library (see --list), or all")
     p.add_argument("--list", action="store_true", help="list the library's kernels, their tensors and baselines; no GPU")

@@ -2,7 +2,7 @@
 every Python and PyTorch version).
 
     import kiln
-    kiln.version()                                   # "0.3.0"
+    kiln.version()                                   # "0.4.0"
     [k.name for k in kiln.kernels()]                 # the library's kernels, from its descriptors
     kiln.explain("rms_norm_fp8", "sm90", 4096, 32)   # which variant would run; no GPU needed
     kiln.explain("allreduce_add_rms_norm", "sm90", 4096, 32, ranks=2)  # a communicator kernel: per rank count

@@ -128,7 +128,7 @@ def library_path():
     if not candidates:
         raise LibraryError(f"kiln: no libkiln.so next to the package ({here}) and KILN_LIBRARY is not set: "
                            "install the kiln wheel, or set KILN_LIBRARY to a built library "
-                           "(e.g. KILN_LIBRARY=build/runtime/libkiln.so.0.3)")
+                           "(e.g. KILN_LIBRARY=build/runtime/libkiln.so.0.4)")
     return os.path.join(here, candidates[0])
 
 

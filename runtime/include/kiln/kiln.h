@@ -8,6 +8,10 @@
  * message for the calling thread that names what was wrong and what was expected.
  * Launches allocate nothing, never synchronise, query no device attributes, are
  * safe to call from several threads on one plan, and can be captured in a CUDA graph.
+ * A communicator kernel's launches (KILN_OPTION_COMM) are steps of a protocol between its
+ * ranks, each waiting for its peers' data: every rank launches the same sequence of token
+ * counts, and one rank's launches of a plan must be ordered (one stream, or streams ordered
+ * by events).
  */
 #ifndef KILN_KILN_H
 #define KILN_KILN_H
