@@ -33,7 +33,7 @@ const std::map<std::string, std::string> kAwaitingTuning = {
 // Communicator kernels' sets: one per hidden size of the grid and rank count, on sm90 only
 // (tuning them takes a machine with that many GPUs of the arch; two H200s so far).
 const std::vector<std::string> kCommArchs = {"sm90"};
-const std::vector<int64_t> kCommRanks = {2};
+const std::vector<int64_t> kCommRanks = {2, 4, 8};  // tp4 and tp8: tp2's schedules until a 4- or 8-GPU machine measures them
 
 // Every set holds the RFC thresholds; a set may add one where a single schedule cannot
 // serve a whole bucket (silu_mul_fp8 sm90 h=5120 has bs16). A communicator kernel's

@@ -949,12 +949,17 @@ TEST(PlanOptions, ACommunicatorPlanUsesItsRankCountsSet) {
   EXPECT_STREQ(info.config, "configs/allreduce_add_rms_norm/sm90/4096/tp2/bs256.json");
   EXPECT_EQ(info.ranks, 2);
   EXPECT_EQ(info.is_fallback, 0);
-  // Eight ranks have no set: the generic kernel, saying which rank count missed.
+  // Eight ranks have their own set (tp8); three have none: the generic kernel, saying which rank count missed.
   ASSERT_EQ(comm_plan("allreduce_add_rms_norm", kStandInComm, 1024, 8, &plan), KILN_SUCCESS) << kiln_last_error();
   info = describe(plan.get(), 600);
-  EXPECT_EQ(info.is_fallback, 1);
+  EXPECT_EQ(info.is_fallback, 0);
+  EXPECT_STREQ(info.name, "allreduce_add_rms_norm_sm90_h4096_tp8_bs256");
   EXPECT_EQ(info.ranks, 8);
-  EXPECT_NE(std::string(kiln_plan_summary(plan.get())).find("no allreduce_add_rms_norm set for sm90 hidden=4096 ranks=8"),
+  ASSERT_EQ(comm_plan("allreduce_add_rms_norm", kStandInComm, 1024, 3, &plan), KILN_SUCCESS) << kiln_last_error();
+  info = describe(plan.get(), 600);
+  EXPECT_EQ(info.is_fallback, 1);
+  EXPECT_EQ(info.ranks, 3);
+  EXPECT_NE(std::string(kiln_plan_summary(plan.get())).find("no allreduce_add_rms_norm set for sm90 hidden=4096 ranks=3"),
             std::string::npos)
       << kiln_plan_summary(plan.get());
   // KILN_SET_STRICT turns that into an error.
@@ -966,7 +971,7 @@ TEST(PlanOptions, ACommunicatorPlanUsesItsRankCountsSet) {
   o.max_tokens = 1024;
   o.policy = KILN_SET_STRICT;
   kiln_plan* p = nullptr;
-  EXPECT_EQ(kiln::runtime::plan_for_arch(&o, "sm90", 0, &p, 8), KILN_ERROR_NO_CONFIG_SET);
+  EXPECT_EQ(kiln::runtime::plan_for_arch(&o, "sm90", 0, &p, 3), KILN_ERROR_NO_CONFIG_SET);
   EXPECT_EQ(p, nullptr);
   EXPECT_EQ(kiln::runtime::plan_for_arch(&o, "sm90", 0, &p, 2), KILN_SUCCESS) << kiln_last_error();
   kiln_plan_destroy(p);
