@@ -7,7 +7,7 @@
 // `baseline` below). Prints a table and a summary; writes CSV and an SVG heatmap.
 //
 //   kiln-bench-comm --out-dir results/            # every communicator kernel, the grid
-//   kiln-bench-comm --kernel allreduce_add_rms_norm --hidden 4096 --tokens 1,32,1024
+//   kiln-bench-comm --kernel <kernel> --hidden 4096 --tokens 1,32,1024
 #include <CLI/CLI.hpp>
 #include <nccl.h>
 
@@ -70,7 +70,7 @@ std::vector<Kernel> comm_kernels() {
     Kernel k;
     k.name = d.name;
     for (int32_t t = 0; t < d.tensor_count; ++t) k.fp8 = k.fp8 || d.tensors[t].elem == KILN_ELEM_FP8_E4M3;
-    // allreduce_<rest> is followed by <rest>'s fused kernel: fused_add_rms_norm(_fp8).
+    // allreduce_<rest>'s two-step path is ncclAllReduce, then kiln's fused_<rest> kernel.
     const std::string rest = k.name.substr(k.name.find('_') + 1);
     k.baseline = "fused_" + rest;
     kiln_kernel_desc b{};
