@@ -19,9 +19,13 @@ skipped. For every kernel, dtype, hidden size and token count the script
 then prints the RFC-style summary and writes a CSV (row by row) and the summary to --out.
 Exit status: 0, 1 on any disagreement or error, 3 when --time-limit cut the run short.
 
-    python3 bench/compare_torch.py --lib build/runtime/libkiln.so.0.4 --out results/
+The group quantisers (KILN_OPTION_GROUP) run at the plan's default options, groups of 128
+columns with row-major fp32 scales [T, G], against vLLM's unfused chain in PyTorch (the norm
+or SiLU, then per-group absmax, scale, divide, cast); torch.compile of that is the baseline.
+
+    python3 bench/compare_torch.py --lib build/runtime/libkiln.so.0.5 --out results/
     python3 bench/compare_torch.py --quick --kernel NAME --rounding vllm --out results/
-    python3 bench/compare_torch.py --lib build/runtime/libkiln.so.0.4 --list    # the library's kernels, no GPU
+    python3 bench/compare_torch.py --lib build/runtime/libkiln.so.0.5 --list    # the library's kernels, no GPU
 
 Needs Python 3, PyTorch with CUDA and Triton; nothing else (--list and --help: neither).
 """
@@ -55,11 +59,12 @@ KILN_SUCCESS = 0
 KILN_DTYPE = {"bf16": 0, "fp16": 1}
 KILN_SET_EXACT, KILN_SET_STRICT, KILN_SET_GENERIC = 0, 1, 2
 KILN_ROUNDING = {"single": 0, "vllm": 1}
-ROLE_NAMES = ["input", "weight", "residual", "output", "scales", "scale"]  # kiln_role's order
+ROLE_NAMES = ["input", "weight", "residual", "output", "scales", "scale", "scale_ub"]  # kiln_role's order
 KILN_ROLE_SLOTS = 8
 KILN_DIR_IN, KILN_DIR_OUT, KILN_DIR_INOUT = 0, 1, 2
 KILN_ELEM_ACTIVATION, KILN_ELEM_FP8_E4M3, KILN_ELEM_F32, KILN_ELEM_I32 = 0, 1, 2, 3
 KILN_OPTION_ROUNDING, KILN_OPTION_GEMMA = 0x1, 0x2
+KILN_OPTION_GROUP = 0x10  # since 0.5: group quantisers run at init's options here: group_size 128, row-major scales
 KILN_SCALAR_EPS = 0x1
 
 
@@ -76,6 +81,9 @@ class PlanOptions(ctypes.Structure):
         ("static_weight", ctypes.c_int32),
         ("comm", ctypes.c_void_p),  # communicator kernels (not timed here: kiln-bench-comm)
         ("max_tokens", ctypes.c_int64),
+        ("group_size", ctypes.c_int32),  # since 0.5: group quantisers (KILN_OPTION_GROUP); 0 = 128
+        ("scale_layout", ctypes.c_int),  # since 0.5: kiln_scale_layout; 0 = row-major, what this script compares
+        ("ue8m0", ctypes.c_int32),       # since 0.5
     ]
 
 
@@ -100,6 +108,7 @@ class TensorDesc(ctypes.Structure):
         ("rows", ctypes.c_int),
         ("cols", ctypes.c_int),
         ("alignment", ctypes.c_int32),
+        ("optional", ctypes.c_int32),  # since 0.5: 1 = the tensor may be NULL (per_token_fp8's scale_ub)
     ]
 
 
@@ -142,6 +151,7 @@ class Tensor:
         self.role = d.role
         self.role_name = ROLE_NAMES[d.role] if d.role < len(ROLE_NAMES) else f"role{d.role}"
         self.direction, self.elem, self.rows, self.cols = d.direction, d.elem, d.rows, d.cols
+        self.optional = bool(d.optional)
 
     @property
     def read(self):
@@ -210,7 +220,7 @@ class Kiln:
         # The structs must have the library's layout: init writes its sizeof.
         for cls, init in ((PlanOptions, lib.kiln_plan_options_init), (Args, lib.kiln_args_init)):
             room = (ctypes.c_char * (ctypes.sizeof(cls) + 256))()  # a newer library's larger struct fits
-            init(ctypes.byref(room))
+            init(ctypes.cast(room, ctypes.POINTER(cls)))
             probe = cls.from_buffer_copy(bytes(room)[:ctypes.sizeof(cls)])
             if probe.struct_size != ctypes.sizeof(cls):
                 raise KilnError(f"{cls.__name__}: libkiln's struct is {probe.struct_size} bytes, this script's "
@@ -283,7 +293,8 @@ class Plan:
         a = Args()
         self.kiln.lib.kiln_args_init(ctypes.byref(a))
         for t in self.kernel.tensors:
-            a.tensors[t.role] = tensors[t.role_name].data_ptr()
+            if tensors.get(t.role_name) is not None:  # an optional tensor left out: NULL
+                a.tensors[t.role] = tensors[t.role_name].data_ptr()
         a.tokens = tokens
         a.hidden = self.hidden
         a.dtype = self.dtype_code
@@ -448,7 +459,8 @@ def near_ulps(opts, kernel, tensor):
 
 def make_tensors(opts, kernel, dtype, hidden, tokens):
     """Every tensor of the launch by role name: activations seeded torch.randn (never zero),
-    a weight uniform in [0.5, 1.5), the per-tensor scale --scale; outputs empty."""
+    a weight uniform in [0.5, 1.5), the per-tensor scale --scale, the optional cap scale_ub
+    --scale-ub (left out, NULL, without it); outputs empty."""
     dev = torch.device("cuda", opts.device)
     tdtype = {"bf16": torch.bfloat16, "fp16": torch.float16}[dtype]
     gen = torch.Generator(device=dev)
@@ -459,6 +471,9 @@ def make_tensors(opts, kernel, dtype, hidden, tokens):
         elem = tdtype if t.elem == KILN_ELEM_ACTIVATION else getattr(torch, TORCH_ELEM[t.elem])
         if not t.read:
             tensors[t.role_name] = torch.empty(shape, dtype=elem, device=dev)
+        elif t.role_name == "scale_ub" and t.optional and t.elem == KILN_ELEM_F32 and shape == (1, 1):
+            if opts.scale_ub is not None:  # else left out: kiln gets NULL, the baseline no cap
+                tensors[t.role_name] = torch.full((1,), opts.scale_ub, dtype=torch.float32, device=dev)
         elif t.role_name == "scale" and t.elem == KILN_ELEM_F32 and shape == (1, 1):
             tensors[t.role_name] = torch.full((1,), opts.scale, dtype=torch.float32, device=dev)
         elif t.elem != KILN_ELEM_ACTIVATION:
@@ -473,7 +488,7 @@ def make_tensors(opts, kernel, dtype, hidden, tokens):
 
 def run_shape(opts, timer, plan, baseline, kernel, dtype, hidden, tokens):
     tensors = make_tensors(opts, kernel, dtype, hidden, tokens)
-    reads = {t.role_name: tensors[t.role_name] for t in kernel.tensors if t.read}
+    reads = {t.role_name: tensors[t.role_name] for t in kernel.tensors if t.read and t.role_name in tensors}
     written = [t for t in kernel.tensors if t.written]
     # kiln writes over its in-out tensors: the baselines and every replay start from these.
     pristine = {t.role_name: tensors[t.role_name].clone() for t in kernel.tensors if t.direction == KILN_DIR_INOUT}
@@ -667,7 +682,7 @@ def int_list(text):
 def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--lib", default="build/runtime/libkiln.so.0.4", help="libkiln shared library")
+    p.add_argument("--lib", default="build/runtime/libkiln.so.0.5", help="libkiln shared library")
     p.add_argument("--out", default="results", help="directory for the CSV and summary")
     p.add_argument("--kernel", default="all", help="a kernel of the library (see --list), or all")
     p.add_argument("--list", action="store_true", help="list the library's kernels, their tensors and baselines; no GPU")
@@ -687,6 +702,9 @@ def parse_args(argv):
     p.add_argument("--device", type=int, default=0, help="CUDA device index")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--scale", type=float, default=0.1, help="the per-tensor scale (fp8 outputs are multiplied by 1/scale)")
+    p.add_argument("--scale-ub", type=float, default=None,
+                   help="the optional cap on max|x| of the kernels that take one (per_token_fp8's scale_ub); "
+                        "default: left out (NULL)")
     p.add_argument("--eps", type=float, default=1e-6, help="epsilon of the kernels that read one")
     p.add_argument("--no-compile", action="store_true", help="skip torch.compile (it compiles once per shape)")
     p.add_argument("--time-limit", type=float, default=0,
@@ -726,7 +744,8 @@ def list_kernels(kiln, opts):
         baselines = None
         print(f"(no PyTorch here: {e}; baselines not checked)")
     for k in kiln.kernels():
-        tensors = ", ".join(f"{t.name}:{t.role_name}:{['in', 'out', 'inout'][t.direction]}" for t in k.tensors)
+        tensors = ", ".join(f"{t.name}:{t.role_name}:{['in', 'out', 'inout'][t.direction]}{'?' if t.optional else ''}"
+                            for t in k.tensors)
         has = "" if baselines is None else ("  baseline: yes" if k.name in baselines else "  baseline: NONE")
         print(f"{k.name}: {tensors}; bytes at h=4096 T=32: {kiln.min_bytes(k.name, 'bf16', 4096, 32)}{has}")
     return 0
@@ -802,6 +821,7 @@ def main(argv=None):
               f"{opts.warmup_ms:g} ms; torch.compile: Inductor defaults, dynamic=False, compiled per shape; "
               f"tensors kiln writes over are restored before every replay, outside the timed events\n"
               f"inputs: torch.randn (seeded, never zero); weights uniform [0.5, 1.5); scale {opts.scale:g}; "
+              f"scale_ub {'none (NULL)' if opts.scale_ub is None else format(opts.scale_ub, 'g')}; "
               f"eps {opts.eps:g}; rounding {opts.rounding}{', gemma' if opts.gemma else ''} "
               f"(kernels with those options)\n")
     for name, why in skipped:
@@ -812,7 +832,8 @@ def main(argv=None):
     timer = Timer(opts.launches, opts.replays, opts.min_replays, opts.max_seconds, opts.warmup_ms)
     progress = Progress(len(kernels) * len(dtypes) * len(opts.hidden) * len(opts.tokens))
     os.makedirs(opts.out, exist_ok=True)
-    suffix = ("_vllm" if opts.rounding == "vllm" else "") + ("_gemma" if opts.gemma else "")
+    suffix = (("_vllm" if opts.rounding == "vllm" else "") + ("_gemma" if opts.gemma else "")
+              + ("" if opts.scale_ub is None else "_scale_ub"))
     stem = os.path.join(opts.out, f"compare_torch_{opts.kernel}_{opts.dtype}{suffix}")
     started = time.monotonic()
     state = {"stopped_early": False}

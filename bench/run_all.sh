@@ -29,7 +29,7 @@ shift $(($# < 2 ? $# : 2))
 steps=("$@")
 [[ ${#steps[@]} -eq 0 || ${steps[0]} == all ]] && steps=(kiln-bench kiln-bench-rotate torch)
 bench=$build/tools/kiln-bench
-lib=$build/runtime/libkiln.so.0.3
+lib=$build/runtime/libkiln.so.0.5
 here=$(cd "$(dirname "$0")" && pwd)
 
 for f in "$bench" "$lib"; do

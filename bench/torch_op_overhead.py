@@ -9,7 +9,7 @@ time per call, which is what an engine pays when it does not capture a graph
 For scale, the same is timed for one aten kernel (torch.mul with out=) and for a bare
 kiln_launch through ctypes (kiln.Plan.launch, args built per call).
 
-    KILN_LIBRARY=build/runtime/libkiln.so.0.3 PYTHONPATH=python python3 bench/torch_op_overhead.py [--out DIR]
+    KILN_LIBRARY=build/runtime/libkiln.so.0.5 PYTHONPATH=python python3 bench/torch_op_overhead.py [--out DIR]
 """
 
 import argparse

@@ -8,7 +8,7 @@ runs them. Prints the time per block of each, their ratio, and checks the two ag
     a = fp8(silu(gate) * up)                              torch: 5 ops    kiln: silu_mul_fp8
     out = a @ W2                                          torch._scaled_mm, both
 
-    PYTHONPATH=python KILN_LIBRARY=build/runtime/libkiln.so.0.4 python3 examples/decoder_block.py
+    PYTHONPATH=python KILN_LIBRARY=build/runtime/libkiln.so.0.5 python3 examples/decoder_block.py
     python3 examples/decoder_block.py --hidden 4096 --intermediate 14336 --tokens 16,256
 
 kiln's config sets cover hidden sizes 2048, 4096, 5120 and 8192; other sizes run the generic

@@ -63,6 +63,21 @@ kiln_status kiln_fused_add_rms_norm_fp8(const kiln_plan* plan, void* out, const 
   return kiln::runtime::launch_as(plan, "fused_add_rms_norm_fp8", &args, stream);
 }
 
+kiln_status kiln_fused_add_rms_norm_group_fp8(const kiln_plan* plan, void* out, void* scales, const void* input, void* residual, const void* weight, float eps, kiln_dtype dtype, int64_t tokens, int64_t hidden, void* stream) {
+  kiln_args args;
+  kiln_args_init(&args);
+  args.dtype = dtype;
+  args.tokens = tokens;
+  args.hidden = hidden;
+  args.tensors[KILN_ROLE_OUTPUT] = out;
+  args.tensors[KILN_ROLE_SCALES] = scales;
+  args.tensors[KILN_ROLE_INPUT] = const_cast<void*>(input);
+  args.tensors[KILN_ROLE_RESIDUAL] = residual;
+  args.tensors[KILN_ROLE_WEIGHT] = const_cast<void*>(weight);
+  args.eps = eps;
+  return kiln::runtime::launch_as(plan, "fused_add_rms_norm_group_fp8", &args, stream);
+}
+
 kiln_status kiln_fused_add_rms_norm_per_token_fp8(const kiln_plan* plan, void* out, void* scales, const void* input, void* residual, const void* weight, float eps, kiln_dtype dtype, int64_t tokens, int64_t hidden, void* stream) {
   kiln_args args;
   kiln_args_init(&args);
@@ -78,7 +93,7 @@ kiln_status kiln_fused_add_rms_norm_per_token_fp8(const kiln_plan* plan, void* o
   return kiln::runtime::launch_as(plan, "fused_add_rms_norm_per_token_fp8", &args, stream);
 }
 
-kiln_status kiln_per_token_fp8(const kiln_plan* plan, void* out, void* scales, const void* input, kiln_dtype dtype, int64_t tokens, int64_t hidden, void* stream) {
+kiln_status kiln_per_token_fp8(const kiln_plan* plan, void* out, void* scales, const void* input, const float* scale_ub, kiln_dtype dtype, int64_t tokens, int64_t hidden, void* stream) {
   kiln_args args;
   kiln_args_init(&args);
   args.dtype = dtype;
@@ -87,7 +102,20 @@ kiln_status kiln_per_token_fp8(const kiln_plan* plan, void* out, void* scales, c
   args.tensors[KILN_ROLE_OUTPUT] = out;
   args.tensors[KILN_ROLE_SCALES] = scales;
   args.tensors[KILN_ROLE_INPUT] = const_cast<void*>(input);
+  args.tensors[KILN_ROLE_SCALE_UB] = const_cast<float*>(scale_ub);
   return kiln::runtime::launch_as(plan, "per_token_fp8", &args, stream);
+}
+
+kiln_status kiln_per_token_group_fp8(const kiln_plan* plan, void* out, void* scales, const void* input, kiln_dtype dtype, int64_t tokens, int64_t hidden, void* stream) {
+  kiln_args args;
+  kiln_args_init(&args);
+  args.dtype = dtype;
+  args.tokens = tokens;
+  args.hidden = hidden;
+  args.tensors[KILN_ROLE_OUTPUT] = out;
+  args.tensors[KILN_ROLE_SCALES] = scales;
+  args.tensors[KILN_ROLE_INPUT] = const_cast<void*>(input);
+  return kiln::runtime::launch_as(plan, "per_token_group_fp8", &args, stream);
 }
 
 kiln_status kiln_rms_norm(const kiln_plan* plan, void* out, const void* input, const void* weight, float eps, kiln_dtype dtype, int64_t tokens, int64_t hidden, void* stream) {
@@ -117,6 +145,20 @@ kiln_status kiln_rms_norm_fp8(const kiln_plan* plan, void* out, const void* inpu
   return kiln::runtime::launch_as(plan, "rms_norm_fp8", &args, stream);
 }
 
+kiln_status kiln_rms_norm_group_fp8(const kiln_plan* plan, void* out, void* scales, const void* input, const void* weight, float eps, kiln_dtype dtype, int64_t tokens, int64_t hidden, void* stream) {
+  kiln_args args;
+  kiln_args_init(&args);
+  args.dtype = dtype;
+  args.tokens = tokens;
+  args.hidden = hidden;
+  args.tensors[KILN_ROLE_OUTPUT] = out;
+  args.tensors[KILN_ROLE_SCALES] = scales;
+  args.tensors[KILN_ROLE_INPUT] = const_cast<void*>(input);
+  args.tensors[KILN_ROLE_WEIGHT] = const_cast<void*>(weight);
+  args.eps = eps;
+  return kiln::runtime::launch_as(plan, "rms_norm_group_fp8", &args, stream);
+}
+
 kiln_status kiln_rms_norm_per_token_fp8(const kiln_plan* plan, void* out, void* scales, const void* input, const void* weight, float eps, kiln_dtype dtype, int64_t tokens, int64_t hidden, void* stream) {
   kiln_args args;
   kiln_args_init(&args);
@@ -141,6 +183,18 @@ kiln_status kiln_silu_mul_fp8(const kiln_plan* plan, void* out, const void* inpu
   args.tensors[KILN_ROLE_INPUT] = const_cast<void*>(input);
   args.tensors[KILN_ROLE_SCALE] = const_cast<float*>(scale);
   return kiln::runtime::launch_as(plan, "silu_mul_fp8", &args, stream);
+}
+
+kiln_status kiln_silu_mul_group_fp8(const kiln_plan* plan, void* out, void* scales, const void* input, kiln_dtype dtype, int64_t tokens, int64_t hidden, void* stream) {
+  kiln_args args;
+  kiln_args_init(&args);
+  args.dtype = dtype;
+  args.tokens = tokens;
+  args.hidden = hidden;
+  args.tensors[KILN_ROLE_OUTPUT] = out;
+  args.tensors[KILN_ROLE_SCALES] = scales;
+  args.tensors[KILN_ROLE_INPUT] = const_cast<void*>(input);
+  return kiln::runtime::launch_as(plan, "silu_mul_group_fp8", &args, stream);
 }
 
 }  // extern "C"

@@ -8,70 +8,94 @@
 #include "rms_norm.cuh"
 #include "silu_mul_fp8.cuh"
 
-static_assert(KILN_TABLE_FORMAT == 4, "generated/ was written by another kiln-gen: regenerate");
+static_assert(KILN_TABLE_FORMAT == 5, "generated/ was written by another kiln-gen: regenerate");
 
 namespace kiln::generated {
 
 namespace {
-// name, role, direction, element, rows, cols, alignment of specialised variants
+// name, role, direction, element, rows, cols, alignment of specialised variants, optional
 constexpr kiln_tensor_desc kAllreduceAddRmsNormTensors[] = {
-    {"out", KILN_ROLE_OUTPUT, KILN_DIR_OUT, KILN_ELEM_ACTIVATION, KILN_EXTENT_TOKENS, KILN_EXTENT_HIDDEN, 16},
-    {"input", KILN_ROLE_INPUT, KILN_DIR_IN, KILN_ELEM_ACTIVATION, KILN_EXTENT_TOKENS, KILN_EXTENT_HIDDEN, 16},
-    {"residual", KILN_ROLE_RESIDUAL, KILN_DIR_INOUT, KILN_ELEM_ACTIVATION, KILN_EXTENT_TOKENS, KILN_EXTENT_HIDDEN, 16},
-    {"weight", KILN_ROLE_WEIGHT, KILN_DIR_IN, KILN_ELEM_ACTIVATION, KILN_EXTENT_ONE, KILN_EXTENT_HIDDEN, 16},
+    {"out", KILN_ROLE_OUTPUT, KILN_DIR_OUT, KILN_ELEM_ACTIVATION, KILN_EXTENT_TOKENS, KILN_EXTENT_HIDDEN, 16, 0},
+    {"input", KILN_ROLE_INPUT, KILN_DIR_IN, KILN_ELEM_ACTIVATION, KILN_EXTENT_TOKENS, KILN_EXTENT_HIDDEN, 16, 0},
+    {"residual", KILN_ROLE_RESIDUAL, KILN_DIR_INOUT, KILN_ELEM_ACTIVATION, KILN_EXTENT_TOKENS, KILN_EXTENT_HIDDEN, 16, 0},
+    {"weight", KILN_ROLE_WEIGHT, KILN_DIR_IN, KILN_ELEM_ACTIVATION, KILN_EXTENT_ONE, KILN_EXTENT_HIDDEN, 16, 0},
 };
 constexpr kiln_tensor_desc kAllreduceAddRmsNormFp8Tensors[] = {
-    {"out", KILN_ROLE_OUTPUT, KILN_DIR_OUT, KILN_ELEM_FP8_E4M3, KILN_EXTENT_TOKENS, KILN_EXTENT_HIDDEN, 16},
-    {"input", KILN_ROLE_INPUT, KILN_DIR_IN, KILN_ELEM_ACTIVATION, KILN_EXTENT_TOKENS, KILN_EXTENT_HIDDEN, 16},
-    {"residual", KILN_ROLE_RESIDUAL, KILN_DIR_INOUT, KILN_ELEM_ACTIVATION, KILN_EXTENT_TOKENS, KILN_EXTENT_HIDDEN, 16},
-    {"weight", KILN_ROLE_WEIGHT, KILN_DIR_IN, KILN_ELEM_ACTIVATION, KILN_EXTENT_ONE, KILN_EXTENT_HIDDEN, 16},
-    {"scale", KILN_ROLE_SCALE, KILN_DIR_IN, KILN_ELEM_F32, KILN_EXTENT_ONE, KILN_EXTENT_ONE, 4},
+    {"out", KILN_ROLE_OUTPUT, KILN_DIR_OUT, KILN_ELEM_FP8_E4M3, KILN_EXTENT_TOKENS, KILN_EXTENT_HIDDEN, 16, 0},
+    {"input", KILN_ROLE_INPUT, KILN_DIR_IN, KILN_ELEM_ACTIVATION, KILN_EXTENT_TOKENS, KILN_EXTENT_HIDDEN, 16, 0},
+    {"residual", KILN_ROLE_RESIDUAL, KILN_DIR_INOUT, KILN_ELEM_ACTIVATION, KILN_EXTENT_TOKENS, KILN_EXTENT_HIDDEN, 16, 0},
+    {"weight", KILN_ROLE_WEIGHT, KILN_DIR_IN, KILN_ELEM_ACTIVATION, KILN_EXTENT_ONE, KILN_EXTENT_HIDDEN, 16, 0},
+    {"scale", KILN_ROLE_SCALE, KILN_DIR_IN, KILN_ELEM_F32, KILN_EXTENT_ONE, KILN_EXTENT_ONE, 4, 0},
 };
 constexpr kiln_tensor_desc kFusedAddRmsNormTensors[] = {
-    {"input", KILN_ROLE_INPUT, KILN_DIR_INOUT, KILN_ELEM_ACTIVATION, KILN_EXTENT_TOKENS, KILN_EXTENT_HIDDEN, 16},
-    {"residual", KILN_ROLE_RESIDUAL, KILN_DIR_INOUT, KILN_ELEM_ACTIVATION, KILN_EXTENT_TOKENS, KILN_EXTENT_HIDDEN, 16},
-    {"weight", KILN_ROLE_WEIGHT, KILN_DIR_IN, KILN_ELEM_ACTIVATION, KILN_EXTENT_ONE, KILN_EXTENT_HIDDEN, 16},
+    {"input", KILN_ROLE_INPUT, KILN_DIR_INOUT, KILN_ELEM_ACTIVATION, KILN_EXTENT_TOKENS, KILN_EXTENT_HIDDEN, 16, 0},
+    {"residual", KILN_ROLE_RESIDUAL, KILN_DIR_INOUT, KILN_ELEM_ACTIVATION, KILN_EXTENT_TOKENS, KILN_EXTENT_HIDDEN, 16, 0},
+    {"weight", KILN_ROLE_WEIGHT, KILN_DIR_IN, KILN_ELEM_ACTIVATION, KILN_EXTENT_ONE, KILN_EXTENT_HIDDEN, 16, 0},
 };
 constexpr kiln_tensor_desc kFusedAddRmsNormFp8Tensors[] = {
-    {"out", KILN_ROLE_OUTPUT, KILN_DIR_OUT, KILN_ELEM_FP8_E4M3, KILN_EXTENT_TOKENS, KILN_EXTENT_HIDDEN, 16},
-    {"input", KILN_ROLE_INPUT, KILN_DIR_IN, KILN_ELEM_ACTIVATION, KILN_EXTENT_TOKENS, KILN_EXTENT_HIDDEN, 16},
-    {"residual", KILN_ROLE_RESIDUAL, KILN_DIR_INOUT, KILN_ELEM_ACTIVATION, KILN_EXTENT_TOKENS, KILN_EXTENT_HIDDEN, 16},
-    {"weight", KILN_ROLE_WEIGHT, KILN_DIR_IN, KILN_ELEM_ACTIVATION, KILN_EXTENT_ONE, KILN_EXTENT_HIDDEN, 16},
-    {"scale", KILN_ROLE_SCALE, KILN_DIR_IN, KILN_ELEM_F32, KILN_EXTENT_ONE, KILN_EXTENT_ONE, 4},
+    {"out", KILN_ROLE_OUTPUT, KILN_DIR_OUT, KILN_ELEM_FP8_E4M3, KILN_EXTENT_TOKENS, KILN_EXTENT_HIDDEN, 16, 0},
+    {"input", KILN_ROLE_INPUT, KILN_DIR_IN, KILN_ELEM_ACTIVATION, KILN_EXTENT_TOKENS, KILN_EXTENT_HIDDEN, 16, 0},
+    {"residual", KILN_ROLE_RESIDUAL, KILN_DIR_INOUT, KILN_ELEM_ACTIVATION, KILN_EXTENT_TOKENS, KILN_EXTENT_HIDDEN, 16, 0},
+    {"weight", KILN_ROLE_WEIGHT, KILN_DIR_IN, KILN_ELEM_ACTIVATION, KILN_EXTENT_ONE, KILN_EXTENT_HIDDEN, 16, 0},
+    {"scale", KILN_ROLE_SCALE, KILN_DIR_IN, KILN_ELEM_F32, KILN_EXTENT_ONE, KILN_EXTENT_ONE, 4, 0},
+};
+constexpr kiln_tensor_desc kFusedAddRmsNormGroupFp8Tensors[] = {
+    {"out", KILN_ROLE_OUTPUT, KILN_DIR_OUT, KILN_ELEM_FP8_E4M3, KILN_EXTENT_TOKENS, KILN_EXTENT_HIDDEN, 16, 0},
+    {"scales", KILN_ROLE_SCALES, KILN_DIR_OUT, KILN_ELEM_F32, KILN_EXTENT_TOKENS, KILN_EXTENT_GROUPS, 4, 0},
+    {"input", KILN_ROLE_INPUT, KILN_DIR_IN, KILN_ELEM_ACTIVATION, KILN_EXTENT_TOKENS, KILN_EXTENT_HIDDEN, 16, 0},
+    {"residual", KILN_ROLE_RESIDUAL, KILN_DIR_INOUT, KILN_ELEM_ACTIVATION, KILN_EXTENT_TOKENS, KILN_EXTENT_HIDDEN, 16, 0},
+    {"weight", KILN_ROLE_WEIGHT, KILN_DIR_IN, KILN_ELEM_ACTIVATION, KILN_EXTENT_ONE, KILN_EXTENT_HIDDEN, 16, 0},
 };
 constexpr kiln_tensor_desc kFusedAddRmsNormPerTokenFp8Tensors[] = {
-    {"out", KILN_ROLE_OUTPUT, KILN_DIR_OUT, KILN_ELEM_FP8_E4M3, KILN_EXTENT_TOKENS, KILN_EXTENT_HIDDEN, 16},
-    {"scales", KILN_ROLE_SCALES, KILN_DIR_OUT, KILN_ELEM_F32, KILN_EXTENT_TOKENS, KILN_EXTENT_ONE, 4},
-    {"input", KILN_ROLE_INPUT, KILN_DIR_IN, KILN_ELEM_ACTIVATION, KILN_EXTENT_TOKENS, KILN_EXTENT_HIDDEN, 16},
-    {"residual", KILN_ROLE_RESIDUAL, KILN_DIR_INOUT, KILN_ELEM_ACTIVATION, KILN_EXTENT_TOKENS, KILN_EXTENT_HIDDEN, 16},
-    {"weight", KILN_ROLE_WEIGHT, KILN_DIR_IN, KILN_ELEM_ACTIVATION, KILN_EXTENT_ONE, KILN_EXTENT_HIDDEN, 16},
+    {"out", KILN_ROLE_OUTPUT, KILN_DIR_OUT, KILN_ELEM_FP8_E4M3, KILN_EXTENT_TOKENS, KILN_EXTENT_HIDDEN, 16, 0},
+    {"scales", KILN_ROLE_SCALES, KILN_DIR_OUT, KILN_ELEM_F32, KILN_EXTENT_TOKENS, KILN_EXTENT_ONE, 4, 0},
+    {"input", KILN_ROLE_INPUT, KILN_DIR_IN, KILN_ELEM_ACTIVATION, KILN_EXTENT_TOKENS, KILN_EXTENT_HIDDEN, 16, 0},
+    {"residual", KILN_ROLE_RESIDUAL, KILN_DIR_INOUT, KILN_ELEM_ACTIVATION, KILN_EXTENT_TOKENS, KILN_EXTENT_HIDDEN, 16, 0},
+    {"weight", KILN_ROLE_WEIGHT, KILN_DIR_IN, KILN_ELEM_ACTIVATION, KILN_EXTENT_ONE, KILN_EXTENT_HIDDEN, 16, 0},
 };
 constexpr kiln_tensor_desc kPerTokenFp8Tensors[] = {
-    {"out", KILN_ROLE_OUTPUT, KILN_DIR_OUT, KILN_ELEM_FP8_E4M3, KILN_EXTENT_TOKENS, KILN_EXTENT_HIDDEN, 16},
-    {"scales", KILN_ROLE_SCALES, KILN_DIR_OUT, KILN_ELEM_F32, KILN_EXTENT_TOKENS, KILN_EXTENT_ONE, 4},
-    {"input", KILN_ROLE_INPUT, KILN_DIR_IN, KILN_ELEM_ACTIVATION, KILN_EXTENT_TOKENS, KILN_EXTENT_HIDDEN, 16},
+    {"out", KILN_ROLE_OUTPUT, KILN_DIR_OUT, KILN_ELEM_FP8_E4M3, KILN_EXTENT_TOKENS, KILN_EXTENT_HIDDEN, 16, 0},
+    {"scales", KILN_ROLE_SCALES, KILN_DIR_OUT, KILN_ELEM_F32, KILN_EXTENT_TOKENS, KILN_EXTENT_ONE, 4, 0},
+    {"input", KILN_ROLE_INPUT, KILN_DIR_IN, KILN_ELEM_ACTIVATION, KILN_EXTENT_TOKENS, KILN_EXTENT_HIDDEN, 16, 0},
+    {"scale_ub", KILN_ROLE_SCALE_UB, KILN_DIR_IN, KILN_ELEM_F32, KILN_EXTENT_ONE, KILN_EXTENT_ONE, 4, 1},
+};
+constexpr kiln_tensor_desc kPerTokenGroupFp8Tensors[] = {
+    {"out", KILN_ROLE_OUTPUT, KILN_DIR_OUT, KILN_ELEM_FP8_E4M3, KILN_EXTENT_TOKENS, KILN_EXTENT_HIDDEN, 16, 0},
+    {"scales", KILN_ROLE_SCALES, KILN_DIR_OUT, KILN_ELEM_F32, KILN_EXTENT_TOKENS, KILN_EXTENT_GROUPS, 4, 0},
+    {"input", KILN_ROLE_INPUT, KILN_DIR_IN, KILN_ELEM_ACTIVATION, KILN_EXTENT_TOKENS, KILN_EXTENT_HIDDEN, 16, 0},
 };
 constexpr kiln_tensor_desc kRmsNormTensors[] = {
-    {"out", KILN_ROLE_OUTPUT, KILN_DIR_OUT, KILN_ELEM_ACTIVATION, KILN_EXTENT_TOKENS, KILN_EXTENT_HIDDEN, 16},
-    {"input", KILN_ROLE_INPUT, KILN_DIR_IN, KILN_ELEM_ACTIVATION, KILN_EXTENT_TOKENS, KILN_EXTENT_HIDDEN, 16},
-    {"weight", KILN_ROLE_WEIGHT, KILN_DIR_IN, KILN_ELEM_ACTIVATION, KILN_EXTENT_ONE, KILN_EXTENT_HIDDEN, 16},
+    {"out", KILN_ROLE_OUTPUT, KILN_DIR_OUT, KILN_ELEM_ACTIVATION, KILN_EXTENT_TOKENS, KILN_EXTENT_HIDDEN, 16, 0},
+    {"input", KILN_ROLE_INPUT, KILN_DIR_IN, KILN_ELEM_ACTIVATION, KILN_EXTENT_TOKENS, KILN_EXTENT_HIDDEN, 16, 0},
+    {"weight", KILN_ROLE_WEIGHT, KILN_DIR_IN, KILN_ELEM_ACTIVATION, KILN_EXTENT_ONE, KILN_EXTENT_HIDDEN, 16, 0},
 };
 constexpr kiln_tensor_desc kRmsNormFp8Tensors[] = {
-    {"out", KILN_ROLE_OUTPUT, KILN_DIR_OUT, KILN_ELEM_FP8_E4M3, KILN_EXTENT_TOKENS, KILN_EXTENT_HIDDEN, 16},
-    {"input", KILN_ROLE_INPUT, KILN_DIR_IN, KILN_ELEM_ACTIVATION, KILN_EXTENT_TOKENS, KILN_EXTENT_HIDDEN, 16},
-    {"weight", KILN_ROLE_WEIGHT, KILN_DIR_IN, KILN_ELEM_ACTIVATION, KILN_EXTENT_ONE, KILN_EXTENT_HIDDEN, 16},
-    {"scale", KILN_ROLE_SCALE, KILN_DIR_IN, KILN_ELEM_F32, KILN_EXTENT_ONE, KILN_EXTENT_ONE, 4},
+    {"out", KILN_ROLE_OUTPUT, KILN_DIR_OUT, KILN_ELEM_FP8_E4M3, KILN_EXTENT_TOKENS, KILN_EXTENT_HIDDEN, 16, 0},
+    {"input", KILN_ROLE_INPUT, KILN_DIR_IN, KILN_ELEM_ACTIVATION, KILN_EXTENT_TOKENS, KILN_EXTENT_HIDDEN, 16, 0},
+    {"weight", KILN_ROLE_WEIGHT, KILN_DIR_IN, KILN_ELEM_ACTIVATION, KILN_EXTENT_ONE, KILN_EXTENT_HIDDEN, 16, 0},
+    {"scale", KILN_ROLE_SCALE, KILN_DIR_IN, KILN_ELEM_F32, KILN_EXTENT_ONE, KILN_EXTENT_ONE, 4, 0},
+};
+constexpr kiln_tensor_desc kRmsNormGroupFp8Tensors[] = {
+    {"out", KILN_ROLE_OUTPUT, KILN_DIR_OUT, KILN_ELEM_FP8_E4M3, KILN_EXTENT_TOKENS, KILN_EXTENT_HIDDEN, 16, 0},
+    {"scales", KILN_ROLE_SCALES, KILN_DIR_OUT, KILN_ELEM_F32, KILN_EXTENT_TOKENS, KILN_EXTENT_GROUPS, 4, 0},
+    {"input", KILN_ROLE_INPUT, KILN_DIR_IN, KILN_ELEM_ACTIVATION, KILN_EXTENT_TOKENS, KILN_EXTENT_HIDDEN, 16, 0},
+    {"weight", KILN_ROLE_WEIGHT, KILN_DIR_IN, KILN_ELEM_ACTIVATION, KILN_EXTENT_ONE, KILN_EXTENT_HIDDEN, 16, 0},
 };
 constexpr kiln_tensor_desc kRmsNormPerTokenFp8Tensors[] = {
-    {"out", KILN_ROLE_OUTPUT, KILN_DIR_OUT, KILN_ELEM_FP8_E4M3, KILN_EXTENT_TOKENS, KILN_EXTENT_HIDDEN, 16},
-    {"scales", KILN_ROLE_SCALES, KILN_DIR_OUT, KILN_ELEM_F32, KILN_EXTENT_TOKENS, KILN_EXTENT_ONE, 4},
-    {"input", KILN_ROLE_INPUT, KILN_DIR_IN, KILN_ELEM_ACTIVATION, KILN_EXTENT_TOKENS, KILN_EXTENT_HIDDEN, 16},
-    {"weight", KILN_ROLE_WEIGHT, KILN_DIR_IN, KILN_ELEM_ACTIVATION, KILN_EXTENT_ONE, KILN_EXTENT_HIDDEN, 16},
+    {"out", KILN_ROLE_OUTPUT, KILN_DIR_OUT, KILN_ELEM_FP8_E4M3, KILN_EXTENT_TOKENS, KILN_EXTENT_HIDDEN, 16, 0},
+    {"scales", KILN_ROLE_SCALES, KILN_DIR_OUT, KILN_ELEM_F32, KILN_EXTENT_TOKENS, KILN_EXTENT_ONE, 4, 0},
+    {"input", KILN_ROLE_INPUT, KILN_DIR_IN, KILN_ELEM_ACTIVATION, KILN_EXTENT_TOKENS, KILN_EXTENT_HIDDEN, 16, 0},
+    {"weight", KILN_ROLE_WEIGHT, KILN_DIR_IN, KILN_ELEM_ACTIVATION, KILN_EXTENT_ONE, KILN_EXTENT_HIDDEN, 16, 0},
 };
 constexpr kiln_tensor_desc kSiluMulFp8Tensors[] = {
-    {"out", KILN_ROLE_OUTPUT, KILN_DIR_OUT, KILN_ELEM_FP8_E4M3, KILN_EXTENT_TOKENS, KILN_EXTENT_HIDDEN, 16},
-    {"input", KILN_ROLE_INPUT, KILN_DIR_IN, KILN_ELEM_ACTIVATION, KILN_EXTENT_TOKENS, KILN_EXTENT_2HIDDEN, 16},
-    {"scale", KILN_ROLE_SCALE, KILN_DIR_IN, KILN_ELEM_F32, KILN_EXTENT_ONE, KILN_EXTENT_ONE, 4},
+    {"out", KILN_ROLE_OUTPUT, KILN_DIR_OUT, KILN_ELEM_FP8_E4M3, KILN_EXTENT_TOKENS, KILN_EXTENT_HIDDEN, 16, 0},
+    {"input", KILN_ROLE_INPUT, KILN_DIR_IN, KILN_ELEM_ACTIVATION, KILN_EXTENT_TOKENS, KILN_EXTENT_2HIDDEN, 16, 0},
+    {"scale", KILN_ROLE_SCALE, KILN_DIR_IN, KILN_ELEM_F32, KILN_EXTENT_ONE, KILN_EXTENT_ONE, 4, 0},
+};
+constexpr kiln_tensor_desc kSiluMulGroupFp8Tensors[] = {
+    {"out", KILN_ROLE_OUTPUT, KILN_DIR_OUT, KILN_ELEM_FP8_E4M3, KILN_EXTENT_TOKENS, KILN_EXTENT_HIDDEN, 16, 0},
+    {"scales", KILN_ROLE_SCALES, KILN_DIR_OUT, KILN_ELEM_F32, KILN_EXTENT_TOKENS, KILN_EXTENT_GROUPS, 4, 0},
+    {"input", KILN_ROLE_INPUT, KILN_DIR_IN, KILN_ELEM_ACTIVATION, KILN_EXTENT_TOKENS, KILN_EXTENT_2HIDDEN, 16, 0},
 };
 
 // name, summary, tensors, options, scalars, generic kernel, probe; communicator kernels: workspace
@@ -82,12 +106,16 @@ constexpr kiln::detail::KernelEntry kKernels[] = {
      &kiln::allreduce_add_rms_norm_fp8::workspace_bytes, &kiln::allreduce_add_rms_norm_fp8::workspace_init},
     {"fused_add_rms_norm", "r = round(x + r) over residual; x = round(rms_norm(r) * w) over input (vLLM's in-place contract)", kFusedAddRmsNormTensors, sizeof(kFusedAddRmsNormTensors) / sizeof(kFusedAddRmsNormTensors[0]), KILN_OPTION_ROUNDING | KILN_OPTION_GEMMA | KILN_OPTION_STATIC_WEIGHT, KILN_SCALAR_EPS, "fused_add_rms_norm_generic", &kiln::fused_add_rms_norm::launch_generic<>, &kiln::fused_add_rms_norm::probe_generic<>},
     {"fused_add_rms_norm_fp8", "r = round(x + r) over residual; out = fp8(rms_norm(r) * w / scale)", kFusedAddRmsNormFp8Tensors, sizeof(kFusedAddRmsNormFp8Tensors) / sizeof(kFusedAddRmsNormFp8Tensors[0]), KILN_OPTION_ROUNDING | KILN_OPTION_GEMMA | KILN_OPTION_STATIC_WEIGHT, KILN_SCALAR_EPS, "fused_add_rms_norm_fp8_generic", &kiln::fused_add_rms_norm_fp8::launch_generic<>, &kiln::fused_add_rms_norm_fp8::probe_generic<>},
+    {"fused_add_rms_norm_group_fp8", "r = round(x + r) over residual; y = rms_norm(r) * w; out = fp8(y / s), scales = s per (row, group)", kFusedAddRmsNormGroupFp8Tensors, sizeof(kFusedAddRmsNormGroupFp8Tensors) / sizeof(kFusedAddRmsNormGroupFp8Tensors[0]), KILN_OPTION_ROUNDING | KILN_OPTION_GEMMA | KILN_OPTION_STATIC_WEIGHT | KILN_OPTION_GROUP, KILN_SCALAR_EPS, "fused_add_rms_norm_group_fp8_generic", &kiln::fused_add_rms_norm_group_fp8::launch_generic<>, &kiln::fused_add_rms_norm_group_fp8::probe_generic<>},
     {"fused_add_rms_norm_per_token_fp8", "r = round(x + r) over residual; y = rms_norm(r) * w; out = fp8(y / s), scales = s per row", kFusedAddRmsNormPerTokenFp8Tensors, sizeof(kFusedAddRmsNormPerTokenFp8Tensors) / sizeof(kFusedAddRmsNormPerTokenFp8Tensors[0]), KILN_OPTION_ROUNDING | KILN_OPTION_GEMMA | KILN_OPTION_STATIC_WEIGHT, KILN_SCALAR_EPS, "fused_add_rms_norm_per_token_fp8_generic", &kiln::fused_add_rms_norm_per_token_fp8::launch_generic<>, &kiln::fused_add_rms_norm_per_token_fp8::probe_generic<>},
-    {"per_token_fp8", "s = max(max|x| / 448, 1/(448*512)) per row; out = fp8(x / s), scales = s", kPerTokenFp8Tensors, sizeof(kPerTokenFp8Tensors) / sizeof(kPerTokenFp8Tensors[0]), 0, 0, "per_token_fp8_generic", &kiln::per_token_fp8::launch_generic<>, &kiln::per_token_fp8::probe_generic<>},
+    {"per_token_fp8", "s = max(min(max|x|, ub) / 448, 1/(448*512)) per row (ub: the optional scale_ub); out = fp8(x / s), scales = s", kPerTokenFp8Tensors, sizeof(kPerTokenFp8Tensors) / sizeof(kPerTokenFp8Tensors[0]), 0, 0, "per_token_fp8_generic", &kiln::per_token_fp8::launch_generic<>, &kiln::per_token_fp8::probe_generic<>},
+    {"per_token_group_fp8", "s = max(max|x|, 1e-10) / 448 per (row, group of g columns), UE8M0 optional; out = fp8(x / s), scales = s", kPerTokenGroupFp8Tensors, sizeof(kPerTokenGroupFp8Tensors) / sizeof(kPerTokenGroupFp8Tensors[0]), KILN_OPTION_GROUP, 0, "per_token_group_fp8_generic", &kiln::per_token_group_fp8::launch_generic<>, &kiln::per_token_group_fp8::probe_generic<>},
     {"rms_norm", "out = round(x * rsqrt(mean(x^2) + eps) * w)", kRmsNormTensors, sizeof(kRmsNormTensors) / sizeof(kRmsNormTensors[0]), KILN_OPTION_ROUNDING | KILN_OPTION_GEMMA | KILN_OPTION_STATIC_WEIGHT, KILN_SCALAR_EPS, "rms_norm_generic", &kiln::rms_norm::launch_generic<>, &kiln::rms_norm::probe_generic<>},
     {"rms_norm_fp8", "out = fp8(x * rsqrt(mean(x^2) + eps) * w / scale)", kRmsNormFp8Tensors, sizeof(kRmsNormFp8Tensors) / sizeof(kRmsNormFp8Tensors[0]), KILN_OPTION_ROUNDING | KILN_OPTION_GEMMA | KILN_OPTION_STATIC_WEIGHT, KILN_SCALAR_EPS, "rms_norm_fp8_generic", &kiln::rms_norm_fp8::launch_generic<>, &kiln::rms_norm_fp8::probe_generic<>},
+    {"rms_norm_group_fp8", "y = rms_norm(x) * w; s = max(max|y|, 1e-10) / 448 per (row, group); out = fp8(y / s), scales = s", kRmsNormGroupFp8Tensors, sizeof(kRmsNormGroupFp8Tensors) / sizeof(kRmsNormGroupFp8Tensors[0]), KILN_OPTION_ROUNDING | KILN_OPTION_GEMMA | KILN_OPTION_STATIC_WEIGHT | KILN_OPTION_GROUP, KILN_SCALAR_EPS, "rms_norm_group_fp8_generic", &kiln::rms_norm_group_fp8::launch_generic<>, &kiln::rms_norm_group_fp8::probe_generic<>},
     {"rms_norm_per_token_fp8", "y = rms_norm(x) * w; s = max(max|y| / 448, 1/(448*512)) per row; out = fp8(y / s), scales = s", kRmsNormPerTokenFp8Tensors, sizeof(kRmsNormPerTokenFp8Tensors) / sizeof(kRmsNormPerTokenFp8Tensors[0]), KILN_OPTION_ROUNDING | KILN_OPTION_GEMMA | KILN_OPTION_STATIC_WEIGHT, KILN_SCALAR_EPS, "rms_norm_per_token_fp8_generic", &kiln::rms_norm_per_token_fp8::launch_generic<>, &kiln::rms_norm_per_token_fp8::probe_generic<>},
     {"silu_mul_fp8", "out = fp8(silu(a) * b / scale), a = x[:, :H], b = x[:, H:]", kSiluMulFp8Tensors, sizeof(kSiluMulFp8Tensors) / sizeof(kSiluMulFp8Tensors[0]), 0, 0, "silu_mul_fp8_generic", &kiln::silu_mul_fp8::launch_generic<>, &kiln::silu_mul_fp8::probe_generic<>},
+    {"silu_mul_group_fp8", "y = silu(a) * b, a = x[:, :H], b = x[:, H:]; s = max(max|y|, 1e-10) / 448 per (row, group); out = fp8(y / s), scales = s", kSiluMulGroupFp8Tensors, sizeof(kSiluMulGroupFp8Tensors) / sizeof(kSiluMulGroupFp8Tensors[0]), KILN_OPTION_GROUP, 0, "silu_mul_group_fp8_generic", &kiln::silu_mul_group_fp8::launch_generic<>, &kiln::silu_mul_group_fp8::probe_generic<>},
 };
 }  // namespace
 

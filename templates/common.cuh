@@ -1,5 +1,6 @@
 // Device helpers shared by every kiln kernel template: vector memory access,
-// FP8 conversion, reductions, programmatic dependent launch, and the launch call.
+// FP8 conversion, reductions, FP8 group quantisation (scales and their layouts),
+// programmatic dependent launch, and the launch call.
 // Kernel math lives in the kernel's own template; only what two kernels share is here.
 #pragma once
 
@@ -98,6 +99,131 @@ __device__ __forceinline__ float warp_max(float v) {
 #pragma unroll
   for (int offset = 16; offset > 0; offset >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, offset));
   return v;
+}
+
+// The largest of the values of each aligned run of `lanes` lanes (a power of two, 1 to
+// 32, the same in the whole warp), given to every lane of the run. One unrolled xor
+// butterfly: a step whose offset does not fit in the run is skipped by the whole warp,
+// so the group size stays a run-time value without a second instantiation.
+__device__ __forceinline__ float lanes_max(float v, int lanes) {
+#pragma unroll
+  for (int offset = 16; offset > 0; offset >>= 1)
+    if (offset < lanes) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, offset));
+  return v;
+}
+
+// ---- FP8 group quantisation (docs/design.md, "Kernel semantics") -----------------
+// Per row t and group k of g columns: s = max(amax, 1e-10) / 448, optionally rounded up
+// to a power of two (UE8M0); out = fp8(y / s). Shared by the norm and silu_mul kernels.
+
+// A launch's group options, resolved on the host (LaunchParams' group fields).
+struct GroupQuant {
+  int32_t size;               // g: 64 or 128 columns per scale (a power of two)
+  int32_t groups;             // G = ceil(hidden / g); the last group may be partial (generic kernels)
+  detail::ScaleLayout layout;
+  bool ue8m0;                 // scales rounded up to 2^k (always with packed_ue8m0)
+};
+
+// Zero for the kernels without groups (group_size 0).
+inline GroupQuant group_quant_of(const detail::LaunchParams& p) {
+  const int32_t g = p.group_size;
+  return {g, g > 0 ? static_cast<int32_t>((p.hidden + g - 1) / g) : 0, p.scale_layout,
+          p.ue8m0 || p.scale_layout == detail::ScaleLayout::packed_ue8m0};
+}
+
+// The scale of a group whose largest magnitude is amax (never NaN: maxima pass NaN over).
+__device__ __forceinline__ float group_scale(float amax, bool ue8m0) {
+  constexpr float kEps = 1e-10f;  // vLLM's default group eps
+  float s = fmaxf(amax, kEps) / 448.0f;
+  if (ue8m0) {
+    // Round up to a power of two: bump the exponent when any mantissa bit is set.
+    // An all-zero group gives 2^-33 (e = 94); amax = inf gives inf (e = 255).
+    const uint32_t bits = __float_as_uint(fmaxf(s, kEps));
+    const uint32_t e = ((bits >> 23) & 0xffu) + ((bits & 0x7fffffu) != 0);
+    s = __uint_as_float(e << 23);
+  }
+  return s;
+}
+
+// Store the scale s of row t, group k in q's layout (T4 = tokens rounded up to 4 rows):
+// row_major [t * G + k]; col_major_tma [k * T4 + t]; packed_ue8m0: the exponent byte k % 4
+// of int32 word (k / 4) * T4 + t, with vLLM's zero padding, each pad written once:
+//   (a) the pad bytes k' in [G, 4 * ceil(G / 4)) of a row, by the row's group G - 1;
+//   (b) the pad rows [tokens, T4) of word column j < ceil(G / 4) - 1, by row tokens - 1's
+//       group 4j. The last word column's pad rows are not allocated, so not written.
+// Not inlined: one lane in g / V calls it, and inlined its address arithmetic stayed live
+// through the specialised kernels' loops (per_token_group_fp8 h4096 bs1024: 64 registers
+// and a spill inlined, 52 and none called).
+__device__ __noinline__ inline void store_group_scale(void* scales, const GroupQuant& q, int64_t t, int64_t tokens, int k,
+                                         float s) {
+  const int64_t t4 = (tokens + 3) / 4 * 4;
+  switch (q.layout) {
+    case detail::ScaleLayout::row_major:
+      static_cast<float*>(scales)[t * q.groups + k] = s;
+      return;
+    case detail::ScaleLayout::col_major_tma:
+      static_cast<float*>(scales)[k * t4 + t] = s;
+      return;
+    case detail::ScaleLayout::packed_ue8m0: {
+      const int j = k / 4;
+      uint8_t* word = static_cast<uint8_t*>(scales) + 4 * (j * t4 + t);
+      word[k % 4] = static_cast<uint8_t>(__float_as_uint(s) >> 23);  // s = 2^(e - 127), sign 0
+      if (k == q.groups - 1)
+        for (int b = k % 4 + 1; b < 4; ++b) word[b] = 0;  // (a)
+      if (t == tokens - 1 && k % 4 == 0 && j < (q.groups + 3) / 4 - 1)
+        for (int64_t r = tokens; r < t4; ++r) static_cast<int32_t*>(scales)[j * t4 + r] = 0;  // (b)
+      return;
+    }
+  }
+}
+
+// Specialised kernels: f holds this lane's values of columns [col, col + V) of row t, and
+// the g / V lanes holding a group are an aligned run of one warp (V >= 4, and a warp's
+// first column is a multiple of 32 * V >= 128). The run's amax comes from the shuffle, so
+// every lane has the scale; the lane holding the group's first column stores it; every
+// lane divides its values by it. All 32 lanes of the warp must call this.
+template <int V>
+__device__ __forceinline__ void quantise_group(float (&f)[V], int col, int64_t t, int64_t tokens, void* scales,
+                                               const GroupQuant& q) {
+  static_assert(V >= 4, "a group of 64 columns spans at most 32 lanes");
+  float amax = 0.0f;
+#pragma unroll
+  for (int j = 0; j < V; ++j) amax = fmaxf(amax, fabsf(f[j]));
+  const float s = group_scale(lanes_max(amax, q.size / V), q.ue8m0);
+  if ((col & (q.size - 1)) == 0) store_group_scale(scales, q, t, tokens, col / q.size, s);
+#pragma unroll
+  for (int j = 0; j < V; ++j) f[j] = f[j] / s;
+}
+
+// Generic kernels: quantise row t, out_row = its fp8 output, one warp per group (the CTA's
+// warps stride over the groups, lanes over a group's columns; the last group may be
+// partial). values(col, f) gives the values of columns [col, col + V); with V > 1, V
+// divides hidden. Two passes over the group: its amax, then the divided values.
+template <int V, class Values>
+__device__ __forceinline__ void quantise_row_in_groups(const Values& values, uint8_t* out_row, int64_t t,
+                                                       int64_t tokens, int64_t hidden, void* scales,
+                                                       const GroupQuant& q) {
+  const int lane = threadIdx.x % 32;
+  for (int k = threadIdx.x / 32; k < q.groups; k += blockDim.x / 32) {
+    const int64_t begin = static_cast<int64_t>(k) * q.size;
+    const int64_t end = begin + q.size < hidden ? begin + q.size : hidden;
+    float amax = 0.0f;
+    for (int64_t col = begin + lane * V; col < end; col += 32 * V) {
+      float f[V];
+      values(col, f);
+#pragma unroll
+      for (int j = 0; j < V; ++j) amax = fmaxf(amax, fabsf(f[j]));
+    }
+    const float s = group_scale(warp_max(amax), q.ue8m0);
+    if (lane == 0) store_group_scale(scales, q, t, tokens, k, s);
+    for (int64_t col = begin + lane * V; col < end; col += 32 * V) {
+      float f[V];
+      values(col, f);
+#pragma unroll
+      for (int j = 0; j < V; ++j) f[j] = f[j] / s;
+      store_fp8<V>(out_row + col, f);
+    }
+  }
 }
 
 // ---- programmatic dependent launch (sm90+) --------------------------------------

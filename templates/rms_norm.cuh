@@ -1,4 +1,4 @@
-// The RMSNorm family, one template for seven row-wise kernels (docs/design.md, "Kernel semantics"):
+// The RMSNorm family, one template for ten row-wise kernels (docs/design.md, "Kernel semantics"):
 //   rms_norm                          out = round(norm(x))                          [T, H] input dtype
 //   rms_norm_fp8                      out = fp8(norm(x) / scale)                     [T, H] fp8 e4m3fn
 //   fused_add_rms_norm                r = round(x + r) over r; x = round(norm(r))    in place (vLLM's contract)
@@ -6,9 +6,14 @@
 //   per_token_fp8                     out = fp8(x / s), scales = s per row (dynamic per-token quantisation)
 //   rms_norm_per_token_fp8            out = fp8(norm(x) / s), scales = s
 //   fused_add_rms_norm_per_token_fp8  r = round(x + r) over r; out = fp8(norm(r) / s), scales = s
+//   per_token_group_fp8               out = fp8(x / s), scales = s per (row, group of g columns)
+//   rms_norm_group_fp8                out = fp8(norm(x) / s), scales = s per (row, group)
+//   fused_add_rms_norm_group_fp8      r = round(x + r) over r; out = fp8(norm(r) / s), scales = s per (row, group)
 // with norm(v) = v * rsqrt(sum(v^2) / H + eps) * w and, per row, s = max(max|y| / 448,
 // 1 / (448 * 512)) of the values y it quantises (vLLM's dynamic per-token scale; NaN is
-// passed over). Plan options, run-time flags here:
+// passed over; max|y| capped by the optional scale_ub first). The group kernels take s per group of g = 64 or 128 columns instead,
+// s = max(max|y|, 1e-10) / 448, UE8M0 and the scale layouts as common.cuh's group
+// helpers say. Plan options, run-time flags here:
 // gemma replaces w by (1 + w) in fp32; static_weight loads w before the PDL wait;
 // rounding `vllm` rounds v * rsqrt(...) to the
 // input dtype before the weight and the product again, as vLLM's unfused kernels do;
@@ -19,6 +24,8 @@
 // `rows_per_cta` row groups; `cluster` CTAs of a thread-block cluster split one row
 // and add their partial sums through distributed shared memory. Each thread keeps
 // its slice of the row (iters vectors) in registers, so x is read from memory once.
+// The group kernels are the per-token ones with the row max replaced by a group max:
+// a group is g / vec consecutive lanes of one warp, reduced by shuffles.
 #pragma once
 
 #include <cooperative_groups.h>
@@ -27,15 +34,22 @@
 
 namespace kiln::norm {
 
-enum class Kind { norm, norm_fp8, add_norm, add_norm_fp8, quant, norm_quant, add_norm_quant };
+enum class Kind {
+  norm, norm_fp8, add_norm, add_norm_fp8,
+  quant, norm_quant, add_norm_quant,                    // per-token scales
+  group_quant, norm_group_quant, add_norm_group_quant,  // per-(token, group) scales
+};
 
 template <Kind K>
 struct Traits {
-  static constexpr bool norm = K != Kind::quant;  // reads the weight and eps, normalises
-  static constexpr bool add = K == Kind::add_norm || K == Kind::add_norm_fp8 || K == Kind::add_norm_quant;
+  static constexpr bool norm = K != Kind::quant && K != Kind::group_quant;  // reads the weight and eps, normalises
+  static constexpr bool add = K == Kind::add_norm || K == Kind::add_norm_fp8 || K == Kind::add_norm_quant ||
+                              K == Kind::add_norm_group_quant;
   static constexpr bool fp8 = K == Kind::norm_fp8 || K == Kind::add_norm_fp8;  // fp8 with the caller's scale
   static constexpr bool dynamic = K == Kind::quant || K == Kind::norm_quant || K == Kind::add_norm_quant;  // per-row scale
-  static constexpr bool fp8_out = fp8 || dynamic;
+  static constexpr bool group =  // per-(row, group) scale
+      K == Kind::group_quant || K == Kind::norm_group_quant || K == Kind::add_norm_group_quant;
+  static constexpr bool fp8_out = fp8 || dynamic || group;
 };
 
 // The dynamic per-token scale of a row whose largest magnitude is amax (vLLM's
@@ -134,15 +148,22 @@ struct Options {
   bool vllm;
   bool gemma;
   bool static_weight;
+  const float* scale_ub;  // the dynamic per-token kinds: an optional cap on max|y| (vLLM's scale_ub); null: none
 };
+
+// The largest magnitude a per-token scale is taken from: capped by scale_ub when given.
+__device__ __forceinline__ float capped(float amax, const Options& o) {
+  return o.scale_ub != nullptr ? fminf(amax, *o.scale_ub) : amax;
+}
 
 // x: [T, H] (written over by fused_add_rms_norm); w: [H] (not read by per_token_fp8);
 // residual: [T, H] in-out (fused kernels); out: [T, H] fp8 or T (unused by
-// fused_add_rms_norm); scale: the static fp8 kernels only; scales: [T], the per-token ones.
+// fused_add_rms_norm); scale: the static fp8 kernels only; scales: [T], the per-token ones,
+// or the group ones' scales in q's layout (q is read by the group kernels only).
 template <class S, Kind K, class T>
 __global__ void __launch_bounds__(S::threads * S::rows_per_cta)
 specialised(T* __restrict__ x, const T* __restrict__ w, T* __restrict__ residual, void* __restrict__ out,
-            const float* __restrict__ scale, float* __restrict__ scales, int64_t tokens, Options o) {
+            const float* __restrict__ scale, float* __restrict__ scales, int64_t tokens, Options o, GroupQuant q) {
   using Tr = Traits<K>;
   constexpr int H = S::hidden, V = S::vec, N = S::iters;
   const int tid = threadIdx.x % S::threads;
@@ -212,7 +233,7 @@ specialised(T* __restrict__ x, const T* __restrict__ w, T* __restrict__ residual
 #pragma unroll
         for (int j = 0; j < V; ++j) amax = fmaxf(amax, fabsf(value(i, j)));
     }
-    token_s = token_scale(row_max<S>(warp_max(amax), group, tid));
+    token_s = token_scale(capped(row_max<S>(warp_max(amax), group, tid), o));
     if (live && tid == 0) scales[row] = token_s;
   }
   if (live) {
@@ -222,8 +243,11 @@ specialised(T* __restrict__ x, const T* __restrict__ w, T* __restrict__ residual
 #pragma unroll
       for (int j = 0; j < V; ++j) {
         if constexpr (Tr::dynamic) f[j] = value(i, j) / token_s;
+        else if constexpr (Tr::group) f[j] = value(i, j);
         else f[j] = value(i, j) * inv_scale;
       }
+      // live is uniform over a row group (whole warps), so every lane of a warp shuffles.
+      if constexpr (Tr::group) quantise_group<V>(f, col0 + i * S::threads * V, row, tokens, scales, q);
       const int64_t at = base + i * S::threads * V;
       if constexpr (Tr::fp8_out) store_fp8<V>(static_cast<uint8_t*>(out) + at, f);
       else if constexpr (Tr::add) store_vec<T, V>(x + at, f);
@@ -235,7 +259,7 @@ specialised(T* __restrict__ x, const T* __restrict__ w, T* __restrict__ residual
 }
 
 inline Options options_of(const detail::LaunchParams& p) {
-  return {p.eps, p.rounding == detail::Rounding::vllm, p.gemma, p.static_weight};
+  return {p.eps, p.rounding == detail::Rounding::vllm, p.gemma, p.static_weight, p.scale_ub};
 }
 
 template <class S, Kind K>
@@ -247,7 +271,7 @@ struct LaunchSpecialised {
       return kiln::launch(specialised<S, K, T>, dim3(static_cast<unsigned>(ctas)), dim3(S::threads * S::rows_per_cta),
                           S::cluster, stream, static_cast<T*>(p.input), static_cast<const T*>(p.weight),
                           static_cast<T*>(p.residual), p.output, p.scale, static_cast<float*>(p.scales), p.tokens,
-                          options_of(p));
+                          options_of(p), group_quant_of(p));
     }
   };
 };
@@ -261,8 +285,9 @@ cudaError_t launch(const detail::LaunchParams& p, cudaStream_t stream) {
 
 // One CTA of 256 threads per row, two passes over the row (the second mostly hits
 // L1/L2; the fused kernels' second pass reads the residual they wrote), three for the
-// per-token quantisers (the largest magnitude before the stores). V = 8 when rows and
-// pointers allow 16-byte accesses, else 1.
+// per-token quantisers (the largest magnitude before the stores). The group quantisers'
+// last two passes go group by group, one warp per group (quantise_row_in_groups). V = 8
+// when rows and pointers allow 16-byte accesses, else 1.
 constexpr int kGenericThreads = 256;
 
 // The CTA's reduction of one value per thread (sum or max); `slots` is reused row after row.
@@ -281,7 +306,8 @@ __device__ __forceinline__ float block_reduce(float v, float (&slots)[kGenericTh
 template <Kind K, class T, int V>
 __global__ void __launch_bounds__(kGenericThreads)
 generic(T* __restrict__ x, const T* __restrict__ w, T* __restrict__ residual, void* __restrict__ out,
-        const float* __restrict__ scale, float* __restrict__ scales, int64_t tokens, int64_t hidden, Options o) {
+        const float* __restrict__ scale, float* __restrict__ scales, int64_t tokens, int64_t hidden, Options o,
+        GroupQuant q) {
   using Tr = Traits<K>;
   __shared__ float slots[kGenericThreads / 32];
   wait_for_predecessor();
@@ -332,17 +358,23 @@ generic(T* __restrict__ x, const T* __restrict__ w, T* __restrict__ residual, vo
 #pragma unroll
         for (int j = 0; j < V; ++j) amax = fmaxf(amax, fabsf(f[j]));
       }
-      token_s = token_scale(block_reduce<true>(amax, slots));
+      token_s = token_scale(capped(block_reduce<true>(amax, slots), o));
       if (threadIdx.x == 0) scales[row] = token_s;
     }
-    for (int64_t col = static_cast<int64_t>(threadIdx.x) * V; col < hidden; col += kGenericThreads * V) {
-      float f[V];
-      values(col, f);
+    if constexpr (Tr::group) {
+      // A warp reads columns other threads wrote to the residual: block_reduce's
+      // __syncthreads (the add kinds norm) has made them visible.
+      quantise_row_in_groups<V>(values, static_cast<uint8_t*>(out) + first, row, tokens, hidden, scales, q);
+    } else {
+      for (int64_t col = static_cast<int64_t>(threadIdx.x) * V; col < hidden; col += kGenericThreads * V) {
+        float f[V];
+        values(col, f);
 #pragma unroll
-      for (int j = 0; j < V; ++j) f[j] = Tr::dynamic ? f[j] / token_s : f[j] * inv_scale;
-      if constexpr (Tr::fp8_out) store_fp8<V>(static_cast<uint8_t*>(out) + first + col, f);
-      else if constexpr (Tr::add) store_vec<T, V>(x + first + col, f);
-      else store_vec<T, V>(static_cast<T*>(out) + first + col, f);
+        for (int j = 0; j < V; ++j) f[j] = Tr::dynamic ? f[j] / token_s : f[j] * inv_scale;
+        if constexpr (Tr::fp8_out) store_fp8<V>(static_cast<uint8_t*>(out) + first + col, f);
+        else if constexpr (Tr::add) store_vec<T, V>(x + first + col, f);
+        else store_vec<T, V>(static_cast<T*>(out) + first + col, f);
+      }
     }
   }
 }
@@ -363,9 +395,9 @@ struct LaunchGeneric {
       auto* r = static_cast<T*>(p.residual);
       auto* scales = static_cast<float*>(p.scales);
       return wide ? kiln::launch(generic<K, T, 8>, grid, dim3(kGenericThreads), 1, stream, x, w, r, p.output, p.scale,
-                                 scales, p.tokens, p.hidden, options_of(p))
+                                 scales, p.tokens, p.hidden, options_of(p), group_quant_of(p))
                   : kiln::launch(generic<K, T, 1>, grid, dim3(kGenericThreads), 1, stream, x, w, r, p.output, p.scale,
-                                 scales, p.tokens, p.hidden, options_of(p));
+                                 scales, p.tokens, p.hidden, options_of(p), group_quant_of(p));
     }
   };
 };
@@ -382,7 +414,7 @@ cudaError_t probe_generic() {
 
 }  // namespace kiln::norm
 
-// The seven kernels' names for kiln-gen's instances and registry: Schedule<...>,
+// The ten kernels' names for kiln-gen's instances and registry: Schedule<...>,
 // launch<S>, launch_generic<> and probe_generic<>, each bound to its Kind. The generic
 // ones are templates so that an instance's TU, which never names them, compiles none.
 #define KILN_NORM_KERNEL(name, kind)                                                              \
@@ -410,4 +442,7 @@ KILN_NORM_KERNEL(fused_add_rms_norm_fp8, add_norm_fp8)
 KILN_NORM_KERNEL(per_token_fp8, quant)
 KILN_NORM_KERNEL(rms_norm_per_token_fp8, norm_quant)
 KILN_NORM_KERNEL(fused_add_rms_norm_per_token_fp8, add_norm_quant)
+KILN_NORM_KERNEL(per_token_group_fp8, group_quant)
+KILN_NORM_KERNEL(rms_norm_group_fp8, norm_group_quant)
+KILN_NORM_KERNEL(fused_add_rms_norm_group_fp8, add_norm_group_quant)
 #undef KILN_NORM_KERNEL

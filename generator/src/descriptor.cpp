@@ -101,6 +101,7 @@ std::string_view c_name(Role role) {
     case Role::output: return "KILN_ROLE_OUTPUT";
     case Role::scales: return "KILN_ROLE_SCALES";
     case Role::scale: return "KILN_ROLE_SCALE";
+    case Role::scale_ub: return "KILN_ROLE_SCALE_UB";
   }
   throw std::logic_error("unknown role");
 }
@@ -113,6 +114,7 @@ std::string_view text_name(Role role) {
     case Role::output: return "output";
     case Role::scales: return "scales";
     case Role::scale: return "scale";
+    case Role::scale_ub: return "scale_ub";
   }
   throw std::logic_error("unknown role");
 }
@@ -142,6 +144,7 @@ std::string_view c_name(Extent extent) {
     case Extent::tokens: return "KILN_EXTENT_TOKENS";
     case Extent::hidden: return "KILN_EXTENT_HIDDEN";
     case Extent::two_hidden: return "KILN_EXTENT_2HIDDEN";
+    case Extent::groups: return "KILN_EXTENT_GROUPS";
   }
   throw std::logic_error("unknown extent");
 }

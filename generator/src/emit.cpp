@@ -69,7 +69,7 @@ std::string emit_dispatch(const ArchPlan& arch) {
       << " under configs/*/" << arch.arch << "/.\n"
       << "// Do not edit: change the configs and regenerate (" << kRegenerate << ").\n"
       << "#include \"kiln/detail/table.h\"\n\n"
-      << "static_assert(KILN_TABLE_FORMAT == 4, \"generated/ was written by another kiln-gen: regenerate\");\n\n"
+      << "static_assert(KILN_TABLE_FORMAT == 5, \"generated/ was written by another kiln-gen: regenerate\");\n\n"
       << "namespace kiln::generated {\n\n";
   for (const Instance& instance : arch.instances)
     out << "cudaError_t " << instance.name << "(const kiln::detail::LaunchParams&, cudaStream_t);\n";
@@ -109,6 +109,7 @@ std::string option_bits(const KernelDescriptor& k) {
   if (k.gemma_option) out += std::string(out.empty() ? "" : " | ") + "KILN_OPTION_GEMMA";
   if (k.has_weight()) out += std::string(out.empty() ? "" : " | ") + "KILN_OPTION_STATIC_WEIGHT";
   if (k.comm) out += std::string(out.empty() ? "" : " | ") + "KILN_OPTION_COMM";
+  if (k.group_option) out += std::string(out.empty() ? "" : " | ") + "KILN_OPTION_GROUP";
   return out.empty() ? "0" : out;
 }
 
@@ -123,7 +124,8 @@ std::string entry_parameters(const KernelDescriptor& k) {
   std::string out = "const kiln_plan* plan";
   for (const TensorSpec& t : k.tensors) {
     const bool writes = t.direction != Direction::in;
-    const char* type = t.role == Role::scale ? "const float* " : writes ? "void* " : "const void* ";
+    const bool f32_scalar = t.role == Role::scale || t.role == Role::scale_ub;
+    const char* type = f32_scalar ? "const float* " : writes ? "void* " : "const void* ";
     out += ", " + std::string(type) + std::string(t.name);
   }
   for (Scalar s : k.scalars) out += ", float " + std::string(scalar_name(s));
@@ -155,14 +157,15 @@ std::string emit_registry(std::span<const KernelDescriptor> kernels) {
     if (std::find(headers.begin(), headers.end(), k.header) == headers.end()) headers.push_back(k.header);
   std::sort(headers.begin(), headers.end());
   for (std::string_view h : headers) out << "#include \"" << h << "\"\n";
-  out << "\nstatic_assert(KILN_TABLE_FORMAT == 4, \"generated/ was written by another kiln-gen: regenerate\");\n\n"
+  out << "\nstatic_assert(KILN_TABLE_FORMAT == 5, \"generated/ was written by another kiln-gen: regenerate\");\n\n"
       << "namespace kiln::generated {\n\nnamespace {\n"
-      << "// name, role, direction, element, rows, cols, alignment of specialised variants\n";
+      << "// name, role, direction, element, rows, cols, alignment of specialised variants, optional\n";
   for (const KernelDescriptor& k : kernels) {
     out << "constexpr kiln_tensor_desc " << tensors_symbol(k.name) << "[] = {\n";
     for (const TensorSpec& t : k.tensors)
       out << "    {\"" << t.name << "\", " << c_name(t.role) << ", " << c_name(t.direction) << ", " << c_name(t.elem)
-          << ", " << c_name(t.rows) << ", " << c_name(t.cols) << ", " << t.alignment << "},\n";
+          << ", " << c_name(t.rows) << ", " << c_name(t.cols) << ", " << t.alignment << ", " << (t.optional ? 1 : 0)
+          << "},\n";
     out << "};\n";
   }
   out << "\n// name, summary, tensors, options, scalars, generic kernel, probe; communicator kernels: workspace\n"
@@ -208,7 +211,7 @@ std::string emit_entry_points(std::span<const KernelDescriptor> kernels) {
         << "  args.dtype = dtype;\n  args.tokens = tokens;\n  args.hidden = hidden;\n";
     for (const TensorSpec& t : k.tensors) {
       const bool writes = t.direction != Direction::in;
-      const std::string pointee = t.role == Role::scale ? "float" : "void";
+      const std::string pointee = t.role == Role::scale || t.role == Role::scale_ub ? "float" : "void";
       out << "  args.tensors[" << c_name(t.role) << "] = "
           << (writes ? std::string(t.name) : "const_cast<" + pointee + "*>(" + std::string(t.name) + ")") << ";\n";
     }
@@ -231,7 +234,7 @@ std::string emit_kernel_list(std::span<const KernelDescriptor> kernels) {
       tensors.push_back({{"name", t.name}, {"role", text_name(t.role)},
                          {"direction", t.direction == Direction::in ? "in" : t.direction == Direction::out ? "out" : "inout"},
                          {"elem", c_name(t.elem)}, {"rows", c_name(t.rows)}, {"cols", c_name(t.cols)},
-                         {"alignment", t.alignment}});
+                         {"alignment", t.alignment}, {"optional", t.optional}});
     kernel["tensors"] = tensors;
     nlohmann::ordered_json scalars = nlohmann::ordered_json::array();
     for (Scalar s : k.scalars) scalars.push_back(scalar_name(s));
@@ -241,6 +244,7 @@ std::string emit_kernel_list(std::span<const KernelDescriptor> kernels) {
     if (k.gemma_option) options.push_back("gemma");
     if (k.has_weight()) options.push_back("static_weight");
     if (k.comm) options.push_back("comm");
+    if (k.group_option) options.push_back("group");
     kernel["options"] = options;
     nlohmann::ordered_json params = nlohmann::ordered_json::array();
     for (const ParamSpec& p : k.params)

@@ -18,6 +18,12 @@ std::optional<std::string> must_divide(int64_t value, int64_t hidden) {
 }
 
 template <int64_t Limit>
+std::optional<std::string> at_least(int64_t value, int64_t) {
+  if (value >= Limit) return std::nullopt;
+  return "must be at least " + std::to_string(Limit);
+}
+
+template <int64_t Limit>
 std::optional<std::string> at_most(int64_t value, int64_t) {
   if (value <= Limit) return std::nullopt;
   return "must be at most " + std::to_string(Limit);
@@ -34,8 +40,27 @@ constexpr TensorSpec kResidual{"residual", Role::residual, Direction::inout, Ele
                                Extent::hidden, 16};
 constexpr TensorSpec kWeight{"weight", Role::weight, Direction::in, Elem::activation, Extent::one, Extent::hidden, 16};
 constexpr TensorSpec kScale{"scale", Role::scale, Direction::in, Elem::f32, Extent::one, Extent::one, 4};
+// An optional cap on a row's max|x| before its dynamic scale is taken (vLLM's scale_ub).
+constexpr TensorSpec kScaleUb{"scale_ub", Role::scale_ub, Direction::in, Elem::f32, Extent::one, Extent::one, 4, true};
 // The per-row scales a dynamic per-token quantiser writes: [T] fp32.
 constexpr TensorSpec kTokenScales{"scales", Role::scales, Direction::out, Elem::f32, Extent::tokens, Extent::one, 4};
+// The per-group scales a group quantiser writes: [T, G] in the plan's scale layout.
+constexpr TensorSpec kGroupScales{"scales", Role::scales, Direction::out, Elem::f32, Extent::tokens, Extent::groups, 4};
+
+// A group quantiser reduces a group over the lanes that hold it: with vec >= 4 a group of
+// 64 or 128 columns lies in at most 32 consecutive lanes of one warp (threads is a
+// multiple of 32, so every tile of threads * vec columns holds whole groups).
+CrossCheck group_in_warp() {
+  return {"vec", "a group of 64 or 128 columns must lie within one warp: vec >= 4",
+          [](const Schedule& s, int64_t) { return s["vec"]; }, at_least<4>};
+}
+
+// The group quantisers: the per-token kernels with a scale per group of columns.
+KernelDescriptor with_groups(KernelDescriptor k) {
+  k.group_option = true;
+  k.checks.push_back(group_in_warp());
+  return k;
+}
 
 // The RMSNorm family shares one template (templates/rms_norm.cuh) and one schedule:
 // `threads` threads own a row, `rows_per_cta` rows per CTA, `cluster` CTAs split a row.
@@ -89,15 +114,37 @@ KernelDescriptor rms_norm_kernel(std::string_view name, std::string_view cpp_nam
 // no eps, no options), one row per `threads` threads.
 KernelDescriptor per_token_fp8() {
   KernelDescriptor k = rms_norm_kernel("per_token_fp8", "kiln::per_token_fp8",
-                                       "s = max(max|x| / 448, 1/(448*512)) per row; out = fp8(x / s), scales = s",
-                                       {kFp8Out, kTokenScales, kInput}, false);
+                                       "s = max(min(max|x|, ub) / 448, 1/(448*512)) per row (ub: the optional scale_ub); out = fp8(x / s), scales = s",
+                                       {kFp8Out, kTokenScales, kInput, kScaleUb}, false);
   k.scalars = {};
   k.rounding_option = false;
   k.gemma_option = false;
   return k;
 }
 
-KernelDescriptor silu_mul_fp8() {
+// Per-token-group FP8 quantisation: per_token_fp8 with a scale per group of g columns.
+KernelDescriptor per_token_group_fp8() {
+  KernelDescriptor k = with_groups(rms_norm_kernel(
+      "per_token_group_fp8", "kiln::per_token_group_fp8",
+      "s = max(max|x|, 1e-10) / 448 per (row, group of g columns), UE8M0 optional; out = fp8(x / s), scales = s",
+      {kFp8Out, kGroupScales, kInput}, false));
+  k.scalars = {};
+  k.rounding_option = false;
+  k.gemma_option = false;
+  return k;
+}
+
+KernelDescriptor silu_mul_fp8(bool groups = false) {
+  if (groups) {
+    KernelDescriptor k = with_groups(silu_mul_fp8());
+    k.name = "silu_mul_group_fp8";
+    k.summary = "y = silu(a) * b, a = x[:, :H], b = x[:, H:]; s = max(max|y|, 1e-10) / 448 per (row, group); "
+                "out = fp8(y / s), scales = s";
+    k.cpp_namespace = "kiln::silu_mul_group_fp8";
+    k.tensors = {kFp8Out, kGroupScales,
+                 {"input", Role::input, Direction::in, Elem::activation, Extent::tokens, Extent::two_hidden, 16}};
+    return k;
+  }
   return {
       .name = "silu_mul_fp8",
       .summary = "out = fp8(silu(a) * b / scale), a = x[:, :H], b = x[:, H:]",
@@ -191,6 +238,16 @@ std::vector<KernelDescriptor> all_kernels() {
                       "r = round(x + r) over residual; y = rms_norm(r) * w; out = fp8(y / s), scales = s per row",
                       {kFp8Out, kTokenScales, kInput, kResidual, kWeight}, false),
       per_token_fp8(),
+      with_groups(rms_norm_kernel(
+          "rms_norm_group_fp8", "kiln::rms_norm_group_fp8",
+          "y = rms_norm(x) * w; s = max(max|y|, 1e-10) / 448 per (row, group); out = fp8(y / s), scales = s",
+          {kFp8Out, kGroupScales, kInput, kWeight}, false)),
+      with_groups(rms_norm_kernel(
+          "fused_add_rms_norm_group_fp8", "kiln::fused_add_rms_norm_group_fp8",
+          "r = round(x + r) over residual; y = rms_norm(r) * w; out = fp8(y / s), scales = s per (row, group)",
+          {kFp8Out, kGroupScales, kInput, kResidual, kWeight}, false)),
+      per_token_group_fp8(),
+      silu_mul_fp8(true),
       allreduce_add_rms_norm(false),
       allreduce_add_rms_norm(true),
   };

@@ -2,7 +2,7 @@
 every Python and PyTorch version).
 
     import kiln
-    kiln.version()                                   # "0.4.0"
+    kiln.version()                                   # "0.5.0"
     [k.name for k in kiln.kernels()]                 # the library's kernels, from its descriptors
     kiln.explain("rms_norm_fp8", "sm90", 4096, 32)   # which variant would run; no GPU needed
     kiln.explain("allreduce_add_rms_norm", "sm90", 4096, 32, ranks=2)  # a communicator kernel: per rank count
@@ -18,6 +18,18 @@ sum over the ranks of an NCCL communicator: a Plan of one takes comm= (the ncclC
 address as an int) and max_tokens=, its creation is collective over the communicator's
 ranks, and explain needs ranks= (the communicator size, 2 to 8). kiln.torch registers no
 op for them.
+
+Group quantisers (Kernel.group; "group" in Kernel.options, since 0.5), e.g.
+per_token_group_fp8, write one scale per (row, group of group_size columns): their plans take
+group_size= (128 or 64; 0 = 128), scale_layout= ("row_major", "col_major_tma" or
+"packed_ue8m0") and ue8m0= (scales rounded up to powers of two; the packed layout implies it).
+Their scales tensor's storage depends on those options: Kernel.layout / Plan.layout give its
+shape and strides (kiln_tensor_layout_of), and
+torch.empty_strided((l.rows, l.cols), (l.row_stride, l.col_stride)) allocates exactly it.
+
+Optional tensors (TensorSpec.optional, since 0.5), e.g. per_token_fp8's scale_ub (an fp32 [1]
+cap on max|x| before the per-token scale is taken, vLLM's scale_ub): Plan.launch passes NULL
+for one left out of its tensors (or given as None), and the kernel goes without it.
 """
 
 import ctypes
@@ -29,8 +41,10 @@ from ._abi import LibraryError
 
 _lib, _path = _abi.load()
 
-__all__ = ["KilnError", "LibraryError", "Kernel", "TensorSpec", "Variant", "Plan", "kernels", "kernel", "explain",
-           "version", "plan", "library_path", "min_bytes"]
+__all__ = ["KilnError", "LibraryError", "Kernel", "TensorSpec", "TensorLayout", "Variant", "Plan", "kernels", "kernel",
+           "explain", "version", "plan", "library_path", "min_bytes", "SCALE_LAYOUTS"]
+
+SCALE_LAYOUTS = tuple(_abi.SCALE_LAYOUT)  # a group quantiser's scale_layout names, in kiln_scale_layout's order
 
 
 class KilnError(RuntimeError):
@@ -65,13 +79,14 @@ def library_path():
 class TensorSpec:
     """One tensor of a kernel, as the library describes it."""
     name: str         # the typed entry point's parameter name: "out", "input", ...
-    role: str         # kiln_role: "input", "weight", "residual", "output", "scales", "scale"
+    role: str         # kiln_role: "input", "weight", "residual", "output", "scales", "scale", "scale_ub"
     role_id: int
     direction: str    # "in", "out", "inout"
     elem: str         # "activation" (the plan's dtype), "fp8_e4m3", "f32", "i32"
-    rows: str         # extents: "one", "tokens", "hidden", "2hidden"
+    rows: str         # extents: "one", "tokens", "hidden", "2hidden", "groups" (G = ceil(H / group_size))
     cols: str
     alignment: int    # bytes the specialised variants need
+    optional: bool = False  # since 0.5: the tensor may be left out (NULL; Plan.launch: absent or None)
     _desc: object = None  # the library's kiln_tensor_desc (static lifetime)
 
     @property
@@ -90,6 +105,49 @@ class TensorSpec:
         return rows.value, cols.value, elem.value
 
 
+@dataclass(frozen=True)
+class TensorLayout:
+    """A tensor's storage under a kernel's options (kiln_tensor_layout_of): shape [rows, cols],
+    element (i, j) at i * row_stride + j * col_stride, and `elements`, the span a launch may
+    touch (what to allocate). Only a group quantiser's scales depend on the options: row-major
+    [T, G]; col_major_tma [T, G] with strides (1, T4); packed_ue8m0 int32 [T, ceil(G / 4)] with
+    strides (1, T4) (T4: T rounded up to a multiple of 4)."""
+    rows: int
+    cols: int
+    row_stride: int
+    col_stride: int
+    elements: int
+    elem_bytes: int
+
+    @property
+    def shape(self):
+        return (self.rows, self.cols)
+
+    @property
+    def strides(self):
+        return (self.row_stride, self.col_stride)
+
+
+def _scale_layout_code(scale_layout):
+    if scale_layout not in _abi.SCALE_LAYOUT:
+        raise ValueError(f"kiln: scale_layout {scale_layout!r}: must be one of {', '.join(_abi.SCALE_LAYOUT)}")
+    return _abi.SCALE_LAYOUT[scale_layout]
+
+
+def _plan_options(kernel_name, hidden, *, group_size=0, scale_layout="row_major", ue8m0=False):
+    """kiln_plan_options for (kernel, hidden) with the group options (the rest at init's values);
+    (options, the kernel name's bytes, which must outlive the options)."""
+    o = _abi.PlanOptions()
+    _lib.kiln_plan_options_init(ctypes.byref(o))
+    name = str(kernel_name).encode()
+    o.kernel = name
+    o.hidden = int(hidden)
+    o.group_size = int(group_size)
+    o.scale_layout = _scale_layout_code(scale_layout)
+    o.ue8m0 = int(bool(ue8m0))
+    return o, name
+
+
 def _name(table, value, what):
     return table[value] if 0 <= value < len(table) else f"{what}{value}"
 
@@ -100,7 +158,7 @@ class Kernel:
     name: str
     summary: str
     tensors: tuple    # TensorSpec, in the typed entry point's order
-    options: frozenset  # of "rounding", "gemma", "static_weight", "comm"
+    options: frozenset  # of "rounding", "gemma", "static_weight", "comm", "group"
     scalars: frozenset  # of "eps"
 
     @property
@@ -108,6 +166,27 @@ class Kernel:
         """A communicator kernel (KILN_OPTION_COMM): it sums over the ranks of an NCCL
         communicator, so its plans need comm= and max_tokens=, and explain needs ranks=."""
         return "comm" in self.options
+
+    @property
+    def group(self):
+        """A group quantiser (KILN_OPTION_GROUP): one scale per (row, group of columns); its
+        plans take group_size=, scale_layout= and ue8m0=."""
+        return "group" in self.options
+
+    def layout(self, tensor, hidden, tokens, *, group_size=0, scale_layout="row_major", ue8m0=False):
+        """A tensor's storage (TensorLayout) at (hidden, tokens) under these options
+        (kiln_tensor_layout_of); `tensor` is its role or its name. Options the kernel lacks must
+        keep their defaults, as in a plan (KilnError KILN_ERROR_INVALID_ARGUMENT otherwise)."""
+        spec = next((t for t in self.tensors if tensor in (t.role, t.name)), None)
+        if spec is None:
+            raise ValueError(f"kiln: {self.name} has no tensor {tensor!r}; it has {', '.join(t.name for t in self.tensors)}")
+        o, _keep = _plan_options(self.name, hidden, group_size=group_size, scale_layout=scale_layout, ue8m0=ue8m0)
+        out = _abi.TensorLayout()
+        out.struct_size = ctypes.sizeof(out)
+        _check(_lib.kiln_tensor_layout_of(ctypes.byref(spec._desc), ctypes.byref(o), int(tokens), ctypes.byref(out)),
+               f"kiln_tensor_layout_of({self.name}.{spec.name}, hidden={hidden}, tokens={tokens}, "
+               f"group_size={group_size}, scale_layout={scale_layout!r})")
+        return TensorLayout(out.rows, out.cols, out.row_stride, out.col_stride, out.elements, out.elem_bytes)
 
     @classmethod
     def _from(cls, d):
@@ -117,7 +196,7 @@ class Kernel:
             tensors.append(TensorSpec(t.name.decode(), _name(_abi.ROLE_NAMES, t.role, "role"), t.role,
                                       _name(_abi.DIRECTIONS, t.direction, "direction"), _name(_abi.ELEMS, t.elem, "elem"),
                                       _name(_abi.EXTENTS, t.rows, "extent"), _name(_abi.EXTENTS, t.cols, "extent"),
-                                      t.alignment, t))
+                                      t.alignment, bool(t.optional), t))
         options = frozenset(n for n, bit in _abi.OPTION_BITS.items() if d.options & bit)
         scalars = frozenset(n for n, bit in _abi.SCALAR_BITS.items() if d.scalars & bit)
         return cls(d.name.decode(), d.summary.decode(), tuple(tensors), options, scalars)
@@ -226,23 +305,28 @@ class Plan:
     the communicator handle holds, and the most tokens one launch takes (it sizes the peer
     workspace; 1 .. 2^31 - 1). Creating and closing such a plan is collective: every rank of
     the communicator does it with the same options, at the same time. Other kernels leave
-    both unset."""
+    both unset.
+
+    group_size, scale_layout, ue8m0: a group quantiser's (Kernel.group) columns per scale (128
+    or 64; 0 = 128), its scales' layout ("row_major", "col_major_tma", "packed_ue8m0") and
+    whether scales are rounded up to powers of two (the packed layout implies it). Other
+    kernels leave them unset (0, "row_major", False): the library refuses anything else."""
 
     def __init__(self, kernel_name, hidden, dtype="bf16", device=-1, *, rounding="single", gemma=False,
-                 static_weight=False, policy="exact", comm=None, max_tokens=0):
+                 static_weight=False, policy="exact", comm=None, max_tokens=0, group_size=0, scale_layout="row_major",
+                 ue8m0=False):
         self.kernel = kernel(kernel_name)
         self.hidden, self.dtype, self.device = int(hidden), dtype, int(device)
         self.rounding, self.gemma, self.static_weight, self.policy = rounding, bool(gemma), bool(static_weight), policy
+        self.group_size, self.scale_layout, self.ue8m0 = int(group_size), scale_layout, bool(ue8m0)
         if rounding not in _abi.ROUNDING:
             raise ValueError(f"kiln: rounding {rounding!r}: must be one of {', '.join(_abi.ROUNDING)}")
         if policy not in _abi.POLICY:
             raise ValueError(f"kiln: policy {policy!r}: must be one of {', '.join(_abi.POLICY)}")
         self._dtype_code = _dtype_code(dtype)
-        o = _abi.PlanOptions()
-        _lib.kiln_plan_options_init(ctypes.byref(o))
-        self._kernel_bytes = self.kernel.name.encode()  # kept alive: the options point at it
-        o.kernel = self._kernel_bytes
-        o.hidden = self.hidden
+        # The options point at the name's bytes: kept alive with the plan.
+        o, self._kernel_bytes = _plan_options(self.kernel.name, self.hidden, group_size=group_size,
+                                              scale_layout=scale_layout, ue8m0=ue8m0)
         o.dtype = self._dtype_code
         o.device = self.device
         o.policy = _abi.POLICY[policy]
@@ -257,6 +341,12 @@ class Plan:
         self._roles = {t.role: t.role_id for t in self.kernel.tensors}
         self._eps = "eps" in self.kernel.scalars
         self._destroy = _lib.kiln_plan_destroy  # still reachable while the interpreter shuts down
+
+    def layout(self, tensor, tokens):
+        """A tensor's storage (TensorLayout) for a launch of `tokens` under this plan's options:
+        Kernel.layout at the plan's hidden size and group options."""
+        return self.kernel.layout(tensor, self.hidden, tokens, group_size=self.group_size,
+                                  scale_layout=self.scale_layout, ue8m0=self.ue8m0)
 
     @property
     def summary(self):
@@ -273,9 +363,11 @@ class Plan:
 
     def launch(self, tensors, tokens, eps=1e-6, stream=0, *, dtype):
         """kiln_launch on `stream` (a cudaStream_t as an int; 0 = the legacy default stream).
-        tensors: {role name: device pointer as an int}; dtype: what the activation tensors
-        hold ("bf16" or "fp16"), which the library checks against the plan's (a pointer
-        carries no type). The calling thread's current device must be the plan's."""
+        tensors: {role name: device pointer as an int}; an optional tensor (TensorSpec.optional,
+        e.g. per_token_fp8's scale_ub) may be absent or None, and is then passed as NULL. dtype:
+        what the activation tensors hold ("bf16" or "fp16"), which the library checks against
+        the plan's (a pointer carries no type). The calling thread's current device must be the
+        plan's."""
         a = _abi.Args()
         a.struct_size = ctypes.sizeof(a)
         for role, ptr in tensors.items():
@@ -283,7 +375,7 @@ class Plan:
             if slot is None:
                 raise ValueError(f"kiln: {self.kernel.name} has no {role!r} tensor; it has "
                                  f"{', '.join(self._roles)}")
-            a.tensors[slot] = ptr
+            a.tensors[slot] = ptr  # None: NULL
         a.tokens = tokens
         a.hidden = self.hidden
         a.eps = eps if self._eps else 1e-6
@@ -313,7 +405,7 @@ _plans_lock = threading.Lock()
 
 
 def plan(kernel_name, hidden, dtype="bf16", device=0, *, rounding="single", gemma=False, static_weight=False,
-         policy="exact"):
+         policy="exact", group_size=0, scale_layout="row_major", ue8m0=False):
     """A Plan, cached per (kernel, hidden, dtype, device, options): the first call for a key
     creates it (kiln_plan_create reads the device and probes the kernel's image), later calls
     return the same plan. Cached plans live as long as the process. A communicator kernel's plan
@@ -321,14 +413,14 @@ def plan(kernel_name, hidden, dtype="bf16", device=0, *, rounding="single", gemm
     if int(device) < 0:
         raise ValueError(f"kiln.plan: device = {device}: a cached plan belongs to one device; give its index")
     key = (str(getattr(kernel_name, "name", kernel_name)), int(hidden), dtype, int(device), rounding, bool(gemma),
-           bool(static_weight), policy)
+           bool(static_weight), policy, int(group_size), scale_layout, bool(ue8m0))
     p = _plans.get(key)
     if p is None:
         with _plans_lock:
             p = _plans.get(key)
             if p is None:
                 p = Plan(key[0], hidden, dtype, device, rounding=rounding, gemma=gemma, static_weight=static_weight,
-                         policy=policy)
+                         policy=policy, group_size=group_size, scale_layout=scale_layout, ue8m0=ue8m0)
                 p._cached = True  # shared by every caller of this key: nobody may close it
                 _plans[key] = p
     return p

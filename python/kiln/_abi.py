@@ -11,12 +11,18 @@ DTYPE = {"bf16": 0, "fp16": 1}           # kiln_dtype
 DTYPE_UNSET = -1                         # kiln_args_init's dtype: a launch refuses it
 POLICY = {"exact": 0, "strict": 1, "generic": 2}  # kiln_set_policy
 ROUNDING = {"single": 0, "vllm": 1}      # kiln_rounding
-ROLE_NAMES = ("input", "weight", "residual", "output", "scales", "scale")  # kiln_role, in order
+ROLE_NAMES = ("input", "weight", "residual", "output", "scales", "scale",
+              "scale_ub")                # kiln_role, in order ("scale_ub" since 0.5: an optional fp32 [1] cap)
 ROLE_SLOTS = 8                           # KILN_ROLE_SLOTS
 DIRECTIONS = ("in", "out", "inout")      # kiln_direction
 ELEMS = ("activation", "fp8_e4m3", "f32", "i32")  # kiln_elem
-EXTENTS = ("one", "tokens", "hidden", "2hidden")  # kiln_extent
-OPTION_BITS = {"rounding": 0x1, "gemma": 0x2, "static_weight": 0x4, "comm": 0x8}  # KILN_OPTION_*
+EXTENTS = ("one", "tokens", "hidden", "2hidden", "groups")  # kiln_extent ("groups" since 0.5: G = ceil(H / group_size))
+OPTION_BITS = {"rounding": 0x1, "gemma": 0x2, "static_weight": 0x4, "comm": 0x8,
+               "group": 0x10}            # KILN_OPTION_* ("group" since 0.5)
+# kiln_scale_layout (since 0.5): how a group quantiser (KILN_OPTION_GROUP) lays out its scales [T, G]
+SCALE_LAYOUT = {"row_major": 0, "col_major_tma": 1, "packed_ue8m0": 2}
+GROUP_SIZES = (128, 64)                  # kiln_plan_options.group_size's values besides 0 (= 128)
+DEFAULT_GROUP_SIZE = 128
 SCALAR_BITS = {"eps": 0x1}               # KILN_SCALAR_*
 SUCCESS = 0
 # kiln_status by name (kiln_status_name gives the names back; the codes are ABI).
@@ -59,6 +65,9 @@ class PlanOptions(ctypes.Structure):
         ("static_weight", ctypes.c_int32),
         ("comm", ctypes.c_void_p),       # since 0.4: KILN_OPTION_COMM kernels' ncclComm_t; NULL for the others
         ("max_tokens", ctypes.c_int64),  # since 0.4: KILN_OPTION_COMM kernels' most tokens a launch takes; 0 else
+        ("group_size", ctypes.c_int32),  # since 0.5: KILN_OPTION_GROUP kernels' columns per scale, 128 or 64 (0 = 128)
+        ("scale_layout", _c_enum),       # since 0.5: KILN_OPTION_GROUP kernels' kiln_scale_layout
+        ("ue8m0", ctypes.c_int32),       # since 0.5: KILN_OPTION_GROUP kernels: scales rounded up to powers of two
     ]
 
 
@@ -83,6 +92,7 @@ class TensorDesc(ctypes.Structure):
         ("rows", _c_enum),
         ("cols", _c_enum),
         ("alignment", ctypes.c_int32),
+        ("optional", ctypes.c_int32),  # since 0.5: 1 = the tensor may be NULL (the kernel then goes without it)
     ]
 
 
@@ -113,6 +123,19 @@ class VariantInfo(ctypes.Structure):
     ]
 
 
+class TensorLayout(ctypes.Structure):
+    """kiln_tensor_layout (since 0.5): a tensor's storage under a kernel's options."""
+    _fields_ = [
+        ("struct_size", ctypes.c_uint32),
+        ("rows", ctypes.c_int64),
+        ("cols", ctypes.c_int64),
+        ("row_stride", ctypes.c_int64),  # in elements
+        ("col_stride", ctypes.c_int64),
+        ("elements", ctypes.c_int64),    # the span, in elements: what to allocate
+        ("elem_bytes", ctypes.c_int64),
+    ]
+
+
 class LibraryError(ImportError):
     """libkiln could not be found or loaded, or does not have the layout this package mirrors."""
 
@@ -128,7 +151,7 @@ def library_path():
     if not candidates:
         raise LibraryError(f"kiln: no libkiln.so next to the package ({here}) and KILN_LIBRARY is not set: "
                            "install the kiln wheel, or set KILN_LIBRARY to a built library "
-                           "(e.g. KILN_LIBRARY=build/runtime/libkiln.so.0.4)")
+                           "(e.g. KILN_LIBRARY=build/runtime/libkiln.so.0.5)")
     return os.path.join(here, candidates[0])
 
 
@@ -145,6 +168,8 @@ def _declare(lib):
         "kiln_kernel_find": ([ctypes.c_char_p, ctypes.c_void_p], _c_enum),
         "kiln_min_bytes": ([ctypes.c_char_p, _c_enum, ctypes.c_int64, ctypes.c_int64, i64p], _c_enum),
         "kiln_tensor_shape": ([ctypes.POINTER(TensorDesc), ctypes.c_int64, ctypes.c_int64, i64p, i64p, i64p], _c_enum),
+        "kiln_tensor_layout_of": ([ctypes.POINTER(TensorDesc), ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p],
+                                  _c_enum),  # since 0.5; void*: the layout check passes other sizes
         "kiln_plan_options_init": ([ctypes.c_void_p], None),  # void*: the layout check passes other mirrors
         "kiln_args_init": ([ctypes.c_void_p], None),
         "kiln_plan_create": ([ctypes.POINTER(PlanOptions), ctypes.POINTER(plan_p)], _c_enum),
@@ -170,6 +195,29 @@ def _accepts_size(call, cls, size):
     buf = (ctypes.c_char * (ctypes.sizeof(cls) + 64))()
     ctypes.cast(buf, ctypes.POINTER(ctypes.c_uint32))[0] = size
     return call(ctypes.cast(buf, ctypes.c_void_p))
+
+
+def _tensor_desc_problem(lib, mirror=None):
+    """The first tensor descriptor of the library that does not read back as one through
+    `mirror` (TensorDesc unless given), in words, or None. Only the integer fields are read."""
+    mirror = mirror or TensorDesc
+    for k in range(lib.kiln_kernel_count()):
+        d = KernelDesc()
+        d.struct_size = ctypes.sizeof(KernelDesc)
+        if lib.kiln_kernel_at(k, ctypes.byref(d)) != SUCCESS or not d.tensors:
+            continue
+        tensors = ctypes.cast(d.tensors, ctypes.POINTER(mirror))
+        for i in range(d.tensor_count):
+            t = tensors[i]
+            fields = {"role": (t.role, ROLE_SLOTS), "direction": (t.direction, len(DIRECTIONS)),
+                      "elem": (t.elem, len(ELEMS)), "rows": (t.rows, len(EXTENTS)), "cols": (t.cols, len(EXTENTS)),
+                      "optional": (t.optional, 2)}
+            for field, (value, limit) in fields.items():
+                if not 0 <= value < limit:
+                    return f"kernel {k}'s tensor {i} reads {field} = {value}"
+            if t.alignment <= 0 or t.alignment & (t.alignment - 1):
+                return f"kernel {k}'s tensor {i} reads alignment = {t.alignment}"
+    return None
 
 
 def _check_layout(lib, path):
@@ -211,6 +259,22 @@ def _check_layout(lib, path):
         refused = _accepts_size(explain, VariantInfo, size + 1)
         if _accepts_size(explain, VariantInfo, size) == refused:
             problems.append(f"VariantInfo: the library's struct is not {size} bytes")
+        # kiln_tensor_layout_of (since 0.5) refuses any struct_size but its own sizeof.
+        options = PlanOptions()
+        lib.kiln_plan_options_init(ctypes.byref(options))
+        options.kernel, options.hidden = name, 4096
+        layout = lambda p: lib.kiln_tensor_layout_of(first.tensors, ctypes.byref(options), 1, p)  # noqa: E731
+        size = ctypes.sizeof(TensorLayout)
+        if _accepts_size(layout, TensorLayout, size) != SUCCESS or _accepts_size(layout, TensorLayout, size + 1) == SUCCESS:
+            problems.append(f"TensorLayout: the library's struct is not {size} bytes")
+        # kiln_tensor_desc has no struct_size: the library hands out arrays of its own, which
+        # this mirror indexes with its sizeof. Another size (0.5 added `optional`) reads the
+        # fields of the second tensor on from the wrong place: every enum field must be in
+        # range and optional 0 or 1 (the name pointer is not followed: it could be anything).
+        bad = _tensor_desc_problem(lib)
+        if bad:
+            problems.append(f"TensorDesc: {bad}: the library's kiln_tensor_desc is not this package's "
+                            f"({ctypes.sizeof(TensorDesc)} bytes, the values kiln.h names)")
     if problems:
         raise LibraryError(f"kiln: {path} (libkiln {lib.kiln_version().decode()}) does not match this package's "
                            "mirror of kiln.h; install the matching kiln wheel or library:\n  " + "\n  ".join(problems))

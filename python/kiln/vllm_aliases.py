@@ -13,11 +13,19 @@ A row:
   op        vLLM's op name (torch.ops._C.<op>)
   schema    vLLM's schema, verbatim
   kernel    the kiln kernel that serves it
-  roles     vLLM tensor argument -> kiln role; every tensor of the kernel must be mapped
+  roles     vLLM tensor argument -> kiln role; every tensor of the kernel must be mapped, but
+            an optional one (TensorSpec.optional) may be left out; a `Tensor?` argument must
+            map to an optional tensor, and None there leaves it out (NULL)
   eps       the float argument that is the kernel's eps, or None
-  options   plan options; rounding "vllm" is applied where the kernel has the option
+  options   plan options; rounding "vllm" is applied where the kernel has the option (a group
+            quantiser's group_size, scale_layout and ue8m0 are options too)
   require   arguments kiln serves only at one value (a call with another value is refused)
+  why       argument -> why kiln serves only that value (part of the refusal's message)
   ignore    arguments vLLM itself ignores
+  option_args  vLLM argument -> the plan option it gives, per call (e.g. group_size)
+  layout_from  the scales argument whose strides give scale_layout, as vLLM infers it
+            (per_token_group_quant.cu: column-major iff stride(0) < stride(1)); column-major
+            must be TMA-aligned (column stride T rounded up to 4), which the op checks
 """
 
 from dataclasses import dataclass, field
@@ -33,7 +41,14 @@ class Alias:
     options: dict = field(default_factory=lambda: {"rounding": "vllm"})
     require: dict = field(default_factory=dict)
     ignore: tuple = ()
+    option_args: dict = field(default_factory=dict)
+    layout_from: str = None
+    why: dict = field(default_factory=dict)
 
+
+_GROUP_WHY = {"eps": "the group kernels' eps is fixed at vLLM's default, 1e-10",
+              "fp8_min": "kiln quantises to float8_e4m3fn's whole range, -448 to 448",
+              "fp8_max": "kiln quantises to float8_e4m3fn's whole range, -448 to 448"}
 
 ALIASES = (
     Alias("rms_norm",
@@ -58,17 +73,29 @@ ALIASES = (
     Alias("silu_and_mul_quant",
           "silu_and_mul_quant(Tensor! result, Tensor input, Tensor scale) -> ()",
           kernel="silu_mul_fp8", roles={"result": "output", "input": "input", "scale": "scale"}),
-    # scale_ub (the optional cap on max|x|) is not in kiln's per_token_fp8 yet: a call with one is refused.
     Alias("dynamic_per_token_scaled_fp8_quant",
           "dynamic_per_token_scaled_fp8_quant(Tensor! result, Tensor input, Tensor! scale, Tensor? scale_ub) -> ()",
-          kernel="per_token_fp8", roles={"result": "output", "input": "input", "scale": "scales"},
-          require={"scale_ub": None}),
-    # Not in kiln yet (docs/design.md, "What comes next"): skipped until the library has the kernel.
+          kernel="per_token_fp8",
+          roles={"result": "output", "input": "input", "scale": "scales", "scale_ub": "scale_ub"}),
+    # Group quantisation (csrc/libtorch_stable/torch_bindings.cpp; semantics in
+    # docs/research/vllm-fp8-quant-semantics.md). eps is not kiln's eps scalar: the group
+    # kernels fix it at vLLM's default 1e-10, and quantise to e4m3fn's full range. The layout
+    # comes from output_s's strides, as vLLM infers it; vLLM's column-major scales without TMA
+    # padding (stride T where T % 4 != 0) are refused. kiln writes NaN where vLLM writes -448.
     Alias("per_token_group_fp8_quant",
           "per_token_group_fp8_quant(Tensor input, Tensor! output_q, Tensor! output_s, int group_size, float eps, "
           "float fp8_min, float fp8_max, bool scale_ue8m0, bool dummy_is_scale_transposed, "
           "bool dummy_is_tma_aligned) -> ()",
           kernel="per_token_group_fp8", roles={"input": "input", "output_q": "output", "output_s": "scales"},
-          eps="eps", require={"group_size": 128, "fp8_min": -448.0, "fp8_max": 448.0, "scale_ue8m0": False},
+          options={}, option_args={"group_size": "group_size", "scale_ue8m0": "ue8m0"}, layout_from="output_s",
+          require={"eps": 1e-10, "fp8_min": -448.0, "fp8_max": 448.0}, why=_GROUP_WHY,
           ignore=("dummy_is_scale_transposed", "dummy_is_tma_aligned")),
+    # DeepGEMM's packed UE8M0 scales: int32 [T, ceil(G / 4)], strides (1, T4). vLLM takes only
+    # group_size 128 here; kiln also serves 64.
+    Alias("per_token_group_fp8_quant_packed",
+          "per_token_group_fp8_quant_packed(Tensor input, Tensor! output_q, Tensor! output_s_packed, int group_size, "
+          "float eps, float fp8_min, float fp8_max) -> ()",
+          kernel="per_token_group_fp8", roles={"input": "input", "output_q": "output", "output_s_packed": "scales"},
+          options={"scale_layout": "packed_ue8m0", "ue8m0": True}, option_args={"group_size": "group_size"},
+          require={"eps": 1e-10, "fp8_min": -448.0, "fp8_max": 448.0}, why=_GROUP_WHY),
 )

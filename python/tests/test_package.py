@@ -11,9 +11,10 @@ import sys
 
 import pytest
 
-import kiln
-from kiln import _abi
-from kiln_testing import INSTALLED, KNOWN_ARCHS, REPO
+from kiln_testing import INSTALLED, KNOWN_ARCHS, REPO, import_kiln_or_skip
+
+kiln = import_kiln_or_skip()
+from kiln import _abi  # noqa: E402
 
 
 def plain_kernel():
@@ -110,9 +111,18 @@ def test_struct_sizes_match_library():
     lib.kiln_args_init(ctypes.byref(args))
     assert args.dtype == _abi.DTYPE_UNSET and args.eps == pytest.approx(1e-6)
     _abi._check_layout(lib, kiln.library_path())  # raises on any difference
+    assert _abi._tensor_desc_problem(lib) is None
 
 
-@pytest.mark.parametrize("struct", ["PlanOptions", "Args", "KernelDesc", "VariantInfo"])
+def test_tensor_desc_mismatch_found():
+    """kiln_tensor_desc has no struct_size: a mirror of another size reads the library's
+    descriptors wrong, which the layout check sees (a mirror one field larger here; 0.4's, without
+    optional, in test_abi_header.py)."""
+    grown = type("TensorDesc", (ctypes.Structure,), {"_fields_": _abi.TensorDesc._fields_ + [("extra", ctypes.c_int64)]})
+    assert "reads" in (_abi._tensor_desc_problem(kiln._lib, grown) or "")
+
+
+@pytest.mark.parametrize("struct", ["PlanOptions", "Args", "KernelDesc", "VariantInfo", "TensorLayout"])
 def test_struct_mismatch_refused(monkeypatch, struct):
     """A mirror one field larger than the library's struct is refused, naming the struct."""
     base = getattr(_abi, struct)
@@ -154,10 +164,20 @@ def test_kernels_match_kernels_json():
         e = expected[k.name]
         assert k.summary == e["summary"]
         assert k.scalars == frozenset(e["scalars"]) and k.options == frozenset(e["options"])
-        assert [(t.name, t.role, t.direction, t.elem, t.rows, t.cols, t.alignment) for t in k.tensors] == [
+        assert [(t.name, t.role, t.direction, t.elem, t.rows, t.cols, t.alignment, t.optional) for t in k.tensors] == [
             (t["name"], t["role"], t["direction"], t["elem"].removeprefix("KILN_ELEM_").lower(),
              t["rows"].removeprefix("KILN_EXTENT_").lower(), t["cols"].removeprefix("KILN_EXTENT_").lower(),
-             t["alignment"]) for t in e["tensors"]]
+             t["alignment"], t["optional"]) for t in e["tensors"]]
+
+
+def test_optional_tensors():
+    """0.5: per_token_fp8's scale_ub, an optional fp32 [1] input (KILN_ROLE_SCALE_UB); every
+    other tensor of every kernel is required."""
+    ub = kiln.kernel("per_token_fp8").tensor("scale_ub")
+    assert (ub.name, ub.role, ub.role_id, ub.direction, ub.elem, ub.rows, ub.cols, ub.alignment, ub.optional) == (
+        "scale_ub", "scale_ub", 6, "in", "f32", "one", "one", 4, True)
+    assert ub.shape(4096, 7) == (1, 1, 4)
+    assert [(k.name, t.name) for k in kiln.kernels() for t in k.tensors if t.optional] == [("per_token_fp8", "scale_ub")]
 
 
 def test_kernel_lookup():
@@ -172,7 +192,8 @@ def test_kernel_lookup():
 @pytest.mark.parametrize("hidden,tokens", [(4096, 32), (5000, 7), (1, 1)])
 def test_tensor_shapes_and_min_bytes(hidden, tokens):
     """kiln_tensor_shape follows the extents, and kiln_min_bytes is their sum (in-out twice)."""
-    extent = {"one": 1, "tokens": tokens, "hidden": hidden, "2hidden": 2 * hidden}
+    extent = {"one": 1, "tokens": tokens, "hidden": hidden, "2hidden": 2 * hidden,
+              "groups": -(-hidden // _abi.DEFAULT_GROUP_SIZE)}  # kiln_tensor_shape: the default options
     elem_bytes = {"activation": 2, "fp8_e4m3": 1, "f32": 4, "i32": 4}
     for k in kiln.kernels():
         total = 0
@@ -325,12 +346,23 @@ def test_status_codes_and_names():
 def test_struct_fields_added_in_0_4_come_last():
     """0.4 added kiln_plan_options.comm and .max_tokens and kiln_variant_info.ranks at the
     ends of the structs, so older callers' smaller structs stay valid."""
-    assert [f[0] for f in _abi.PlanOptions._fields_][-2:] == ["comm", "max_tokens"]
+    assert [f[0] for f in _abi.PlanOptions._fields_][-5:-3] == ["comm", "max_tokens"]
     assert _abi.PlanOptions.comm.offset > _abi.PlanOptions.static_weight.offset
     assert [f[0] for f in _abi.VariantInfo._fields_][-1] == "ranks"
     o = _abi.PlanOptions()
     kiln._lib.kiln_plan_options_init(ctypes.byref(o))
     assert o.comm is None and o.max_tokens == 0
+
+
+def test_struct_fields_added_in_0_5_come_last():
+    """0.5 added kiln_plan_options.group_size, .scale_layout and .ue8m0 at its end, and
+    kiln_tensor_layout; init leaves the group options at their defaults."""
+    assert [f[0] for f in _abi.PlanOptions._fields_][-3:] == ["group_size", "scale_layout", "ue8m0"]
+    o = _abi.PlanOptions()
+    kiln._lib.kiln_plan_options_init(ctypes.byref(o))
+    assert (o.group_size, o.scale_layout, o.ue8m0) == (0, _abi.SCALE_LAYOUT["row_major"], 0)
+    assert [f[0] for f in _abi.TensorLayout._fields_] == ["struct_size", "rows", "cols", "row_stride", "col_stride",
+                                                           "elements", "elem_bytes"]
 
 
 @pytest.mark.parametrize("kernel_name,options,field", [
@@ -415,11 +447,171 @@ def test_vllm_alias_rows():
     assert len({a.op for a in ALIASES}) == len(ALIASES)
     for a in ALIASES:
         assert a.schema.startswith(a.op + "("), a.op
-        for arg in list(a.roles) + list(a.require) + list(a.ignore) + ([a.eps] if a.eps else []):
+        named = list(a.roles) + list(a.require) + list(a.ignore) + list(a.option_args) + list(a.why)
+        for arg in named + ([a.eps] if a.eps else []) + ([a.layout_from] if a.layout_from else []):
             assert re.search(rf"\b{arg}\b", a.schema), (a.op, arg)
+        assert set(a.why) <= set(a.require), a.op
         assert set(a.roles.values()) <= set(_abi.ROLE_NAMES)
-        if a.kernel in have:  # every tensor of the kernel is mapped, once
-            assert sorted(a.roles.values()) == sorted(t.role for t in have[a.kernel].tensors), a.op
+        if a.kernel in have:  # every tensor of the kernel is mapped, once (an optional one may be left out)
+            k = have[a.kernel]
+            mapped = list(a.roles.values())
+            assert len(mapped) == len(set(mapped)), a.op
+            assert {t.role for t in k.tensors if not t.optional} <= set(mapped) <= {t.role for t in k.tensors}, a.op
     served = {a.op for a in ALIASES if a.kernel in have}
     assert {"rms_norm", "fused_add_rms_norm", "rms_norm_static_fp8_quant", "fused_add_rms_norm_static_fp8_quant",
             "silu_and_mul_quant"} <= served
+    for a in ALIASES:
+        k = have.get(a.kernel)
+        if k is None:
+            continue
+        group_options = {"group_size", "scale_layout", "ue8m0"}
+        for option in list(a.option_args.values()) + list(a.options):
+            assert option in k.options or (option in group_options and k.group) or option == "rounding", (a.op, option)
+        if a.layout_from:
+            assert k.group and a.roles[a.layout_from] == "scales", a.op
+
+
+def test_vllm_per_token_alias_passes_scale_ub():
+    """dynamic_per_token_scaled_fp8_quant: vLLM's schema word for word; scale_ub is passed
+    through to per_token_fp8's optional scale_ub (no longer refused)."""
+    from kiln.vllm_aliases import ALIASES
+    row = next(a for a in ALIASES if a.op == "dynamic_per_token_scaled_fp8_quant")
+    assert row.schema == ("dynamic_per_token_scaled_fp8_quant(Tensor! result, Tensor input, Tensor! scale, "
+                          "Tensor? scale_ub) -> ()")
+    assert row.kernel == "per_token_fp8" and row.roles["scale_ub"] == "scale_ub"
+    assert row.require == {} and row.eps is None
+    assert kiln.kernel(row.kernel).tensor("scale_ub").optional
+
+
+def test_vllm_group_alias_rows():
+    """vLLM's two per-token-group ops, their schemas word for word (csrc/libtorch_stable/torch_bindings.cpp)."""
+    from kiln.vllm_aliases import ALIASES
+    rows = {a.op: a for a in ALIASES}
+    plain, packed = rows["per_token_group_fp8_quant"], rows["per_token_group_fp8_quant_packed"]
+    assert plain.schema == ("per_token_group_fp8_quant(Tensor input, Tensor! output_q, Tensor! output_s, int group_size, "
+                            "float eps, float fp8_min, float fp8_max, bool scale_ue8m0, bool dummy_is_scale_transposed, "
+                            "bool dummy_is_tma_aligned) -> ()")
+    assert packed.schema == ("per_token_group_fp8_quant_packed(Tensor input, Tensor! output_q, Tensor! output_s_packed, "
+                             "int group_size, float eps, float fp8_min, float fp8_max) -> ()")
+    for row in (plain, packed):
+        assert row.kernel == "per_token_group_fp8" and row.eps is None
+        assert row.require == {"eps": 1e-10, "fp8_min": -448.0, "fp8_max": 448.0}
+        assert row.option_args["group_size"] == "group_size"
+    assert plain.option_args["scale_ue8m0"] == "ue8m0" and plain.layout_from == "output_s"
+    assert set(plain.ignore) == {"dummy_is_scale_transposed", "dummy_is_tma_aligned"}
+    assert packed.options == {"scale_layout": "packed_ue8m0", "ue8m0": True} and packed.layout_from is None
+
+
+# ---- group quantisers (KILN_OPTION_GROUP, since 0.5) ------------------------------------------
+
+GROUP_KERNELS = ("fused_add_rms_norm_group_fp8", "per_token_group_fp8", "rms_norm_group_fp8", "silu_mul_group_fp8")
+
+
+def test_group_kernels_are_the_ones_kernels_json_marks():
+    data = json.loads((REPO / "generated" / "kernels.json").read_text())
+    marked = sorted(k["name"] for k in data["kernels"] if "group" in k["options"])
+    assert marked == list(GROUP_KERNELS)
+    assert sorted(k.name for k in kiln.kernels() if k.group) == marked
+    for name in GROUP_KERNELS:
+        k = kiln.kernel(name)
+        scales = k.tensor("scales")
+        assert (scales.rows, scales.cols, scales.elem, scales.direction) == ("tokens", "groups", "f32", "out"), name
+
+
+def expected_layout(kernel, spec, hidden, tokens, group_size, scale_layout):
+    """docs (notes/group-semantics.md): each layout's shape, strides and span."""
+    extent = {"one": 1, "tokens": tokens, "hidden": hidden, "2hidden": 2 * hidden,
+              "groups": -(-hidden // (group_size or 128))}
+    rows, cols = extent[spec.rows], extent[spec.cols]
+    elem = {"activation": 2, "fp8_e4m3": 1, "f32": 4, "i32": 4}[spec.elem]
+    if spec.cols != "groups" or scale_layout == "row_major" or tokens == 0:
+        return kiln.TensorLayout(rows, cols, cols, 1, rows * cols, elem)
+    t4 = (tokens + 3) // 4 * 4
+    if scale_layout == "packed_ue8m0":
+        cols = (cols + 3) // 4
+    return kiln.TensorLayout(rows, cols, 1, t4, (cols - 1) * t4 + rows, 4)
+
+
+@pytest.mark.parametrize("scale_layout", ["row_major", "col_major_tma", "packed_ue8m0"])
+@pytest.mark.parametrize("group_size", [0, 128, 64])
+def test_tensor_layouts(group_size, scale_layout):
+    """kiln_tensor_layout_of for every tensor of every group quantiser, against the formulas."""
+    for name in GROUP_KERNELS:
+        k = kiln.kernel(name)
+        for hidden in (4096, 7168, 5000, 192, 64):
+            for tokens in (0, 1, 3, 4, 5, 77, 128):
+                for spec in k.tensors:
+                    got = k.layout(spec.name, hidden, tokens, group_size=group_size, scale_layout=scale_layout)
+                    assert got == k.layout(spec.role, hidden, tokens, group_size=group_size, scale_layout=scale_layout)
+                    want = expected_layout(k, spec, hidden, tokens, group_size, scale_layout)
+                    assert got == want, (name, spec.name, hidden, tokens)
+
+
+def test_vllm_allocations_are_the_layouts():
+    """vLLM's allocations (docs/research/vllm-fp8-quant-semantics.md, section 2) are exactly
+    kiln's layouts: shape, strides and span."""
+    k = kiln.kernel("per_token_group_fp8")
+    for tokens, hidden in ((1, 7168), (5, 7168), (130, 4096), (8, 2048)):
+        groups = hidden // 128
+        t4 = (tokens + 3) // 4 * 4
+        tma = k.layout("scales", hidden, tokens, scale_layout="col_major_tma")
+        assert (tma.shape, tma.strides, tma.elements) == ((tokens, groups), (1, t4), (groups - 1) * t4 + tokens)
+        words = (groups + 3) // 4
+        packed = k.layout("scales", hidden, tokens, scale_layout="packed_ue8m0", ue8m0=True)
+        assert (packed.shape, packed.strides, packed.elements, packed.elem_bytes) == (
+            (tokens, words), (1, t4), (words - 1) * t4 + tokens, 4)
+        row = k.layout("scales", hidden, tokens)
+        assert (row.shape, row.strides, row.elements) == ((tokens, groups), (groups, 1), tokens * groups)
+
+
+def test_non_group_tensors_are_row_major():
+    for k in kiln.kernels():
+        for spec in k.tensors:
+            if spec.cols == "groups":
+                continue
+            rows, cols, elem = spec.shape(4096, 9)
+            assert k.layout(spec.name, 4096, 9) == kiln.TensorLayout(rows, cols, cols, 1, rows * cols, elem)
+
+
+@pytest.mark.parametrize("options,words", [
+    ({"group_size": 128}, "no scale groups"),
+    ({"scale_layout": "col_major_tma"}, "no scale groups"),
+    ({"ue8m0": True}, "no scale groups"),
+])
+def test_group_options_refused_for_other_kernels(options, words):
+    for name in ("rms_norm", "per_token_fp8"):
+        with pytest.raises(kiln.KilnError) as e:
+            kiln.Plan(name, 4096, "bf16", device=0, **options)
+        assert e.value.status == "KILN_ERROR_INVALID_ARGUMENT" and words in e.value.message, e.value.message
+        with pytest.raises(kiln.KilnError) as e:
+            kiln.kernel(name).layout("input", 4096, 4, **options)
+        assert e.value.status == "KILN_ERROR_INVALID_ARGUMENT" and words in e.value.message
+
+
+@pytest.mark.parametrize("group_size", [32, 96, 256, -1])
+def test_group_size_refused(group_size):
+    with pytest.raises(kiln.KilnError) as e:
+        kiln.Plan("per_token_group_fp8", 4096, "bf16", device=0, group_size=group_size)
+    assert e.value.status == "KILN_ERROR_INVALID_ARGUMENT" and "group_size" in e.value.message
+    with pytest.raises(kiln.KilnError) as e:
+        kiln.kernel("per_token_group_fp8").layout("scales", 4096, 4, group_size=group_size)
+    assert e.value.status == "KILN_ERROR_INVALID_ARGUMENT" and "group_size" in e.value.message
+
+
+def test_scale_layout_names():
+    assert kiln.SCALE_LAYOUTS == ("row_major", "col_major_tma", "packed_ue8m0")
+    with pytest.raises(ValueError, match="scale_layout 'col_major'"):
+        kiln.Plan("per_token_group_fp8", 4096, "bf16", device=0, scale_layout="col_major")
+    with pytest.raises(ValueError, match="scale_layout 'tma'"):
+        kiln.kernel("per_token_group_fp8").layout("scales", 4096, 4, scale_layout="tma")
+    with pytest.raises(ValueError, match="has no tensor 'scale'"):
+        kiln.kernel("per_token_group_fp8").layout("scale", 4096, 4)
+
+
+def test_group_plan_options_pass_the_checks():
+    """Valid group options get as far as the device (no device here, or device 999)."""
+    for options in ({}, {"group_size": 64}, {"scale_layout": "col_major_tma", "ue8m0": True},
+                    {"scale_layout": "packed_ue8m0"}):
+        with pytest.raises(kiln.KilnError) as e:
+            kiln.Plan("per_token_group_fp8", 4096, "bf16", device=999, **options)
+        assert e.value.status == "KILN_ERROR_NO_DEVICE", (options, e.value)

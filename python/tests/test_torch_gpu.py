@@ -11,13 +11,14 @@ torch = pytest.importorskip("torch", reason="PyTorch is not installed: the GPU t
 if not torch.cuda.is_available():
     pytest.skip("no CUDA device visible to PyTorch", allow_module_level=True)
 
-import kiln  # noqa: E402
+from kiln_testing import REPO, assert_close, import_kiln_or_skip  # noqa: E402
+
+kiln = import_kiln_or_skip()
 import kiln.torch as kt  # noqa: E402
 from kiln.vllm_aliases import ALIASES  # noqa: E402
-from kiln_testing import REPO, assert_close  # noqa: E402
 
 sys.path.insert(0, str(REPO / "reference"))
-from torch_reference import BASELINES  # noqa: E402
+from torch_reference import BASELINES, scales_in_layout  # noqa: E402
 
 DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 ELEM = {"fp8_e4m3": torch.float8_e4m3fn, "f32": torch.float32, "i32": torch.int32}
@@ -36,17 +37,39 @@ def poison(t):
     return t
 
 
-def make_tensors(kernel, dtype, hidden, tokens, seed, device="cuda", scale=0.1):
+def group_of(options):
+    """The group options of a call ({} for the defaults)."""
+    return {k: v for k, v in (options or {}).items() if k in ("group_size", "scale_layout", "ue8m0")}
+
+
+SCALE_UB = 2.0  # per_token_fp8's cap on max|x| in the tests: below most rows' max of randn, so it caps
+
+
+def make_tensors(kernel, dtype, hidden, tokens, seed, device="cuda", scale=0.1, options=None, scale_ub=SCALE_UB):
     """{role: tensor}: activations torch.randn (never zero), weights uniform [0.5, 1.5), the
-    scale an fp32 [1] in device memory, outputs poisoned."""
+    scale an fp32 [1] in device memory, the optional scale_ub an fp32 [1] holding `scale_ub`
+    (None: left out of the dict), outputs poisoned. A group quantiser's scales have the
+    layout its options ask for (kiln_tensor_layout_of, allocated as vLLM does)."""
     gen = torch.Generator(device=device).manual_seed(seed)
     out = {}
     for spec in kernel.tensors:
         rows, cols, _ = spec.shape(hidden, tokens)
         shape = (rows, cols) if spec.rows == "tokens" else (cols,)
         dt = DTYPES[dtype] if spec.elem == "activation" else ELEM[spec.elem]
+        if spec.cols == "groups":
+            group = group_of(options)
+            layout = kernel.layout(spec.name, hidden, tokens, **group)
+            dt = torch.int32 if group.get("scale_layout") == "packed_ue8m0" else dt
+            scales = torch.empty_strided(layout.shape, layout.strides, dtype=dt, device=device)
+            span = torch.as_strided(scales, (layout.elements,), (1,))  # pad rows too, not only the logical [T, G]
+            span.fill_(0x7F7F7F7F) if dt == torch.int32 else poison(span)
+            out[spec.role] = scales
+            continue
         if spec.direction == "out":
             out[spec.role] = poison(torch.empty(shape, dtype=dt, device=device))
+        elif spec.role == "scale_ub":
+            if scale_ub is not None:
+                out[spec.role] = torch.full(shape, scale_ub, dtype=torch.float32, device=device)
         elif spec.role == "scale":
             out[spec.role] = torch.full(shape, scale, dtype=torch.float32, device=device)
         elif spec.role == "weight":
@@ -62,11 +85,21 @@ def options_for(kernel, rounding="single", gemma=False, static_weight=False):
     return {o: v for o, v in given.items() if o in kernel.options}
 
 
-def reference(kernel, tensors, rounding, gemma):
-    """reference/torch_reference.py's result ({role: tensor}) from the tensors the kernel reads."""
+def reference(kernel, tensors, rounding, gemma, options=None):
+    """reference/torch_reference.py's result ({role: tensor}) from the tensors the kernel reads;
+    a group quantiser's scales in the layout of the call's options."""
     assert kernel.name in BASELINES, f"no PyTorch baseline for {kernel.name} in reference/torch_reference.py"
-    reads = {spec.role: tensors[spec.role].clone() for spec in kernel.tensors if spec.read}
-    return BASELINES[kernel.name](reads, eps=EPS, rounding=rounding, gemma=gemma)
+    reads = {spec.role: tensors[spec.role].clone() for spec in kernel.tensors
+             if spec.read and tensors.get(spec.role) is not None}  # an optional tensor left out: not there
+    if not kernel.group:
+        return BASELINES[kernel.name](reads, eps=EPS, rounding=rounding, gemma=gemma)
+    group = group_of(options)
+    layout = group.get("scale_layout", "row_major")
+    ue8m0 = bool(group.get("ue8m0")) or layout == "packed_ue8m0"
+    ref = BASELINES[kernel.name](reads, eps=EPS, rounding=rounding, gemma=gemma,
+                                 group_size=group.get("group_size") or 128, ue8m0=ue8m0)
+    ref["scales"] = scales_in_layout(ref["scales"], layout)
+    return ref
 
 
 def tolerance(kernel, spec, rounding):
@@ -84,7 +117,10 @@ def tolerance(kernel, spec, rounding):
 
 def check_written(kernel, tensors, before, ref, rounding, what):
     for spec in kernel.tensors:
-        got = tensors[spec.role]
+        got = tensors.get(spec.role)
+        if got is None:
+            assert spec.optional, f"{what}: {spec.name} missing"
+            continue
         if spec.written:
             ulps, fraction = tolerance(kernel, spec, rounding)
             assert_close(torch, got, ref[spec.role], ulps, f"{what}: {spec.name}", fraction)
@@ -144,7 +180,16 @@ def alias_call(row, kernel, t):
         values[row.eps] = EPS
     values.update(row.require)
     values.update({arg: False for arg in row.ignore})
+    values.update({arg: OPTION_ARG_VALUES[option] for arg, option in row.option_args.items()})
     return [values[a.name] for a in torch._C.parse_schema(row.schema).arguments]
+
+
+OPTION_ARG_VALUES = {"group_size": 128, "ue8m0": False}  # what the tests pass for an alias's option arguments
+
+
+def alias_options(row):
+    """The plan options an alias row's call runs with, as its tensors must be made."""
+    return {**row.options, **{o: OPTION_ARG_VALUES[o] for o in row.option_args.values()}}
 
 
 @pytest.mark.parametrize("dtype", sorted(DTYPES))
@@ -156,9 +201,9 @@ def test_vllm_alias(op, dtype):
     k = KERNELS[row.kernel]
     rounding = "vllm" if "rounding" in k.options else "single"  # silu_mul_fp8 has only its own
     for tokens in (1, 77):
-        t = make_tensors(k, dtype, 4096, tokens, seed=tokens)
+        t = make_tensors(k, dtype, 4096, tokens, seed=tokens, options=alias_options(row))
         before = {role: v.clone() for role, v in t.items()}
-        ref = reference(k, t, rounding, False)
+        ref = reference(k, t, rounding, False, alias_options(row))
         getattr(torch.ops.kiln_vllm, op)(*alias_call(row, k, t))
         torch.cuda.synchronize()
         check_written(k, t, before, ref, rounding, f"kiln_vllm.{op} {dtype} T={tokens}")
@@ -360,7 +405,7 @@ def op_cases():
 @pytest.mark.parametrize("namespace,op_name,row", op_cases())
 def test_opcheck(namespace, op_name, row):
     k = KERNELS[row.kernel if row else op_name]
-    t = make_tensors(k, "bf16", 4096, 33, seed=11)
+    t = make_tensors(k, "bf16", 4096, 33, seed=11, options=alias_options(row) if row else None)
     if row:
         args, kwargs = alias_call(row, k, t), {}
     else:
@@ -395,12 +440,15 @@ def test_no_graph_breaks():
     # vLLM's argument order per alias, worked out before tracing: ("role", name) or ("value", v).
     alias_args = []
     for row in ALIASES:
-        if row.kernel in KERNELS:
+        # A row with its own scale layout (packed) needs other tensors than the kernel's op: it
+        # is compiled in test_group_layouts_compile.
+        if row.kernel in KERNELS and "scale_layout" not in row.options:
             by_arg = {arg: ("role", role) for arg, role in row.roles.items()}
             if row.eps:
                 by_arg[row.eps] = ("value", EPS)
             by_arg.update({arg: ("value", v) for arg, v in row.require.items()})
             by_arg.update({arg: ("value", False) for arg in row.ignore})
+            by_arg.update({arg: ("value", OPTION_ARG_VALUES[o]) for arg, o in row.option_args.items()})
             order = [by_arg[a.name] for a in torch._C.parse_schema(row.schema).arguments]
             alias_args.append((getattr(torch.ops.kiln_vllm, row.op), row.kernel, order))
 
@@ -440,3 +488,185 @@ def test_plan_launch_checks_the_stated_dtype_and_cached_plans_stay_open():
         plan.close()
     torch.ops.kiln.rms_norm_fp8(out, x.bfloat16(), w.bfloat16(), scale, eps=EPS)  # the cached plan still works
     torch.cuda.synchronize()
+
+
+# ---- group quantisers: every layout ----------------------------------------------------
+
+GROUP_KERNELS = sorted(name for name, k in KERNELS.items() if k.group)
+LAYOUTS = ("row_major", "col_major_tma", "packed_ue8m0")
+
+
+def group_cases():
+    for name in GROUP_KERNELS:
+        for layout in LAYOUTS:
+            for group_size in (128, 64):
+                for ue8m0 in ((False, True) if layout != "packed_ue8m0" else (True,)):
+                    for hidden, tokens in ((4096, 1), (4096, 5), (7168, 200), (5000, 7)):  # 5000: generic, a partial group
+                        yield pytest.param(name, layout, group_size, ue8m0, hidden, tokens,
+                                           id=f"{name}-{layout}-g{group_size}{'-ue8m0' if ue8m0 else ''}-h{hidden}-t{tokens}")
+
+
+def pad_region(s, tokens):
+    """The pad rows [T, T4) of every column but the last (allocated, not logical) of a
+    column-major scales tensor, as a [T4 - T, cols - 1] view of its storage."""
+    t4 = (tokens + 3) // 4 * 4
+    cols = s.shape[1]
+    if t4 == tokens or cols < 2:
+        return None
+    return torch.as_strided(s, (t4 - tokens, cols - 1), (1, t4), s.storage_offset() + tokens)
+
+
+@pytest.mark.parametrize("name,layout,group_size,ue8m0,hidden,tokens", group_cases())
+def test_group_kernel_layouts(name, layout, group_size, ue8m0, hidden, tokens):
+    k = KERNELS[name]
+    options = {"group_size": group_size, "scale_layout": layout, "ue8m0": ue8m0}
+    t = make_tensors(k, "bf16", hidden, tokens, seed=hidden + tokens, options=options)
+    before = {role: v.clone() for role, v in t.items()}
+    ref = reference(k, t, "single", False, options)
+    getattr(torch.ops.kiln, name)(*[t[s.role] for s in k.tensors], **({"eps": EPS} if "eps" in k.scalars else {}),
+                                  **options)
+    torch.cuda.synchronize()
+    what = f"{name} {layout} g={group_size} ue8m0={ue8m0} h={hidden} T={tokens}"
+    # UE8M0 scales are powers of two: exact (the int32 words compare exactly).
+    check_written(k, t, before, ref, "single", what)
+    pads = pad_region(t["scales"], tokens)
+    if pads is not None:
+        if layout == "packed_ue8m0":  # vLLM zeroes every allocated pad byte
+            assert (pads == 0).all(), f"{what}: packed pad rows not zeroed"
+        else:  # never written
+            assert torch.isnan(pads).all(), f"{what}: column-major pad rows written"
+
+
+def test_group_scales_checked_before_the_call():
+    k = KERNELS["per_token_group_fp8"]
+    t = make_tensors(k, "bf16", 4096, 5, seed=1, options={"scale_layout": "col_major_tma"})
+    x, out = t["input"], t["output"]
+    plain_col = torch.empty(32, 5, device="cuda").t()  # vLLM's unpadded column-major: strides (1, 5)
+    with pytest.raises(kt.TensorCheckError, match=r"must be \[5, 32\] with strides \(1, 8\)"):
+        torch.ops.kiln.per_token_group_fp8(out, plain_col, x, scale_layout="col_major_tma")
+    with pytest.raises(kt.TensorCheckError, match="scales is torch.float32: must be torch.int32"):
+        torch.ops.kiln.per_token_group_fp8(out, t["scales"], x, scale_layout="packed_ue8m0")
+    row_major = torch.empty(5, 32, device="cuda")
+    with pytest.raises(kt.TensorCheckError, match="strides"):
+        torch.ops.kiln.per_token_group_fp8(out, row_major, x, scale_layout="col_major_tma")
+    with pytest.raises(kt.TensorCheckError, match="is not contiguous"):
+        torch.ops.kiln.per_token_group_fp8(out, t["scales"], x)  # column-major scales given as row-major
+    with pytest.raises(kiln.KilnError, match="group_size = 96"):
+        torch.ops.kiln.per_token_group_fp8(out, row_major, x, group_size=96)
+    # The vLLM op infers the layout from the strides and refuses the unpadded column-major one.
+    with pytest.raises(kt.TensorCheckError, match="TMA-aligned"):
+        torch.ops.kiln_vllm.per_token_group_fp8_quant(x, out, plain_col, 128, 1e-10, -448.0, 448.0, False, True, False)
+
+
+@pytest.mark.parametrize("tokens", [4, 5, 77])
+def test_vllm_group_alias_column_major(tokens):
+    """per_token_group_fp8_quant with vLLM's TMA-aligned column-major scales and UE8M0."""
+    row = next(r for r in ALIASES if r.op == "per_token_group_fp8_quant")
+    k = KERNELS[row.kernel]
+    options = {"scale_layout": "col_major_tma", "ue8m0": True, "group_size": 128}
+    t = make_tensors(k, "bf16", 7168, tokens, seed=tokens, options=options)
+    before = {role: v.clone() for role, v in t.items()}
+    ref = reference(k, t, "single", False, options)
+    torch.ops.kiln_vllm.per_token_group_fp8_quant(t["input"], t["output"], t["scales"], 128, 1e-10, -448.0, 448.0,
+                                                  True, True, True)
+    torch.cuda.synchronize()
+    check_written(k, t, before, ref, "single", f"per_token_group_fp8_quant col-major T={tokens}")
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_group_layouts_compile(layout):
+    """The functional group kernels under torch.compile (fullgraph, dynamic shapes): the scales
+    are allocated by the Python rule while tracing, with the same strides and bytes as eager."""
+    def fn(x, w):
+        q, s = kt.rms_norm_group_fp8(x, w, EPS, scale_layout=layout)
+        q2, s2 = kt.per_token_group_fp8(x, scale_layout=layout, group_size=64)
+        return q, s, q2, s2
+
+    torch._dynamo.reset()
+    compiled = torch.compile(fn, fullgraph=True, dynamic=True)
+    for tokens in (3, 17, 130):
+        x = torch.randn(tokens, 2048, device="cuda", dtype=torch.bfloat16)
+        w = torch.rand(2048, device="cuda", dtype=torch.bfloat16) + 0.5
+        eager, got = fn(x, w), compiled(x, w)
+        for e, g in zip(eager, got):
+            assert tuple(e.shape) == tuple(g.shape) and tuple(e.stride()) == tuple(g.stride()), (layout, tokens)
+            assert torch.equal(e.contiguous().view(torch.uint8), g.contiguous().view(torch.uint8)), (layout, tokens)
+
+
+# ---- per_token_fp8's optional scale_ub (since 0.5) ----------------------------------------
+
+@pytest.mark.parametrize("dtype", sorted(DTYPES))
+@pytest.mark.parametrize("scale_ub", [None, 0.5, SCALE_UB, 100.0, float("nan")])
+def test_per_token_fp8_scale_ub(scale_ub, dtype):
+    """s = max(min(max|x|, ub) / 448, 1/(448*512)) per row, against the reference: left out
+    (None: NULL), a cap below every row's max, one between, one above all, and NaN (no cap)."""
+    k = KERNELS["per_token_fp8"]
+    for hidden, tokens in ((4096, 1), (4096, 200), (5000, 7)):
+        t = make_tensors(k, dtype, hidden, tokens, seed=hidden + tokens, scale_ub=scale_ub)
+        before = {role: v.clone() for role, v in t.items()}
+        ref = reference(k, t, "single", False)
+        torch.ops.kiln.per_token_fp8(t["output"], t["scales"], t["input"], t.get("scale_ub"))
+        torch.cuda.synchronize()
+        what = f"per_token_fp8 {dtype} scale_ub={scale_ub} h={hidden} T={tokens}"
+        check_written(k, t, before, ref, "single", what)
+        if scale_ub == 0.5:  # every row's max|x| is above the cap: one scale for all
+            assert torch.unique(t["scales"]).numel() == 1, what
+
+
+def test_scale_ub_none_is_no_cap():
+    """None (the op's default), an absent key in Plan.launch and a None value there all launch
+    without the cap; the functional and the vLLM alias pass scale_ub through."""
+    k = KERNELS["per_token_fp8"]
+    x = make_tensors(k, "bf16", 4096, 33, seed=4)["input"]
+    uncapped = kt.per_token_fp8(x)
+    assert_close(torch, uncapped[1], BASELINES["per_token_fp8"]({"input": x}, eps=EPS)["scales"], 16, "no cap", 1.0)
+    ub = torch.full((1,), 1.0, device="cuda")
+    capped = kt.per_token_fp8(x, ub)
+    assert torch.equal(capped[1], kt.per_token_fp8(x, scale_ub=ub)[1])
+    assert not torch.equal(capped[1], uncapped[1])
+    plan = kiln.plan("per_token_fp8", 4096, "bf16", torch.cuda.current_device())
+    stream = torch.cuda.current_stream().cuda_stream
+    for extra in ({}, {"scale_ub": None}):
+        out, scales = poison(torch.empty_like(uncapped[0])), poison(torch.empty_like(uncapped[1]))
+        plan.launch({"output": out.data_ptr(), "scales": scales.data_ptr(), "input": x.data_ptr(), **extra}, 33,
+                    stream=stream, dtype="bf16")
+        torch.cuda.synchronize()
+        assert torch.equal(scales, uncapped[1]) and torch.equal(out.view(torch.uint8), uncapped[0].view(torch.uint8))
+    for ub_arg, want in ((None, uncapped), (ub, capped)):
+        out, scales = poison(torch.empty_like(uncapped[0])), poison(torch.empty_like(uncapped[1]))
+        torch.ops.kiln_vllm.dynamic_per_token_scaled_fp8_quant(out, x, scales, ub_arg)
+        torch.cuda.synchronize()
+        assert torch.equal(scales, want[1]) and torch.equal(out.view(torch.uint8), want[0].view(torch.uint8))
+
+
+@pytest.mark.parametrize("bad,message", [
+    (lambda ub: ub.half(), "scale_ub is torch.float16: must be torch.float32"),
+    (lambda ub: ub.repeat(2), r"scale_ub has shape \(2,\) \(2 elements\)"),
+    (lambda ub: ub.cpu(), "scale_ub is on cpu: kiln runs on CUDA devices"),
+])
+def test_bad_scale_ub_refused(bad, message):
+    k = KERNELS["per_token_fp8"]
+    t = make_tensors(k, "bf16", 4096, 8, seed=2)
+    ub = bad(t["scale_ub"])
+    with pytest.raises(kt.TensorCheckError, match=message):
+        torch.ops.kiln.per_token_fp8(t["output"], t["scales"], t["input"], ub)
+    with pytest.raises(kt.TensorCheckError, match="kiln_vllm.dynamic_per_token_scaled_fp8_quant: " + message):
+        torch.ops.kiln_vllm.dynamic_per_token_scaled_fp8_quant(t["output"], t["input"], t["scales"], ub)
+    torch.cuda.synchronize()
+    assert (t["output"].view(torch.uint8) == 0x7F).all() and torch.isnan(t["scales"]).all(), "a refused call wrote"
+
+
+def test_scale_ub_compiles():
+    """per_token_fp8 with and without scale_ub under torch.compile (fullgraph, dynamic shapes)."""
+    def fn(x, ub):
+        q, s = kt.per_token_fp8(x, scale_ub=ub)
+        q2, s2 = kt.per_token_fp8(x)
+        return q, s, q2, s2
+
+    torch._dynamo.reset()
+    compiled = torch.compile(fn, fullgraph=True, dynamic=True)
+    ub = torch.full((1,), 1.5, device="cuda")
+    for tokens in (3, 17, 130):
+        x = torch.randn(tokens, 2048, device="cuda", dtype=torch.bfloat16)
+        for e, g in zip(fn(x, ub), compiled(x, ub)):
+            assert torch.equal(e.view(torch.uint8), g.view(torch.uint8)), tokens

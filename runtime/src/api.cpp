@@ -37,6 +37,9 @@ struct kiln_plan {
   std::string summary;
   int32_t ranks = 0;                // communicator kernels: the communicator's size
   int64_t max_tokens = 0;           // communicator kernels: the most tokens a launch may take
+  int32_t group_size = 0;           // group quantisers: 64 or 128 (0 for the others)
+  kiln_scale_layout scale_layout = KILN_SCALES_ROW_MAJOR;
+  bool ue8m0 = false;
   std::unique_ptr<kiln::runtime::Comm> comm;  // communicator kernels: the peers' workspace
 };
 
@@ -206,22 +209,58 @@ std::size_t elem_bytes(kiln_elem elem) {
   return 0;
 }
 
-int64_t extent(kiln_extent e, int64_t tokens, int64_t hidden) {
+constexpr int32_t kDefaultGroupSize = 128;
+
+int64_t extent(kiln_extent e, int64_t tokens, int64_t hidden, int32_t group_size = kDefaultGroupSize) {
   switch (e) {
     case KILN_EXTENT_ONE: return 1;
     case KILN_EXTENT_TOKENS: return tokens;
     case KILN_EXTENT_HIDDEN: return hidden;
     case KILN_EXTENT_2HIDDEN: return 2 * hidden;
+    case KILN_EXTENT_GROUPS: return (hidden + group_size - 1) / group_size;
   }
   return 0;
 }
 
-int64_t tensor_bytes(const kiln_tensor_desc& t, int64_t tokens, int64_t hidden) {
-  return extent(t.rows, tokens, hidden) * extent(t.cols, tokens, hidden) * static_cast<int64_t>(elem_bytes(t.elem));
+// A tensor's storage under the group options (docs/design.md, "Scale layouts"): only a
+// per-group scales tensor depends on them; every other tensor is row-major [rows, cols].
+kiln_tensor_layout layout_of(const kiln_tensor_desc& t, int64_t tokens, int64_t hidden, int32_t group_size,
+                             kiln_scale_layout scale_layout) {
+  kiln_tensor_layout l{};
+  l.struct_size = sizeof l;
+  l.rows = extent(t.rows, tokens, hidden, group_size);
+  l.cols = extent(t.cols, tokens, hidden, group_size);
+  l.elem_bytes = static_cast<int64_t>(elem_bytes(t.elem));
+  l.row_stride = l.cols;
+  l.col_stride = 1;
+  l.elements = l.rows * l.cols;
+  if (t.cols != KILN_EXTENT_GROUPS || scale_layout == KILN_SCALES_ROW_MAJOR) return l;
+  // Column-major with T padded to T4: column j at j * T4, the last column's pad rows not allocated.
+  const int64_t t4 = (l.rows + 3) / 4 * 4;
+  if (scale_layout == KILN_SCALES_PACKED_UE8M0) l.cols = (l.cols + 3) / 4;  // four exponent bytes per int32
+  l.row_stride = 1;
+  l.col_stride = t4;
+  l.elements = l.rows == 0 ? 0 : (l.cols - 1) * t4 + l.rows;
+  return l;
+}
+
+int64_t tensor_bytes(const kiln_tensor_desc& t, int64_t tokens, int64_t hidden, int32_t group_size = kDefaultGroupSize,
+                     kiln_scale_layout scale_layout = KILN_SCALES_ROW_MAJOR) {
+  const kiln_tensor_layout l = layout_of(t, tokens, hidden, group_size, scale_layout);
+  return l.elements * l.elem_bytes;
+}
+
+const char* layout_name(kiln_scale_layout l) {
+  switch (l) {
+    case KILN_SCALES_ROW_MAJOR: return "row_major";
+    case KILN_SCALES_COL_MAJOR_TMA: return "col_major_tma";
+    case KILN_SCALES_PACKED_UE8M0: return "packed_ue8m0";
+  }
+  return "?";
 }
 
 const char* role_name(int role) {
-  static const char* const names[] = {"input", "weight", "residual", "output", "scales", "scale"};
+  static const char* const names[] = {"input", "weight", "residual", "output", "scales", "scale", "scale_ub"};
   return role >= 0 && role < static_cast<int>(sizeof names / sizeof names[0]) ? names[role] : "reserved";
 }
 
@@ -233,7 +272,9 @@ uint32_t role_mask(const KernelInfo& kernel) {
 }
 
 // Null, alignment and aliasing, over the kernel's roles in one loop.
-kiln_status check_tensors(const KernelInfo& kernel, uint32_t roles, const kiln_args& args, const Variant* row) {
+kiln_status check_tensors(const kiln_plan& plan, const kiln_args& args, const Variant* row) {
+  const KernelInfo& kernel = *plan.kernel;
+  const uint32_t roles = plan.roles;
   const char* name = kernel.name;
   for (int role = 0; role < KILN_ROLE_SLOTS; ++role) {
     if (!(roles >> role & 1u) && args.tensors[role] != nullptr)
@@ -243,6 +284,7 @@ kiln_status check_tensors(const KernelInfo& kernel, uint32_t roles, const kiln_a
   for (int32_t i = 0; i < kernel.tensor_count; ++i) {
     const kiln_tensor_desc& t = kernel.tensors[i];
     const void* p = args.tensors[t.role];
+    if (p == nullptr && t.optional) continue;
     if (p == nullptr) return fail(KILN_ERROR_NULL_POINTER, "%s: %s (tensors[%d]) is NULL", name, t.name, t.role);
     // A specialised variant needs its declared alignment; the generic kernel, the element's.
     const std::size_t need = row ? static_cast<std::size_t>(t.alignment) : elem_bytes(t.elem);
@@ -254,9 +296,10 @@ kiln_status check_tensors(const KernelInfo& kernel, uint32_t roles, const kiln_a
     for (int32_t j = i + 1; j < kernel.tensor_count; ++j) {
       const kiln_tensor_desc &a = kernel.tensors[i], &b = kernel.tensors[j];
       if (a.direction == KILN_DIR_IN && b.direction == KILN_DIR_IN) continue;
+      if (args.tensors[a.role] == nullptr || args.tensors[b.role] == nullptr) continue;  // an optional tensor left out
       const auto pa = reinterpret_cast<uintptr_t>(args.tensors[a.role]), pb = reinterpret_cast<uintptr_t>(args.tensors[b.role]);
-      const auto na = static_cast<uintptr_t>(tensor_bytes(a, args.tokens, args.hidden));
-      const auto nb = static_cast<uintptr_t>(tensor_bytes(b, args.tokens, args.hidden));
+      const auto na = static_cast<uintptr_t>(tensor_bytes(a, args.tokens, args.hidden, plan.group_size, plan.scale_layout));
+      const auto nb = static_cast<uintptr_t>(tensor_bytes(b, args.tokens, args.hidden, plan.group_size, plan.scale_layout));
       if (pa < pb + nb && pb < pa + na)
         return fail(KILN_ERROR_ALIASING, "%s: %s [%p, +%zu bytes) overlaps %s [%p, +%zu bytes); a tensor the kernel writes "
                     "must not overlap another (in-place use goes through an in-out role)", name, a.name,
@@ -276,6 +319,27 @@ void fill_desc(const KernelInfo& k, kiln_kernel_desc* desc) {
   desc->scalars = k.scalars;
 }
 
+// The group options: in range, and 0 for a kernel without groups.
+kiln_status check_group_options(const KernelInfo& kernel, const kiln_plan_options& o) {
+  if (!(kernel.options & KILN_OPTION_GROUP)) {
+    if (o.group_size != 0 || o.scale_layout != KILN_SCALES_ROW_MAJOR || o.ue8m0 != 0)
+      return fail(KILN_ERROR_INVALID_ARGUMENT, "%s has no scale groups: group_size, scale_layout and ue8m0 must be 0 "
+                  "(got %d, %d, %d)", kernel.name, o.group_size, static_cast<int>(o.scale_layout), o.ue8m0);
+  } else {
+    if (o.group_size != 0 && o.group_size != 64 && o.group_size != 128)
+      return fail(KILN_ERROR_INVALID_ARGUMENT, "%s: group_size = %d: must be 128 or 64 (0 = 128)", kernel.name,
+                  o.group_size);
+    if (o.scale_layout != KILN_SCALES_ROW_MAJOR && o.scale_layout != KILN_SCALES_COL_MAJOR_TMA &&
+        o.scale_layout != KILN_SCALES_PACKED_UE8M0)
+      return fail(KILN_ERROR_INVALID_ARGUMENT, "%s: scale_layout = %d: must be KILN_SCALES_ROW_MAJOR (0), "
+                  "KILN_SCALES_COL_MAJOR_TMA (1) or KILN_SCALES_PACKED_UE8M0 (2)", kernel.name,
+                  static_cast<int>(o.scale_layout));
+    if (o.ue8m0 != 0 && o.ue8m0 != 1)
+      return fail(KILN_ERROR_INVALID_ARGUMENT, "%s: ue8m0 = %d: must be 0 or 1", kernel.name, o.ue8m0);
+  }
+  return KILN_SUCCESS;
+}
+
 // The semantic options: each in range, and only those the kernel accepts.
 kiln_status check_options(const KernelInfo& kernel, const kiln_plan_options& o) {
   if (o.rounding != KILN_ROUNDING_SINGLE && o.rounding != KILN_ROUNDING_VLLM)
@@ -291,6 +355,7 @@ kiln_status check_options(const KernelInfo& kernel, const kiln_plan_options& o) 
     return fail(KILN_ERROR_INVALID_ARGUMENT, "%s: static_weight = %d: must be 0 or 1", kernel.name, o.static_weight);
   if (o.static_weight && !(kernel.options & KILN_OPTION_STATIC_WEIGHT))
     return fail(KILN_ERROR_INVALID_ARGUMENT, "%s has no weight: static_weight must be 0", kernel.name);
+  if (kiln_status s = check_group_options(kernel, o); s != KILN_SUCCESS) return s;
   if (!(kernel.options & KILN_OPTION_COMM)) {
     if (o.comm != nullptr)
       return fail(KILN_ERROR_INVALID_ARGUMENT, "%s has no communicator: comm must be NULL", kernel.name);
@@ -341,6 +406,11 @@ kiln_status plan_for_arch(const kiln_plan_options* options, const char* arch_nam
   p->roles = role_mask(*kernel);
   p->ranks = ranks;
   p->max_tokens = options->max_tokens;
+  if (kernel->options & KILN_OPTION_GROUP) {
+    p->group_size = options->group_size == 0 ? kDefaultGroupSize : options->group_size;
+    p->scale_layout = options->scale_layout;
+    p->ue8m0 = options->ue8m0 != 0 || options->scale_layout == KILN_SCALES_PACKED_UE8M0;
+  }
   p->device = device;
   p->arch = arch;
   p->rows = choice.set.rows;
@@ -349,6 +419,9 @@ kiln_status plan_for_arch(const kiln_plan_options* options, const char* arch_nam
   if (options->rounding == KILN_ROUNDING_VLLM) opts += " rounding=vllm";
   if (options->gemma) opts += " gemma";
   if (options->static_weight) opts += " static_weight";
+  if (p->group_size > 0)
+    opts += " group_size=" + std::to_string(p->group_size) + " scales=" + layout_name(p->scale_layout) +
+            (p->ue8m0 ? " ue8m0" : "");
   if (ranks > 0) opts += " ranks=" + std::to_string(ranks) + " max_tokens=" + std::to_string(options->max_tokens);
   p->summary = std::string(kernel->name) + " hidden=" + std::to_string(options->hidden) + " " + dtype_name(options->dtype) +
                opts + " on device " + std::to_string(device) + " (" + arch + "): " + choice.why;
@@ -608,6 +681,30 @@ kiln_status kiln_tensor_shape(const kiln_tensor_desc* tensor, int64_t hidden, in
   return ok();
 }
 
+kiln_status kiln_tensor_layout_of(const kiln_tensor_desc* tensor, const kiln_plan_options* caller_options, int64_t tokens,
+                                  kiln_tensor_layout* layout) {
+  if (tensor == nullptr || caller_options == nullptr || layout == nullptr)
+    return fail(KILN_ERROR_INVALID_ARGUMENT, "kiln_tensor_layout_of: tensor, options or layout is NULL");
+  if (layout->struct_size != sizeof(kiln_tensor_layout))
+    return fail(KILN_ERROR_INVALID_ARGUMENT, "kiln_tensor_layout_of: layout.struct_size = %u: must be %zu",
+                layout->struct_size, sizeof(kiln_tensor_layout));
+  kiln_plan_options o;
+  kiln_plan_options_init(&o);
+  if (kiln_status s = read_sized(caller_options, kPlanOptionsV1, &o, "kiln_tensor_layout_of: options"); s != KILN_SUCCESS)
+    return s;
+  const KernelInfo* kernel = nullptr;
+  if (kiln_status s = check_kernel_and_hidden(o.kernel, o.hidden, &kernel); s != KILN_SUCCESS) return s;
+  if (kiln_status s = check_group_options(*kernel, o); s != KILN_SUCCESS) return s;
+  if (tokens < 0 || tokens > kMaxTokens)
+    return fail(KILN_ERROR_INVALID_TOKENS, "kiln_tensor_layout_of: tokens = %lld: must be in 0..%lld",
+                static_cast<long long>(tokens), static_cast<long long>(kMaxTokens));
+  int64_t rows = 0, cols = 0, elem = 0;
+  if (kiln_status s = kiln_tensor_shape(tensor, o.hidden, tokens, &rows, &cols, &elem); s != KILN_SUCCESS) return s;
+  const int32_t group_size = o.group_size == 0 ? kDefaultGroupSize : o.group_size;
+  *layout = layout_of(*tensor, tokens, o.hidden, group_size, o.scale_layout);
+  return ok();
+}
+
 int32_t kiln_kernel_count(void) { return static_cast<int32_t>(kiln::runtime::kernels().size()); }
 
 kiln_status kiln_kernel_at(int32_t index, kiln_kernel_desc* desc) {
@@ -678,7 +775,7 @@ kiln_status kiln_launch(const kiln_plan* plan, const kiln_args* caller_args, voi
   if (row != nullptr && args.tokens > row->max_tokens)
     return fail(KILN_ERROR_INVALID_TOKENS, "%s: tokens = %lld: %s takes at most %lld (its grid would exceed 2^31 - 1 blocks)",
                 name, static_cast<long long>(args.tokens), row->name, static_cast<long long>(row->max_tokens));
-  if (kiln_status s = check_tensors(*plan->kernel, plan->roles, args, row); s != KILN_SUCCESS) return s;
+  if (kiln_status s = check_tensors(*plan, args, row); s != KILN_SUCCESS) return s;
   int current = -1;
   if (cudaGetDevice(&current) != cudaSuccess) return cuda_failure(cudaGetLastError(), "cudaGetDevice");
   if (current != plan->device)
@@ -694,13 +791,17 @@ kiln_status kiln_launch(const kiln_plan* plan, const kiln_args* caller_args, voi
       args.tensors[KILN_ROLE_OUTPUT],
       args.tensors[KILN_ROLE_SCALES],
       static_cast<const float*>(args.tensors[KILN_ROLE_SCALE]),
+      static_cast<const float*>(args.tensors[KILN_ROLE_SCALE_UB]),
       args.tokens,
       args.hidden,
       args.eps,
       plan->rounding == KILN_ROUNDING_VLLM ? kiln::detail::Rounding::vllm : kiln::detail::Rounding::single,
       plan->gemma,
       plan->static_weight,
-      plan->comm ? &plan->comm->state() : nullptr};
+      plan->comm ? &plan->comm->state() : nullptr,
+      plan->group_size,
+      static_cast<kiln::detail::ScaleLayout>(plan->scale_layout),
+      plan->ue8m0};
   const cudaError_t err = (row ? row->launch : plan->kernel->generic)(params, static_cast<cudaStream_t>(stream));
   if (err != cudaSuccess) return cuda_failure(err, row ? row->name : plan->kernel->generic_name);
   return KILN_SUCCESS;

@@ -205,7 +205,7 @@ TEST(EmitDispatch, OneSortedRowPerConfigWithSharingComment) {
 // Do not edit: change the configs and regenerate (README.md, "Retuning and regenerating").
 #include "kiln/detail/table.h"
 
-static_assert(KILN_TABLE_FORMAT == 4, "generated/ was written by another kiln-gen: regenerate");
+static_assert(KILN_TABLE_FORMAT == 5, "generated/ was written by another kiln-gen: regenerate");
 
 namespace kiln::generated {
 
@@ -352,7 +352,7 @@ TEST(EmitRegistry, OneRowPerKernelWithTensorsByRole) {
   EXPECT_NE(text.find("#include \"rms_norm.cuh\"\n#include \"silu_mul_fp8.cuh\"\n"), std::string::npos) << text;
   EXPECT_NE(text.find("constexpr kiln_tensor_desc kFusedAddRmsNormTensors[] = {\n"
                       "    {\"input\", KILN_ROLE_INPUT, KILN_DIR_INOUT, KILN_ELEM_ACTIVATION, KILN_EXTENT_TOKENS, "
-                      "KILN_EXTENT_HIDDEN, 16},\n"
+                      "KILN_EXTENT_HIDDEN, 16, 0},\n"
                       "    {\"residual\", KILN_ROLE_RESIDUAL, KILN_DIR_INOUT,"),
             std::string::npos)
       << text;
@@ -360,6 +360,35 @@ TEST(EmitRegistry, OneRowPerKernelWithTensorsByRole) {
     EXPECT_NE(text.find("&kiln::" + std::string(k.name) + "::launch_generic<>"), std::string::npos) << k.name;
   EXPECT_NE(text.find("KILN_OPTION_ROUNDING | KILN_OPTION_GEMMA | KILN_OPTION_STATIC_WEIGHT, KILN_SCALAR_EPS, \"rms_norm_generic\""),
             std::string::npos);
+}
+
+// A tensor row's last field says whether the caller may pass NULL: per_token_fp8's
+// scale_ub (vLLM's optional cap) is the one optional tensor; every other row says 0.
+TEST(EmitRegistry, PerTokenFp8MarksScaleUbOptional) {
+  const std::string text = emit_registry(kernel_descriptors());
+  EXPECT_NE(text.find("constexpr kiln_tensor_desc kPerTokenFp8Tensors[] = {\n"
+                      "    {\"out\", KILN_ROLE_OUTPUT, KILN_DIR_OUT, KILN_ELEM_FP8_E4M3, KILN_EXTENT_TOKENS, "
+                      "KILN_EXTENT_HIDDEN, 16, 0},\n"
+                      "    {\"scales\", KILN_ROLE_SCALES, KILN_DIR_OUT, KILN_ELEM_F32, KILN_EXTENT_TOKENS, "
+                      "KILN_EXTENT_ONE, 4, 0},\n"
+                      "    {\"input\", KILN_ROLE_INPUT, KILN_DIR_IN, KILN_ELEM_ACTIVATION, KILN_EXTENT_TOKENS, "
+                      "KILN_EXTENT_HIDDEN, 16, 0},\n"
+                      "    {\"scale_ub\", KILN_ROLE_SCALE_UB, KILN_DIR_IN, KILN_ELEM_F32, KILN_EXTENT_ONE, "
+                      "KILN_EXTENT_ONE, 4, 1},\n"
+                      "};\n"),
+            std::string::npos)
+      << text;
+  // Every tensor row of every kernel ends in its optional flag: 0, but for that one 1.
+  std::size_t rows = 0, optional = 0, tensors = 0;
+  for (const std::string& line : lines_of(text)) {
+    if (!line.starts_with("    {\"") || line.find("KILN_ROLE_") == std::string::npos) continue;
+    ++rows;
+    if (line.ends_with(", 1},")) ++optional;
+    else EXPECT_TRUE(line.ends_with(", 0},")) << line;
+  }
+  for (const KernelDescriptor& k : kernel_descriptors()) tensors += k.tensors.size();
+  EXPECT_EQ(rows, tensors);
+  EXPECT_EQ(optional, 1u);
 }
 
 // A communicator kernel's row names its template's workspace hooks (KernelEntry's last two

@@ -87,7 +87,7 @@ TEST(Explain, ArchWithoutSetsSaysHaveNone) {
 TEST(Explain, UnknownKernelExitsTwoListingKnownKernels) {
   const RunResult r = explain_run("gelu_fp8", "sm90", 4096, 1);
   EXPECT_EQ(r.code, kExitBadInput);
-  EXPECT_EQ(r.err, "kiln-gen: --explain: unknown kernel 'gelu_fp8'; known: allreduce_add_rms_norm, allreduce_add_rms_norm_fp8, fused_add_rms_norm, fused_add_rms_norm_fp8, fused_add_rms_norm_per_token_fp8, per_token_fp8, rms_norm, rms_norm_fp8, rms_norm_per_token_fp8, silu_mul_fp8\n");
+  EXPECT_EQ(r.err, "kiln-gen: --explain: unknown kernel 'gelu_fp8'; known: allreduce_add_rms_norm, allreduce_add_rms_norm_fp8, fused_add_rms_norm, fused_add_rms_norm_fp8, fused_add_rms_norm_group_fp8, fused_add_rms_norm_per_token_fp8, per_token_fp8, per_token_group_fp8, rms_norm, rms_norm_fp8, rms_norm_group_fp8, rms_norm_per_token_fp8, silu_mul_fp8, silu_mul_group_fp8\n");
   EXPECT_EQ(r.out, "");
 }
 

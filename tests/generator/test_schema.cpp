@@ -57,7 +57,7 @@ std::vector<std::string> param_names(const KernelDescriptor& k) {
 }
 
 TEST(Registry, ListsKernelsSortedByName) {
-  EXPECT_EQ(kernel_list(), "allreduce_add_rms_norm, allreduce_add_rms_norm_fp8, fused_add_rms_norm, fused_add_rms_norm_fp8, fused_add_rms_norm_per_token_fp8, per_token_fp8, rms_norm, rms_norm_fp8, rms_norm_per_token_fp8, silu_mul_fp8");
+  EXPECT_EQ(kernel_list(), "allreduce_add_rms_norm, allreduce_add_rms_norm_fp8, fused_add_rms_norm, fused_add_rms_norm_fp8, fused_add_rms_norm_group_fp8, fused_add_rms_norm_per_token_fp8, per_token_fp8, per_token_group_fp8, rms_norm, rms_norm_fp8, rms_norm_group_fp8, rms_norm_per_token_fp8, silu_mul_fp8, silu_mul_group_fp8");
   EXPECT_EQ(find_kernel("gelu_fp8"), nullptr);
 }
 
@@ -99,7 +99,8 @@ TEST(Registry, EveryDescriptorIsWellFormed) {
       EXPECT_TRUE(names.insert(t.name).second) << "tensor name " << t.name << " twice";
       EXPECT_TRUE(t.alignment > 0 && (t.alignment & (t.alignment - 1)) == 0) << t.name << ": alignment " << t.alignment;
       writes |= t.direction != Direction::in;
-      if (t.role == Role::scale) {
+      if (t.role == Role::scale || t.role == Role::scale_ub) {
+        // The typed entry points pass both as const float*.
         EXPECT_TRUE(t.elem == Elem::f32 && t.direction == Direction::in) << t.name;
       }
     }
@@ -248,9 +249,10 @@ TEST(CheckSchedule, EveryAllowedSetRejectsAValueInRangeButNotListed) {
           ++sets;
           break;
         }
-  // vec and cluster of the four RMSNorm kernels, vec of the three per-token ones, silu vec,
-  // vec of the two all-reduce kernels
-  EXPECT_EQ(sets, 14);
+  // vec and cluster of the four RMSNorm kernels; vec of the six other kernels on the RMSNorm
+  // template, three per-token and three per-group (their cluster is fixed at 1: no value to
+  // try); vec of silu_mul_fp8 and silu_mul_group_fp8; vec of the two all-reduce kernels
+  EXPECT_EQ(sets, 18);
 }
 
 TEST(CheckSchedule, EveryMultipleOfRuleRejectsANonMultiple) {
@@ -264,7 +266,8 @@ TEST(CheckSchedule, EveryMultipleOfRuleRejectsANonMultiple) {
                       std::to_string(p.multiple_of));
         ++rules;
       }
-  EXPECT_EQ(rules, 10);  // threads of every kernel
+  // threads of every kernel, and no other stepped parameter
+  EXPECT_EQ(rules, static_cast<int>(kernel_descriptors().size()));
 }
 
 // --- the same rules with the values written out -----------------------------------
@@ -378,6 +381,32 @@ TEST(CrossCheck, AllreduceRowSliceMustDivideHiddenAndFitInRegisters) {
   EXPECT_TRUE(check_schedule(allreduce(), small, 8192).schedule.has_value());  // 32 per thread: the limit
   EXPECT_EQ(only_issue(allreduce(), small, 16384),
             "schedule.hidden/(threads*vec) = 64: must be at most 32 (the row slice per thread lives in registers)");
+}
+
+// The group quantisers (KILN_OPTION_GROUP) reduce a group of 64 or 128 columns within one
+// warp, which takes vec >= 4; every other kernel still takes vec 1 and 2.
+TEST(CrossCheck, GroupKernelsTakeVecAtLeast4) {
+  const std::string rule = "must be at least 4 (a group of 64 or 128 columns must lie within one warp: vec >= 4)";
+  std::vector<std::string> groups;
+  for (const KernelDescriptor& k : kernel_descriptors()) {
+    SCOPED_TRACE(std::string(k.name));
+    if (k.group_option) groups.emplace_back(k.name);
+    for (int64_t vec : {1, 2}) {
+      const json s = with(good_for(k), "vec", vec);  // every other rule holds at 4096
+      if (k.group_option) {
+        EXPECT_EQ(only_issue(k, s), "schedule.vec = " + std::to_string(vec) + ": " + rule);
+      } else {
+        const ScheduleCheck r = check_schedule(k, s, 4096);
+        EXPECT_TRUE(r.schedule.has_value()) << ::testing::PrintToString(issue_lines(r));
+      }
+    }
+    for (int64_t vec : {4, 8}) {
+      const ScheduleCheck r = check_schedule(k, with(good_for(k), "vec", vec), 4096);
+      EXPECT_TRUE(r.schedule.has_value()) << vec << ": " << ::testing::PrintToString(issue_lines(r));
+    }
+  }
+  EXPECT_EQ(groups, (std::vector<std::string>{"fused_add_rms_norm_group_fp8", "per_token_group_fp8",
+                                              "rms_norm_group_fp8", "silu_mul_group_fp8"}));
 }
 
 TEST(CrossCheck, SkippedWhileAParamIsInvalid) {

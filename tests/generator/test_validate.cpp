@@ -121,11 +121,33 @@ TEST(ValidateTree, ARejectedFolderHidesWhatIsInsideIt) {
   EXPECT_EQ(error_lines(tmp.path()),
             (std::vector<std::string>{
                 "configs/layer_norm: kernel = layer_norm: unknown kernel; known: allreduce_add_rms_norm, "
-                "allreduce_add_rms_norm_fp8, fused_add_rms_norm, "
-                "fused_add_rms_norm_fp8, fused_add_rms_norm_per_token_fp8, per_token_fp8, rms_norm, rms_norm_fp8, "
-                "rms_norm_per_token_fp8, silu_mul_fp8",
+                "allreduce_add_rms_norm_fp8, fused_add_rms_norm, fused_add_rms_norm_fp8, "
+                "fused_add_rms_norm_group_fp8, fused_add_rms_norm_per_token_fp8, per_token_fp8, "
+                "per_token_group_fp8, rms_norm, rms_norm_fp8, rms_norm_group_fp8, rms_norm_per_token_fp8, "
+                "silu_mul_fp8, silu_mul_group_fp8",
                 "configs/rms_norm_fp8/sm91: arch = sm91: unknown arch; known: sm80, sm86, sm89, sm90, sm100, sm103, "
                 "sm120",
+            }));
+}
+
+// A group quantiser's schedule with vec = 2 passes every parameter's own rule but not the
+// group kernels' cross-check: one line naming the file, the key, the value and the rule.
+TEST(ValidateTree, GroupKernelWithVec2IsRejectedWithTheWarpRule) {
+  TempDir tmp;
+  nlohmann::json rms = kRms;
+  rms["vec"] = 2;  // 512 * 2 = 1024 divides 4096, 4 per thread: only the group rule breaks
+  const nlohmann::json silu = {{"threads", 128}, {"vec", 2}, {"col_iters", 1}, {"rows_per_cta", 1}};
+  write_file(tmp / "rms_norm_group_fp8/sm90/4096/bs1.json", config_text(rms));
+  write_file(tmp / "silu_mul_group_fp8/sm100/4096/bs8.json", config_text(silu));
+  // The same schedules pass for the per-tensor kernels beside them.
+  write_file(tmp / "rms_norm_fp8/sm90/4096/bs1.json", config_text(rms));
+  write_file(tmp / "silu_mul_fp8/sm100/4096/bs8.json", config_text(silu));
+  EXPECT_EQ(error_lines(tmp.path()),
+            (std::vector<std::string>{
+                "configs/rms_norm_group_fp8/sm90/4096/bs1.json: schedule.vec = 2: must be at least 4 (a group of 64 "
+                "or 128 columns must lie within one warp: vec >= 4)",
+                "configs/silu_mul_group_fp8/sm100/4096/bs8.json: schedule.vec = 2: must be at least 4 (a group of 64 "
+                "or 128 columns must lie within one warp: vec >= 4)",
             }));
 }
 

@@ -10,6 +10,7 @@
 #include <cuda_runtime_api.h>
 
 #include <algorithm>
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <limits>
@@ -445,6 +446,18 @@ TEST(Introspection, TensorsAndOptionsOfEachKernel) {
        {{KILN_ROLE_OUTPUT, KILN_DIR_OUT}, {KILN_ROLE_INPUT, KILN_DIR_IN}, {KILN_ROLE_WEIGHT, KILN_DIR_IN}, {KILN_ROLE_SCALE, KILN_DIR_IN}},
        norm_options},
       {"silu_mul_fp8", {{KILN_ROLE_OUTPUT, KILN_DIR_OUT}, {KILN_ROLE_INPUT, KILN_DIR_IN}, {KILN_ROLE_SCALE, KILN_DIR_IN}}, 0},
+      {"per_token_group_fp8", {{KILN_ROLE_OUTPUT, KILN_DIR_OUT}, {KILN_ROLE_SCALES, KILN_DIR_OUT}, {KILN_ROLE_INPUT, KILN_DIR_IN}},
+       KILN_OPTION_GROUP},
+      {"rms_norm_group_fp8",
+       {{KILN_ROLE_OUTPUT, KILN_DIR_OUT}, {KILN_ROLE_SCALES, KILN_DIR_OUT}, {KILN_ROLE_INPUT, KILN_DIR_IN},
+        {KILN_ROLE_WEIGHT, KILN_DIR_IN}},
+       norm_options | KILN_OPTION_GROUP},
+      {"fused_add_rms_norm_group_fp8",
+       {{KILN_ROLE_OUTPUT, KILN_DIR_OUT}, {KILN_ROLE_SCALES, KILN_DIR_OUT}, {KILN_ROLE_INPUT, KILN_DIR_IN},
+        {KILN_ROLE_RESIDUAL, KILN_DIR_INOUT}, {KILN_ROLE_WEIGHT, KILN_DIR_IN}},
+       norm_options | KILN_OPTION_GROUP},
+      {"silu_mul_group_fp8", {{KILN_ROLE_OUTPUT, KILN_DIR_OUT}, {KILN_ROLE_SCALES, KILN_DIR_OUT}, {KILN_ROLE_INPUT, KILN_DIR_IN}},
+       KILN_OPTION_GROUP},
       {"allreduce_add_rms_norm",
        {{KILN_ROLE_OUTPUT, KILN_DIR_OUT}, {KILN_ROLE_INPUT, KILN_DIR_IN}, {KILN_ROLE_RESIDUAL, KILN_DIR_INOUT},
         {KILN_ROLE_WEIGHT, KILN_DIR_IN}},
@@ -507,6 +520,7 @@ const char* extent_c_name(kiln_extent e) {
     case KILN_EXTENT_TOKENS: return "KILN_EXTENT_TOKENS";
     case KILN_EXTENT_HIDDEN: return "KILN_EXTENT_HIDDEN";
     case KILN_EXTENT_2HIDDEN: return "KILN_EXTENT_2HIDDEN";
+    case KILN_EXTENT_GROUPS: return "KILN_EXTENT_GROUPS";
   }
   return "?";
 }
@@ -550,6 +564,7 @@ TEST(Introspection, KernelsJsonAndTheRegistryListTheSameKernels) {
       EXPECT_EQ(j.at("rows").get<std::string>(), extent_c_name(td.rows)) << where;
       EXPECT_EQ(j.at("cols").get<std::string>(), extent_c_name(td.cols)) << where;
       EXPECT_EQ(j.at("alignment").get<int>(), td.alignment) << where;
+      EXPECT_EQ(j.at("optional").get<bool>(), td.optional != 0) << where;
     }
     uint32_t options = 0, scalars = 0;
     for (const auto& o : k.at("options")) {
@@ -558,6 +573,7 @@ TEST(Introspection, KernelsJsonAndTheRegistryListTheSameKernels) {
       else if (s == "gemma") options |= KILN_OPTION_GEMMA;
       else if (s == "static_weight") options |= KILN_OPTION_STATIC_WEIGHT;
       else if (s == "comm") options |= KILN_OPTION_COMM;
+      else if (s == "group") options |= KILN_OPTION_GROUP;
       else ADD_FAILURE() << name << ": unknown option " << s << " in " << path;
     }
     for (const auto& o : k.at("scalars")) {
@@ -657,6 +673,127 @@ TEST(TensorShape, EveryTensorAgreesWithTheReference) {
   kiln_tensor_desc bogus = d.tensors[0];
   bogus.cols = static_cast<kiln_extent>(99);
   EXPECT_EQ(kiln_tensor_shape(&bogus, 1, 1, &rows, &cols, &elem), KILN_ERROR_INVALID_ARGUMENT);
+}
+
+// ---- group quantisers' scale layouts (kiln_tensor_layout_of) ----------------------------------
+
+kiln_tensor_desc scales_of(const char* kernel) {
+  kiln_kernel_desc d{};
+  d.struct_size = sizeof d;
+  EXPECT_EQ(kiln_kernel_find(kernel, &d), KILN_SUCCESS) << kiln_last_error();
+  for (int32_t t = 0; t < d.tensor_count; ++t)
+    if (d.tensors[t].role == KILN_ROLE_SCALES) return d.tensors[t];
+  ADD_FAILURE() << kernel << " has no scales tensor";
+  return {};
+}
+
+kiln_plan_options group_options(const char* kernel, int64_t hidden, int32_t group_size, kiln_scale_layout layout) {
+  kiln_plan_options o;
+  kiln_plan_options_init(&o);
+  o.kernel = kernel;
+  o.hidden = hidden;
+  o.group_size = group_size;
+  o.scale_layout = layout;
+  return o;
+}
+
+kiln_tensor_layout layout_for(const kiln_tensor_desc& t, const kiln_plan_options& o, int64_t tokens,
+                              kiln_status* status = nullptr) {
+  kiln_tensor_layout l{};
+  l.struct_size = sizeof l;
+  const kiln_status s = kiln_tensor_layout_of(&t, &o, tokens, &l);
+  if (status) *status = s;
+  else EXPECT_EQ(s, KILN_SUCCESS) << kiln_last_error();
+  return l;
+}
+
+// The three layouts, as vLLM allocates them: H = 1000 with g = 128 is G = 8 groups (the last
+// partial); T = 5 pads to T4 = 8.
+TEST(TensorLayout, GroupScalesFollowTheLayoutAsVllmAllocatesIt) {
+  for (const char* kernel : {"per_token_group_fp8", "rms_norm_group_fp8", "fused_add_rms_norm_group_fp8",
+                             "silu_mul_group_fp8"}) {
+    const kiln_tensor_desc t = scales_of(kernel);
+    EXPECT_EQ(t.cols, KILN_EXTENT_GROUPS) << kernel;
+    kiln_tensor_layout l = layout_for(t, group_options(kernel, 1000, 0, KILN_SCALES_ROW_MAJOR), 5);
+    EXPECT_EQ((std::array<int64_t, 6>{l.rows, l.cols, l.row_stride, l.col_stride, l.elements, l.elem_bytes}),
+              (std::array<int64_t, 6>{5, 8, 8, 1, 40, 4})) << kernel << " row-major, group 128 by default";
+    l = layout_for(t, group_options(kernel, 1000, 64, KILN_SCALES_ROW_MAJOR), 5);
+    EXPECT_EQ((std::array<int64_t, 6>{l.rows, l.cols, l.row_stride, l.col_stride, l.elements, l.elem_bytes}),
+              (std::array<int64_t, 6>{5, 16, 16, 1, 80, 4})) << kernel << " row-major, group 64";
+    l = layout_for(t, group_options(kernel, 1000, 128, KILN_SCALES_COL_MAJOR_TMA), 5);
+    EXPECT_EQ((std::array<int64_t, 6>{l.rows, l.cols, l.row_stride, l.col_stride, l.elements, l.elem_bytes}),
+              (std::array<int64_t, 6>{5, 8, 1, 8, 7 * 8 + 5, 4})) << kernel << " TMA-aligned: (G-1)*T4 + T";
+    l = layout_for(t, group_options(kernel, 1000, 128, KILN_SCALES_PACKED_UE8M0), 5);
+    EXPECT_EQ((std::array<int64_t, 6>{l.rows, l.cols, l.row_stride, l.col_stride, l.elements, l.elem_bytes}),
+              (std::array<int64_t, 6>{5, 2, 1, 8, 1 * 8 + 5, 4})) << kernel << " packed: ceil(G/4) int32 columns";
+    l = layout_for(t, group_options(kernel, 4096, 128, KILN_SCALES_PACKED_UE8M0), 8);
+    EXPECT_EQ((std::array<int64_t, 3>{l.cols, l.col_stride, l.elements}), (std::array<int64_t, 3>{8, 8, 64})) << kernel;
+    l = layout_for(t, group_options(kernel, 4096, 128, KILN_SCALES_COL_MAJOR_TMA), 0);
+    EXPECT_EQ(l.elements, 0) << kernel << ": no tokens, nothing to allocate";
+  }
+  // Tensors other than group scales are row-major, as kiln_tensor_shape gives them.
+  kiln_kernel_desc d{};
+  d.struct_size = sizeof d;
+  ASSERT_EQ(kiln_kernel_find("silu_mul_group_fp8", &d), KILN_SUCCESS);
+  for (int32_t i = 0; i < d.tensor_count; ++i) {
+    if (d.tensors[i].role == KILN_ROLE_SCALES) continue;
+    const kiln_tensor_layout l = layout_for(d.tensors[i], group_options(d.name, 4096, 64, KILN_SCALES_COL_MAJOR_TMA), 3);
+    int64_t rows, cols, elem;
+    ASSERT_EQ(kiln_tensor_shape(&d.tensors[i], 4096, 3, &rows, &cols, &elem), KILN_SUCCESS);
+    EXPECT_EQ((std::array<int64_t, 6>{l.rows, l.cols, l.row_stride, l.col_stride, l.elements, l.elem_bytes}),
+              (std::array<int64_t, 6>{rows, cols, cols, 1, rows * cols, elem})) << d.tensors[i].name;
+  }
+}
+
+TEST(TensorLayout, BadGroupOptionsGetNamedStatuses) {
+  const kiln_tensor_desc t = scales_of("per_token_group_fp8");
+  kiln_status s;
+  for (int32_t g : {32, 96, 256, -1}) {
+    layout_for(t, group_options("per_token_group_fp8", 4096, g, KILN_SCALES_ROW_MAJOR), 1, &s);
+    EXPECT_EQ(s, KILN_ERROR_INVALID_ARGUMENT) << "group_size " << g;
+    EXPECT_NE(std::string(kiln_last_error()).find("group_size"), std::string::npos) << kiln_last_error();
+  }
+  layout_for(t, group_options("per_token_group_fp8", 4096, 128, static_cast<kiln_scale_layout>(3)), 1, &s);
+  EXPECT_EQ(s, KILN_ERROR_INVALID_ARGUMENT);
+  EXPECT_NE(std::string(kiln_last_error()).find("scale_layout = 3"), std::string::npos) << kiln_last_error();
+  kiln_plan_options o = group_options("per_token_group_fp8", 4096, 128, KILN_SCALES_ROW_MAJOR);
+  o.ue8m0 = 2;
+  layout_for(t, o, 1, &s);
+  EXPECT_EQ(s, KILN_ERROR_INVALID_ARGUMENT);
+  // A kernel without groups refuses every group option.
+  const kiln_tensor_desc per_token = scales_of("per_token_fp8");
+  layout_for(per_token, group_options("per_token_fp8", 4096, 128, KILN_SCALES_ROW_MAJOR), 1, &s);
+  EXPECT_EQ(s, KILN_ERROR_INVALID_ARGUMENT);
+  EXPECT_NE(std::string(kiln_last_error()).find("no scale groups"), std::string::npos) << kiln_last_error();
+  o = group_options("per_token_fp8", 4096, 0, KILN_SCALES_ROW_MAJOR);
+  o.ue8m0 = 1;
+  layout_for(per_token, o, 1, &s);
+  EXPECT_EQ(s, KILN_ERROR_INVALID_ARGUMENT);
+  // Unknown kernel, bad hidden, bad tokens, NULLs, a wrong struct_size.
+  layout_for(t, group_options("no_such_kernel", 4096, 0, KILN_SCALES_ROW_MAJOR), 1, &s);
+  EXPECT_EQ(s, KILN_ERROR_UNKNOWN_KERNEL);
+  layout_for(t, group_options("per_token_group_fp8", 0, 0, KILN_SCALES_ROW_MAJOR), 1, &s);
+  EXPECT_EQ(s, KILN_ERROR_INVALID_HIDDEN);
+  layout_for(t, group_options("per_token_group_fp8", 4096, 0, KILN_SCALES_ROW_MAJOR), -1, &s);
+  EXPECT_EQ(s, KILN_ERROR_INVALID_TOKENS);
+  o = group_options("per_token_group_fp8", 4096, 0, KILN_SCALES_ROW_MAJOR);
+  kiln_tensor_layout l{};
+  l.struct_size = sizeof l;
+  EXPECT_EQ(kiln_tensor_layout_of(nullptr, &o, 1, &l), KILN_ERROR_INVALID_ARGUMENT);
+  EXPECT_EQ(kiln_tensor_layout_of(&t, nullptr, 1, &l), KILN_ERROR_INVALID_ARGUMENT);
+  EXPECT_EQ(kiln_tensor_layout_of(&t, &o, 1, nullptr), KILN_ERROR_INVALID_ARGUMENT);
+  l.struct_size = 8;
+  EXPECT_EQ(kiln_tensor_layout_of(&t, &o, 1, &l), KILN_ERROR_INVALID_ARGUMENT);
+}
+
+// A kiln 0.4 caller's options end at max_tokens: it gets group_size 0 (128), row-major, no UE8M0.
+TEST(TensorLayout, AKiln04OptionsStructGetsTheGroupDefaults) {
+  constexpr std::size_t kV4 = offsetof(kiln_plan_options, group_size);
+  static_assert(kV4 >= offsetof(kiln_plan_options, max_tokens) + sizeof(int64_t));
+  kiln_plan_options o = group_options("per_token_group_fp8", 1000, 64, KILN_SCALES_COL_MAJOR_TMA);
+  o.struct_size = kV4;  // the group fields past it are not read
+  const kiln_tensor_layout l = layout_for(scales_of("per_token_group_fp8"), o, 5);
+  EXPECT_EQ((std::array<int64_t, 3>{l.cols, l.row_stride, l.elements}), (std::array<int64_t, 3>{8, 8, 40}));
 }
 
 TEST(MinBytes, BadInputsGetNamedStatuses) {
@@ -804,6 +941,70 @@ TEST(Plan, LogEnvironmentVariablePrintsTheChoice) {
 
 // ---- plan options: rounding and gemma, where the kernel has them ------------------
 
+PlanPtr group_plan(const char* kernel, int32_t group_size, kiln_scale_layout layout, int32_t ue8m0, kiln_status* status,
+                   int64_t hidden = 4096) {
+  kiln_plan_options o;
+  kiln_plan_options_init(&o);
+  o.kernel = kernel;
+  o.hidden = hidden;
+  o.group_size = group_size;
+  o.scale_layout = layout;
+  o.ue8m0 = ue8m0;
+  kiln_plan* p = nullptr;
+  *status = kiln::runtime::plan_for_arch(&o, first_table().arch, 0, &p, 0);
+  return PlanPtr(p);
+}
+
+// group_size, scale_layout and ue8m0: resolved and reported by a group quantiser's plan
+// (0 = 128; the packed layout implies ue8m0), refused by every other kernel and out of range.
+TEST(PlanOptions, GroupOptionsOnlyOnGroupQuantisers) {
+  int group_kernels = 0;
+  for (const kiln::runtime::KernelInfo& k : kiln::runtime::kernels()) {
+    if (k.options & KILN_OPTION_COMM) continue;  // their plans need a communicator (below)
+    kiln_status s;
+    if (!(k.options & KILN_OPTION_GROUP)) {
+      group_plan(k.name, 128, KILN_SCALES_ROW_MAJOR, 0, &s);
+      EXPECT_EQ(s, KILN_ERROR_INVALID_ARGUMENT) << k.name;
+      EXPECT_NE(std::string(kiln_last_error()).find("no scale groups"), std::string::npos) << kiln_last_error();
+      group_plan(k.name, 0, KILN_SCALES_COL_MAJOR_TMA, 0, &s);
+      EXPECT_EQ(s, KILN_ERROR_INVALID_ARGUMENT) << k.name;
+      group_plan(k.name, 0, KILN_SCALES_ROW_MAJOR, 1, &s);
+      EXPECT_EQ(s, KILN_ERROR_INVALID_ARGUMENT) << k.name;
+      continue;
+    }
+    ++group_kernels;
+    struct Want {
+      int32_t group_size;
+      kiln_scale_layout layout;
+      int32_t ue8m0;
+      const char* summary;
+    };
+    for (const Want& w : {Want{0, KILN_SCALES_ROW_MAJOR, 0, " group_size=128 scales=row_major on"},
+                          Want{64, KILN_SCALES_COL_MAJOR_TMA, 0, " group_size=64 scales=col_major_tma on"},
+                          Want{128, KILN_SCALES_COL_MAJOR_TMA, 1, " group_size=128 scales=col_major_tma ue8m0 on"},
+                          Want{128, KILN_SCALES_PACKED_UE8M0, 0, " group_size=128 scales=packed_ue8m0 ue8m0 on"},
+                          Want{64, KILN_SCALES_PACKED_UE8M0, 1, " group_size=64 scales=packed_ue8m0 ue8m0 on"}}) {
+      PlanPtr plan = group_plan(k.name, w.group_size, w.layout, w.ue8m0, &s);
+      ASSERT_EQ(s, KILN_SUCCESS) << k.name << ": " << kiln_last_error();
+      EXPECT_NE(std::string(kiln_plan_summary(plan.get())).find(w.summary), std::string::npos)
+          << kiln_plan_summary(plan.get());
+    }
+    for (int32_t bad : {32, 96, 256, -64, 1}) {
+      group_plan(k.name, bad, KILN_SCALES_ROW_MAJOR, 0, &s);
+      EXPECT_EQ(s, KILN_ERROR_INVALID_ARGUMENT) << k.name << " group_size=" << bad;
+      EXPECT_NE(std::string(kiln_last_error()).find("group_size = " + std::to_string(bad)), std::string::npos)
+          << kiln_last_error();
+    }
+    for (int bad : {3, -1}) {
+      group_plan(k.name, 0, static_cast<kiln_scale_layout>(bad), 0, &s);
+      EXPECT_EQ(s, KILN_ERROR_INVALID_ARGUMENT) << k.name << " scale_layout=" << bad;
+    }
+    group_plan(k.name, 0, KILN_SCALES_ROW_MAJOR, 2, &s);
+    EXPECT_EQ(s, KILN_ERROR_INVALID_ARGUMENT) << k.name << " ue8m0=2";
+  }
+  EXPECT_EQ(group_kernels, 4);
+}
+
 // Each option, set alone: accepted and reported in the summary where the kernel has it,
 // KILN_ERROR_INVALID_ARGUMENT naming it where not.
 TEST(PlanOptions, EachOptionOnlyWhereTheKernelHasIt) {
@@ -819,7 +1020,8 @@ TEST(PlanOptions, EachOptionOnlyWhereTheKernelHasIt) {
       {"gemma", KILN_OPTION_GEMMA, KILN_ROUNDING_SINGLE, 1, 0, " gemma"},
       {"static_weight", KILN_OPTION_STATIC_WEIGHT, KILN_ROUNDING_SINGLE, 0, 1, " static_weight"},
   };
-  uint32_t known = KILN_OPTION_COMM;  // PlanOptions.CommunicatorKernelsNeedCommAndMaxTokens
+  // PlanOptions.CommunicatorKernelsNeedCommAndMaxTokens, PlanOptions.GroupOptionsOnlyOnGroupQuantisers
+  uint32_t known = KILN_OPTION_COMM | KILN_OPTION_GROUP;
   for (const Option& o : options) known |= o.bit;
   for (const kiln::runtime::KernelInfo& k : kiln::runtime::kernels()) {
     EXPECT_EQ(k.options & ~known, 0u) << k.name << " has an option this test does not know";

@@ -40,6 +40,9 @@ struct Options {
   std::string dtype = "bf16";
   std::string rounding = "single";
   bool gemma = false;
+  int group_size = 128;                 // group quantisers (KILN_OPTION_GROUP)
+  std::string scale_layout = "row_major";
+  bool ue8m0 = false;
   kiln::measure::TimingOptions timing;
   RotateOptions rotate;
   int device = 0;
@@ -72,7 +75,23 @@ kiln::PlanOptions plan_options(const Kernel& kernel, int64_t hidden, const std::
   po.policy = policy;
   if (kernel.has_option(KILN_OPTION_ROUNDING) && o.rounding == "vllm") po.rounding = KILN_ROUNDING_VLLM;
   if (kernel.has_option(KILN_OPTION_GEMMA)) po.gemma = o.gemma;
+  if (kernel.has_option(KILN_OPTION_GROUP)) {
+    po.group_size = o.group_size;
+    po.scale_layout = o.scale_layout == "col_major_tma"  ? KILN_SCALES_COL_MAJOR_TMA
+                      : o.scale_layout == "packed_ue8m0" ? KILN_SCALES_PACKED_UE8M0
+                                                         : KILN_SCALES_ROW_MAJOR;
+    po.ue8m0 = o.ue8m0;
+  }
   return po;
+}
+
+// "_g64_col_major_tma_ue8m0" for a group quantiser away from group 128, row-major, fp32 scales.
+std::string group_suffix(const Options& o) {
+  std::string s;
+  if (o.group_size != 128) s += "_g" + std::to_string(o.group_size);
+  if (o.scale_layout != "row_major") s += "_" + o.scale_layout;
+  if (o.ue8m0) s += "_ue8m0";
+  return s;
 }
 
 // "_vllm_gemma" for a kernel that runs with non-default options, "" otherwise.
@@ -80,6 +99,7 @@ std::string options_suffix(const Kernel& kernel, const Options& o) {
   std::string s;
   if (kernel.has_option(KILN_OPTION_ROUNDING) && o.rounding == "vllm") s += "_vllm";
   if (kernel.has_option(KILN_OPTION_GEMMA) && o.gemma) s += "_gemma";
+  if (kernel.has_option(KILN_OPTION_GROUP)) s += group_suffix(o);
   return s;
 }
 
@@ -194,7 +214,8 @@ RunInfo run_info(const Options& o, const std::string& command_line) {
   info.seed = o.seed;
   info.scale = o.scale;
   info.eps = o.eps;
-  info.options = "rounding " + o.rounding + (o.gemma ? ", gemma" : "") + " (kernels with those options)";
+  info.options = "rounding " + o.rounding + (o.gemma ? ", gemma" : "") + "; group " + std::to_string(o.group_size) +
+                 ", " + o.scale_layout + " scales" + (o.ue8m0 ? ", ue8m0" : "") + " (kernels with those options)";
   info.kiln_version = kiln_version();
   info.command_line = command_line;
   return info;
@@ -267,7 +288,8 @@ int run(const Options& o, const std::string& command_line) {
   progress.finish();
   if (!o.csv.empty()) write_csv(o.csv, all, info);
   if (!o.out_dir.empty()) {
-    const std::string run_suffix = std::string(o.rounding == "vllm" ? "_vllm" : "") + (o.gemma ? "_gemma" : "");
+    const std::string run_suffix =
+        std::string(o.rounding == "vllm" ? "_vllm" : "") + (o.gemma ? "_gemma" : "") + group_suffix(o);
     const std::filesystem::path summary = std::filesystem::path(o.out_dir) /
                                           ("summary_" + o.kernel + "_" + o.dtype + run_suffix + rotate_suffix + ".txt");
     write_file(summary.string(), report);
@@ -287,6 +309,13 @@ void add_options(CLI::App& app, Options& o) {
       ->check(CLI::IsMember({"single", "vllm"}))
       ->capture_default_str();
   app.add_flag("--gemma", o.gemma, "the norm multiplies by (1 + w), for the kernels that have the option");
+  app.add_option("--group-size", o.group_size, "columns per scale of the group quantisers: 128 or 64")
+      ->check(CLI::IsMember({64, 128}))
+      ->capture_default_str();
+  app.add_option("--scale-layout", o.scale_layout, "the group quantisers' scales: row_major, col_major_tma or packed_ue8m0")
+      ->check(CLI::IsMember({"row_major", "col_major_tma", "packed_ue8m0"}))
+      ->capture_default_str();
+  app.add_flag("--ue8m0", o.ue8m0, "the group quantisers round their scales up to powers of two");
   app.add_option("--launches", o.timing.launches, "back-to-back launches captured per CUDA graph")
       ->check(CLI::Range(1, 100000))
       ->capture_default_str();

@@ -37,6 +37,8 @@ std::vector<Kernel> library_kernels() {
     k.desc.struct_size = sizeof k.desc;
     kiln::check(kiln_kernel_at(i, &k.desc));
     k.name = k.desc.name;
+    for (int32_t t = 0; t < k.desc.tensor_count; ++t)
+      if (!k.desc.tensors[t].optional) k.launched.push_back(k.desc.tensors[t]);
     // A communicator kernel runs on every rank at once: kiln-bench-comm measures it.
     if (k.has_option(KILN_OPTION_COMM)) continue;
     out.push_back(k);
@@ -53,6 +55,9 @@ std::string kernel_names(const std::vector<Kernel>& kernels) {
 std::size_t tensor_bytes(const kiln_tensor_desc& t, int64_t hidden, int64_t tokens) {
   int64_t rows = 0, cols = 0, elem = 0;
   kiln::check(kiln_tensor_shape(&t, hidden, tokens, &rows, &cols, &elem));
+  // Per-group scales: room for every group size and layout (groups of 64, T padded to 4),
+  // so one buffer serves whichever options the plan has.
+  if (t.cols == KILN_EXTENT_GROUPS) return static_cast<std::size_t>((tokens + 3) / 4 * 4 * ((hidden + 63) / 64) * elem);
   return static_cast<std::size_t>(rows * cols * elem);
 }
 
@@ -141,7 +146,9 @@ uint64_t BufferSets::count_nonfinite(cudaStream_t stream) const {
   for (int s = 0; s < layout_.sets; ++s) {
     for (std::size_t i = 0; i < tensors.size(); ++i) {
       const kiln_tensor_desc& t = tensors[i];
-      if (!is_written(t) || t.elem == KILN_ELEM_I32) continue;
+      // Group scales are skipped: their layout (packed exponent bytes, padded columns) is
+      // the plan's, and the fp8 output they scale is counted.
+      if (!is_written(t) || t.elem == KILN_ELEM_I32 || t.cols == KILN_EXTENT_GROUPS) continue;
       const std::size_t bytes = tensor_bytes(t, hidden_, tokens_);
       const auto values = t.elem == KILN_ELEM_ACTIVATION ? device::Values::half16
                           : t.elem == KILN_ELEM_FP8_E4M3 ? device::Values::fp8_e4m3

@@ -89,6 +89,7 @@ void set_role(LaunchParams& p, kiln_role role, void* data) {
     case KILN_ROLE_OUTPUT: p.output = data; return;
     case KILN_ROLE_SCALES: p.scales = data; return;
     case KILN_ROLE_SCALE: p.scale = static_cast<const float*>(data); return;
+    case KILN_ROLE_SCALE_UB: p.scale_ub = static_cast<const float*>(data); return;
   }
 }
 
@@ -174,6 +175,8 @@ class GpuBench final : public Bench {
     desc_.struct_size = sizeof desc_;
     if (kiln_kernel_find(spec_.kernel.c_str(), &desc_) != KILN_SUCCESS)
       return std::string("kiln_kernel_find: ") + kiln_last_error();
+    for (int32_t i = 0; i < desc_.tensor_count; ++i)
+      if (!desc_.tensors[i].optional) required_.push_back(desc_.tensors[i]);
     if (!kiln::ref::has_reference(spec_.kernel))
       return "no CPU reference for " + spec_.kernel + " (reference/include/kiln_ref/reference.h)";
     check_rows_ = 1;
@@ -234,9 +237,9 @@ class GpuBench final : public Bench {
   bool broken() override { return r_.broken() != 0; }
 
  private:
-  std::span<const kiln_tensor_desc> tensors() const {
-    return {desc_.tensors, static_cast<std::size_t>(desc_.tensor_count)};
-  }
+  // The tensors a launch passes: an optional one (per_token_fp8's scale_ub) is left out,
+  // as a caller without it would, so candidates are tuned and checked on the common path.
+  std::span<const kiln_tensor_desc> tensors() const { return required_; }
 
   void must(int e) const {
     if (e) throw BenchFailure{r_.error_name(e)};
@@ -341,6 +344,9 @@ class GpuBench final : public Bench {
     p.eps = kEps;
     p.rounding = kiln::detail::Rounding::single;
     p.gemma = false;
+    // Group quantisers at the plan defaults (group 128, row-major fp32 scales), as a plan
+    // with kiln_plan_options_init's values resolves them; the reference assumes the same.
+    if (desc_.options & KILN_OPTION_GROUP) p.group_size = 128;
     return p;
   }
 
@@ -422,6 +428,7 @@ class GpuBench final : public Bench {
 
   WorkerSpec spec_;
   kiln_kernel_desc desc_{};
+  std::vector<kiln_tensor_desc> required_;  // desc_'s tensors without the optional ones (tensors())
   Runner r_;
   int64_t check_rows_ = 1, rows_ = 1;
   std::vector<CheckData> data_;         // bf16, fp16

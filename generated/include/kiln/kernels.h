@@ -20,11 +20,17 @@ KILN_API kiln_status kiln_fused_add_rms_norm(const kiln_plan* plan, void* input,
 /* r = round(x + r) over residual; out = fp8(rms_norm(r) * w / scale) */
 KILN_API kiln_status kiln_fused_add_rms_norm_fp8(const kiln_plan* plan, void* out, const void* input, void* residual, const void* weight, const float* scale, float eps, kiln_dtype dtype, int64_t tokens, int64_t hidden, void* stream);
 
+/* r = round(x + r) over residual; y = rms_norm(r) * w; out = fp8(y / s), scales = s per (row, group) */
+KILN_API kiln_status kiln_fused_add_rms_norm_group_fp8(const kiln_plan* plan, void* out, void* scales, const void* input, void* residual, const void* weight, float eps, kiln_dtype dtype, int64_t tokens, int64_t hidden, void* stream);
+
 /* r = round(x + r) over residual; y = rms_norm(r) * w; out = fp8(y / s), scales = s per row */
 KILN_API kiln_status kiln_fused_add_rms_norm_per_token_fp8(const kiln_plan* plan, void* out, void* scales, const void* input, void* residual, const void* weight, float eps, kiln_dtype dtype, int64_t tokens, int64_t hidden, void* stream);
 
-/* s = max(max|x| / 448, 1/(448*512)) per row; out = fp8(x / s), scales = s */
-KILN_API kiln_status kiln_per_token_fp8(const kiln_plan* plan, void* out, void* scales, const void* input, kiln_dtype dtype, int64_t tokens, int64_t hidden, void* stream);
+/* s = max(min(max|x|, ub) / 448, 1/(448*512)) per row (ub: the optional scale_ub); out = fp8(x / s), scales = s */
+KILN_API kiln_status kiln_per_token_fp8(const kiln_plan* plan, void* out, void* scales, const void* input, const float* scale_ub, kiln_dtype dtype, int64_t tokens, int64_t hidden, void* stream);
+
+/* s = max(max|x|, 1e-10) / 448 per (row, group of g columns), UE8M0 optional; out = fp8(x / s), scales = s */
+KILN_API kiln_status kiln_per_token_group_fp8(const kiln_plan* plan, void* out, void* scales, const void* input, kiln_dtype dtype, int64_t tokens, int64_t hidden, void* stream);
 
 /* out = round(x * rsqrt(mean(x^2) + eps) * w) */
 KILN_API kiln_status kiln_rms_norm(const kiln_plan* plan, void* out, const void* input, const void* weight, float eps, kiln_dtype dtype, int64_t tokens, int64_t hidden, void* stream);
@@ -32,11 +38,17 @@ KILN_API kiln_status kiln_rms_norm(const kiln_plan* plan, void* out, const void*
 /* out = fp8(x * rsqrt(mean(x^2) + eps) * w / scale) */
 KILN_API kiln_status kiln_rms_norm_fp8(const kiln_plan* plan, void* out, const void* input, const void* weight, const float* scale, float eps, kiln_dtype dtype, int64_t tokens, int64_t hidden, void* stream);
 
+/* y = rms_norm(x) * w; s = max(max|y|, 1e-10) / 448 per (row, group); out = fp8(y / s), scales = s */
+KILN_API kiln_status kiln_rms_norm_group_fp8(const kiln_plan* plan, void* out, void* scales, const void* input, const void* weight, float eps, kiln_dtype dtype, int64_t tokens, int64_t hidden, void* stream);
+
 /* y = rms_norm(x) * w; s = max(max|y| / 448, 1/(448*512)) per row; out = fp8(y / s), scales = s */
 KILN_API kiln_status kiln_rms_norm_per_token_fp8(const kiln_plan* plan, void* out, void* scales, const void* input, const void* weight, float eps, kiln_dtype dtype, int64_t tokens, int64_t hidden, void* stream);
 
 /* out = fp8(silu(a) * b / scale), a = x[:, :H], b = x[:, H:] */
 KILN_API kiln_status kiln_silu_mul_fp8(const kiln_plan* plan, void* out, const void* input, const float* scale, kiln_dtype dtype, int64_t tokens, int64_t hidden, void* stream);
+
+/* y = silu(a) * b, a = x[:, :H], b = x[:, H:]; s = max(max|y|, 1e-10) / 448 per (row, group); out = fp8(y / s), scales = s */
+KILN_API kiln_status kiln_silu_mul_group_fp8(const kiln_plan* plan, void* out, void* scales, const void* input, kiln_dtype dtype, int64_t tokens, int64_t hidden, void* stream);
 
 #ifdef __cplusplus
 }

@@ -45,10 +45,10 @@ struct ParamSpec {
 // A tensor of a launch, by role. These mirror kiln.h's kiln_role, kiln_direction,
 // kiln_elem and kiln_extent (the emitted registry names them), without including it:
 // kiln-gen builds before the header it generates.
-enum class Role { input, weight, residual, output, scales, scale };
+enum class Role { input, weight, residual, output, scales, scale, scale_ub };
 enum class Direction { in, out, inout };
 enum class Elem { activation, fp8_e4m3, f32, i32 };  // activation: the plan's dtype
-enum class Extent { one, tokens, hidden, two_hidden };
+enum class Extent { one, tokens, hidden, two_hidden, groups };  // groups: ceil(H / group_size)
 
 struct TensorSpec {
   std::string_view name;  // the typed entry point's parameter name
@@ -57,6 +57,7 @@ struct TensorSpec {
   Elem elem;
   Extent rows, cols;
   int alignment;          // bytes the specialised variants need
+  bool optional = false;  // the caller may pass NULL (the kernel then goes without it)
 };
 
 enum class Scalar { eps };
@@ -93,6 +94,9 @@ struct KernelDescriptor {
   // count R is the Schedule's first argument after the hidden size, and the template
   // provides workspace_bytes() and workspace_init() for the plan's peer workspace.
   bool comm = false;
+  // Quantises per group of columns (kiln_plan_options.group_size, .scale_layout, .ue8m0):
+  // the template reads them from LaunchParams at run time, one instance serves them all.
+  bool group_option = false;
   std::vector<ParamSpec> params;   // template argument order, after the hidden size
   std::vector<CrossCheck> checks;
   // Thread blocks a launch of `tokens` rows takes (non-decreasing in tokens), as the

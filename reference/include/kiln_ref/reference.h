@@ -27,6 +27,12 @@
 // as that convention's roundings are all modelled, its bf16/fp16 outputs must be exact
 // (one ulp could not tell the two conventions apart).
 //
+// Group quantisers (KILN_OPTION_GROUP): Problem::group_size, scale_layout and ue8m0 as the plan's;
+// their scales are checked in the layout's storage (TensorLayout, as kiln_tensor_layout_of gives
+// it: a host copy of the whole span), UE8M0 exponents and the layout's zero padding exactly, and,
+// where Problem::inputs[KILN_ROLE_SCALES] holds the span as it was before the launch, every byte
+// the layout does not write unchanged.
+//
 // Adding a kernel: its reference function below and one row in kReferences; the GPU
 // tests fail while a kernel of the library has no row here (has_reference).
 #pragma once
@@ -63,17 +69,30 @@ struct Problem {
   float eps = 1e-6f;
   Rounding rounding = Rounding::single;
   bool gemma = false;
-  Tensors inputs{};
+  // Group quantisers (KILN_OPTION_GROUP): columns per scale (0 is taken as 128), how the
+  // scales are laid out, and whether each scale is rounded up to a power of two (always
+  // with KILN_SCALES_PACKED_UE8M0). The other kernels ignore them.
+  int32_t group_size = 128;
+  kiln_scale_layout scale_layout = KILN_SCALES_ROW_MAJOR;
+  bool ue8m0 = false;
+  Tensors inputs{};  // a group quantiser's SCALES, given here as it was before the launch (poisoned),
+                     // has every byte its layout does not write checked unchanged
   // Communicator kernels (KILN_OPTION_COMM): every rank's x in rank order, host copies
   // ([T, H] each; inputs[KILN_ROLE_INPUT] is this rank's). Empty for the others.
   std::vector<const void*> rank_inputs;
 
-  // "rms_norm_fp8 bf16 hidden=4096 tokens=17 rounding=vllm gemma"
+  // "rms_norm_fp8 bf16 hidden=4096 tokens=17 rounding=vllm gemma",
+  // "rms_norm_group_fp8 bf16 hidden=4096 tokens=17 group=64 layout=col_major_tma ue8m0"
   std::string label() const {
     std::string s = kernel + " " + dtype_name(dtype) + " hidden=" + std::to_string(hidden) +
                     " tokens=" + std::to_string(tokens);
     if (rounding == Rounding::vllm) s += " rounding=vllm";
     if (gemma) s += " gemma";
+    if (group_size != 128 && group_size != 0) s += " group=" + std::to_string(group_size);
+    if (scale_layout == KILN_SCALES_COL_MAJOR_TMA) s += " layout=col_major_tma";
+    else if (scale_layout == KILN_SCALES_PACKED_UE8M0) s += " layout=packed_ue8m0";
+    else if (scale_layout != KILN_SCALES_ROW_MAJOR) s += " layout=" + std::to_string(static_cast<int>(scale_layout));
+    if (ue8m0) s += " ue8m0";
     if (!rank_inputs.empty()) s += " ranks=" + std::to_string(rank_inputs.size());
     return s;
   }
@@ -83,10 +102,13 @@ struct Problem {
 struct Expected {
   struct Tensor {
     std::vector<double> value;  // the exact result per element, rows * cols; empty: the kernel does not write this role
+                                // (a group quantiser's scales: [T, G] row-major, whatever the layout: check()
+                                // finds each in the layout's storage)
     std::vector<double> alt;    // empty, or value's size: an equally acceptable result (== value where there is none)
     std::vector<double> alt2;   // empty, or value's size: a third (a near tie under a row scale that moved too)
     bool exact = false;         // bit-exact after rounding to the element type (value's or alt's): the written-back
-                                // residual, and the 16-bit output of the vllm convention
+                                // residual, the 16-bit output of the vllm convention, UE8M0 scales (any NaN for a NaN)
+    double window = -1;         // >= 0: this tensor's relative window (fp32 elements) instead of tie_window
   };
   std::array<Tensor, KILN_ROLE_SLOTS> roles;
   double tie_window = 0;  // relative distance to a tie within which fp32 arithmetic may round either way
@@ -94,12 +116,23 @@ struct Expected {
 
 // ---- shapes, from the descriptor -----------------------------------------------------------
 
-inline int64_t extent(kiln_extent e, int64_t tokens, int64_t hidden) {
+// Columns per scale of a group quantiser: 0 (the plan's default) is 128.
+inline int64_t resolved_group_size(int32_t group_size) { return group_size == 0 ? 128 : group_size; }
+
+// G = ceil(H / g), the scales' columns of a group quantiser.
+inline int64_t group_count(int64_t hidden, int32_t group_size) {
+  const int64_t g = resolved_group_size(group_size);
+  return g > 0 ? (hidden + g - 1) / g : 0;
+}
+
+// group_size: the group quantisers' (KILN_EXTENT_GROUPS); the default is the plan's.
+inline int64_t extent(kiln_extent e, int64_t tokens, int64_t hidden, int32_t group_size = 128) {
   switch (e) {
     case KILN_EXTENT_ONE: return 1;
     case KILN_EXTENT_TOKENS: return tokens;
     case KILN_EXTENT_HIDDEN: return hidden;
     case KILN_EXTENT_2HIDDEN: return 2 * hidden;
+    case KILN_EXTENT_GROUPS: return group_count(hidden, group_size);
   }
   return 0;
 }
@@ -114,15 +147,65 @@ inline std::size_t elem_bytes(kiln_elem e) {
   return 0;
 }
 
-inline int64_t tensor_elems(const kiln_tensor_desc& t, int64_t tokens, int64_t hidden) {
-  return extent(t.rows, tokens, hidden) * extent(t.cols, tokens, hidden);
+// rows * cols, row-major (a group quantiser's scales: row-major [T, G]; TensorLayout has the
+// other layouts).
+inline int64_t tensor_elems(const kiln_tensor_desc& t, int64_t tokens, int64_t hidden, int32_t group_size = 128) {
+  return extent(t.rows, tokens, hidden, group_size) * extent(t.cols, tokens, hidden, group_size);
 }
-inline std::size_t tensor_bytes(const kiln_tensor_desc& t, int64_t tokens, int64_t hidden) {
-  return static_cast<std::size_t>(tensor_elems(t, tokens, hidden)) * elem_bytes(t.elem);
+inline std::size_t tensor_bytes(const kiln_tensor_desc& t, int64_t tokens, int64_t hidden, int32_t group_size = 128) {
+  return static_cast<std::size_t>(tensor_elems(t, tokens, hidden, group_size)) * elem_bytes(t.elem);
+}
+
+// A tensor's storage, as kiln_tensor_layout_of gives it (the contract, written out here
+// independently of the runtime): [rows, cols], element (i, j) at i * row_stride + j *
+// col_stride, `elements` the span a caller allocates. Every tensor is row-major but a
+// group quantiser's scales (T4 = T rounded up to a multiple of 4, G = ceil(H / g)):
+//   row_major      fp32  [T, G]         strides (G, 1)   T * G elements
+//   col_major_tma  fp32  [T, G]         strides (1, T4)  (G - 1) * T4 + T
+//   packed_ue8m0   int32 [T, ceil(G/4)] strides (1, T4)  (ceil(G/4) - 1) * T4 + T; byte k % 4 of
+//                                                         word (k / 4) * T4 + t: scale (t, k)'s exponent
+// No tokens, no elements.
+struct TensorLayout {
+  int64_t rows = 0, cols = 0;
+  int64_t row_stride = 0, col_stride = 0;
+  int64_t elements = 0;
+  int64_t elem_bytes = 0;
+  int64_t bytes() const { return elements * elem_bytes; }
+};
+
+inline int64_t round_up4(int64_t v) { return (v + 3) / 4 * 4; }
+
+inline bool is_group_scales(const kiln_kernel_desc& k, const kiln_tensor_desc& t) {
+  return (k.options & KILN_OPTION_GROUP) && t.role == KILN_ROLE_SCALES;
+}
+
+inline TensorLayout tensor_layout(const kiln_tensor_desc& t, bool group_scales, int64_t tokens, int64_t hidden,
+                                  int32_t group_size, kiln_scale_layout layout) {
+  TensorLayout l;
+  l.elem_bytes = static_cast<int64_t>(elem_bytes(t.elem));
+  l.rows = extent(t.rows, tokens, hidden, group_size);
+  l.cols = extent(t.cols, tokens, hidden, group_size);
+  l.row_stride = l.cols;
+  l.col_stride = 1;
+  l.elements = l.rows * l.cols;
+  if (!group_scales || layout == KILN_SCALES_ROW_MAJOR) return l;
+  const int64_t T = tokens, G = group_count(hidden, group_size), T4 = round_up4(T);
+  l.rows = T;
+  l.cols = layout == KILN_SCALES_PACKED_UE8M0 ? (G + 3) / 4 : G;
+  l.row_stride = 1;
+  l.col_stride = T4;
+  l.elements = T == 0 ? 0 : (l.cols - 1) * T4 + T;
+  l.elem_bytes = 4;
+  return l;
+}
+
+// The same at a launch's sizes and options.
+inline TensorLayout tensor_layout(const kiln_kernel_desc& k, const kiln_tensor_desc& t, const Problem& p) {
+  return tensor_layout(t, is_group_scales(k, t), p.tokens, p.hidden, p.group_size, p.scale_layout);
 }
 
 inline const char* role_name(int role) {
-  static const char* const names[] = {"input", "weight", "residual", "output", "scales", "scale"};
+  static const char* const names[] = {"input", "weight", "residual", "output", "scales", "scale", "scale_ub"};
   return role >= 0 && role < static_cast<int>(sizeof names / sizeof names[0]) ? names[role] : "reserved";
 }
 
@@ -216,6 +299,8 @@ inline Expected rms_norm_family(const Problem& p, NormKind kind) {
     wp[i] = p.gemma ? static_cast<double>(1.0f + wi) : static_cast<double>(wi);
   }
   const double window = e.tie_window;
+  // per_token_fp8's optional scale_ub (an fp32 in device memory; absent: no cap).
+  const float* ub = kind.dynamic ? static_cast<const float*>(p.inputs[KILN_ROLE_SCALE_UB]) : nullptr;
   for_each_row(T, [&](int64_t t) {
     std::vector<double> v(static_cast<std::size_t>(H));
     const std::size_t row = static_cast<std::size_t>(t * H);
@@ -250,6 +335,10 @@ inline Expected rms_norm_family(const Problem& p, NormKind kind) {
         if (std::isnan(out.value[row + i])) continue;
         amax = std::max(amax, std::abs(out.value[row + i]));
         amax_other = std::max(amax_other, std::abs(vllm ? out.alt[row + i] : out.value[row + i]));
+      }
+      if (ub != nullptr) {  // scale_ub caps max|y| before the scale is taken (fminf: a NaN cap is no cap)
+        amax = std::isnan(*ub) ? amax : std::min(amax, static_cast<double>(*ub));
+        amax_other = std::isnan(*ub) ? amax_other : std::min(amax_other, static_cast<double>(*ub));
       }
       const double s = token_scale(amax), s_other = token_scale(amax_other);
       scales->value[static_cast<std::size_t>(t)] = s;
@@ -355,6 +444,126 @@ inline Expected silu_mul_fp8(const Problem& p) {
   return e;
 }
 
+// The group quantisers (templates/rms_norm.cuh, templates/silu_mul_fp8.cuh), per row t and
+// group k of g columns, [k * g, min((k + 1) * g, H)) (G = ceil(H / g); only the generic kernel
+// sees a partial last group, scaled over its own columns):
+//   y:     what the per-token kernels quantise, their conventions: x (per_token_group_fp8), the
+//          norm of rms_norm_per_token_fp8 (rounding, gemma), that of fused_add_rms_norm_per_token_fp8
+//          (r' = round_T(x + r) written over the residual), or silu(a) * b in fp32 (silu_mul_fp8's
+//          math, scale 1, no rounding to T)
+//   amax = max |y| over the group, NaN passed over (from 0)
+//   s = fp32(max(fp32(amax), 1e-10) / 448); ue8m0 (always with the packed layout): s = max(s, 1e-10)
+//       rounded up to a power of two on its bits (an all-zero group: 2^-33; amax = inf: inf)
+//   out = fp8(y / s) (NaN stays NaN, +-inf / inf = NaN); scales = s, in the plan's layout
+//       (Expected keeps them [T, G] row-major; check() reads each from the layout's storage).
+// Under vllm a near tie that moves amax moves s as in the per-token reference (alt, alt2).
+// Where y carries fp32 error (the single convention's norm, silu) and a UE8M0 s lies within
+// that error of a power of two, the other power is accepted too, with the group's outputs
+// scaled by it (alt, alt2). Scales: within one ulp, or within that error where y has it;
+// UE8M0 ones (and packed exponents) exact.
+enum class GroupBase { quant, norm, add_norm, silu_mul };
+
+inline double group_scale(double amax, bool ue8m0) {
+  float s = std::max(static_cast<float>(amax), 1e-10f) / 448.0f;
+  if (ue8m0) {
+    s = std::max(s, 1e-10f);
+    uint32_t bits;
+    std::memcpy(&bits, &s, 4);
+    const uint32_t e = ((bits >> 23) & 0xffu) + ((bits & 0x7fffffu) != 0);
+    bits = e << 23;
+    std::memcpy(&s, &bits, 4);
+  }
+  return static_cast<double>(s);
+}
+
+// The biased exponent byte of a UE8M0 scale (a power of two, or inf: 255).
+inline uint8_t ue8m0_exponent(double s) {
+  const float f = static_cast<float>(s);
+  uint32_t bits;
+  std::memcpy(&bits, &f, 4);
+  return static_cast<uint8_t>((bits >> 23) & 0xffu);
+}
+
+inline void need_group_options(const Problem& p) {
+  const int64_t g = resolved_group_size(p.group_size);
+  if (g != 64 && g != 128)
+    throw std::invalid_argument(p.kernel + " reference: group_size must be 64 or 128 (0: 128), is " + std::to_string(p.group_size));
+  if (p.scale_layout != KILN_SCALES_ROW_MAJOR && p.scale_layout != KILN_SCALES_COL_MAJOR_TMA &&
+      p.scale_layout != KILN_SCALES_PACKED_UE8M0)
+    throw std::invalid_argument(p.kernel + " reference: no scale layout " + std::to_string(static_cast<int>(p.scale_layout)));
+}
+
+inline Expected group_family(const Problem& p, GroupBase base) {
+  need_group_options(p);
+  const int64_t g = resolved_group_size(p.group_size);
+  const bool ue8m0 = p.ue8m0 || p.scale_layout == KILN_SCALES_PACKED_UE8M0;
+  // y (and under vllm its other rounding near a tie): the fp8 references at a static scale of 1.
+  static const float kOne = 1.0f;
+  Problem q = p;
+  q.inputs[KILN_ROLE_SCALE] = &kOne;
+  Expected e;
+  switch (base) {
+    case GroupBase::quant: e = rms_norm_family(q, {false, true, false, false}); break;
+    case GroupBase::norm: e = rms_norm_family(q, {false, true}); break;
+    case GroupBase::add_norm: e = rms_norm_family(q, {true, true}); break;
+    case GroupBase::silu_mul: e = silu_mul_fp8(q); break;
+  }
+  const int64_t T = p.tokens, H = p.hidden, G = group_count(H, p.group_size);
+  Expected::Tensor& out = e.roles[KILN_ROLE_OUTPUT];
+  const bool vllm = !out.alt.empty();  // the per-token references give alt only under vllm
+  // The relative fp32 error of y: none where it is x, or modelled exactly (vllm).
+  const double y_window = base == GroupBase::quant || vllm ? 0.0 : e.tie_window;
+  const bool scale_moves = vllm || (ue8m0 && y_window > 0);
+  Expected::Tensor& sc = e.roles[KILN_ROLE_SCALES];
+  sc.value.resize(static_cast<std::size_t>(T * G));
+  sc.exact = ue8m0;
+  sc.window = y_window;
+  if (scale_moves) {
+    sc.alt.resize(sc.value.size());
+    out.alt.resize(out.value.size());  // vllm: y's other rounding already there
+    out.alt2.resize(out.value.size());
+  }
+  for_each_row(T, [&](int64_t t) {
+    const std::size_t row = static_cast<std::size_t>(t * H);
+    for (int64_t k = 0; k < G; ++k) {
+      const int64_t lo = k * g, hi = std::min(lo + g, H);
+      double amax = 0, amax_other = 0;
+      for (int64_t i = lo; i < hi; ++i) {
+        const double y = out.value[row + i];
+        if (std::isnan(y)) continue;
+        amax = std::max(amax, std::abs(y));
+        amax_other = std::max(amax_other, std::abs(vllm ? out.alt[row + i] : y));
+      }
+      const double s = group_scale(amax, ue8m0);
+      double s_other = vllm ? group_scale(amax_other, ue8m0) : s;
+      if (!vllm && scale_moves) {  // UE8M0 of an amax within fp32 error of 448 * 2^k
+        const double below = group_scale(amax * (1 - y_window), true), above = group_scale(amax * (1 + y_window), true);
+        s_other = below != s ? below : above;
+      }
+      const std::size_t at = static_cast<std::size_t>(t * G + k);
+      sc.value[at] = s;
+      if (scale_moves) sc.alt[at] = s_other;
+      for (int64_t i = lo; i < hi; ++i) {
+        const std::size_t j = row + static_cast<std::size_t>(i);
+        const double y = out.value[j];
+        // A near tie of this value and a moved s may also come together: the third value.
+        const bool tie = vllm && !std::isnan(y) && out.alt[j] != y;
+        out.value[j] = y / s;
+        if (scale_moves) {
+          out.alt2[j] = y / s_other;
+          out.alt[j] = tie ? out.alt[j] / s : y / s_other;
+        }
+      }
+    }
+  });
+  return e;
+}
+
+inline Expected per_token_group_fp8(const Problem& p) { return group_family(p, GroupBase::quant); }
+inline Expected rms_norm_group_fp8(const Problem& p) { return group_family(p, GroupBase::norm); }
+inline Expected fused_add_rms_norm_group_fp8(const Problem& p) { return group_family(p, GroupBase::add_norm); }
+inline Expected silu_mul_group_fp8(const Problem& p) { return group_family(p, GroupBase::silu_mul); }
+
 }  // namespace detail
 
 // ---- the table: one reference per kernel ------------------------------------------------------
@@ -372,12 +581,16 @@ inline constexpr ReferenceEntry kReferences[] = {
     {"allreduce_add_rms_norm_fp8", &detail::allreduce_add_rms_norm_fp8},
     {"fused_add_rms_norm", &detail::fused_add_rms_norm},
     {"fused_add_rms_norm_fp8", &detail::fused_add_rms_norm_fp8},
+    {"fused_add_rms_norm_group_fp8", &detail::fused_add_rms_norm_group_fp8},
     {"fused_add_rms_norm_per_token_fp8", &detail::fused_add_rms_norm_per_token_fp8},
     {"per_token_fp8", &detail::per_token_fp8},
+    {"per_token_group_fp8", &detail::per_token_group_fp8},
     {"rms_norm", &detail::rms_norm},
     {"rms_norm_fp8", &detail::rms_norm_fp8},
+    {"rms_norm_group_fp8", &detail::rms_norm_group_fp8},
     {"rms_norm_per_token_fp8", &detail::rms_norm_per_token_fp8},
     {"silu_mul_fp8", &detail::silu_mul_fp8},
+    {"silu_mul_group_fp8", &detail::silu_mul_group_fp8},
 };
 
 inline std::span<const ReferenceEntry> references() { return kReferences; }
@@ -444,6 +657,7 @@ struct ElementCheck {
     switch (elem) {
       case KILN_ELEM_ACTIVATION: {
         const uint16_t w = round_bits(dtype, want);
+        if (exact && is_nan16(dtype, w)) return is_nan16(dtype, static_cast<uint16_t>(got));  // any NaN's bits
         return exact ? got == w : within_one_ulp(dtype, static_cast<uint16_t>(got), w);
       }
       case KILN_ELEM_FP8_E4M3:
@@ -492,6 +706,89 @@ struct Mismatch {
   int64_t first = -1;  // element index
 };
 
+// A group quantiser's scales, in the storage of the plan's layout (TensorLayout): every scale
+// (t, k) of t < T, k < G where the layout keeps it (fp32: the rule of ElementCheck; packed: the
+// exponent byte exactly), the zero padding the layout writes (packed: groups [G, 4 * ceil(G/4)) of
+// every row, rows [T, T4) of every word column but the last), and, where p.inputs[SCALES] holds
+// the bytes before the launch, every other byte of the span unchanged. "" when right.
+inline std::string check_group_scales(const kiln_tensor_desc& t, const Problem& p, const void* got,
+                                      const Expected::Tensor& e, double tie_window, CheckStats* stats) {
+  const int64_t T = p.tokens, H = p.hidden, G = group_count(H, p.group_size), T4 = round_up4(T);
+  const TensorLayout l = tensor_layout(t, true, T, H, p.group_size, p.scale_layout);
+  if (static_cast<int64_t>(e.value.size()) != T * G)
+    return "has " + std::to_string(e.value.size()) + " reference values for " + std::to_string(T) + " x " + std::to_string(G) +
+           " scales: the reference does not compute this output";
+  const auto* bytes = static_cast<const unsigned char*>(got);
+  const auto* before = static_cast<const unsigned char*>(p.inputs[KILN_ROLE_SCALES]);
+  const std::size_t span = static_cast<std::size_t>(l.bytes());
+  // What each byte of the span must hold.
+  enum : uint8_t { kUnwritten, kScale, kZero };
+  std::vector<uint8_t> kind(span, kUnwritten);
+  const bool has_alt = e.alt.size() == e.value.size();
+  const bool packed = p.scale_layout == KILN_SCALES_PACKED_UE8M0;
+  auto rc = [](int64_t r, int64_t c) { return "[" + std::to_string(r) + ", " + std::to_string(c) + "]"; };
+  int64_t bad = 0, ties = 0;
+  std::string first;
+  auto wrong = [&](auto describe) {  // describes the first only
+    if (bad++ == 0) first = describe();
+  };
+  const ElementCheck rule{KILN_ELEM_F32, p.dtype, e.window >= 0 ? e.window : tie_window, e.exact};
+  const int64_t words = (G + 3) / 4;
+  for (int64_t r = 0; r < T; ++r)
+    for (int64_t k = 0; k < (packed ? 4 * words : G); ++k) {
+      const std::size_t i = static_cast<std::size_t>(r * G + k);
+      if (packed) {
+        const std::size_t at = static_cast<std::size_t>(4 * ((k / 4) * T4 + r) + k % 4);
+        if (k >= G) {
+          kind[at] = kZero;
+          continue;
+        }
+        kind[at] = kScale;
+        const uint8_t want = ue8m0_exponent(e.value[i]);
+        const bool alt = has_alt && ue8m0_exponent(e.alt[i]) != want && bytes[at] == ue8m0_exponent(e.alt[i]);
+        ties += alt;
+        if (bytes[at] != want && !alt)
+          wrong([&] { return rc(r, k) + " (byte " + std::to_string(at) + ") = exponent " + std::to_string(bytes[at]) + ", expected " +
+                std::to_string(want) + " (scale " + num(e.value[i]) + ")" +
+                (has_alt && e.alt[i] != e.value[i] ? " or " + std::to_string(ue8m0_exponent(e.alt[i])) : ""); });
+        continue;
+      }
+      const std::size_t at = static_cast<std::size_t>(r * l.row_stride + k * l.col_stride);
+      std::fill(kind.begin() + static_cast<std::ptrdiff_t>(4 * at), kind.begin() + static_cast<std::ptrdiff_t>(4 * at + 4), kScale);
+      const uint32_t v = load(got, at, 4);
+      bool tie = false;
+      bool ok = rule.accept(v, e.value[i], &tie);
+      if (!ok && has_alt && e.alt[i] != e.value[i]) ok = tie = rule.accept(v, e.alt[i], &tie);
+      ties += ok && tie;
+      if (!ok)
+        wrong([&] {
+          return rc(r, k) + " (element " + std::to_string(at) + ") = " + rule.describe(v, e.value[i]) +
+                 (has_alt && e.alt[i] != e.value[i] ? " (or " + num(e.alt[i]) + ")" : "");
+        });
+    }
+  if (packed)  // rows [T, T4) of every word column but the last: zeros
+    for (int64_t j = 0; j + 1 < words; ++j)
+      for (int64_t r = T; r < T4; ++r)
+        for (int b = 0; b < 4; ++b) kind[static_cast<std::size_t>(4 * (j * T4 + r) + b)] = kZero;
+  for (std::size_t b = 0; b < span; ++b) {
+    if (kind[b] == kZero && bytes[b] != 0) {
+      const int64_t word = static_cast<int64_t>(b / 4), r = word % T4, k = (word / T4) * 4 + static_cast<int64_t>(b % 4);
+      wrong([&] { return "byte " + std::to_string(b) + " (padding, " + rc(r, k) + ") = " + hex(bytes[b], 2) + ", expected 0x00"; });
+    } else if (kind[b] == kUnwritten && before != nullptr && bytes[b] != before[b]) {
+      wrong([&] {
+        return "byte " + std::to_string(b) + " is not written by the layout, but " + hex(before[b], 2) + " became " + hex(bytes[b], 2);
+      });
+    }
+  }
+  if (stats) {
+    stats->checked += T * G;
+    stats->near_ties += ties;
+  }
+  if (bad == 0) return "";
+  return first + " (" + std::to_string(bad) + " wrong of " + std::to_string(T * G) + " scales and the layout's " +
+         std::to_string(span) + " bytes)";
+}
+
 }  // namespace detail
 
 // Every tensor `desc` says the kernel writes, against `want`: the rule above, element by
@@ -509,7 +806,16 @@ inline std::string check(const kiln_kernel_desc& desc, const Problem& p, const T
   };
   for (int32_t k = 0; k < desc.tensor_count; ++k) {
     const kiln_tensor_desc& t = desc.tensors[k];
-    const int64_t rows = extent(t.rows, p.tokens, p.hidden), cols = extent(t.cols, p.tokens, p.hidden);
+    if (is_group_scales(desc, t) && t.direction != KILN_DIR_IN) {  // in the layout's storage
+      if (got[t.role] == nullptr) {
+        fail(t, "has no host copy to check (Tensors[" + std::to_string(t.role) + "] is NULL)");
+        continue;
+      }
+      const std::string what = detail::check_group_scales(t, p, got[t.role], want.roles[t.role], want.tie_window, stats);
+      if (!what.empty()) fail(t, what);
+      continue;
+    }
+    const int64_t rows = extent(t.rows, p.tokens, p.hidden, p.group_size), cols = extent(t.cols, p.tokens, p.hidden, p.group_size);
     const int64_t n = rows * cols;
     const std::size_t size = elem_bytes(t.elem);
     const void* g = got[t.role];
@@ -542,7 +848,7 @@ inline std::string check(const kiln_kernel_desc& desc, const Problem& p, const T
     }
     const bool has_alt = e.alt.size() == e.value.size();
     const bool has_alt2 = e.alt2.size() == e.value.size();
-    const detail::ElementCheck rule{t.elem, p.dtype, want.tie_window, e.exact};
+    const detail::ElementCheck rule{t.elem, p.dtype, e.window >= 0 ? e.window : want.tie_window, e.exact};
     std::vector<detail::Mismatch> per_row(static_cast<std::size_t>(rows));
     std::vector<int64_t> ties(static_cast<std::size_t>(rows), 0);
     for_each_row(rows, [&](int64_t r) {

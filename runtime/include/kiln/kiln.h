@@ -83,7 +83,8 @@ typedef enum kiln_role {
   KILN_ROLE_RESIDUAL = 2, /* the residual stream, read and written (x + r written over r) */
   KILN_ROLE_OUTPUT = 3,   /* the result */
   KILN_ROLE_SCALES = 4,   /* per-row or per-group scales a quantising kernel writes */
-  KILN_ROLE_SCALE = 5     /* the per-tensor fp32 scale in device memory (outputs are multiplied by 1/scale) */
+  KILN_ROLE_SCALE = 5,    /* the per-tensor fp32 scale in device memory (outputs are multiplied by 1/scale) */
+  KILN_ROLE_SCALE_UB = 6  /* an optional fp32 [1] cap in device memory on what a dynamic scale is taken from (since 0.5) */
 } kiln_role;
 #define KILN_ROLE_SLOTS 8 /* kiln_args.tensors has room for roles still to come */
 
@@ -101,8 +102,19 @@ typedef enum kiln_extent {
   KILN_EXTENT_ONE = 0,
   KILN_EXTENT_TOKENS = 1,    /* T */
   KILN_EXTENT_HIDDEN = 2,    /* H */
-  KILN_EXTENT_2HIDDEN = 3    /* 2H (an activation's gate and up halves) */
+  KILN_EXTENT_2HIDDEN = 3,   /* 2H (an activation's gate and up halves) */
+  KILN_EXTENT_GROUPS = 4     /* G = ceil(H / group_size): a per-group scales tensor's columns (KILN_OPTION_GROUP) */
 } kiln_extent;
+
+/* How a group quantiser lays out its scales [T, G] (KILN_OPTION_GROUP; docs/design.md, "Scale layouts").
+ * T4 is T rounded up to a multiple of 4. kiln_tensor_layout gives each one's shape, strides and size. */
+typedef enum kiln_scale_layout {
+  KILN_SCALES_ROW_MAJOR = 0,     /* fp32, scale (t, g) at element t*G + g */
+  KILN_SCALES_COL_MAJOR_TMA = 1, /* fp32, scale (t, g) at element g*T4 + t: the TMA-aligned layout DeepGEMM reads;
+                                  * (G-1)*T4 + T elements, rows T..T4-1 are not written */
+  KILN_SCALES_PACKED_UE8M0 = 2   /* int32, byte g%4 of word (g/4)*T4 + t holds the biased exponent of scale (t, g)
+                                  * (a power of two: implies ue8m0); ((G+3)/4 - 1)*T4 + T words, padding bytes written 0 */
+} kiln_scale_layout;
 
 /* Semantic options a kernel accepts (kiln_kernel_desc.options). */
 #define KILN_OPTION_ROUNDING 0x1u /* kiln_plan_options.rounding */
@@ -110,6 +122,7 @@ typedef enum kiln_extent {
 #define KILN_OPTION_STATIC_WEIGHT 0x4u /* kiln_plan_options.static_weight (every kernel with a weight) */
 #define KILN_OPTION_COMM 0x8u     /* kiln_plan_options.comm and .max_tokens: the kernel reduces over the ranks of an
                                    * NCCL communicator; such a plan's create and destroy are collective */
+#define KILN_OPTION_GROUP 0x10u   /* kiln_plan_options.group_size, .scale_layout and .ue8m0: per-group scales */
 /* Scalars a kernel reads from kiln_args (kiln_kernel_desc.scalars). */
 #define KILN_SCALAR_EPS 0x1u
 
@@ -120,6 +133,7 @@ typedef struct kiln_tensor_desc {
   kiln_elem elem;
   kiln_extent rows, cols;    /* shape [rows, cols], rows contiguous */
   int32_t alignment;         /* bytes the specialised variants need; the generic kernel needs element alignment */
+  int32_t optional;          /* since 0.5: 1 = the tensor may be NULL (the kernel then goes without it) */
 } kiln_tensor_desc;
 
 typedef struct kiln_kernel_desc {
@@ -156,6 +170,11 @@ typedef struct kiln_plan_options {
   int64_t max_tokens;     /* KILN_OPTION_COMM kernels: the most tokens one launch may take; it sizes the peer
                            * workspace the plan allocates once (ncclMemAlloc). A launch beyond it gets
                            * KILN_ERROR_INVALID_TOKENS. Must be > 0 for those kernels, 0 for the others. */
+  /* since 0.5; a caller's 0.4 struct (without these) gets 0 */
+  int32_t group_size;     /* KILN_OPTION_GROUP kernels: columns per scale, 128 or 64 (0 = 128); 0 for the others */
+  kiln_scale_layout scale_layout; /* KILN_OPTION_GROUP kernels: KILN_SCALES_ROW_MAJOR unless set */
+  int32_t ue8m0;          /* KILN_OPTION_GROUP kernels: 1 = each scale rounded up to a power of two (UE8M0);
+                           * KILN_SCALES_PACKED_UE8M0 needs it (0 there is taken as 1) */
 } kiln_plan_options;
 
 /* Arguments of one launch. Pointers are device pointers; rows are contiguous. */
@@ -199,12 +218,27 @@ KILN_API kiln_status kiln_kernel_find(const char* name, kiln_kernel_desc* desc);
  * written once, an in-out tensor both. The one formula kiln-bench, kiln-tune and Python use. */
 KILN_API kiln_status kiln_min_bytes(const char* kernel, kiln_dtype dtype, int64_t hidden, int64_t tokens, int64_t* bytes);
 
-/* One tensor's shape at (hidden, tokens): rows, cols and the bytes of one element. */
+/* One tensor's shape at (hidden, tokens): rows, cols and the bytes of one element (per-group
+ * scales: the default options, group_size 128 row-major; kiln_tensor_layout_of takes the options). */
 KILN_API kiln_status kiln_tensor_shape(const kiln_tensor_desc* tensor, int64_t hidden, int64_t tokens, int64_t* rows,
                                        int64_t* cols, int64_t* elem_bytes);
 
 KILN_API void kiln_plan_options_init(kiln_plan_options* options);
 KILN_API void kiln_args_init(kiln_args* args);
+
+/* A tensor's storage under a kernel's options (the group scales' layout depends on group_size and
+ * scale_layout): shape [rows, cols], element (i, j) at i*row_stride + j*col_stride, and the elements a
+ * launch may touch, which is what to allocate (torch.empty_strided((rows, cols), (row_stride, col_stride))
+ * allocates exactly that). For every other tensor it is kiln_tensor_shape's, row-major. */
+typedef struct kiln_tensor_layout {
+  uint32_t struct_size;   /* set it before the call */
+  int64_t rows, cols;
+  int64_t row_stride, col_stride; /* in elements */
+  int64_t elements;       /* the span, in elements */
+  int64_t elem_bytes;
+} kiln_tensor_layout;
+KILN_API kiln_status kiln_tensor_layout_of(const kiln_tensor_desc* tensor, const kiln_plan_options* options,
+                                           int64_t tokens, kiln_tensor_layout* layout);
 
 /* Start-up: pick the config set for (kernel, hidden, dtype, device). */
 KILN_API kiln_status kiln_plan_create(const kiln_plan_options* options, kiln_plan** plan);

@@ -35,6 +35,9 @@ struct PlanOptions {
   bool static_weight = false;
   void* comm = nullptr;    // communicator kernels: the ncclComm_t (plan creation is then collective)
   int64_t max_tokens = 0;  // communicator kernels: the most tokens a launch takes
+  int32_t group_size = 0;  // group quantisers: 128 or 64 (0 = 128)
+  kiln_scale_layout scale_layout = KILN_SCALES_ROW_MAJOR;  // group quantisers
+  bool ue8m0 = false;      // group quantisers: power-of-two scales
 };
 
 class Plan {
@@ -52,6 +55,9 @@ class Plan {
     c.static_weight = o.static_weight ? 1 : 0;
     c.comm = o.comm;
     c.max_tokens = o.max_tokens;
+    c.group_size = o.group_size;
+    c.scale_layout = o.scale_layout;
+    c.ue8m0 = o.ue8m0 ? 1 : 0;
     check(kiln_plan_create(&c, &plan_));
   }
   Plan(Plan&& other) noexcept : plan_(std::exchange(other.plan_, nullptr)) {}

@@ -11,12 +11,13 @@
 
 // Generated tables static_assert against this, so a table written by an older or
 // newer kiln-gen fails to compile instead of being misread.
-#define KILN_TABLE_FORMAT 4
+#define KILN_TABLE_FORMAT 5
 
 namespace kiln::detail {
 
 enum class DType : int32_t { bf16 = 0, fp16 = 1 };
 enum class Rounding : int32_t { single = 0, vllm = 1 };  // kiln_rounding
+enum class ScaleLayout : int32_t { row_major = 0, col_major_tma = 1, packed_ue8m0 = 2 };  // kiln_scale_layout
 
 // The most ranks a communicator kernel serves (kiln_plan_options.comm).
 constexpr int kMaxRanks = 8;
@@ -45,6 +46,7 @@ struct LaunchParams {
   void* output;         // [tokens, hidden]: fp8 e4m3fn or the input dtype
   void* scales;         // per-row or per-group scales written
   const float* scale;   // per-tensor fp32 scale in device memory
+  const float* scale_ub;  // optional cap on a dynamic scale's max|x| (null: none)
   int64_t tokens;       // > 0
   int64_t hidden;       // the plan's hidden size (generic kernels read it)
   float eps;
@@ -52,6 +54,10 @@ struct LaunchParams {
   bool gemma;           // plan option: (1 + w)
   bool static_weight;   // plan option: the weight may be read before the PDL wait
   const CommState* comm;  // communicator kernels: the plan's peers (host memory; null for the others)
+  // Group quantisers (KILN_OPTION_GROUP), plan options; 0 / row_major / false for the others.
+  int32_t group_size;        // 128 or 64 columns per scale
+  ScaleLayout scale_layout;  // how `scales` is laid out
+  bool ue8m0;                // scales rounded up to powers of two (always with packed_ue8m0)
 };
 
 using Launcher = cudaError_t (*)(const LaunchParams&, cudaStream_t);
