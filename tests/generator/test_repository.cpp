@@ -28,10 +28,6 @@ const std::map<std::string, std::string> kAwaitingTuning = {
     {"allreduce_add_rms_norm", "kiln-tune times one GPU at a time: the one-shot/two-shot crossover was measured on "
                                "two H200s and chosen by hand (bench/results/h200x2/)"},
     {"allreduce_add_rms_norm_fp8", "as allreduce_add_rms_norm (the same template and schedules)"},
-    {"per_token_group_fp8", "new: per_token_fp8's schedules until kiln-tune runs on an H200"},
-    {"rms_norm_group_fp8", "new: rms_norm_per_token_fp8's schedules until kiln-tune runs on an H200"},
-    {"fused_add_rms_norm_group_fp8", "new: fused_add_rms_norm_per_token_fp8's schedules until kiln-tune runs on an H200"},
-    {"silu_mul_group_fp8", "new: silu_mul_fp8's schedules until kiln-tune runs on an H200"},
 };
 
 // Communicator kernels' sets: one per hidden size of the grid and rank count, on sm90 only

@@ -188,7 +188,7 @@ std::vector<SetInfo> sets_for_device() {
   const kiln::detail::ArchTable* table = kiln::runtime::find_table(device_arch());
   for (size_t i = 0; table && i < table->count; ++i) {
     const auto& r = table->rows[i];
-    if (!selected(r.kernel)) continue;
+    if (!selected(r.kernel) || r.ranks > 0) continue;  // communicator kernels' sets: test_comm
     if (sets.empty() || sets.back().kernel != r.kernel || sets.back().hidden != r.hidden) sets.push_back({r.kernel, r.hidden, {}});
     sets.back().thresholds.push_back(r.threshold);
   }
