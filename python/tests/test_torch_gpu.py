@@ -405,7 +405,13 @@ def op_cases():
 @pytest.mark.parametrize("namespace,op_name,row", op_cases())
 def test_opcheck(namespace, op_name, row):
     k = KERNELS[row.kernel if row else op_name]
-    t = make_tensors(k, "bf16", 4096, 33, seed=11, options=alias_options(row) if row else None)
+    options = alias_options(row) if row else None
+    # AOT dispatch with dynamic shapes (test_aot_dispatch_dynamic) re-strides a mutated
+    # column-major tensor densely, stride T instead of T4, which the padded layouts refuse:
+    # they are opchecked at T = 32 (T4 = T); odd T is test_group_kernel_layouts' and the
+    # column-major alias test's.
+    tokens = 32 if options and options.get("scale_layout", "row_major") != "row_major" else 33
+    t = make_tensors(k, "bf16", 4096, tokens, seed=11, options=options)
     if row:
         args, kwargs = alias_call(row, k, t), {}
     else:
@@ -529,7 +535,7 @@ def test_group_kernel_layouts(name, layout, group_size, ue8m0, hidden, tokens):
     what = f"{name} {layout} g={group_size} ue8m0={ue8m0} h={hidden} T={tokens}"
     # UE8M0 scales are powers of two: exact (the int32 words compare exactly).
     check_written(k, t, before, ref, "single", what)
-    pads = pad_region(t["scales"], tokens)
+    pads = pad_region(t["scales"], tokens) if layout != "row_major" else None
     if pads is not None:
         if layout == "packed_ue8m0":  # vLLM zeroes every allocated pad byte
             assert (pads == 0).all(), f"{what}: packed pad rows not zeroed"
