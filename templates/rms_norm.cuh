@@ -236,14 +236,13 @@ specialised(T* __restrict__ x, const T* __restrict__ w, T* __restrict__ residual
     token_s = token_scale(capped(row_max<S>(warp_max(amax), group, tid), o));
     if (live && tid == 0) scales[row] = token_s;
   }
-  const Divisor token_d = divisor(token_s);  // the per-token kinds' divisions (unused by the others)
   if (live) {
 #pragma unroll
     for (int i = 0; i < N; ++i) {
       float f[V];
 #pragma unroll
       for (int j = 0; j < V; ++j) {
-        if constexpr (Tr::dynamic) f[j] = divide(value(i, j), token_d);
+        if constexpr (Tr::dynamic) f[j] = value(i, j) / token_s;
         else if constexpr (Tr::group) f[j] = value(i, j);
         else f[j] = value(i, j) * inv_scale;
       }
@@ -362,7 +361,6 @@ generic(T* __restrict__ x, const T* __restrict__ w, T* __restrict__ residual, vo
       token_s = token_scale(capped(block_reduce<true>(amax, slots), o));
       if (threadIdx.x == 0) scales[row] = token_s;
     }
-    const Divisor token_d = divisor(token_s);
     if constexpr (Tr::group) {
       // A warp reads columns other threads wrote to the residual: block_reduce's
       // __syncthreads (the add kinds norm) has made them visible.
@@ -372,7 +370,7 @@ generic(T* __restrict__ x, const T* __restrict__ w, T* __restrict__ residual, vo
         float f[V];
         values(col, f);
 #pragma unroll
-        for (int j = 0; j < V; ++j) f[j] = Tr::dynamic ? divide(f[j], token_d) : f[j] * inv_scale;
+        for (int j = 0; j < V; ++j) f[j] = Tr::dynamic ? f[j] / token_s : f[j] * inv_scale;
         if constexpr (Tr::fp8_out) store_fp8<V>(static_cast<uint8_t*>(out) + first + col, f);
         else if constexpr (Tr::add) store_vec<T, V>(x + first + col, f);
         else store_vec<T, V>(static_cast<T*>(out) + first + col, f);
