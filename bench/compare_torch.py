@@ -108,7 +108,7 @@ class TensorDesc(ctypes.Structure):
         ("rows", ctypes.c_int),
         ("cols", ctypes.c_int),
         ("alignment", ctypes.c_int32),
-        ("optional", ctypes.c_int32),  # since 0.5: 1 = the tensor may be NULL (per_token_fp8's scale_ub)
+        ("optional", ctypes.c_int32),  # since 0.5: 1 = the tensor may be NULL (e.g. a scale_ub role)
     ]
 
 
@@ -703,7 +703,7 @@ def parse_args(argv):
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--scale", type=float, default=0.1, help="the per-tensor scale (fp8 outputs are multiplied by 1/scale)")
     p.add_argument("--scale-ub", type=float, default=None,
-                   help="the optional cap on max|x| of the kernels that take one (per_token_fp8's scale_ub); "
+                   help="the optional cap on max|x| of the kernels that take one (a scale_ub role); "
                         "default: left out (NULL)")
     p.add_argument("--eps", type=float, default=1e-6, help="epsilon of the kernels that read one")
     p.add_argument("--no-compile", action="store_true", help="skip torch.compile (it compiles once per shape)")

@@ -21,7 +21,7 @@ namespace kiln_bench {
 struct Kernel {
   std::string name;
   kiln_kernel_desc desc{};  // its tensors live as long as the library
-  // desc's tensors without the optional ones (per_token_fp8's scale_ub): kiln-bench
+  // desc's tensors without the optional ones (a scale_ub role): kiln-bench
   // measures the common call, which leaves them NULL.
   std::vector<kiln_tensor_desc> launched;
 

@@ -237,7 +237,7 @@ class GpuBench final : public Bench {
   bool broken() override { return r_.broken() != 0; }
 
  private:
-  // The tensors a launch passes: an optional one (per_token_fp8's scale_ub) is left out,
+  // The tensors a launch passes: an optional one (a scale_ub role) is left out,
   // as a caller without it would, so candidates are tuned and checked on the common path.
   std::span<const kiln_tensor_desc> tensors() const { return required_; }
 
