@@ -101,15 +101,45 @@ __device__ __forceinline__ float warp_max(float v) {
   return v;
 }
 
-// The largest of the values of each aligned run of `lanes` lanes (a power of two, 1 to
-// 32, the same in the whole warp), given to every lane of the run. One unrolled xor
-// butterfly: a step whose offset does not fit in the run is skipped by the whole warp,
-// so the group size stays a run-time value without a second instantiation.
-__device__ __forceinline__ float lanes_max(float v, int lanes) {
+// The largest of the values of each aligned run of g / V lanes (g = 64 or 128 columns of V
+// per lane, V >= 4), given to every lane of the run. The steps every group size takes are
+// unconditional; only g = 128 takes one more, a branch uniform over the warp.
+template <int V>
+__device__ __forceinline__ float group_lanes_max(float v, int g) {
+  static_assert(V >= 4 && V <= 8, "a group of 64 columns spans 8 to 16 lanes");
 #pragma unroll
-  for (int offset = 16; offset > 0; offset >>= 1)
-    if (offset < lanes) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, offset));
+  for (int offset = 1; offset < 64 / V; offset <<= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, offset));
+  if (g == 128) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, 64 / V));
   return v;
+}
+
+// ---- division by a scale ---------------------------------------------------------
+
+// The dynamic quantisers divide by their scale, as vLLM does. IEEE division costs about ten
+// instructions an element (reciprocal, range check, branch) and made them issue-bound; with
+// one reciprocal per scale an element takes five, and the fp8 bytes are the same:
+// - Markstein: with r = 1/s rounded to nearest and q = x * r (within an ulp of x / s),
+//   q + (x - q * s) * r with fmas is x / s rounded to nearest. The remainder is formed as
+//   -(q * s - x) so that -0 / s stays -0.
+// - The clamp to +-2^126 keeps x = +-inf and quotients that overflow from becoming NaN (they
+//   give +-inf; fp8 saturates both). NaN stays NaN through the remainder.
+// - An infinite scale (a group holding inf) divides as r = 0 with s taken as 0: q = x * 0,
+//   so finite x gives +-0 and +-inf gives NaN, as x / inf does.
+// - Below |x| = 2^-100 the remainder may underflow, and the quotient differ from IEEE's by
+//   an ulp; it is below 2^-57 for every scale here (s >= 2^-43), so 0 in fp8 either way.
+// s is never 0 or NaN (the scale floors and NaN-passing maxima see to it), and below 2^119
+// (the largest bf16 / 448), so 1 / s is normal. tests/gpu/test_device_math.cu checks it all.
+struct Divisor {
+  float s;  // the scale, or 0 when it is infinite
+  float r;  // 1 / s rounded to nearest (0 when s is infinite)
+};
+
+__device__ __forceinline__ Divisor divisor(float s) { return {isinf(s) ? 0.0f : s, __frcp_rn(s)}; }
+
+__device__ __forceinline__ float divide(float x, const Divisor& d) {
+  constexpr float kBound = 0x1p126f;
+  const float q = fminf(fmaxf(x * d.r, -kBound), kBound);
+  return fmaf(-fmaf(q, d.s, -x), d.r, q);
 }
 
 // ---- FP8 group quantisation (docs/design.md, "Kernel semantics") -----------------
@@ -134,7 +164,8 @@ inline GroupQuant group_quant_of(const detail::LaunchParams& p) {
 // The scale of a group whose largest magnitude is amax (never NaN: maxima pass NaN over).
 __device__ __forceinline__ float group_scale(float amax, bool ue8m0) {
   constexpr float kEps = 1e-10f;  // vLLM's default group eps
-  float s = fmaxf(amax, kEps) / 448.0f;
+  constexpr Divisor kBy448 = {448.0f, 1.0f / 448.0f};
+  float s = divide(fmaxf(amax, kEps), kBy448);
   if (ue8m0) {
     // Round up to a power of two: bump the exponent when any mantissa bit is set.
     // An all-zero group gives 2^-33 (e = 94); amax = inf gives inf (e = 255).
@@ -145,17 +176,28 @@ __device__ __forceinline__ float group_scale(float amax, bool ue8m0) {
   return s;
 }
 
-// Store the scale s of row t, group k in q's layout (T4 = tokens rounded up to 4 rows):
-// row_major [t * G + k]; col_major_tma [k * T4 + t]; packed_ue8m0: the exponent byte k % 4
-// of int32 word (k / 4) * T4 + t, with vLLM's zero padding, each pad written once:
+// The packed layout's zero padding (vLLM writes it), each pad written once:
 //   (a) the pad bytes k' in [G, 4 * ceil(G / 4)) of a row, by the row's group G - 1;
 //   (b) the pad rows [tokens, T4) of word column j < ceil(G / 4) - 1, by row tokens - 1's
 //       group 4j. The last word column's pad rows are not allocated, so not written.
-// Not inlined: one lane in g / V calls it, and inlined its address arithmetic stayed live
-// through the specialised kernels' loops (per_token_group_fp8 h4096 bs1024: 64 registers
-// and a spill inlined, 52 and none called).
-__device__ __noinline__ inline void store_group_scale(void* scales, const GroupQuant& q, int64_t t, int64_t tokens, int k,
-                                         float s) {
+// Out of line: only a row's last group and the last row call it, and inlined its loops'
+// registers stayed live through the kernels' main loops.
+__device__ __noinline__ inline void pad_packed_scales(int32_t* words, const GroupQuant& q, int64_t t, int64_t tokens,
+                                                      int64_t t4, int k) {
+  const int j = k / 4;
+  uint8_t* word = reinterpret_cast<uint8_t*>(words + j * t4 + t);
+  if (k == q.groups - 1)
+    for (int b = k % 4 + 1; b < 4; ++b) word[b] = 0;  // (a)
+  if (t == tokens - 1 && k % 4 == 0 && j < (q.groups + 3) / 4 - 1)
+    for (int64_t r = tokens; r < t4; ++r) words[j * t4 + r] = 0;  // (b)
+}
+
+// Store the scale s of row t, group k in q's layout (T4 = tokens rounded up to 4 rows):
+// row_major [t * G + k]; col_major_tma [k * T4 + t]; packed_ue8m0: the exponent byte k % 4
+// of int32 word (k / 4) * T4 + t, and the padding above. Inlined: a store is one or two
+// instructions, where a call in a kernel's main loop cost its live registers' saving.
+__device__ __forceinline__ void store_group_scale(void* scales, const GroupQuant& q, int64_t t, int64_t tokens, int k,
+                                                  float s) {
   const int64_t t4 = (tokens + 3) / 4 * 4;
   switch (q.layout) {
     case detail::ScaleLayout::row_major:
@@ -165,13 +207,10 @@ __device__ __noinline__ inline void store_group_scale(void* scales, const GroupQ
       static_cast<float*>(scales)[k * t4 + t] = s;
       return;
     case detail::ScaleLayout::packed_ue8m0: {
-      const int j = k / 4;
-      uint8_t* word = static_cast<uint8_t*>(scales) + 4 * (j * t4 + t);
-      word[k % 4] = static_cast<uint8_t>(__float_as_uint(s) >> 23);  // s = 2^(e - 127), sign 0
-      if (k == q.groups - 1)
-        for (int b = k % 4 + 1; b < 4; ++b) word[b] = 0;  // (a)
-      if (t == tokens - 1 && k % 4 == 0 && j < (q.groups + 3) / 4 - 1)
-        for (int64_t r = tokens; r < t4; ++r) static_cast<int32_t*>(scales)[j * t4 + r] = 0;  // (b)
+      auto* words = static_cast<int32_t*>(scales);
+      // s = 2^(e - 127), sign 0: its exponent byte.
+      reinterpret_cast<uint8_t*>(words + (k / 4) * t4 + t)[k % 4] = static_cast<uint8_t>(__float_as_uint(s) >> 23);
+      if (k == q.groups - 1 || t == tokens - 1) pad_packed_scales(words, q, t, tokens, t4, k);
       return;
     }
   }
@@ -185,14 +224,16 @@ __device__ __noinline__ inline void store_group_scale(void* scales, const GroupQ
 template <int V>
 __device__ __forceinline__ void quantise_group(float (&f)[V], int col, int64_t t, int64_t tokens, void* scales,
                                                const GroupQuant& q) {
-  static_assert(V >= 4, "a group of 64 columns spans at most 32 lanes");
+  static_assert(V >= 4 && V <= 8, "a group of 64 columns spans 8 to 16 lanes");
   float amax = 0.0f;
 #pragma unroll
   for (int j = 0; j < V; ++j) amax = fmaxf(amax, fabsf(f[j]));
-  const float s = group_scale(lanes_max(amax, q.size / V), q.ue8m0);
-  if ((col & (q.size - 1)) == 0) store_group_scale(scales, q, t, tokens, col / q.size, s);
+  const float s = group_scale(group_lanes_max<V>(amax, q.size), q.ue8m0);
+  // g is 64 or 128: a shift, where a division by the run-time g cost two dozen instructions.
+  if ((col & (q.size - 1)) == 0) store_group_scale(scales, q, t, tokens, col >> (q.size == 128 ? 7 : 6), s);
+  const Divisor d = divisor(s);
 #pragma unroll
-  for (int j = 0; j < V; ++j) f[j] = f[j] / s;
+  for (int j = 0; j < V; ++j) f[j] = divide(f[j], d);
 }
 
 // Generic kernels: quantise row t, out_row = its fp8 output, one warp per group (the CTA's
@@ -216,11 +257,12 @@ __device__ __forceinline__ void quantise_row_in_groups(const Values& values, uin
     }
     const float s = group_scale(warp_max(amax), q.ue8m0);
     if (lane == 0) store_group_scale(scales, q, t, tokens, k, s);
+    const Divisor d = divisor(s);
     for (int64_t col = begin + lane * V; col < end; col += 32 * V) {
       float f[V];
       values(col, f);
 #pragma unroll
-      for (int j = 0; j < V; ++j) f[j] = f[j] / s;
+      for (int j = 0; j < V; ++j) f[j] = divide(f[j], d);
       store_fp8<V>(out_row + col, f);
     }
   }

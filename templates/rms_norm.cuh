@@ -217,32 +217,43 @@ specialised(T* __restrict__ x, const T* __restrict__ w, T* __restrict__ residual
     ss = row_total<S>(warp_sum(ss), group, tid);
     rinv = inv_rms(ss, float(H), o.eps);
   }
-  // The value the kernel stores (before any fp8 scaling), recomputed where needed: it
-  // costs a few multiplies, where keeping it would cost N * V registers.
+  // The value the kernel stores (before any fp8 scaling).
   auto value = [&](int i, int j) {
     if constexpr (Tr::norm) return normed<T>(to_float(xv[i].v[j]), rinv, weight_of(wv[i].v[j], o.gemma), o.vllm);
     else return to_float(xv[i].v[j]);
   };
   float inv_scale = 1.0f, token_s = 1.0f;
   if constexpr (Tr::fp8) inv_scale = 1.0f / *scale;
+  // The per-token norm kinds need every value twice (the row's maximum, then the stores):
+  // they keep them in fp32 registers, which take the place of the slice and weight they
+  // came from (computing them twice made these kernels issue-bound). Without a norm a
+  // value is one conversion, cheaper than the registers.
+  constexpr bool keep = Tr::dynamic && Tr::norm;
+  float y[keep ? N : 1][V];
   if constexpr (Tr::dynamic) {
     float amax = 0.0f;
     if (live) {
 #pragma unroll
       for (int i = 0; i < N; ++i)
 #pragma unroll
-        for (int j = 0; j < V; ++j) amax = fmaxf(amax, fabsf(value(i, j)));
+        for (int j = 0; j < V; ++j) {
+          const float v = value(i, j);
+          if constexpr (keep) y[i][j] = v;
+          amax = fmaxf(amax, fabsf(v));
+        }
     }
     token_s = token_scale(capped(row_max<S>(warp_max(amax), group, tid), o));
     if (live && tid == 0) scales[row] = token_s;
   }
+  const Divisor by_token_s = divisor(token_s);  // the per-token kinds' (unused by the others)
   if (live) {
 #pragma unroll
     for (int i = 0; i < N; ++i) {
       float f[V];
 #pragma unroll
       for (int j = 0; j < V; ++j) {
-        if constexpr (Tr::dynamic) f[j] = value(i, j) / token_s;
+        if constexpr (keep) f[j] = divide(y[i][j], by_token_s);
+        else if constexpr (Tr::dynamic) f[j] = divide(value(i, j), by_token_s);
         else if constexpr (Tr::group) f[j] = value(i, j);
         else f[j] = value(i, j) * inv_scale;
       }
@@ -361,6 +372,7 @@ generic(T* __restrict__ x, const T* __restrict__ w, T* __restrict__ residual, vo
       token_s = token_scale(capped(block_reduce<true>(amax, slots), o));
       if (threadIdx.x == 0) scales[row] = token_s;
     }
+    const Divisor by_token_s = divisor(token_s);
     if constexpr (Tr::group) {
       // A warp reads columns other threads wrote to the residual: block_reduce's
       // __syncthreads (the add kinds norm) has made them visible.
@@ -370,7 +382,7 @@ generic(T* __restrict__ x, const T* __restrict__ w, T* __restrict__ residual, vo
         float f[V];
         values(col, f);
 #pragma unroll
-        for (int j = 0; j < V; ++j) f[j] = Tr::dynamic ? f[j] / token_s : f[j] * inv_scale;
+        for (int j = 0; j < V; ++j) f[j] = Tr::dynamic ? divide(f[j], by_token_s) : f[j] * inv_scale;
         if constexpr (Tr::fp8_out) store_fp8<V>(static_cast<uint8_t*>(out) + first + col, f);
         else if constexpr (Tr::add) store_vec<T, V>(x + first + col, f);
         else store_vec<T, V>(static_cast<T*>(out) + first + col, f);

@@ -1,0 +1,213 @@
+// GPU tests of the device helpers in templates/common.cuh whose results must equal another
+// formula bit for bit: the quantisers' division by a scale (divide: a reciprocal and a
+// Markstein correction) against IEEE division, over tens of millions of quotients chosen to
+// sit on and beside every fp8 rounding boundary, and over the special values (+-0, +-inf,
+// NaN, subnormals, overflowing quotients, an infinite scale). The kernels' own tests
+// (test_gpu) compare whole outputs with the CPU reference; these pin the helper down where
+// random rows rarely go. Skips cleanly without a GPU.
+#include <gtest/gtest.h>
+
+#include <cuda_runtime.h>
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "common.cuh"
+
+namespace {
+
+#define CUDA_OK(call)                                                          \
+  do {                                                                         \
+    const cudaError_t err_ = (call);                                           \
+    ASSERT_EQ(err_, cudaSuccess) << #call << ": " << cudaGetErrorString(err_); \
+  } while (0)
+
+bool has_gpu() {
+  int n = 0;
+  if (cudaGetDeviceCount(&n) != cudaSuccess) n = 0;
+  cudaGetLastError();
+  return n > 0;
+}
+
+#define REQUIRE_GPU() \
+  if (!has_gpu()) GTEST_SKIP() << "no CUDA device"
+
+// Each pair (x[i], s[i]): the helper's quotient and IEEE's (__fdiv_rn), and their fp8 bytes
+// as the kernels store them (cvt.rn.satfinite.e4m3x2).
+__global__ void divide_both(const float* x, const float* s, int64_t n, float* fast, float* ieee, uint8_t* fast8,
+                            uint8_t* ieee8) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) {
+    const float a = kiln::divide(x[i], kiln::divisor(s[i]));
+    const float b = __fdiv_rn(x[i], s[i]);
+    fast[i] = a;
+    ieee[i] = b;
+    fast8[i] = static_cast<uint8_t>(kiln::fp8x2(a, 0.0f));
+    ieee8[i] = static_cast<uint8_t>(kiln::fp8x2(b, 0.0f));
+  }
+}
+
+// group_scale without UE8M0 against max(amax, 1e-10) / 448 by IEEE division.
+__global__ void group_scale_both(const float* amax, int64_t n, float* fast, float* ieee) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) {
+    fast[i] = kiln::group_scale(amax[i], false);
+    ieee[i] = __fdiv_rn(fmaxf(amax[i], 1e-10f), 448.0f);
+  }
+}
+
+uint32_t bits(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  return u;
+}
+
+float from_bits(uint32_t u) {
+  float f;
+  std::memcpy(&f, &u, 4);
+  return f;
+}
+
+// A float with a random sign, mantissa and exponent in [lo, hi] (biased exponents 0..255:
+// 0 gives subnormals, 255 gives inf and NaN).
+float random_float(std::mt19937_64& rng, int lo, int hi) {
+  const uint32_t e = std::uniform_int_distribution<uint32_t>(lo, hi)(rng);
+  const uint32_t m = static_cast<uint32_t>(rng()) & 0x7fffffu;
+  const uint32_t sign = static_cast<uint32_t>(rng()) & 0x80000000u;
+  return from_bits(sign | (e << 23) | m);
+}
+
+// The scales the quantisers divide by: group scales RN(amax / 448) for amax over the whole
+// range, the two floors, powers of two (UE8M0), random floats, and inf.
+std::vector<float> scales(std::mt19937_64& rng, size_t count) {
+  std::vector<float> s = {1e-10f / 448.0f, 1.0f / (448.0f * 512.0f), std::numeric_limits<float>::infinity(),
+                          std::numeric_limits<float>::max() / 448.0f, 1.0f, 448.0f};
+  for (int e = -33; e <= 120; e += 3) s.push_back(std::ldexp(1.0f, e));
+  while (s.size() < count) {
+    const float amax = std::fabs(random_float(rng, 1, 254));
+    s.push_back(rng() % 2 ? std::fmax(amax, 1e-10f) / 448.0f : std::fabs(random_float(rng, 60, 200)));
+  }
+  return s;
+}
+
+// Numerators for a scale s: quotients on every fp8 e4m3 rounding boundary (the midpoints
+// between neighbouring codes, subnormal ones included, and the saturation edge) times s, and
+// their float neighbours; random floats; and the special values.
+void numerators(std::mt19937_64& rng, float s, std::vector<float>& x, std::vector<float>& sv) {
+  auto add = [&](float v) {
+    x.push_back(v);
+    sv.push_back(s);
+  };
+  for (int code = 0; code < 127; ++code) {  // e4m3 codes 0..126 (0x7f is NaN)
+    const int e = code >> 3, m = code & 7;
+    const double lo = e == 0 ? std::ldexp(m, -9) : std::ldexp(1.0 + m / 8.0, e - 7);
+    const double hi = (e == 0 && m == 7) ? std::ldexp(1.0, -6) : (m == 7 ? std::ldexp(1.0, e - 6) : std::ldexp(1.0 + (m + 1) / 8.0, e - 7));
+    const double mid = e == 0 && m < 7 ? std::ldexp(m + 0.5, -9) : (lo + hi) / 2;
+    for (const double q : {mid, lo, 464.0}) {
+      const float v = static_cast<float>(q * s);
+      if (!std::isfinite(v)) continue;
+      for (float w = v, k = 0; k < 3; ++k, w = std::nextafter(w, 0.0f)) add(rng() % 2 ? w : -w);
+      for (float w = v, k = 0; k < 3; ++k, w = std::nextafter(w, INFINITY)) add(rng() % 2 ? w : -w);
+    }
+  }
+  for (int k = 0; k < 256; ++k) add(random_float(rng, 0, 254));
+  for (float v : {0.0f, -0.0f, INFINITY, -INFINITY, NAN, std::numeric_limits<float>::max(),
+                  -std::numeric_limits<float>::max(), std::numeric_limits<float>::denorm_min(), 1e-40f, -1e-40f})
+    add(v);
+}
+
+TEST(DeviceMath, DivideGivesIeeeQuotientsAndFp8Bytes) {
+  REQUIRE_GPU();
+  std::mt19937_64 rng(20261130);
+  std::vector<float> x, s;
+  for (const float scale : scales(rng, 2000)) numerators(rng, scale, x, s);
+  // Plus random pairs over the whole float range.
+  for (int k = 0; k < (1 << 22); ++k) {
+    x.push_back(random_float(rng, 0, 255));
+    s.push_back(std::fabs(random_float(rng, 1, 245)));  // below 2^119, as every scale is
+  }
+  const int64_t n = static_cast<int64_t>(x.size());
+  ASSERT_GT(n, int64_t(1) << 23);
+  float *dx, *ds, *dfast, *dieee;
+  uint8_t *dfast8, *dieee8;
+  CUDA_OK(cudaMalloc(&dx, n * 4));
+  CUDA_OK(cudaMalloc(&ds, n * 4));
+  CUDA_OK(cudaMalloc(&dfast, n * 4));
+  CUDA_OK(cudaMalloc(&dieee, n * 4));
+  CUDA_OK(cudaMalloc(&dfast8, n));
+  CUDA_OK(cudaMalloc(&dieee8, n));
+  CUDA_OK(cudaMemcpy(dx, x.data(), n * 4, cudaMemcpyHostToDevice));
+  CUDA_OK(cudaMemcpy(ds, s.data(), n * 4, cudaMemcpyHostToDevice));
+  divide_both<<<1024, 256>>>(dx, ds, n, dfast, dieee, dfast8, dieee8);
+  CUDA_OK(cudaGetLastError());
+  std::vector<float> fast(n), ieee(n);
+  std::vector<uint8_t> fast8(n), ieee8(n);
+  CUDA_OK(cudaMemcpy(fast.data(), dfast, n * 4, cudaMemcpyDeviceToHost));
+  CUDA_OK(cudaMemcpy(ieee.data(), dieee, n * 4, cudaMemcpyDeviceToHost));
+  CUDA_OK(cudaMemcpy(fast8.data(), dfast8, n, cudaMemcpyDeviceToHost));
+  CUDA_OK(cudaMemcpy(ieee8.data(), dieee8, n, cudaMemcpyDeviceToHost));
+  for (void* p : {static_cast<void*>(dx), static_cast<void*>(ds), static_cast<void*>(dfast),
+                  static_cast<void*>(dieee), static_cast<void*>(dfast8), static_cast<void*>(dieee8)})
+    CUDA_OK(cudaFree(p));
+
+  int64_t byte_mismatches = 0, value_mismatches = 0, compared_values = 0, saturated = 0, zero_signs = 0;
+  std::string first;
+  for (int64_t i = 0; i < n; ++i) {
+    const float b = ieee[i], a = fast[i];
+    // Where IEEE gives NaN, or x >= 2^-100 gives a normal quotient below the clamp, or 0 is
+    // divided, or inf divides, the floats agree too (signs of zero included).
+    const bool comparable = std::isnan(b) || x[i] == 0.0f || std::isinf(s[i]) ||
+                            (std::fabs(x[i]) >= 0x1p-100f && std::fabs(b) >= 0x1p-126f && std::fabs(b) < 0x1p126f);
+    compared_values += comparable;
+    saturated += ieee8[i] == 0x7e || ieee8[i] == 0xfe;
+    zero_signs += b == 0.0f && std::signbit(b);
+    const bool value_ok = !comparable || (std::isnan(b) ? std::isnan(a) : bits(a) == bits(b));
+    const bool byte_ok = fast8[i] == ieee8[i];
+    byte_mismatches += !byte_ok;
+    value_mismatches += !value_ok;
+    if ((!byte_ok || !value_ok) && first.empty()) {
+      char buf[256];
+      std::snprintf(buf, sizeof buf, "x = %a, s = %a: divide %a (fp8 0x%02x), IEEE %a (fp8 0x%02x)", x[i], s[i], a,
+                    fast8[i], b, ieee8[i]);
+      first = buf;
+    }
+  }
+  EXPECT_EQ(byte_mismatches, 0) << "of " << n << "; first: " << first;
+  EXPECT_EQ(value_mismatches, 0) << "of " << compared_values << " compared; first: " << first;
+  // The cases the comment of divide names were all met.
+  EXPECT_GT(saturated, 1000);
+  EXPECT_GT(zero_signs, 100);
+}
+
+TEST(DeviceMath, GroupScaleIsTheIeeeDivisionBy448) {
+  REQUIRE_GPU();
+  std::mt19937_64 rng(448);
+  std::vector<float> amax = {0.0f, 1e-10f, 1e-12f, 448.0f, 1.0f, INFINITY, std::numeric_limits<float>::max()};
+  while (amax.size() < (1u << 22)) amax.push_back(std::fabs(random_float(rng, 0, 254)));
+  const int64_t n = static_cast<int64_t>(amax.size());
+  float *da, *dfast, *dieee;
+  CUDA_OK(cudaMalloc(&da, n * 4));
+  CUDA_OK(cudaMalloc(&dfast, n * 4));
+  CUDA_OK(cudaMalloc(&dieee, n * 4));
+  CUDA_OK(cudaMemcpy(da, amax.data(), n * 4, cudaMemcpyHostToDevice));
+  group_scale_both<<<1024, 256>>>(da, n, dfast, dieee);
+  CUDA_OK(cudaGetLastError());
+  std::vector<float> fast(n), ieee(n);
+  CUDA_OK(cudaMemcpy(fast.data(), dfast, n * 4, cudaMemcpyDeviceToHost));
+  CUDA_OK(cudaMemcpy(ieee.data(), dieee, n * 4, cudaMemcpyDeviceToHost));
+  CUDA_OK(cudaFree(da));
+  CUDA_OK(cudaFree(dfast));
+  CUDA_OK(cudaFree(dieee));
+  int64_t mismatches = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    mismatches += bits(fast[i]) != bits(ieee[i]);
+    if (bits(fast[i]) != bits(ieee[i]) && mismatches == 1)
+      ADD_FAILURE() << "amax = " << std::hexfloat << amax[i] << ": " << fast[i] << " vs " << ieee[i];
+  }
+  EXPECT_EQ(mismatches, 0) << "of " << n;
+}
+
+}  // namespace
