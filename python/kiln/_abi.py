@@ -22,7 +22,7 @@ OPTION_BITS = {"rounding": 0x1, "gemma": 0x2, "static_weight": 0x4, "comm": 0x8,
 # kiln_scale_layout (since 0.5): how a group quantiser (KILN_OPTION_GROUP) lays out its scales [T, G]
 SCALE_LAYOUT = {"row_major": 0, "col_major_tma": 1, "packed_ue8m0": 2}
 GROUP_SIZES = (128, 64)                  # kiln_plan_options.group_size's values besides 0 (= 128)
-DEFAULT_GROUP_SIZE = 128
+DEFAULT_GROUP_SIZE = 128                 # KILN_DEFAULT_GROUP_SIZE: group_size = 0 means this
 SCALAR_BITS = {"eps": 0x1}               # KILN_SCALAR_*
 SUCCESS = 0
 # kiln_status by name (kiln_status_name gives the names back; the codes are ABI).

@@ -44,6 +44,7 @@ import functools
 import torch
 
 import kiln
+from kiln._abi import DEFAULT_GROUP_SIZE
 from kiln.vllm_aliases import ALIASES
 
 __all__ = ["TensorCheckError", "kernel_ops", "functional", "skipped", "vllm_ops", "vllm_skipped"]
@@ -51,7 +52,7 @@ __all__ = ["TensorCheckError", "kernel_ops", "functional", "skipped", "vllm_ops"
 _ACTIVATION = {torch.bfloat16: "bf16", torch.float16: "fp16"}
 _ELEM_DTYPE = {"fp8_e4m3": torch.float8_e4m3fn, "f32": torch.float32, "i32": torch.int32}
 _OPTION_SCHEMA = {"rounding": "str rounding='single'", "gemma": "bool gemma=False",
-                  "static_weight": "bool static_weight=False", "group_size": "int group_size=128",
+                  "static_weight": "bool static_weight=False", "group_size": f"int group_size={DEFAULT_GROUP_SIZE}",
                   "scale_layout": "str scale_layout='row_major'", "ue8m0": "bool ue8m0=False"}
 _GROUP_OPTIONS = ("group_size", "scale_layout", "ue8m0")  # what KILN_OPTION_GROUP ("group") brings
 _ROW_MAJOR = "row_major"
@@ -355,7 +356,7 @@ def _functional(kernel, op):
     def scales_buffer(ref, hidden, kwargs):
         """A group quantiser's scales, as kiln_tensor_layout_of lays them out for the options
         (its formula in Python while tracing with symbolic sizes)."""
-        group_size = kwargs.get("group_size", 128)
+        group_size = kwargs.get("group_size", DEFAULT_GROUP_SIZE)
         scale_layout = kwargs.get("scale_layout", _ROW_MAJOR)
         dtype = torch.int32 if scale_layout == _PACKED else torch.float32
         tokens = 1

@@ -76,6 +76,12 @@ def test_option_and_scalar_bits():
     assert abi.OPTION_BITS["group"] == 0x10
 
 
+def test_default_group_size():
+    m = re.search(r"#define KILN_DEFAULT_GROUP_SIZE (\d+)", header())
+    assert m and int(m.group(1)) == abi.DEFAULT_GROUP_SIZE
+    assert abi.DEFAULT_GROUP_SIZE in abi.GROUP_SIZES
+
+
 def test_enums_by_name():
     assert enum("kiln_dtype") == {"KILN_DTYPE_UNSET": abi.DTYPE_UNSET, "KILN_DTYPE_BF16": abi.DTYPE["bf16"],
                                   "KILN_DTYPE_FP16": abi.DTYPE["fp16"]}

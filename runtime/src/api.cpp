@@ -209,7 +209,7 @@ std::size_t elem_bytes(kiln_elem elem) {
   return 0;
 }
 
-constexpr int32_t kDefaultGroupSize = 128;
+constexpr int32_t kDefaultGroupSize = KILN_DEFAULT_GROUP_SIZE;
 
 int64_t extent(kiln_extent e, int64_t tokens, int64_t hidden, int32_t group_size = kDefaultGroupSize) {
   switch (e) {

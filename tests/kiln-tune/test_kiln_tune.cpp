@@ -182,8 +182,10 @@ TEST(Tune, TimingPointsStayInTheBucket) {
   EXPECT_EQ(timing_points(1, 2), (std::vector<int64_t>{1}));  // the bucket is one count
   EXPECT_EQ(timing_points(2, 4), (std::vector<int64_t>{2, 3}));
   EXPECT_EQ(timing_points(4, 8), (std::vector<int64_t>{4, 6}));
-  EXPECT_EQ(timing_points(1024, 0), (std::vector<int64_t>{1024, 4096}));
-  EXPECT_EQ(timing_points(1, 0), (std::vector<int64_t>{1, 4}));
+  // The open-ended last bucket: also timed at a count whose tensors miss L2.
+  EXPECT_EQ(timing_points(1024, 0), (std::vector<int64_t>{1024, 16384}));
+  EXPECT_EQ(timing_points(1, 0), (std::vector<int64_t>{1, 16384}));
+  EXPECT_EQ(timing_points(8192, 0), (std::vector<int64_t>{8192, 32768}));
   // libkiln's kiln_min_bytes: inputs read once, outputs written once, the 4-byte scale too.
   EXPECT_DOUBLE_EQ(min_bytes("silu_mul_fp8", 4096, 2), 2 * 4096 * 4 + 2 * 4096 + 4);
   EXPECT_DOUBLE_EQ(min_bytes("rms_norm_fp8", 4096, 2), 2 * 4096 * 2 + 4096 * 2 + 2 * 4096 + 4);
@@ -384,8 +386,8 @@ TEST_F(Simulated, DryRunListsCandidatesAndWritesNothing) {
   ASSERT_EQ(r.code, 0) << r.out;
   EXPECT_NE(r.out.find("silu_mul_fp8 sm90 hidden=5120:"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("threads=64 vec=8 col_iters=1 rows_per_cta=1"), std::string::npos) << r.out;
-  // Quick mode times the last bucket inside it too (4N), not only at N.
-  EXPECT_NE(r.out.find("bs32    to tune  timed at tokens 32,128"), std::string::npos) << r.out;
+  // Quick mode times the last bucket inside it too (4N and at least 16384 tokens), not only at N.
+  EXPECT_NE(r.out.find("bs32    to tune  timed at tokens 32,16384"), std::string::npos) << r.out;
   EXPECT_FALSE(fs::exists(root_ / "configs"));
 }
 
@@ -412,7 +414,7 @@ TEST_F(Simulated, FastestIncumbentIsKeptInPlace) {
   const std::string in_place = args("", kBucket, "configs");
   RunResult r = tune(in_place + " --dry-run");
   EXPECT_NE(r.out.find("bs32    exists: kept"), std::string::npos) << r.out;  // no --force: not tuned at all
-  EXPECT_NE(r.out.find("bs128   to tune  timed at tokens 128,512\n"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("bs128   to tune  timed at tokens 128,16384\n"), std::string::npos) << r.out;
 
   r = tune(in_place + " --force", "KILN_TUNE_SIMULATE_FACTOR='" + kHand + "=0.8'");
   ASSERT_EQ(r.code, 0) << r.out;

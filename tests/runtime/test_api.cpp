@@ -820,19 +820,19 @@ using PlanPtr = std::unique_ptr<kiln_plan, PlanDeleter>;
 
 const kiln::detail::ArchTable& first_table() { return *kiln::runtime::tables()[0]; }
 
-// A plan for the first table's arch; a communicator kernel's gets the stand-in
-// communicator, kCommMaxTokens and kCommRanks ranks.
-PlanPtr plan_for(const char* kernel, int64_t hidden, kiln_set_policy policy = KILN_SET_EXACT, kiln_status* status = nullptr,
-                 kiln_rounding rounding = KILN_ROUNDING_SINGLE, int32_t gemma = 0, int32_t static_weight = 0) {
+// Plan options for a kernel and hidden size, every other field at its default.
+kiln_plan_options options_for(const char* kernel, int64_t hidden) {
   kiln_plan_options o;
   kiln_plan_options_init(&o);
   o.kernel = kernel;
   o.hidden = hidden;
-  o.policy = policy;
-  o.rounding = rounding;
-  o.gemma = gemma;
-  o.static_weight = static_weight;
-  const bool comm = is_comm(kernel);
+  return o;
+}
+
+// A plan for the first table's arch from options the caller filled; a communicator
+// kernel's gets the stand-in communicator, kCommMaxTokens and kCommRanks ranks.
+PlanPtr plan_with(kiln_plan_options o, kiln_status* status = nullptr) {
+  const bool comm = is_comm(o.kernel);
   if (comm) {
     o.comm = kStandInComm;
     o.max_tokens = kCommMaxTokens;
@@ -841,6 +841,16 @@ PlanPtr plan_for(const char* kernel, int64_t hidden, kiln_set_policy policy = KI
   const kiln_status s = kiln::runtime::plan_for_arch(&o, first_table().arch, 0, &p, comm ? kCommRanks : 0);
   if (status) *status = s;
   return PlanPtr(p);
+}
+
+PlanPtr plan_for(const char* kernel, int64_t hidden, kiln_set_policy policy = KILN_SET_EXACT, kiln_status* status = nullptr,
+                 kiln_rounding rounding = KILN_ROUNDING_SINGLE, int32_t gemma = 0, int32_t static_weight = 0) {
+  kiln_plan_options o = options_for(kernel, hidden);
+  o.policy = policy;
+  o.rounding = rounding;
+  o.gemma = gemma;
+  o.static_weight = static_weight;
+  return plan_with(o, status);
 }
 
 kiln_variant_info describe(const kiln_plan* plan, int64_t tokens) {
@@ -943,16 +953,11 @@ TEST(Plan, LogEnvironmentVariablePrintsTheChoice) {
 
 PlanPtr group_plan(const char* kernel, int32_t group_size, kiln_scale_layout layout, int32_t ue8m0, kiln_status* status,
                    int64_t hidden = 4096) {
-  kiln_plan_options o;
-  kiln_plan_options_init(&o);
-  o.kernel = kernel;
-  o.hidden = hidden;
+  kiln_plan_options o = options_for(kernel, hidden);
   o.group_size = group_size;
   o.scale_layout = layout;
   o.ue8m0 = ue8m0;
-  kiln_plan* p = nullptr;
-  *status = kiln::runtime::plan_for_arch(&o, first_table().arch, 0, &p, 0);
-  return PlanPtr(p);
+  return plan_with(o, status);
 }
 
 // group_size, scale_layout and ue8m0: resolved and reported by a group quantiser's plan

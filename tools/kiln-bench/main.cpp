@@ -40,7 +40,7 @@ struct Options {
   std::string dtype = "bf16";
   std::string rounding = "single";
   bool gemma = false;
-  int group_size = 128;                 // group quantisers (KILN_OPTION_GROUP)
+  int group_size = KILN_DEFAULT_GROUP_SIZE;  // group quantisers (KILN_OPTION_GROUP)
   std::string scale_layout = "row_major";
   bool ue8m0 = false;
   kiln::measure::TimingOptions timing;
@@ -88,7 +88,7 @@ kiln::PlanOptions plan_options(const Kernel& kernel, int64_t hidden, const std::
 // "_g64_col_major_tma_ue8m0" for a group quantiser away from group 128, row-major, fp32 scales.
 std::string group_suffix(const Options& o) {
   std::string s;
-  if (o.group_size != 128) s += "_g" + std::to_string(o.group_size);
+  if (o.group_size != KILN_DEFAULT_GROUP_SIZE) s += "_g" + std::to_string(o.group_size);
   if (o.scale_layout != "row_major") s += "_" + o.scale_layout;
   if (o.ue8m0) s += "_ue8m0";
   return s;

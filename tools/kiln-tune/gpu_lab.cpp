@@ -346,7 +346,7 @@ class GpuBench final : public Bench {
     p.gemma = false;
     // Group quantisers at the plan defaults (group 128, row-major fp32 scales), as a plan
     // with kiln_plan_options_init's values resolves them; the reference assumes the same.
-    if (desc_.options & KILN_OPTION_GROUP) p.group_size = 128;
+    if (desc_.options & KILN_OPTION_GROUP) p.group_size = KILN_DEFAULT_GROUP_SIZE;
     return p;
   }
 

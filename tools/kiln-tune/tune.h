@@ -36,7 +36,8 @@ struct Pair {
 };
 
 // The token counts a pair is timed at: the threshold and a count inside its bucket
-// (the geometric middle of [threshold, next); 4x the threshold for the last bucket),
+// (the geometric middle of [threshold, next); for the last bucket 4x the threshold and at
+// least 16384, a count whose tensors miss L2),
 // because the bucket's config serves every count in it, not only the threshold.
 std::vector<int64_t> timing_points(int64_t threshold, int64_t next);
 

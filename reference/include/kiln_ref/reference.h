@@ -69,10 +69,10 @@ struct Problem {
   float eps = 1e-6f;
   Rounding rounding = Rounding::single;
   bool gemma = false;
-  // Group quantisers (KILN_OPTION_GROUP): columns per scale (0 is taken as 128), how the
+  // Group quantisers (KILN_OPTION_GROUP): columns per scale (0 is taken as KILN_DEFAULT_GROUP_SIZE, 128), how the
   // scales are laid out, and whether each scale is rounded up to a power of two (always
   // with KILN_SCALES_PACKED_UE8M0). The other kernels ignore them.
-  int32_t group_size = 128;
+  int32_t group_size = KILN_DEFAULT_GROUP_SIZE;
   kiln_scale_layout scale_layout = KILN_SCALES_ROW_MAJOR;
   bool ue8m0 = false;
   Tensors inputs{};  // a group quantiser's SCALES, given here as it was before the launch (poisoned),
@@ -88,7 +88,7 @@ struct Problem {
                     " tokens=" + std::to_string(tokens);
     if (rounding == Rounding::vllm) s += " rounding=vllm";
     if (gemma) s += " gemma";
-    if (group_size != 128 && group_size != 0) s += " group=" + std::to_string(group_size);
+    if (group_size != KILN_DEFAULT_GROUP_SIZE && group_size != 0) s += " group=" + std::to_string(group_size);
     if (scale_layout == KILN_SCALES_COL_MAJOR_TMA) s += " layout=col_major_tma";
     else if (scale_layout == KILN_SCALES_PACKED_UE8M0) s += " layout=packed_ue8m0";
     else if (scale_layout != KILN_SCALES_ROW_MAJOR) s += " layout=" + std::to_string(static_cast<int>(scale_layout));
@@ -116,8 +116,8 @@ struct Expected {
 
 // ---- shapes, from the descriptor -----------------------------------------------------------
 
-// Columns per scale of a group quantiser: 0 (the plan's default) is 128.
-inline int64_t resolved_group_size(int32_t group_size) { return group_size == 0 ? 128 : group_size; }
+// Columns per scale of a group quantiser: 0 (the plan's default) is KILN_DEFAULT_GROUP_SIZE.
+inline int64_t resolved_group_size(int32_t group_size) { return group_size == 0 ? KILN_DEFAULT_GROUP_SIZE : group_size; }
 
 // G = ceil(H / g), the scales' columns of a group quantiser.
 inline int64_t group_count(int64_t hidden, int32_t group_size) {
@@ -126,7 +126,7 @@ inline int64_t group_count(int64_t hidden, int32_t group_size) {
 }
 
 // group_size: the group quantisers' (KILN_EXTENT_GROUPS); the default is the plan's.
-inline int64_t extent(kiln_extent e, int64_t tokens, int64_t hidden, int32_t group_size = 128) {
+inline int64_t extent(kiln_extent e, int64_t tokens, int64_t hidden, int32_t group_size = KILN_DEFAULT_GROUP_SIZE) {
   switch (e) {
     case KILN_EXTENT_ONE: return 1;
     case KILN_EXTENT_TOKENS: return tokens;
@@ -149,10 +149,10 @@ inline std::size_t elem_bytes(kiln_elem e) {
 
 // rows * cols, row-major (a group quantiser's scales: row-major [T, G]; TensorLayout has the
 // other layouts).
-inline int64_t tensor_elems(const kiln_tensor_desc& t, int64_t tokens, int64_t hidden, int32_t group_size = 128) {
+inline int64_t tensor_elems(const kiln_tensor_desc& t, int64_t tokens, int64_t hidden, int32_t group_size = KILN_DEFAULT_GROUP_SIZE) {
   return extent(t.rows, tokens, hidden, group_size) * extent(t.cols, tokens, hidden, group_size);
 }
-inline std::size_t tensor_bytes(const kiln_tensor_desc& t, int64_t tokens, int64_t hidden, int32_t group_size = 128) {
+inline std::size_t tensor_bytes(const kiln_tensor_desc& t, int64_t tokens, int64_t hidden, int32_t group_size = KILN_DEFAULT_GROUP_SIZE) {
   return static_cast<std::size_t>(tensor_elems(t, tokens, hidden, group_size)) * elem_bytes(t.elem);
 }
 

@@ -123,6 +123,7 @@ typedef enum kiln_scale_layout {
 #define KILN_OPTION_COMM 0x8u     /* kiln_plan_options.comm and .max_tokens: the kernel reduces over the ranks of an
                                    * NCCL communicator; such a plan's create and destroy are collective */
 #define KILN_OPTION_GROUP 0x10u   /* kiln_plan_options.group_size, .scale_layout and .ue8m0: per-group scales */
+#define KILN_DEFAULT_GROUP_SIZE 128 /* the group size of kiln_plan_options.group_size = 0 */
 /* Scalars a kernel reads from kiln_args (kiln_kernel_desc.scalars). */
 #define KILN_SCALAR_EPS 0x1u
 
@@ -171,7 +172,7 @@ typedef struct kiln_plan_options {
                            * workspace the plan allocates once (ncclMemAlloc). A launch beyond it gets
                            * KILN_ERROR_INVALID_TOKENS. Must be > 0 for those kernels, 0 for the others. */
   /* since 0.5; a caller's 0.4 struct (without these) gets 0 */
-  int32_t group_size;     /* KILN_OPTION_GROUP kernels: columns per scale, 128 or 64 (0 = 128); 0 for the others */
+  int32_t group_size;     /* KILN_OPTION_GROUP kernels: columns per scale, 128 or 64 (0 = KILN_DEFAULT_GROUP_SIZE); 0 for the others */
   kiln_scale_layout scale_layout; /* KILN_OPTION_GROUP kernels: KILN_SCALES_ROW_MAJOR unless set */
   int32_t ue8m0;          /* KILN_OPTION_GROUP kernels: 1 = each scale rounded up to a power of two (UE8M0);
                            * KILN_SCALES_PACKED_UE8M0 needs it (0 there is taken as 1) */
