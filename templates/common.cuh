@@ -106,7 +106,7 @@ __device__ __forceinline__ float warp_max(float v) {
 // unconditional; only g = 128 takes one more, a branch uniform over the warp.
 template <int V>
 __device__ __forceinline__ float group_lanes_max(float v, int g) {
-  static_assert(V >= 4 && V <= 8, "a group of 64 columns spans 8 to 16 lanes");
+  static_assert(V == 4 || V == 8, "a group of 64 columns spans 16 or 8 lanes");
 #pragma unroll
   for (int offset = 1; offset < 64 / V; offset <<= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, offset));
   if (g == 128) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, 64 / V));
@@ -118,8 +118,10 @@ __device__ __forceinline__ float group_lanes_max(float v, int g) {
 // The dynamic quantisers divide by their scale, as vLLM does. IEEE division costs about ten
 // instructions an element (reciprocal, range check, branch) and made them issue-bound; with
 // one reciprocal per scale an element takes five, and the fp8 bytes are the same:
-// - Markstein: with r = 1/s rounded to nearest and q = x * r (within an ulp of x / s),
-//   q + (x - q * s) * r with fmas is x / s rounded to nearest. The remainder is formed as
+// - Markstein's correction: with r = 1/s rounded to nearest and q = x * r, q + (x - q * s) * r
+//   with fmas is x / s rounded to nearest. q can be up to about 1.5 ulp off (x's mantissa below
+//   s's), outside the theorem's usual one-ulp premise: the GPU test below holds the result to
+//   IEEE division on and beside every fp8 rounding boundary. The remainder is formed as
 //   -(q * s - x) so that -0 / s stays -0.
 // - The clamp to +-2^126 keeps x = +-inf and quotients that overflow from becoming NaN (they
 //   give +-inf; fp8 saturates both). NaN stays NaN through the remainder.
@@ -127,8 +129,9 @@ __device__ __forceinline__ float group_lanes_max(float v, int g) {
 //   so finite x gives +-0 and +-inf gives NaN, as x / inf does.
 // - Below |x| = 2^-100 the remainder may underflow, and the quotient differ from IEEE's by
 //   an ulp; it is below 2^-57 for every scale here (s >= 2^-43), so 0 in fp8 either way.
-// s is never 0 or NaN (the scale floors and NaN-passing maxima see to it), and below 2^119
-// (the largest bf16 / 448), so 1 / s is normal. tests/gpu/test_device_math.cu checks it all.
+// s is never 0 or NaN (the scale floors and NaN-passing maxima see to it), at least 2^-43
+// (the group floor 1e-10 / 448) and at most 2^120 (FLT_MAX / 448 rounded up by UE8M0) or inf,
+// so 1 / s is normal. tests/gpu/test_device_math.cu checks it all over that range.
 struct Divisor {
   float s;  // the scale, or 0 when it is infinite
   float r;  // 1 / s rounded to nearest (0 when s is infinite)
@@ -224,7 +227,7 @@ __device__ __forceinline__ void store_group_scale(void* scales, const GroupQuant
 template <int V>
 __device__ __forceinline__ void quantise_group(float (&f)[V], int col, int64_t t, int64_t tokens, void* scales,
                                                const GroupQuant& q) {
-  static_assert(V >= 4 && V <= 8, "a group of 64 columns spans 8 to 16 lanes");
+  static_assert(V == 4 || V == 8, "a group of 64 columns spans 16 or 8 lanes");
   float amax = 0.0f;
 #pragma unroll
   for (int j = 0; j < V; ++j) amax = fmaxf(amax, fabsf(f[j]));

@@ -1,6 +1,6 @@
 // GPU tests of the device helpers in templates/common.cuh whose results must equal another
 // formula bit for bit: the quantisers' division by a scale (divide: a reciprocal and a
-// Markstein correction) against IEEE division, over tens of millions of quotients chosen to
+// Markstein correction) against IEEE division, over more than eight million quotients chosen to
 // sit on and beside every fp8 rounding boundary, and over the special values (+-0, +-inf,
 // NaN, subnormals, overflowing quotients, an infinite scale). The kernels' own tests
 // (test_gpu) compare whole outputs with the CPU reference; these pin the helper down where
@@ -81,21 +81,23 @@ float random_float(std::mt19937_64& rng, int lo, int hi) {
 }
 
 // The scales the quantisers divide by: group scales RN(amax / 448) for amax over the whole
-// range, the two floors, powers of two (UE8M0), random floats, and inf.
+// range, the two floors, powers of two (UE8M0, up to 2^120), random floats in the scales'
+// range [2^-43, 2^120), and inf.
 std::vector<float> scales(std::mt19937_64& rng, size_t count) {
   std::vector<float> s = {1e-10f / 448.0f, 1.0f / (448.0f * 512.0f), std::numeric_limits<float>::infinity(),
                           std::numeric_limits<float>::max() / 448.0f, 1.0f, 448.0f};
   for (int e = -33; e <= 120; e += 3) s.push_back(std::ldexp(1.0f, e));
   while (s.size() < count) {
     const float amax = std::fabs(random_float(rng, 1, 254));
-    s.push_back(rng() % 2 ? std::fmax(amax, 1e-10f) / 448.0f : std::fabs(random_float(rng, 60, 200)));
+    s.push_back(rng() % 2 ? std::fmax(amax, 1e-10f) / 448.0f : std::fabs(random_float(rng, 84, 246)));
   }
   return s;
 }
 
 // Numerators for a scale s: quotients on every fp8 e4m3 rounding boundary (the midpoints
-// between neighbouring codes, subnormal ones included, and the saturation edge) times s, and
-// their float neighbours; random floats; and the special values.
+// between neighbouring codes, subnormal ones included) and on every code, up to the largest,
+// 448, beyond which satfinite saturates, times s, and their float neighbours; random floats;
+// and the special values.
 void numerators(std::mt19937_64& rng, float s, std::vector<float>& x, std::vector<float>& sv) {
   auto add = [&](float v) {
     x.push_back(v);
@@ -106,7 +108,7 @@ void numerators(std::mt19937_64& rng, float s, std::vector<float>& x, std::vecto
     const double lo = e == 0 ? std::ldexp(m, -9) : std::ldexp(1.0 + m / 8.0, e - 7);
     const double hi = (e == 0 && m == 7) ? std::ldexp(1.0, -6) : (m == 7 ? std::ldexp(1.0, e - 6) : std::ldexp(1.0 + (m + 1) / 8.0, e - 7));
     const double mid = e == 0 && m < 7 ? std::ldexp(m + 0.5, -9) : (lo + hi) / 2;
-    for (const double q : {mid, lo, 464.0}) {
+    for (const double q : {mid, lo, 448.0}) {
       const float v = static_cast<float>(q * s);
       if (!std::isfinite(v)) continue;
       for (float w = v, k = 0; k < 3; ++k, w = std::nextafter(w, 0.0f)) add(rng() % 2 ? w : -w);
@@ -124,10 +126,10 @@ TEST(DeviceMath, DivideGivesIeeeQuotientsAndFp8Bytes) {
   std::mt19937_64 rng(20261130);
   std::vector<float> x, s;
   for (const float scale : scales(rng, 2000)) numerators(rng, scale, x, s);
-  // Plus random pairs over the whole float range.
+  // Plus random pairs: x over the whole float range, s over the scales' range [2^-43, 2^120].
   for (int k = 0; k < (1 << 22); ++k) {
     x.push_back(random_float(rng, 0, 255));
-    s.push_back(std::fabs(random_float(rng, 1, 245)));  // below 2^119, as every scale is
+    s.push_back(std::fabs(random_float(rng, 84, 247)));
   }
   const int64_t n = static_cast<int64_t>(x.size());
   ASSERT_GT(n, int64_t(1) << 23);
@@ -153,18 +155,26 @@ TEST(DeviceMath, DivideGivesIeeeQuotientsAndFp8Bytes) {
                   static_cast<void*>(dieee), static_cast<void*>(dfast8), static_cast<void*>(dieee8)})
     CUDA_OK(cudaFree(p));
 
-  int64_t byte_mismatches = 0, value_mismatches = 0, compared_values = 0, saturated = 0, zero_signs = 0;
+  int64_t byte_mismatches = 0, value_mismatches = 0, compared_values = 0, saturating = 0, negative_zeros = 0;
   std::string first;
   for (int64_t i = 0; i < n; ++i) {
     const float b = ieee[i], a = fast[i];
-    // Where IEEE gives NaN, or x >= 2^-100 gives a normal quotient below the clamp, or 0 is
-    // divided, or inf divides, the floats agree too (signs of zero included).
-    const bool comparable = std::isnan(b) || x[i] == 0.0f || std::isinf(s[i]) ||
-                            (std::fabs(x[i]) >= 0x1p-100f && std::fabs(b) >= 0x1p-126f && std::fabs(b) < 0x1p126f);
-    compared_values += comparable;
-    saturated += ieee8[i] == 0x7e || ieee8[i] == 0xfe;
-    zero_signs += b == 0.0f && std::signbit(b);
-    const bool value_ok = !comparable || (std::isnan(b) ? std::isnan(a) : bits(a) == bits(b));
+    // The floats, where divide's comment promises them: NaN for NaN; +-inf exactly for x = +-inf
+    // over a finite scale; an overflowing quotient at or beyond the +-2^126 clamp with its sign
+    // (fp8 saturates it either way); IEEE's bits for 0 / s, x / inf and, with x >= 2^-100, every
+    // normal quotient below the clamp (signs of zero included). Elsewhere the fp8 bytes only.
+    bool value_ok = true, compared = true;
+    if (std::isnan(b)) value_ok = std::isnan(a);
+    else if (std::isinf(x[i]) && !std::isinf(s[i])) value_ok = bits(a) == bits(b);
+    else if (std::isinf(b)) value_ok = std::signbit(a) == std::signbit(b) && std::fabs(a) >= 0x1p126f;
+    else if (x[i] == 0.0f || std::isinf(s[i]) ||
+             (std::fabs(x[i]) >= 0x1p-100f && std::fabs(b) >= 0x1p-126f && std::fabs(b) < 0x1p126f))
+      value_ok = bits(a) == bits(b);
+    else compared = false;
+    compared_values += compared;
+    // How often the inputs reach saturation and a negative zero quotient (coverage, not a check).
+    saturating += ieee8[i] == 0x7e || ieee8[i] == 0xfe;
+    negative_zeros += b == 0.0f && std::signbit(b);
     const bool byte_ok = fast8[i] == ieee8[i];
     byte_mismatches += !byte_ok;
     value_mismatches += !value_ok;
@@ -177,9 +187,10 @@ TEST(DeviceMath, DivideGivesIeeeQuotientsAndFp8Bytes) {
   }
   EXPECT_EQ(byte_mismatches, 0) << "of " << n << "; first: " << first;
   EXPECT_EQ(value_mismatches, 0) << "of " << compared_values << " compared; first: " << first;
-  // The cases the comment of divide names were all met.
-  EXPECT_GT(saturated, 1000);
-  EXPECT_GT(zero_signs, 100);
+  // The inputs reached the cases divide's comment names.
+  EXPECT_GT(saturating, 1000);
+  EXPECT_GT(negative_zeros, 100);
+  EXPECT_GT(compared_values, n / 2);
 }
 
 TEST(DeviceMath, GroupScaleIsTheIeeeDivisionBy448) {

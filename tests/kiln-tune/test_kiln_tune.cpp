@@ -186,6 +186,8 @@ TEST(Tune, TimingPointsStayInTheBucket) {
   EXPECT_EQ(timing_points(1024, 0), (std::vector<int64_t>{1024, 16384}));
   EXPECT_EQ(timing_points(1, 0), (std::vector<int64_t>{1, 16384}));
   EXPECT_EQ(timing_points(8192, 0), (std::vector<int64_t>{8192, 32768}));
+  EXPECT_EQ(timing_points(32768, 0), (std::vector<int64_t>{32768, 65536}));  // capped
+  EXPECT_EQ(timing_points(65536, 0), (std::vector<int64_t>{65536}));
   // libkiln's kiln_min_bytes: inputs read once, outputs written once, the 4-byte scale too.
   EXPECT_DOUBLE_EQ(min_bytes("silu_mul_fp8", 4096, 2), 2 * 4096 * 4 + 2 * 4096 + 4);
   EXPECT_DOUBLE_EQ(min_bytes("rms_norm_fp8", 4096, 2), 2 * 4096 * 2 + 4096 * 2 + 2 * 4096 + 4);
