@@ -451,7 +451,7 @@ struct Kernel {
       float f[V];
 #pragma unroll
       for (int j = 0; j < V; ++j)
-        f[j] = norm::normed<T>(bits_to_float<T>(rv[i].get(j)), rinv, norm::weight_of(wv[i].v[j], a.o.gemma), a.o.vllm);
+        f[j] = norm::normed<T>(bits_to_float<T>(rv[i].get(j)), rinv, norm::weight_of(element(wv[i], j), a.o.gemma), a.o.vllm);
       const int64_t at = row * H + col(i);
       if constexpr (Fp8) {
 #pragma unroll
@@ -710,7 +710,7 @@ __global__ void __launch_bounds__(kGenericThreads) generic(Args a) {
 #pragma unroll
       for (int j = 0; j < G8; ++j) {
         const T wj = j < n ? w[c0 + j] : of_bits<T>(0);
-        f[j] = norm::normed<T>(bits_to_float<T>(rv.get(j)), rinv, norm::weight_of(wj, a.o.gemma), a.o.vllm) * inv_scale;
+        f[j] = norm::normed<T>(bits_to_float<T>(rv.get(j)), rinv, norm::weight_of(to_float(wj), a.o.gemma), a.o.vllm) * inv_scale;
       }
       const int64_t at = row * H + c0;
       if constexpr (Fp8) {

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <type_traits>
 
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
@@ -43,6 +44,19 @@ struct alignas(sizeof(T) * N) Vec {
 template <class T, int N>
 __device__ __forceinline__ Vec<T, N> load_vec(const T* p) {
   return *reinterpret_cast<const Vec<T, N>*>(p);
+}
+
+// Element j of a vector as a float. A bf16 pair shares a 32-bit register: the high element is
+// one AND of it, where converting the extracted half took two instructions (the norm kernels
+// unpack every element twice, so this is a tenth of their instructions).
+template <class T, int N>
+__device__ __forceinline__ float element(const Vec<T, N>& v, int j) {
+  if constexpr (std::is_same_v<T, __nv_bfloat16> && N % 2 == 0) {
+    const uint32_t pair = reinterpret_cast<const uint32_t*>(v.v)[j / 2];
+    return __uint_as_float(j % 2 == 0 ? pair << 16 : pair & 0xffff0000u);
+  } else {
+    return to_float(v.v[j]);
+  }
 }
 
 // N floats rounded to T and stored with one access.
@@ -139,10 +153,23 @@ struct Divisor {
 
 __device__ __forceinline__ Divisor divisor(float s) { return {isinf(s) ? 0.0f : s, __frcp_rn(s)}; }
 
+// Bounded: the caller knows s was taken from a maximum over its values' magnitudes, s >=
+// RN(max|x| / 448), or is infinite: every group scale, and a per-token scale without
+// scale_ub. Then q = x * r is at most about 448, finite unless x is (and then s is inf), and
+// the clamp, two instructions of the five, changes nothing.
+template <bool Bounded = false>
 __device__ __forceinline__ float divide(float x, const Divisor& d) {
   constexpr float kBound = 0x1p126f;
-  const float q = fminf(fmaxf(x * d.r, -kBound), kBound);
+  const float q = Bounded ? x * d.r : fminf(fmaxf(x * d.r, -kBound), kBound);
   return fmaf(-fmaf(q, d.s, -x), d.r, q);
+}
+
+// max|y| / 448 (the largest e4m3fn value), as IEEE divides: the first step of every dynamic
+// scale, per token or per group. amax is never NaN (maxima pass NaN over); inf gives inf.
+constexpr float kFp8Max = 448.0f;
+__device__ __forceinline__ float over_fp8_max(float amax) {
+  constexpr Divisor kBy448 = {kFp8Max, 1.0f / kFp8Max};
+  return divide(amax, kBy448);
 }
 
 // ---- FP8 group quantisation (docs/design.md, "Kernel semantics") -----------------
@@ -167,8 +194,7 @@ inline GroupQuant group_quant_of(const detail::LaunchParams& p) {
 // The scale of a group whose largest magnitude is amax (never NaN: maxima pass NaN over).
 __device__ __forceinline__ float group_scale(float amax, bool ue8m0) {
   constexpr float kEps = 1e-10f;  // vLLM's default group eps
-  constexpr Divisor kBy448 = {448.0f, 1.0f / 448.0f};
-  float s = divide(fmaxf(amax, kEps), kBy448);
+  float s = over_fp8_max(fmaxf(amax, kEps));
   if (ue8m0) {
     // Round up to a power of two: bump the exponent when any mantissa bit is set.
     // An all-zero group gives 2^-33 (e = 94); amax = inf gives inf (e = 255).
@@ -236,7 +262,7 @@ __device__ __forceinline__ void quantise_group(float (&f)[V], int col, int64_t t
   if ((col & (q.size - 1)) == 0) store_group_scale(scales, q, t, tokens, col >> (q.size == 128 ? 7 : 6), s);
   const Divisor d = divisor(s);
 #pragma unroll
-  for (int j = 0; j < V; ++j) f[j] = divide(f[j], d);
+  for (int j = 0; j < V; ++j) f[j] = divide<true>(f[j], d);  // s >= amax / 448: bounded
 }
 
 // Generic kernels: quantise row t, out_row = its fp8 output, one warp per group (the CTA's
@@ -265,7 +291,7 @@ __device__ __forceinline__ void quantise_row_in_groups(const Values& values, uin
       float f[V];
       values(col, f);
 #pragma unroll
-      for (int j = 0; j < V; ++j) f[j] = divide(f[j], d);
+      for (int j = 0; j < V; ++j) f[j] = divide<true>(f[j], d);  // s >= amax / 448: bounded
       store_fp8<V>(out_row + col, f);
     }
   }

@@ -55,18 +55,16 @@ struct Traits {
 // The dynamic per-token scale of a row whose largest magnitude is amax (vLLM's
 // dynamic_per_token_scaled_fp8_quant: at least 1 / (448 * 512), so a row of zeros
 // quantises to zeros). Values are divided by it, as vLLM does.
-constexpr float kFp8Max = 448.0f;
-__device__ __forceinline__ float token_scale(float amax) { return fmaxf(amax / kFp8Max, 1.0f / (kFp8Max * 512.0f)); }
+__device__ __forceinline__ float token_scale(float amax) {
+  return fmaxf(over_fp8_max(amax), 1.0f / (kFp8Max * 512.0f));
+}
 
 // The math, shared by the specialised and the generic kernels.
 __device__ __forceinline__ float inv_rms(float sum_squares, float hidden, float eps) {
   return 1.0f / sqrtf(sum_squares / hidden + eps);
 }
 
-template <class T>
-__device__ __forceinline__ float weight_of(T w, bool gemma) {
-  return gemma ? 1.0f + to_float(w) : to_float(w);
-}
+__device__ __forceinline__ float weight_of(float w, bool gemma) { return gemma ? 1.0f + w : w; }
 
 // v * rinv * w, rounded where the convention says (the caller rounds the result last).
 template <class T>
@@ -76,8 +74,8 @@ __device__ __forceinline__ float normed(float v, float rinv, float w, bool vllm)
 
 // The residual add: x + r rounded to the input dtype, as it is written back.
 template <class T>
-__device__ __forceinline__ float added(T x, T r) {
-  return round_to<T>(to_float(x) + to_float(r));
+__device__ __forceinline__ float added(float x, float r) {
+  return round_to<T>(x + r);
 }
 
 template <int Hidden, int Threads, int VecN, int RowsPerCta, int Cluster>
@@ -199,7 +197,7 @@ specialised(T* __restrict__ x, const T* __restrict__ w, T* __restrict__ residual
 #pragma unroll
       for (int i = 0; i < N; ++i) {
 #pragma unroll
-        for (int j = 0; j < V; ++j) xv[i].v[j] = from_float<T>(added(xv[i].v[j], rv[i].v[j]));
+        for (int j = 0; j < V; ++j) xv[i].v[j] = from_float<T>(added<T>(element(xv[i], j), element(rv[i], j)));
         *reinterpret_cast<Vec<T, V>*>(residual + base + i * S::threads * V) = xv[i];
       }
     }
@@ -212,15 +210,15 @@ specialised(T* __restrict__ x, const T* __restrict__ w, T* __restrict__ residual
 #pragma unroll
       for (int i = 0; i < N; ++i)
 #pragma unroll
-        for (int j = 0; j < V; ++j) ss += to_float(xv[i].v[j]) * to_float(xv[i].v[j]);
+        for (int j = 0; j < V; ++j) ss += element(xv[i], j) * element(xv[i], j);
     }
     ss = row_total<S>(warp_sum(ss), group, tid);
     rinv = inv_rms(ss, float(H), o.eps);
   }
   // The value the kernel stores (before any fp8 scaling).
   auto value = [&](int i, int j) {
-    if constexpr (Tr::norm) return normed<T>(to_float(xv[i].v[j]), rinv, weight_of(wv[i].v[j], o.gemma), o.vllm);
-    else return to_float(xv[i].v[j]);
+    if constexpr (Tr::norm) return normed<T>(element(xv[i], j), rinv, weight_of(element(wv[i], j), o.gemma), o.vllm);
+    else return element(xv[i], j);
   };
   float inv_scale = 1.0f, token_s = 1.0f;
   if constexpr (Tr::fp8) inv_scale = 1.0f / *scale;
@@ -246,14 +244,18 @@ specialised(T* __restrict__ x, const T* __restrict__ w, T* __restrict__ residual
     if (live && tid == 0) scales[row] = token_s;
   }
   const Divisor by_token_s = divisor(token_s);  // the per-token kinds' (unused by the others)
-  if (live) {
+  // Bounded: the per-token scale came from the row's own maximum, so no quotient overflows
+  // and divide needs no clamp; a scale_ub below the maximum breaks that, so it takes the
+  // clamped division.
+  auto store_row = [&](auto bounded) {
+    [[maybe_unused]] constexpr bool kBounded = decltype(bounded)::value;
 #pragma unroll
     for (int i = 0; i < N; ++i) {
       float f[V];
 #pragma unroll
       for (int j = 0; j < V; ++j) {
-        if constexpr (keep) f[j] = divide(y[i][j], by_token_s);
-        else if constexpr (Tr::dynamic) f[j] = divide(value(i, j), by_token_s);
+        if constexpr (keep) f[j] = divide<kBounded>(y[i][j], by_token_s);
+        else if constexpr (Tr::dynamic) f[j] = divide<kBounded>(value(i, j), by_token_s);
         else if constexpr (Tr::group) f[j] = value(i, j);
         else f[j] = value(i, j) * inv_scale;
       }
@@ -263,6 +265,14 @@ specialised(T* __restrict__ x, const T* __restrict__ w, T* __restrict__ residual
       if constexpr (Tr::fp8_out) store_fp8<V>(static_cast<uint8_t*>(out) + at, f);
       else if constexpr (Tr::add) store_vec<T, V>(x + at, f);
       else store_vec<T, V>(static_cast<T*>(out) + at, f);
+    }
+  };
+  if (live) {
+    if constexpr (Tr::dynamic) {
+      if (o.scale_ub != nullptr) store_row(std::false_type{});
+      else store_row(std::true_type{});
+    } else {
+      store_row(std::true_type{});
     }
   }
   // A peer may still be reading our partial sum: stay resident until all have read.
@@ -337,11 +347,11 @@ generic(T* __restrict__ x, const T* __restrict__ w, T* __restrict__ residual, vo
         if constexpr (Tr::add) {
           const Vec<T, V> rv = load_vec<T, V>(residual + first + col);
 #pragma unroll
-          for (int j = 0; j < V; ++j) f[j] = added(xv.v[j], rv.v[j]);
+          for (int j = 0; j < V; ++j) f[j] = added<T>(element(xv, j), element(rv, j));
           store_vec<T, V>(residual + first + col, f);
         } else {
 #pragma unroll
-          for (int j = 0; j < V; ++j) f[j] = to_float(xv.v[j]);
+          for (int j = 0; j < V; ++j) f[j] = element(xv, j);
         }
 #pragma unroll
         for (int j = 0; j < V; ++j) ss += f[j] * f[j];
@@ -354,10 +364,10 @@ generic(T* __restrict__ x, const T* __restrict__ w, T* __restrict__ residual, vo
       if constexpr (Tr::norm) {
         const Vec<T, V> wv = load_vec<T, V>(w + col);
 #pragma unroll
-        for (int j = 0; j < V; ++j) f[j] = normed<T>(to_float(v.v[j]), rinv, weight_of(wv.v[j], o.gemma), o.vllm);
+        for (int j = 0; j < V; ++j) f[j] = normed<T>(element(v, j), rinv, weight_of(element(wv, j), o.gemma), o.vllm);
       } else {
 #pragma unroll
-        for (int j = 0; j < V; ++j) f[j] = to_float(v.v[j]);
+        for (int j = 0; j < V; ++j) f[j] = element(v, j);
       }
     };
     float token_s = 1.0f;

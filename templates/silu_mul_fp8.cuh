@@ -71,7 +71,7 @@ specialised(const T* __restrict__ x, uint8_t* __restrict__ out, const float* __r
         const int col = col0 + c * S::threads * V;
         float f[V];
 #pragma unroll
-        for (int i = 0; i < V; ++i) f[i] = silu_mul(to_float(a[r][c].v[i]), to_float(b[r][c].v[i]), inv_scale);
+        for (int i = 0; i < V; ++i) f[i] = silu_mul(element(a[r][c], i), element(b[r][c], i), inv_scale);
         if constexpr (Group) quantise_group<V>(f, col, row0 + r, tokens, scales, q);
         store_fp8<V>(out + (row0 + r) * H + col, f);
       }
@@ -114,7 +114,7 @@ generic(const T* __restrict__ x, uint8_t* __restrict__ out, const float* __restr
     auto values = [&](int64_t col, float (&f)[V]) {
       const Vec<T, V> a = load_vec<T, V>(in + col), b = load_vec<T, V>(in + hidden + col);
 #pragma unroll
-      for (int i = 0; i < V; ++i) f[i] = silu_mul(to_float(a.v[i]), to_float(b.v[i]), inv_scale);
+      for (int i = 0; i < V; ++i) f[i] = silu_mul(element(a, i), element(b, i), inv_scale);
     };
     if constexpr (Group) {
       quantise_row_in_groups<V>(values, out + row * hidden, row, tokens, hidden, scales, q);

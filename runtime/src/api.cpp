@@ -209,9 +209,7 @@ std::size_t elem_bytes(kiln_elem elem) {
   return 0;
 }
 
-constexpr int32_t kDefaultGroupSize = KILN_DEFAULT_GROUP_SIZE;
-
-int64_t extent(kiln_extent e, int64_t tokens, int64_t hidden, int32_t group_size = kDefaultGroupSize) {
+int64_t extent(kiln_extent e, int64_t tokens, int64_t hidden, int32_t group_size = KILN_DEFAULT_GROUP_SIZE) {
   switch (e) {
     case KILN_EXTENT_ONE: return 1;
     case KILN_EXTENT_TOKENS: return tokens;
@@ -244,7 +242,7 @@ kiln_tensor_layout layout_of(const kiln_tensor_desc& t, int64_t tokens, int64_t 
   return l;
 }
 
-int64_t tensor_bytes(const kiln_tensor_desc& t, int64_t tokens, int64_t hidden, int32_t group_size = kDefaultGroupSize,
+int64_t tensor_bytes(const kiln_tensor_desc& t, int64_t tokens, int64_t hidden, int32_t group_size = KILN_DEFAULT_GROUP_SIZE,
                      kiln_scale_layout scale_layout = KILN_SCALES_ROW_MAJOR) {
   const kiln_tensor_layout l = layout_of(t, tokens, hidden, group_size, scale_layout);
   return l.elements * l.elem_bytes;
@@ -407,7 +405,7 @@ kiln_status plan_for_arch(const kiln_plan_options* options, const char* arch_nam
   p->ranks = ranks;
   p->max_tokens = options->max_tokens;
   if (kernel->options & KILN_OPTION_GROUP) {
-    p->group_size = options->group_size == 0 ? kDefaultGroupSize : options->group_size;
+    p->group_size = options->group_size == 0 ? KILN_DEFAULT_GROUP_SIZE : options->group_size;
     p->scale_layout = options->scale_layout;
     p->ue8m0 = options->ue8m0 != 0 || options->scale_layout == KILN_SCALES_PACKED_UE8M0;
   }
@@ -700,7 +698,7 @@ kiln_status kiln_tensor_layout_of(const kiln_tensor_desc* tensor, const kiln_pla
                 static_cast<long long>(tokens), static_cast<long long>(kMaxTokens));
   int64_t rows = 0, cols = 0, elem = 0;
   if (kiln_status s = kiln_tensor_shape(tensor, o.hidden, tokens, &rows, &cols, &elem); s != KILN_SUCCESS) return s;
-  const int32_t group_size = o.group_size == 0 ? kDefaultGroupSize : o.group_size;
+  const int32_t group_size = o.group_size == 0 ? KILN_DEFAULT_GROUP_SIZE : o.group_size;
   *layout = layout_of(*tensor, tokens, o.hidden, group_size, o.scale_layout);
   return ok();
 }

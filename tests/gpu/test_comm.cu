@@ -36,6 +36,7 @@
 
 #include "kiln/kiln.h"
 #include "kiln_ref/reference.h"
+#include "gpu_test.h"
 
 namespace ref = kiln::ref;
 using ref::DType;
@@ -47,15 +48,7 @@ constexpr uint8_t kPoison = 0xff;  // bf16/fp16/fp8 NaN: no input gives it
 
 // ---- ranks and communicators --------------------------------------------------------------
 
-int device_count() {
-  static const int count = [] {
-    int n = 0;
-    if (cudaGetDeviceCount(&n) != cudaSuccess) n = 0;
-    cudaGetLastError();
-    return n;
-  }();
-  return count;
-}
+using kiln::test::device_count;
 
 // One NCCL communicator made by ncclCommInitAll: rank r on device r.
 struct Communicator {

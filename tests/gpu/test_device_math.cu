@@ -1,10 +1,11 @@
 // GPU tests of the device helpers in templates/common.cuh whose results must equal another
 // formula bit for bit: the quantisers' division by a scale (divide: a reciprocal and a
-// Markstein correction) against IEEE division, over more than eight million quotients chosen to
-// sit on and beside every fp8 rounding boundary, and over the special values (+-0, +-inf,
-// NaN, subnormals, overflowing quotients, an infinite scale). The kernels' own tests
-// (test_gpu) compare whole outputs with the CPU reference; these pin the helper down where
-// random rows rarely go. Skips cleanly without a GPU.
+// Markstein correction; divide<true>, its unclamped form, where its premise holds) against
+// IEEE division, over more than eight million quotients chosen to sit on and beside every fp8
+// rounding boundary, and over the special values (+-0, +-inf, NaN, subnormals, overflowing
+// quotients, an infinite scale). The kernels' own tests (test_gpu) compare whole outputs with
+// the CPU reference; these pin the helper down where random rows rarely go. Skips cleanly
+// without a GPU.
 #include <gtest/gtest.h>
 
 #include <cuda_runtime.h>
@@ -18,31 +19,18 @@
 #include <vector>
 
 #include "common.cuh"
+#include "gpu_test.h"
 
 namespace {
 
-#define CUDA_OK(call)                                                          \
-  do {                                                                         \
-    const cudaError_t err_ = (call);                                           \
-    ASSERT_EQ(err_, cudaSuccess) << #call << ": " << cudaGetErrorString(err_); \
-  } while (0)
-
-bool has_gpu() {
-  int n = 0;
-  if (cudaGetDeviceCount(&n) != cudaSuccess) n = 0;
-  cudaGetLastError();
-  return n > 0;
-}
-
-#define REQUIRE_GPU() \
-  if (!has_gpu()) GTEST_SKIP() << "no CUDA device"
-
-// Each pair (x[i], s[i]): the helper's quotient and IEEE's (__fdiv_rn), and their fp8 bytes
-// as the kernels store them (cvt.rn.satfinite.e4m3x2).
-__global__ void divide_both(const float* x, const float* s, int64_t n, float* fast, float* ieee, uint8_t* fast8,
-                            uint8_t* ieee8) {
+// Each pair (x[i], s[i]): the helper's quotient, unclamped (divide<true>) and IEEE's
+// (__fdiv_rn), and the fp8 bytes of the first and last as the kernels store them
+// (cvt.rn.satfinite.e4m3x2).
+__global__ void divide_both(const float* x, const float* s, int64_t n, float* fast, float* bounded, float* ieee,
+                            uint8_t* fast8, uint8_t* ieee8) {
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) {
     const float a = kiln::divide(x[i], kiln::divisor(s[i]));
+    bounded[i] = kiln::divide<true>(x[i], kiln::divisor(s[i]));
     const float b = __fdiv_rn(x[i], s[i]);
     fast[i] = a;
     ieee[i] = b;
@@ -133,29 +121,32 @@ TEST(DeviceMath, DivideGivesIeeeQuotientsAndFp8Bytes) {
   }
   const int64_t n = static_cast<int64_t>(x.size());
   ASSERT_GT(n, int64_t(1) << 23);
-  float *dx, *ds, *dfast, *dieee;
+  float *dx, *ds, *dfast, *dbounded, *dieee;
   uint8_t *dfast8, *dieee8;
   CUDA_OK(cudaMalloc(&dx, n * 4));
   CUDA_OK(cudaMalloc(&ds, n * 4));
   CUDA_OK(cudaMalloc(&dfast, n * 4));
+  CUDA_OK(cudaMalloc(&dbounded, n * 4));
   CUDA_OK(cudaMalloc(&dieee, n * 4));
   CUDA_OK(cudaMalloc(&dfast8, n));
   CUDA_OK(cudaMalloc(&dieee8, n));
   CUDA_OK(cudaMemcpy(dx, x.data(), n * 4, cudaMemcpyHostToDevice));
   CUDA_OK(cudaMemcpy(ds, s.data(), n * 4, cudaMemcpyHostToDevice));
-  divide_both<<<1024, 256>>>(dx, ds, n, dfast, dieee, dfast8, dieee8);
+  divide_both<<<1024, 256>>>(dx, ds, n, dfast, dbounded, dieee, dfast8, dieee8);
   CUDA_OK(cudaGetLastError());
-  std::vector<float> fast(n), ieee(n);
+  std::vector<float> fast(n), bounded(n), ieee(n);
   std::vector<uint8_t> fast8(n), ieee8(n);
   CUDA_OK(cudaMemcpy(fast.data(), dfast, n * 4, cudaMemcpyDeviceToHost));
+  CUDA_OK(cudaMemcpy(bounded.data(), dbounded, n * 4, cudaMemcpyDeviceToHost));
   CUDA_OK(cudaMemcpy(ieee.data(), dieee, n * 4, cudaMemcpyDeviceToHost));
   CUDA_OK(cudaMemcpy(fast8.data(), dfast8, n, cudaMemcpyDeviceToHost));
   CUDA_OK(cudaMemcpy(ieee8.data(), dieee8, n, cudaMemcpyDeviceToHost));
   for (void* p : {static_cast<void*>(dx), static_cast<void*>(ds), static_cast<void*>(dfast),
-                  static_cast<void*>(dieee), static_cast<void*>(dfast8), static_cast<void*>(dieee8)})
+                  static_cast<void*>(dbounded), static_cast<void*>(dieee), static_cast<void*>(dfast8), static_cast<void*>(dieee8)})
     CUDA_OK(cudaFree(p));
 
   int64_t byte_mismatches = 0, value_mismatches = 0, compared_values = 0, saturating = 0, negative_zeros = 0;
+  int64_t bounded_mismatches = 0, bounded_compared = 0;
   std::string first;
   for (int64_t i = 0; i < n; ++i) {
     const float b = ieee[i], a = fast[i];
@@ -175,6 +166,16 @@ TEST(DeviceMath, DivideGivesIeeeQuotientsAndFp8Bytes) {
     // How often the inputs reach saturation and a negative zero quotient (coverage, not a check).
     saturating += ieee8[i] == 0x7e || ieee8[i] == 0xfe;
     negative_zeros += b == 0.0f && std::signbit(b);
+    // divide<true>'s premise: the quotient is at most about 448 (s taken from a maximum over
+    // |x|), or s is infinite. There it must be divide's float, bit for bit (NaN for NaN).
+    if (std::isinf(s[i]) || std::fabs(b) <= 449.0f) {
+      ++bounded_compared;
+      const bool same = std::isnan(a) ? std::isnan(bounded[i]) : bits(bounded[i]) == bits(a);
+      bounded_mismatches += !same;
+      if (!same && bounded_mismatches == 1)
+        ADD_FAILURE() << std::hexfloat << "x = " << x[i] << ", s = " << s[i] << ": divide<true> " << bounded[i]
+                      << ", divide " << a;
+    }
     const bool byte_ok = fast8[i] == ieee8[i];
     byte_mismatches += !byte_ok;
     value_mismatches += !value_ok;
@@ -187,6 +188,8 @@ TEST(DeviceMath, DivideGivesIeeeQuotientsAndFp8Bytes) {
   }
   EXPECT_EQ(byte_mismatches, 0) << "of " << n << "; first: " << first;
   EXPECT_EQ(value_mismatches, 0) << "of " << compared_values << " compared; first: " << first;
+  EXPECT_EQ(bounded_mismatches, 0) << "of " << bounded_compared << " compared";
+  EXPECT_GT(bounded_compared, n / 4);
   // The inputs reached the cases divide's comment names.
   EXPECT_GT(saturating, 1000);
   EXPECT_GT(negative_zeros, 100);

@@ -32,6 +32,7 @@
 #include "kiln/kiln.h"
 #include "kiln/kiln.hpp"
 #include "kiln_ref/reference.h"
+#include "gpu_test.h"
 #include "tables.h"
 
 namespace ref = kiln::ref;
@@ -39,25 +40,8 @@ using ref::DType;
 
 namespace {
 
-#define CUDA_OK(call)                                                                   \
-  do {                                                                                  \
-    const cudaError_t err_ = (call);                                                    \
-    ASSERT_EQ(err_, cudaSuccess) << #call << ": " << cudaGetErrorString(err_);          \
-  } while (0)
-
-int device_count() {
-  static const int count = [] {
-    int n = 0;
-    if (cudaGetDeviceCount(&n) != cudaSuccess) n = 0;
-    cudaGetLastError();
-    return n;
-  }();
-  return count;
-}
-bool has_gpu() { return device_count() > 0; }
-
-#define REQUIRE_GPU() \
-  if (!has_gpu()) GTEST_SKIP() << "no CUDA device"
+using kiln::test::device_count;
+using kiln::test::has_gpu;
 
 std::string device_arch() {
   int major = 0, minor = 0;

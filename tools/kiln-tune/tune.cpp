@@ -32,16 +32,19 @@ TimingPlan timing_plan(Mode mode) {
   return t;
 }
 
+// The last bucket's second timing point: where tensors miss L2, and at most where they still
+// fit in the device's memory beside the candidates' buffers.
 constexpr int64_t kDramTokens = 16384;
+constexpr int64_t kMaxTimedTokens = 65536;
 
 std::vector<int64_t> timing_points(int64_t threshold, int64_t next) {
   std::vector<int64_t> points = {threshold};
   int64_t mid = 0;
   // The open-ended last bucket serves every larger count: time it where the tensors no longer
   // fit in L2 too (16384 tokens: >= 100 MB at the RFC's hidden sizes), where the bandwidth
-  // ceiling is measured, not only at its threshold; never above 65536 tokens (memory).
+  // ceiling is measured, not only at its threshold; never above kMaxTimedTokens.
   if (next == 0)
-    mid = std::min<int64_t>(std::max<int64_t>(threshold * 4, kDramTokens), std::max<int64_t>(threshold, 65536));
+    mid = std::min<int64_t>(std::max<int64_t>(threshold * 4, kDramTokens), std::max<int64_t>(threshold, kMaxTimedTokens));
   else if (next - threshold >= 2)
     mid = std::clamp<int64_t>(std::llround(std::sqrt(double(threshold) * double(next))), threshold + 1, next - 1);
   if (mid > threshold) points.push_back(mid);

@@ -2,8 +2,7 @@
 // and configs/rms_norm_group_fp8/sm90/2048/bs2.json
 // and configs/rms_norm_group_fp8/sm90/2048/bs4.json
 // and configs/rms_norm_group_fp8/sm90/2048/bs8.json
-// and configs/rms_norm_group_fp8/sm90/2048/bs32.json
-// and configs/rms_norm_group_fp8/sm90/2048/bs128.json (identical schedule).
+// and configs/rms_norm_group_fp8/sm90/2048/bs32.json (identical schedule).
 // Do not edit: change the config and regenerate (README.md, "Retuning and regenerating").
 #include "rms_norm.cuh"
 

@@ -3,7 +3,8 @@
 // and configs/rms_norm_group_fp8/sm90/5120/bs4.json
 // and configs/rms_norm_group_fp8/sm90/5120/bs8.json
 // and configs/rms_norm_group_fp8/sm90/5120/bs32.json
-// and configs/rms_norm_group_fp8/sm90/5120/bs128.json (identical schedule).
+// and configs/rms_norm_group_fp8/sm90/5120/bs128.json
+// and configs/rms_norm_group_fp8/sm90/5120/bs256.json (identical schedule).
 // Do not edit: change the config and regenerate (README.md, "Retuning and regenerating").
 #include "rms_norm.cuh"
 

@@ -5,7 +5,7 @@
 namespace kiln::generated {
 
 cudaError_t silu_mul_group_fp8_sm90_h5120_bs256(const kiln::detail::LaunchParams& p, cudaStream_t stream) {
-  using S = kiln::silu_mul_group_fp8::Schedule</*hidden=*/5120, /*threads=*/160, /*vec=*/8, /*col_iters=*/1, /*rows_per_cta=*/1>;
+  using S = kiln::silu_mul_group_fp8::Schedule</*hidden=*/5120, /*threads=*/64, /*vec=*/8, /*col_iters=*/1, /*rows_per_cta=*/2>;
   return kiln::silu_mul_group_fp8::launch<S>(p, stream);
 }
 

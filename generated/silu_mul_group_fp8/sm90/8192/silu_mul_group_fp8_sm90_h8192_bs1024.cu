@@ -5,7 +5,7 @@
 namespace kiln::generated {
 
 cudaError_t silu_mul_group_fp8_sm90_h8192_bs1024(const kiln::detail::LaunchParams& p, cudaStream_t stream) {
-  using S = kiln::silu_mul_group_fp8::Schedule</*hidden=*/8192, /*threads=*/128, /*vec=*/8, /*col_iters=*/2, /*rows_per_cta=*/1>;
+  using S = kiln::silu_mul_group_fp8::Schedule</*hidden=*/8192, /*threads=*/64, /*vec=*/8, /*col_iters=*/1, /*rows_per_cta=*/4>;
   return kiln::silu_mul_group_fp8::launch<S>(p, stream);
 }
 
