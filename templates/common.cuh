@@ -115,14 +115,21 @@ __device__ __forceinline__ float warp_max(float v) {
   return v;
 }
 
+// The largest of the values of each aligned run of Lanes lanes, given to every lane of the run.
+template <int Lanes>
+__device__ __forceinline__ float lanes_max(float v) {
+#pragma unroll
+  for (int offset = 1; offset < Lanes; offset <<= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, offset));
+  return v;
+}
+
 // The largest of the values of each aligned run of g / V lanes (g = 64 or 128 columns of V
 // per lane, V >= 4), given to every lane of the run. The steps every group size takes are
 // unconditional; only g = 128 takes one more, a branch uniform over the warp.
 template <int V>
 __device__ __forceinline__ float group_lanes_max(float v, int g) {
   static_assert(V == 4 || V == 8, "a group of 64 columns spans 16 or 8 lanes");
-#pragma unroll
-  for (int offset = 1; offset < 64 / V; offset <<= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, offset));
+  v = lanes_max<64 / V>(v);
   if (g == 128) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, 64 / V));
   return v;
 }
@@ -263,6 +270,45 @@ __device__ __forceinline__ void quantise_group(float (&f)[V], int col, int64_t t
   const Divisor d = divisor(s);
 #pragma unroll
   for (int j = 0; j < V; ++j) f[j] = divide<true>(f[j], d);  // s >= amax / 448: bounded
+}
+
+// Specialised kernels, paired form (V = 8): a holds this lane's values of columns [col, col + 8)
+// and b those of [col + 64, col + 72) of row t; the aligned run of 8 lanes holding a 128-column
+// block has its first lane at the block's first column. g = 128: the block is one group, whose
+// scale, store and reciprocal serve 16 values a lane (8 in quantise_group); g = 64: the block
+// is a's group and b's. All 32 lanes of the warp must call this.
+template <int V>
+__device__ __forceinline__ void quantise_group_pair(float (&a)[V], float (&b)[V], int col, int64_t t, int64_t tokens,
+                                                    void* scales, const GroupQuant& q) {
+  static_assert(V == 8, "a pair of 8-wide vectors per lane: 8 lanes hold 128 columns");
+  float amax_a = 0.0f, amax_b = 0.0f;
+#pragma unroll
+  for (int j = 0; j < V; ++j) {
+    amax_a = fmaxf(amax_a, fabsf(a[j]));
+    amax_b = fmaxf(amax_b, fabsf(b[j]));
+  }
+  if (q.size == 128) {  // uniform over the grid
+    const float s = group_scale(lanes_max<8>(fmaxf(amax_a, amax_b)), q.ue8m0);
+    if ((col & 127) == 0) store_group_scale(scales, q, t, tokens, col >> 7, s);
+    const Divisor d = divisor(s);
+#pragma unroll
+    for (int j = 0; j < V; ++j) {
+      a[j] = divide<true>(a[j], d);  // s >= amax / 448: bounded
+      b[j] = divide<true>(b[j], d);
+    }
+  } else {
+    const float sa = group_scale(lanes_max<8>(amax_a), q.ue8m0), sb = group_scale(lanes_max<8>(amax_b), q.ue8m0);
+    if ((col & 127) == 0) {
+      store_group_scale(scales, q, t, tokens, col >> 6, sa);
+      store_group_scale(scales, q, t, tokens, (col >> 6) + 1, sb);
+    }
+    const Divisor da = divisor(sa), db = divisor(sb);
+#pragma unroll
+    for (int j = 0; j < V; ++j) {
+      a[j] = divide<true>(a[j], da);
+      b[j] = divide<true>(b[j], db);
+    }
+  }
 }
 
 // Generic kernels: quantise row t, out_row = its fp8 output, one warp per group (the CTA's

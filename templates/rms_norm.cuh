@@ -169,8 +169,17 @@ specialised(T* __restrict__ x, const T* __restrict__ w, T* __restrict__ residual
   const int rank = S::cluster > 1 ? static_cast<int>(blockIdx.x % S::cluster) : 0;
   const int64_t row = static_cast<int64_t>(blockIdx.x / S::cluster) * S::rows_per_cta + group;
   const bool live = row < tokens;
-  const int col0 = rank * S::slice + tid * V;
-  const int64_t base = row * H + col0;  // element offset of this thread's first vector
+  const int64_t first = row * H;  // element offset of the row
+  // The column of this thread's vector i: i * threads * V past its first. The group kinds with
+  // 8-wide vectors in pairs (N even) give each aligned run of 8 lanes a 128-column block
+  // instead, its halves at vectors 2p and 2p + 1: a 128-column group is then one lane's 16
+  // values over 8 lanes, and its scale, store and reciprocal are paid once per 16 values, not
+  // 8 (quantise_group_pair). Each load still covers whole 128-byte lines (8 lanes x 16 bytes).
+  constexpr bool kPaired = Tr::group && V == 8 && N % 2 == 0;
+  const int col0 = kPaired ? (tid / 32) * (64 * V) + (tid % 32 / 8) * (16 * V) + (tid % 8) * V : rank * S::slice + tid * V;
+  auto col = [&](int i) {
+    return kPaired ? col0 + (i / 2) * (S::threads * 2 * V) + (i % 2) * (8 * V) : col0 + i * S::threads * V;
+  };
 
   // With static_weight the caller promises no running kernel writes the weight, so it
   // loads while the predecessor finishes, off a small batch's critical path. One load
@@ -179,7 +188,7 @@ specialised(T* __restrict__ x, const T* __restrict__ w, T* __restrict__ residual
   if constexpr (Tr::norm) {
     if (!o.static_weight) wait_for_predecessor();
 #pragma unroll
-    for (int i = 0; i < N; ++i) wv[i] = load_vec<T, V>(w + col0 + i * S::threads * V);
+    for (int i = 0; i < N; ++i) wv[i] = load_vec<T, V>(w + col(i));
     if (o.static_weight) wait_for_predecessor();
   } else {
     wait_for_predecessor();
@@ -189,16 +198,16 @@ specialised(T* __restrict__ x, const T* __restrict__ w, T* __restrict__ residual
   Vec<T, V> xv[N];
   if (live) {
 #pragma unroll
-    for (int i = 0; i < N; ++i) xv[i] = load_vec<T, V>(x + base + i * S::threads * V);
+    for (int i = 0; i < N; ++i) xv[i] = load_vec<T, V>(x + first + col(i));
     if constexpr (Tr::add) {
       Vec<T, V> rv[N];
 #pragma unroll
-      for (int i = 0; i < N; ++i) rv[i] = load_vec<T, V>(residual + base + i * S::threads * V);
+      for (int i = 0; i < N; ++i) rv[i] = load_vec<T, V>(residual + first + col(i));
 #pragma unroll
       for (int i = 0; i < N; ++i) {
 #pragma unroll
         for (int j = 0; j < V; ++j) xv[i].v[j] = from_float<T>(added<T>(element(xv[i], j), element(rv[i], j)));
-        *reinterpret_cast<Vec<T, V>*>(residual + base + i * S::threads * V) = xv[i];
+        *reinterpret_cast<Vec<T, V>*>(residual + first + col(i)) = xv[i];
       }
     }
   }
@@ -249,9 +258,8 @@ specialised(T* __restrict__ x, const T* __restrict__ w, T* __restrict__ residual
   // clamped division.
   auto store_row = [&](auto bounded) {
     [[maybe_unused]] constexpr bool kBounded = decltype(bounded)::value;
-#pragma unroll
-    for (int i = 0; i < N; ++i) {
-      float f[V];
+    // Vector i's values as stored, divided by the per-token scale (the group kinds divide later).
+    auto values = [&](int i, float (&f)[V]) {
 #pragma unroll
       for (int j = 0; j < V; ++j) {
         if constexpr (keep) f[j] = divide<kBounded>(y[i][j], by_token_s);
@@ -259,12 +267,32 @@ specialised(T* __restrict__ x, const T* __restrict__ w, T* __restrict__ residual
         else if constexpr (Tr::group) f[j] = value(i, j);
         else f[j] = value(i, j) * inv_scale;
       }
-      // live is uniform over a row group (whole warps), so every lane of a warp shuffles.
-      if constexpr (Tr::group) quantise_group<V>(f, col0 + i * S::threads * V, row, tokens, scales, q);
-      const int64_t at = base + i * S::threads * V;
+    };
+    auto store = [&](int i, const float (&f)[V]) {
+      const int64_t at = first + col(i);
       if constexpr (Tr::fp8_out) store_fp8<V>(static_cast<uint8_t*>(out) + at, f);
       else if constexpr (Tr::add) store_vec<T, V>(x + at, f);
       else store_vec<T, V>(static_cast<T*>(out) + at, f);
+    };
+    // live is uniform over a row group (whole warps), so every lane of a warp shuffles.
+    if constexpr (kPaired) {
+#pragma unroll
+      for (int i = 0; i < N; i += 2) {
+        float a[V], b[V];
+        values(i, a);
+        values(i + 1, b);
+        quantise_group_pair<V>(a, b, col(i), row, tokens, scales, q);
+        store(i, a);
+        store(i + 1, b);
+      }
+    } else {
+#pragma unroll
+      for (int i = 0; i < N; ++i) {
+        float f[V];
+        values(i, f);
+        if constexpr (Tr::group) quantise_group<V>(f, col(i), row, tokens, scales, q);
+        store(i, f);
+      }
     }
   };
   if (live) {
