@@ -25,7 +25,8 @@
 // and add their partial sums through distributed shared memory. Each thread keeps
 // its slice of the row (iters vectors) in registers, so x is read from memory once.
 // The group kernels are the per-token ones with the row max replaced by a group max:
-// a group is g / vec consecutive lanes of one warp, reduced by shuffles.
+// a group is g / vec consecutive lanes of one warp, reduced by shuffles (or, with the
+// vectors paired, 8 lanes holding 16 values each: see `col` in the kernel).
 #pragma once
 
 #include <cooperative_groups.h>
@@ -175,7 +176,10 @@ specialised(T* __restrict__ x, const T* __restrict__ w, T* __restrict__ residual
   // instead, its halves at vectors 2p and 2p + 1: a 128-column group is then one lane's 16
   // values over 8 lanes, and its scale, store and reciprocal are paid once per 16 values, not
   // 8 (quantise_group_pair). Each load still covers whole 128-byte lines (8 lanes x 16 bytes).
-  constexpr bool kPaired = Tr::group && V == 8 && N % 2 == 0;
+  // Not the fused kind: it keeps the residual's slice live too, and the pair's eight more
+  // registers cost it occupancy (h = 8192: 64 -> 74 registers, 4 -> 3 CTAs of 256 threads
+  // per SM, 94 % -> 82 % of the copy ceiling on the H200).
+  constexpr bool kPaired = Tr::group && !Tr::add && V == 8 && N % 2 == 0;
   const int col0 = kPaired ? (tid / 32) * (64 * V) + (tid % 32 / 8) * (16 * V) + (tid % 8) * V : rank * S::slice + tid * V;
   auto col = [&](int i) {
     return kPaired ? col0 + (i / 2) * (S::threads * 2 * V) + (i % 2) * (8 * V) : col0 + i * S::threads * V;
