@@ -34,4 +34,10 @@ std::string instance_path(std::string_view kernel, std::string_view arch, int64_
 
 std::string dispatch_path(std::string_view arch) { return "dispatch_" + std::string(arch) + ".cpp"; }
 
+std::string leave_out_macro(std::string_view kernel) {
+  std::string out = "KILN_LEAVE_OUT_";
+  for (char c : kernel) out += c >= 'a' && c <= 'z' ? static_cast<char>(c - 'a' + 'A') : c;
+  return out;
+}
+
 }  // namespace kiln::gen

@@ -42,17 +42,22 @@ const detail::ArchTable* find_table(std::string_view arch) {
   return nullptr;
 }
 
-bool is_target_arch(std::string_view arch) {
-  // KILN_TARGET_ARCHS is "sm90, sm100": match whole names only.
-  std::string_view all = KILN_TARGET_ARCHS;
+namespace {
+// Whether `name` is one of the whole names of a meson-written list such as "sm90, sm100".
+bool in_list(std::string_view all, std::string_view name) {
   while (!all.empty()) {
     const std::size_t comma = all.find(", ");
-    if (all.substr(0, comma) == arch) return true;
+    if (all.substr(0, comma) == name) return true;
     if (comma == std::string_view::npos) break;
     all.remove_prefix(comma + 2);
   }
   return false;
 }
+}  // namespace
+
+bool is_target_arch(std::string_view arch) { return in_list(KILN_TARGET_ARCHS, arch); }
+
+bool left_out(std::string_view kernel) { return in_list(KILN_KERNELS_LEFT_OUT, kernel); }
 
 const char* target_archs() { return KILN_TARGET_ARCHS; }
 

@@ -173,6 +173,7 @@ TEST(Names, OneSchemeForInstanceConfigAndPaths) {
   EXPECT_EQ(config_path("rms_norm_fp8", "sm90", 4096, 32), "configs/rms_norm_fp8/sm90/4096/bs32.json");
   EXPECT_EQ(instance_path("rms_norm_fp8", "sm90", 4096, 32), "rms_norm_fp8/sm90/4096/rms_norm_fp8_sm90_h4096_bs32.cu");
   EXPECT_EQ(dispatch_path("sm100"), "dispatch_sm100.cpp");
+  EXPECT_EQ(leave_out_macro("rms_norm_fp8"), "KILN_LEAVE_OUT_RMS_NORM_FP8");
 }
 
 // A communicator kernel's rank count is one level below the hidden size in paths and

@@ -22,5 +22,8 @@ std::string instance_path(std::string_view kernel, std::string_view arch, int64_
                           int64_t ranks = 0);
 // "dispatch_sm90.cpp", relative to generated/
 std::string dispatch_path(std::string_view arch);
+// "KILN_LEAVE_OUT_RMS_NORM_FP8": defined by meson for the dispatch tables when -Dkernels=
+// leaves the kernel out, which removes its rows and declarations
+std::string leave_out_macro(std::string_view kernel);
 
 }  // namespace kiln::gen
