@@ -27,7 +27,7 @@ def build_option(name):
 
 @pytest.fixture(scope="module")
 def kiln():
-    os.environ["KILN_LIBRARY"] = str(next((Path(BUILD) / "runtime").glob("libkiln.so.*.*.*")))
+    os.environ["KILN_LIBRARY"] = str(next(p for p in (Path(BUILD) / "runtime").glob("libkiln.so.*.*.*") if p.is_file()))
     sys.path.insert(0, str(REPO / "python"))
     import kiln as package
     return package
