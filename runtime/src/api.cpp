@@ -138,13 +138,11 @@ Choice choose(const KernelInfo& kernel, const std::string& arch, int64_t hidden,
     return c;
   }
   c.missing_set = true;
-  if (kiln::runtime::left_out(kernel.name)) {
-    c.why = std::string(kernel.name) + "'s config sets are not in this build (-Dkernels= left them out) — using the generic kernel";
-    return c;
-  }
   c.why = "no " + std::string(kernel.name) + " set for " + arch + " hidden=" + std::to_string(hidden) +
           (ranks > 0 ? " ranks=" + std::to_string(ranks) : std::string()) + "; have " +
-          hidden_sizes_with_sets(table, kernel.name, ranks) + " — using the generic kernel";
+          hidden_sizes_with_sets(table, kernel.name, ranks) +
+          (kiln::runtime::left_out(kernel.name) ? " (this build's -Dkernels= leaves its sets out)" : "") +
+          " — using the generic kernel";
   return c;
 }
 
