@@ -178,16 +178,21 @@ TEST(Pick, IncumbentStaysUnlessReplaced) {
 }
 
 TEST(Tune, TimingPointsStayInTheBucket) {
-  EXPECT_EQ(timing_points(32, 128), (std::vector<int64_t>{32, 64}));
-  EXPECT_EQ(timing_points(1, 2), (std::vector<int64_t>{1}));  // the bucket is one count
-  EXPECT_EQ(timing_points(2, 4), (std::vector<int64_t>{2, 3}));
-  EXPECT_EQ(timing_points(4, 8), (std::vector<int64_t>{4, 6}));
-  // The open-ended last bucket: also timed at a count whose tensors miss L2.
-  EXPECT_EQ(timing_points(1024, 0), (std::vector<int64_t>{1024, 16384}));
-  EXPECT_EQ(timing_points(1, 0), (std::vector<int64_t>{1, 16384}));
-  EXPECT_EQ(timing_points(8192, 0), (std::vector<int64_t>{8192, 32768}));
-  EXPECT_EQ(timing_points(32768, 0), (std::vector<int64_t>{32768, 65536}));  // capped
-  EXPECT_EQ(timing_points(65536, 0), (std::vector<int64_t>{65536}));
+  EXPECT_EQ(timing_points(32, 128, 6144), (std::vector<int64_t>{32, 64}));
+  EXPECT_EQ(timing_points(1, 2, 6144), (std::vector<int64_t>{1}));  // the bucket is one count
+  EXPECT_EQ(timing_points(2, 4, 6144), (std::vector<int64_t>{2, 3}));
+  EXPECT_EQ(timing_points(4, 8, 6144), (std::vector<int64_t>{4, 6}));
+  // The open-ended last bucket: also timed where its tensors take 256 MiB and miss L2.
+  constexpr int64_t k16KiB = 16384;
+  EXPECT_EQ(timing_points(1024, 0, k16KiB), (std::vector<int64_t>{1024, 16384}));  // 16384 x 16 KiB = 256 MiB
+  EXPECT_EQ(timing_points(1, 0, k16KiB), (std::vector<int64_t>{1, 16384}));
+  EXPECT_EQ(timing_points(1024, 0, 1 << 20), (std::vector<int64_t>{1024, 16384}));  // at least 16384
+  EXPECT_EQ(timing_points(1024, 0, 12288), (std::vector<int64_t>{1024, 32768}));    // h = 4096, 3 bytes an element
+  EXPECT_EQ(timing_points(1024, 0, 6144), (std::vector<int64_t>{1024, 65536}));     // h = 2048
+  EXPECT_EQ(timing_points(1024, 0, 100), (std::vector<int64_t>{1024, 65536}));      // capped
+  EXPECT_EQ(timing_points(8192, 0, k16KiB), (std::vector<int64_t>{8192, 32768}));
+  EXPECT_EQ(timing_points(32768, 0, k16KiB), (std::vector<int64_t>{32768, 65536}));  // capped
+  EXPECT_EQ(timing_points(65536, 0, k16KiB), (std::vector<int64_t>{65536}));
   // libkiln's kiln_min_bytes: inputs read once, outputs written once, the 4-byte scale too.
   EXPECT_DOUBLE_EQ(min_bytes("silu_mul_fp8", 4096, 2), 2 * 4096 * 4 + 2 * 4096 + 4);
   EXPECT_DOUBLE_EQ(min_bytes("rms_norm_fp8", 4096, 2), 2 * 4096 * 2 + 4096 * 2 + 2 * 4096 + 4);
@@ -388,7 +393,7 @@ TEST_F(Simulated, DryRunListsCandidatesAndWritesNothing) {
   ASSERT_EQ(r.code, 0) << r.out;
   EXPECT_NE(r.out.find("silu_mul_fp8 sm90 hidden=5120:"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("threads=64 vec=8 col_iters=1 rows_per_cta=1"), std::string::npos) << r.out;
-  // Quick mode times the last bucket inside it too (4N and at least 16384 tokens), not only at N.
+  // Quick mode times the last bucket inside it too (4N, at least 16384 tokens and 256 MiB), not only at N.
   EXPECT_NE(r.out.find("bs32    to tune  timed at tokens 32,16384"), std::string::npos) << r.out;
   EXPECT_FALSE(fs::exists(root_ / "configs"));
 }
@@ -416,7 +421,8 @@ TEST_F(Simulated, FastestIncumbentIsKeptInPlace) {
   const std::string in_place = args("", kBucket, "configs");
   RunResult r = tune(in_place + " --dry-run");
   EXPECT_NE(r.out.find("bs32    exists: kept"), std::string::npos) << r.out;  // no --force: not tuned at all
-  EXPECT_NE(r.out.find("bs128   to tune  timed at tokens 128,16384\n"), std::string::npos) << r.out;
+  // h = 2048: 16384 tokens move 160 MiB, so the last bucket is timed at 32768 (256 MiB or more).
+  EXPECT_NE(r.out.find("bs128   to tune  timed at tokens 128,32768\n"), std::string::npos) << r.out;
 
   r = tune(in_place + " --force", "KILN_TUNE_SIMULATE_FACTOR='" + kHand + "=0.8'");
   ASSERT_EQ(r.code, 0) << r.out;

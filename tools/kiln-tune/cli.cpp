@@ -167,12 +167,15 @@ SetPlan plan_set(const kiln::gen::KernelDescriptor& k, int64_t h, const std::str
   const std::vector<int64_t> existing = existing_thresholds(configs, k.name, arch, h);
   std::set<int64_t> all(existing.begin(), existing.end());
   all.insert(thresholds.begin(), thresholds.end());
+  // The bytes one more token moves (the weight and scalars are paid once).
+  const std::string name(k.name);
+  const auto token_bytes = static_cast<int64_t>(min_bytes(name, h, 2) - min_bytes(name, h, 1));
   for (int64_t n : thresholds) {
     Pair p;
     p.threshold = n;
     auto next = all.upper_bound(n);
     p.next = next == all.end() ? 0 : *next;
-    p.points = timing_points(n, p.next);
+    p.points = timing_points(n, p.next, token_bytes);
     p.exists = !force && std::find(existing.begin(), existing.end(), n) != existing.end();
     const fs::path held = config_file(incumbents, k.name, arch, h, n);
     if (!p.exists && !incumbents.empty() && fs::exists(held)) {

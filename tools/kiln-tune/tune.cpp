@@ -32,21 +32,27 @@ TimingPlan timing_plan(Mode mode) {
   return t;
 }
 
-// The last bucket's second timing point: where tensors miss L2, and at most where they still
-// fit in the device's memory beside the candidates' buffers.
+// The last bucket's second timing point: where the tensors miss L2 (at least kDramBytes, 4x the
+// H200's 60 MiB L2 rounded up, as kiln-bench's ceiling shapes), and at most where they still fit
+// in the device's memory beside the candidates' buffers.
 constexpr int64_t kDramTokens = 16384;
+constexpr int64_t kDramBytes = int64_t(256) << 20;
 constexpr int64_t kMaxTimedTokens = 65536;
 
-std::vector<int64_t> timing_points(int64_t threshold, int64_t next) {
+std::vector<int64_t> timing_points(int64_t threshold, int64_t next, int64_t token_bytes) {
   std::vector<int64_t> points = {threshold};
   int64_t mid = 0;
   // The open-ended last bucket serves every larger count: time it where the tensors no longer
-  // fit in L2 too (16384 tokens: >= 100 MB at the RFC's hidden sizes), where the bandwidth
-  // ceiling is measured, not only at its threshold; never above kMaxTimedTokens.
-  if (next == 0)
-    mid = std::min<int64_t>(std::max<int64_t>(threshold * 4, kDramTokens), std::max<int64_t>(threshold, kMaxTimedTokens));
-  else if (next - threshold >= 2)
+  // fit in L2 too, where the bandwidth ceiling is measured, not only at its threshold: 4x the
+  // threshold, at least 16384 tokens, doubled until they move kDramBytes (h = 2048 needs 65536
+  // for some kernels); never above kMaxTimedTokens.
+  if (next == 0) {
+    mid = std::max<int64_t>(threshold * 4, kDramTokens);
+    while (mid < kMaxTimedTokens && mid * std::max<int64_t>(token_bytes, 1) < kDramBytes) mid *= 2;
+    mid = std::min<int64_t>(mid, std::max<int64_t>(threshold, kMaxTimedTokens));
+  } else if (next - threshold >= 2) {
     mid = std::clamp<int64_t>(std::llround(std::sqrt(double(threshold) * double(next))), threshold + 1, next - 1);
+  }
   if (mid > threshold) points.push_back(mid);
   return points;
 }

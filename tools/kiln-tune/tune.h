@@ -37,9 +37,9 @@ struct Pair {
 
 // The token counts a pair is timed at: the threshold and a count inside its bucket
 // (the geometric middle of [threshold, next); for the last bucket 4x the threshold and at
-// least 16384, a count whose tensors miss L2, but at most 65536),
-// because the bucket's config serves every count in it, not only the threshold.
-std::vector<int64_t> timing_points(int64_t threshold, int64_t next);
+// least 16384, doubled until its tensors (token_bytes a token) take 256 MiB and miss L2, but
+// at most 65536), because the bucket's config serves every count in it, not only the threshold.
+std::vector<int64_t> timing_points(int64_t threshold, int64_t next, int64_t token_bytes);
 
 struct SetPlan {
   CandidateSet candidates;
