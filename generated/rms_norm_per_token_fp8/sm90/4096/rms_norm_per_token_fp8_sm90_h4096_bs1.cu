@@ -3,7 +3,6 @@
 // and configs/rms_norm_per_token_fp8/sm90/4096/bs4.json
 // and configs/rms_norm_per_token_fp8/sm90/4096/bs8.json
 // and configs/rms_norm_per_token_fp8/sm90/4096/bs32.json
-// and configs/rms_norm_per_token_fp8/sm90/4096/bs128.json
 // and configs/rms_norm_per_token_fp8/sm90/4096/bs256.json (identical schedule).
 // Do not edit: change the config and regenerate (README.md, "Retuning and regenerating").
 #include "rms_norm.cuh"
