@@ -286,10 +286,11 @@ std::string emit_meson(const Plan& plan) {
   out << "}\n"
       << "# The kernel registry (every target arch) and the typed entry points.\n"
       << "kiln_registry_sources = files('kernels.cu', 'entry_points.cpp')\n"
-      << "# Every kernel, for -Dkernels=.\n"
-      << "kiln_kernel_names = [\n";
-  for (const KernelDescriptor& k : kernel_descriptors()) out << "  '" << k.name << "',\n";
-  out << "]\n"
+      << "# Every kernel, for -Dkernels=, with the macro that leaves its rows out of the dispatch tables.\n"
+      << "kiln_kernel_leave_out = {\n";
+  for (const KernelDescriptor& k : kernel_descriptors())
+    out << "  '" << k.name << "': '" << leave_out_macro(k.name) << "',\n";
+  out << "}\n"
       << "# Per arch, its dispatch table and each kernel's instances: the root meson.build compiles\n"
       << "# them for that arch only, the instances of the kernels -Dkernels= names (default: all).\n";
   if (plan.archs.empty()) {

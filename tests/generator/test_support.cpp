@@ -10,6 +10,8 @@
 
 #include "kiln_gen/cli.h"
 #include "kiln_gen/emit.h"
+#include "kiln_gen/descriptor.h"
+#include "kiln_gen/names.h"
 #include "kiln_gen/source_tree.h"
 
 namespace kiln::gen::test {
@@ -21,6 +23,14 @@ fs::path test_dir() {
     return {};
   }
   return dir;
+}
+
+std::string meson_kernel_block() {
+  std::string block = "# Every kernel, for -Dkernels=, with the macro that leaves its rows out of the dispatch tables.\n"
+                      "kiln_kernel_leave_out = {\n";
+  for (const KernelDescriptor& k : kernel_descriptors())
+    block += "  '" + std::string(k.name) + "': '" + leave_out_macro(k.name) + "',\n";
+  return block + "}\n";
 }
 
 fs::path fixture_configs() { return test_dir() / "fixtures" / "configs"; }

@@ -48,6 +48,10 @@ struct RunResult {
 };
 RunResult run_gen(const std::vector<std::string>& args);
 
+// generated/meson.build's `kiln_kernel_leave_out` block: every kernel of the descriptors with
+// its leave-out macro. The expected texts use it rather than spell out every kernel's name.
+std::string meson_kernel_block();
+
 // Content and modification time of every file under a folder.
 struct FileState {
   std::string content;
