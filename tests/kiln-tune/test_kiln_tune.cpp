@@ -190,6 +190,9 @@ TEST(Tune, TimingPointsStayInTheBucket) {
   EXPECT_EQ(timing_points(1024, 0, 12288), (std::vector<int64_t>{1024, 32768}));    // h = 4096, 3 bytes an element
   EXPECT_EQ(timing_points(1024, 0, 6144), (std::vector<int64_t>{1024, 65536}));     // h = 2048
   EXPECT_EQ(timing_points(1024, 0, 100), (std::vector<int64_t>{1024, 65536}));      // capped
+  EXPECT_EQ(timing_points(5000, 0, 6144), (std::vector<int64_t>{5000, 65536}));     // 80000 capped
+  EXPECT_EQ(timing_points(1024, 0, 0), (std::vector<int64_t>{1024, 65536}));        // no bytes: as 1 a token
+  EXPECT_EQ(timing_points(100000, 0, 100), (std::vector<int64_t>{100000}));         // past the cap: N only
   EXPECT_EQ(timing_points(8192, 0, k16KiB), (std::vector<int64_t>{8192, 32768}));
   EXPECT_EQ(timing_points(32768, 0, k16KiB), (std::vector<int64_t>{32768, 65536}));  // capped
   EXPECT_EQ(timing_points(65536, 0, k16KiB), (std::vector<int64_t>{65536}));

@@ -33,8 +33,9 @@ TimingPlan timing_plan(Mode mode) {
 }
 
 // The last bucket's second timing point: where the tensors miss L2 (at least kDramBytes, 4x the
-// H200's 60 MiB L2 rounded up, as kiln-bench's ceiling shapes), and at most where they still fit
-// in the device's memory beside the candidates' buffers.
+// H200's 60 MiB L2 rounded up, as kiln-bench's ceiling shapes; a GPU with a larger L2 would want
+// more), and at most kMaxTimedTokens tokens, which keeps the buffers of the RFC's hidden sizes
+// well within a GPU's memory.
 constexpr int64_t kDramTokens = 16384;
 constexpr int64_t kDramBytes = int64_t(256) << 20;
 constexpr int64_t kMaxTimedTokens = 65536;
