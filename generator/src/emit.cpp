@@ -63,20 +63,28 @@ std::string emit_instance(const Instance& instance) {
   return out.str();
 }
 
-// Writes each item's line (items sorted by kernel) with each kernel's lines inside its
-// #ifndef KILN_LEAVE_OUT_<KERNEL> ... #endif.
-template <class Item, class Line>
-void guarded_by_kernel(std::ostream& out, const std::vector<Item>& items, const Line& line) {
+// Writes items (sorted by kernel) a kernel at a time: head(kernel) before its items' lines,
+// tail after them.
+template <class Item, class Head, class Line>
+void by_kernel(std::ostream& out, const std::vector<Item>& items, const Head& head, const Line& line,
+               std::string_view tail) {
   std::string_view open;
   for (const Item& item : items) {
     if (item.kernel->name != open) {
-      if (!open.empty()) out << "#endif\n";
+      if (!open.empty()) out << tail;
       open = item.kernel->name;
-      out << "#ifndef " << leave_out_macro(open) << "\n";
+      out << head(open);
     }
     out << line(item) << "\n";
   }
-  if (!open.empty()) out << "#endif\n";
+  if (!open.empty()) out << tail;
+}
+
+// Each kernel's lines inside its #ifndef KILN_LEAVE_OUT_<KERNEL> ... #endif.
+template <class Item, class Line>
+void guarded_by_kernel(std::ostream& out, const std::vector<Item>& items, const Line& line) {
+  by_kernel(out, items, [](std::string_view kernel) { return "#ifndef " + leave_out_macro(kernel) + "\n"; }, line,
+            "#endif\n");
 }
 
 std::string emit_dispatch(const ArchPlan& arch) {
@@ -304,16 +312,12 @@ std::string emit_meson(const Plan& plan) {
       << "kiln_generated_sources = {\n";
   for (const ArchPlan& arch : plan.archs) {
     out << "  '" << arch.arch << "': {\n";
-    std::string_view open;
-    for (const Instance& i : arch.instances) {
-      if (i.kernel->name != open) {
-        if (!open.empty()) out << "    ),\n";
-        open = i.kernel->name;
-        out << "    '" << open << "': files(\n";
-      }
-      out << "      '" << instance_path(i.kernel->name, i.arch, i.hidden, i.threshold, i.ranks) << "',\n";
-    }
-    if (!open.empty()) out << "    ),\n";
+    by_kernel(
+        out, arch.instances, [](std::string_view kernel) { return "    '" + std::string(kernel) + "': files(\n"; },
+        [](const Instance& i) {
+          return "      '" + instance_path(i.kernel->name, i.arch, i.hidden, i.threshold, i.ranks) + "',";
+        },
+        "    ),\n");
     out << "  },\n";
   }
   out << "}\n";

@@ -1,4 +1,5 @@
-// Experiment harness (issue 9, session 4): the norm quantisers' specialised kernel under one
+// Experiment harness (issue 9, session 4; -DKILN_EXP_GROUPS: the group kinds only, as run 29
+// built it): the norm quantisers' specialised kernel under one
 // template variant (KILN_EXP_* macros), over a sweep of schedules, at T = 65536 (>= 4 x L2).
 // Prints per case: kind, hidden, threads, rows, registers, us, GB/s, % of the memcpy ceiling,
 // and a hash of every byte written (outputs, scales, residual) after one launch on fresh inputs,
@@ -107,9 +108,15 @@ void sweep(const char* kname) {
 template <norm::Kind K>
 void kind(const char* kname) {
   sweep<K, 2048, 64, 128, 256>(kname);
+#ifdef KILN_EXP_GROUPS  // run 29
+  sweep<K, 4096, 64, 128, 256>(kname);
+  sweep<K, 5120, 64, 128, 320>(kname);
+  sweep<K, 8192, 128, 256, 512>(kname);
+#else
   sweep<K, 4096, 64, 128, 256, 512>(kname);
   sweep<K, 5120, 128, 320, 640>(kname);
   sweep<K, 8192, 128, 256, 512, 1024>(kname);
+#endif
 }
 
 int main(int argc, char** argv) {
@@ -126,11 +133,17 @@ int main(int argc, char** argv) {
     CK(cudaFree(a)); CK(cudaFree(b));
     std::printf("variant %s  ceiling %.1f GB/s (cudaMemcpy 2 GiB)\n", argc > 1 ? argv[1] : "?", ceiling_gbps);
   }
+#ifdef KILN_EXP_GROUPS
+  kind<norm::Kind::group_quant>("per_token_group_fp8");
+#else
   kind<norm::Kind::norm_quant>("rms_norm_per_token_fp8");
   kind<norm::Kind::add_norm_quant>("fused_add_per_token_fp8");
+#endif
   kind<norm::Kind::norm_group_quant>("rms_norm_group_fp8");
   kind<norm::Kind::add_norm_group_quant>("fused_add_group_fp8");
+#ifndef KILN_EXP_GROUPS
   kind<norm::Kind::norm>("rms_norm");
   kind<norm::Kind::add_norm>("fused_add_rms_norm");
+#endif
   return 0;
 }
