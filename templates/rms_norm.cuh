@@ -79,9 +79,12 @@ __device__ __forceinline__ float added(float x, float r) {
   return round_to<T>(x + r);
 }
 
-template <int Hidden, int Threads, int VecN, int RowsPerCta, int Cluster>
+// WeightAtUse (the norm quantisers' schedules only; kiln-gen leaves it out at 0): where a
+// thread reads its slice of the weight (see `kWeightAtUse` in the kernel).
+template <int Hidden, int Threads, int VecN, int RowsPerCta, int Cluster, int WeightAtUse = 0>
 struct Schedule {
   static constexpr int hidden = Hidden;
+  static constexpr bool weight_at_use = WeightAtUse != 0;
   static constexpr int threads = Threads;
   static constexpr int vec = VecN;
   static constexpr int rows_per_cta = RowsPerCta;
@@ -186,11 +189,19 @@ specialised(T* __restrict__ x, const T* __restrict__ w, T* __restrict__ residual
     return kPaired ? col0 + (i / 2) * (S::threads * 2 * V) + (i % 2) * (8 * V) : col0 + i * S::threads * V;
   };
 
-  // With static_weight the caller promises no running kernel writes the weight, so it
-  // loads while the predecessor finishes, off a small batch's critical path. One load
-  // site either way (two cost 16 registers, 64 -> 80): the wait moves, not the load.
-  Vec<T, V> wv[Tr::norm ? N : 1];
-  if constexpr (Tr::norm) {
+  // The weight, where the schedule says (weight_at_use, chosen per bucket by kiln-tune):
+  // - with x, into registers held through the row's reductions: small batches want this,
+  //   the load overlaps x's. With static_weight the caller promises no running kernel writes
+  //   the weight, so it goes out before the PDL wait. One load site either way (two cost 16
+  //   registers, 64 -> 80): the wait moves, not the load.
+  // - where it is used, from L1 and L2 (every row reads it): the registers go to occupancy,
+  //   which DRAM-sized batches want (rms_norm_per_token_fp8, h = 8192, 128 threads: 135 -> 56
+  //   registers with `keep` below, 80 % -> 97 % of the copy ceiling at T = 65536 on the H200),
+  //   but a small batch waits an L2 round trip after the first reduction (h = 4096, 128
+  //   threads, T = 1: 1.5 -> 2.3 µs).
+  constexpr bool kWeightAtUse = Tr::norm && S::weight_at_use;
+  Vec<T, V> wv[Tr::norm && !kWeightAtUse ? N : 1];
+  if constexpr (Tr::norm && !kWeightAtUse) {
     if (!o.static_weight) wait_for_predecessor();
 #pragma unroll
     for (int i = 0; i < N; ++i) wv[i] = load_vec<T, V>(w + col(i));
@@ -198,6 +209,11 @@ specialised(T* __restrict__ x, const T* __restrict__ w, T* __restrict__ residual
   } else {
     wait_for_predecessor();
   }
+  auto weight = [&](int i) {
+    if constexpr (kWeightAtUse) return load_vec<T, V>(w + col(i));
+    else if constexpr (Tr::norm) return wv[i];
+    else return Vec<T, V>{};
+  };
   allow_successor();  // the next kernel's launch overlaps this one; it still waits for our completion
   // The row slice the norm reads, kept in the input dtype: x, or x + r rounded (exact in T).
   Vec<T, V> xv[N];
@@ -230,29 +246,35 @@ specialised(T* __restrict__ x, const T* __restrict__ w, T* __restrict__ residual
     rinv = inv_rms(ss, float(H), o.eps);
   }
   // The value the kernel stores (before any fp8 scaling).
-  auto value = [&](int i, int j) {
-    if constexpr (Tr::norm) return normed<T>(element(xv[i], j), rinv, weight_of(element(wv[i], j), o.gemma), o.vllm);
+  // wi: weight(i), loaded once per vector by the caller.
+  auto value = [&](int i, int j, const Vec<T, V>& wi) {
+    if constexpr (Tr::norm) return normed<T>(element(xv[i], j), rinv, weight_of(element(wi, j), o.gemma), o.vllm);
     else return element(xv[i], j);
   };
   float inv_scale = 1.0f, token_s = 1.0f;
   if constexpr (Tr::fp8) inv_scale = 1.0f / *scale;
-  // The per-token norm kinds need every value twice (the row's maximum, then the stores):
-  // they keep them in fp32 registers, which take the place of the slice and weight they
-  // came from (computing them twice made these kernels issue-bound). Without a norm a
-  // value is one conversion, cheaper than the registers.
-  constexpr bool keep = Tr::dynamic && Tr::norm;
+  // The per-token norm kinds need every value twice (the row's maximum, then the stores).
+  // With the weight in registers they keep the values in fp32 registers, which take the place
+  // of the slice and weight they came from (computing them twice made these kernels
+  // issue-bound). With the weight at use the kept values would be the registers it freed, so
+  // they are kept only up to 32 a thread (h = 4096 with 64 threads: 126 -> 56 registers,
+  // 91 % -> 94 % of the copy ceiling on the H200). Without a norm a value is one conversion:
+  // never kept.
+  constexpr bool keep = Tr::dynamic && Tr::norm && (!kWeightAtUse || N * V <= 32);
   float y[keep ? N : 1][V];
   if constexpr (Tr::dynamic) {
     float amax = 0.0f;
     if (live) {
 #pragma unroll
-      for (int i = 0; i < N; ++i)
+      for (int i = 0; i < N; ++i) {
+        const Vec<T, V> wi = weight(i);
 #pragma unroll
         for (int j = 0; j < V; ++j) {
-          const float v = value(i, j);
+          const float v = value(i, j, wi);
           if constexpr (keep) y[i][j] = v;
           amax = fmaxf(amax, fabsf(v));
         }
+      }
     }
     token_s = token_scale(capped(row_max<S>(warp_max(amax), group, tid), o));
     if (live && tid == 0) scales[row] = token_s;
@@ -265,12 +287,17 @@ specialised(T* __restrict__ x, const T* __restrict__ w, T* __restrict__ residual
     [[maybe_unused]] constexpr bool kBounded = decltype(bounded)::value;
     // Vector i's values as stored, divided by the per-token scale (the group kinds divide later).
     auto values = [&](int i, float (&f)[V]) {
+      if constexpr (keep) {
 #pragma unroll
-      for (int j = 0; j < V; ++j) {
-        if constexpr (keep) f[j] = divide<kBounded>(y[i][j], by_token_s);
-        else if constexpr (Tr::dynamic) f[j] = divide<kBounded>(value(i, j), by_token_s);
-        else if constexpr (Tr::group) f[j] = value(i, j);
-        else f[j] = value(i, j) * inv_scale;
+        for (int j = 0; j < V; ++j) f[j] = divide<kBounded>(y[i][j], by_token_s);
+      } else {
+        const Vec<T, V> wi = weight(i);
+#pragma unroll
+        for (int j = 0; j < V; ++j) {
+          if constexpr (Tr::dynamic) f[j] = divide<kBounded>(value(i, j, wi), by_token_s);
+          else if constexpr (Tr::group) f[j] = value(i, j, wi);
+          else f[j] = value(i, j, wi) * inv_scale;
+        }
       }
     };
     auto store = [&](int i, const float (&f)[V]) {
@@ -474,8 +501,8 @@ cudaError_t probe_generic() {
 // ones are templates so that an instance's TU, which never names them, compiles none.
 #define KILN_NORM_KERNEL(name, kind)                                                              \
   namespace kiln::name {                                                                          \
-  template <int Hidden, int Threads, int VecN, int RowsPerCta, int Cluster>                       \
-  using Schedule = norm::Schedule<Hidden, Threads, VecN, RowsPerCta, Cluster>;                    \
+  template <int Hidden, int Threads, int VecN, int RowsPerCta, int Cluster, int WeightAtUse = 0>  \
+  using Schedule = norm::Schedule<Hidden, Threads, VecN, RowsPerCta, Cluster, WeightAtUse>;       \
   template <class S>                                                                              \
   cudaError_t launch(const detail::LaunchParams& p, cudaStream_t s) {                             \
     return norm::launch<S, norm::Kind::kind>(p, s);                                               \

@@ -162,7 +162,8 @@ ScheduleCheck check_schedule(const KernelDescriptor& kernel, const json& schedul
     const std::string key = "schedule." + std::string(param.name);
     int64_t value = 0;
     if (!schedule.contains(param.name)) {
-      result.issues.push_back({key, "(missing)", "required: " + std::string(param.doc)});
+      if (param.default_value) value = *param.default_value;
+      else result.issues.push_back({key, "(missing)", "required: " + std::string(param.doc)});
     } else if (auto error = param_error(param, schedule.at(std::string(param.name)), value)) {
       result.issues.push_back({key, render_value(schedule.at(std::string(param.name))), *error});
     }

@@ -51,7 +51,8 @@ int64_t Schedule::operator[](std::string_view param) const {
 std::string Schedule::text() const {
   std::string out;
   for (std::size_t i = 0; i < kernel->params.size(); ++i) {
-    if (i) out += ' ';
+    if (kernel->params[i].at_default(values.at(i))) continue;
+    if (!out.empty()) out += ' ';
     out += std::string(kernel->params[i].name) + "=" + std::to_string(values.at(i));
   }
   return out;

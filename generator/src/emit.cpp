@@ -18,8 +18,10 @@ std::string template_arguments(const Instance& instance) {
   std::string out = "/*hidden=*/" + std::to_string(instance.hidden);
   if (instance.kernel->comm) out += ", /*ranks=*/" + std::to_string(instance.ranks);
   const auto& params = instance.kernel->params;
-  for (std::size_t i = 0; i < params.size(); ++i)
-    out += ", /*" + std::string(params[i].name) + "=*/" + std::to_string(instance.schedule.values[i]);
+  const auto& values = instance.schedule.values;
+  std::size_t n = params.size();  // trailing parameters at their default are the template's own
+  while (n > 0 && params[n - 1].at_default(values[n - 1])) --n;
+  for (std::size_t i = 0; i < n; ++i) out += ", /*" + std::string(params[i].name) + "=*/" + std::to_string(values[i]);
   return out;
 }
 
@@ -273,9 +275,13 @@ std::string emit_kernel_list(std::span<const KernelDescriptor> kernels) {
     if (k.group_option) options.push_back("group");
     kernel["options"] = options;
     nlohmann::ordered_json params = nlohmann::ordered_json::array();
-    for (const ParamSpec& p : k.params)
-      params.push_back({{"name", p.name}, {"min", p.min}, {"max", p.max}, {"one_of", p.one_of},
-                        {"multiple_of", p.multiple_of}, {"quick", p.quick}, {"full", p.full}, {"doc", p.doc}});
+    for (const ParamSpec& p : k.params) {
+      nlohmann::ordered_json param = {{"name", p.name}, {"min", p.min}, {"max", p.max}, {"one_of", p.one_of},
+                                      {"multiple_of", p.multiple_of}, {"quick", p.quick}, {"full", p.full},
+                                      {"doc", p.doc}};
+      if (p.default_value) param["default"] = *p.default_value;  // a config may leave it out
+      params.push_back(param);
+    }
     kernel["schedule"] = params;
     list.push_back(kernel);
   }

@@ -78,6 +78,18 @@ std::vector<ParamSpec> rms_norm_params(bool clusters = true) {
   };
 }
 
+// The norm quantisers' switch (last, with a default, so the configs without it read as
+// before): where each thread reads its slice of the weight. 0 loads it with x and holds it in
+// registers through the row's reductions, which small batches want (no L2 round trip after the
+// first reduction); 1 loads it where it is used, which frees those registers for occupancy at
+// DRAM-sized batches. kiln-tune chooses per bucket.
+KernelDescriptor with_weight_switch(KernelDescriptor k) {
+  k.params.push_back({"weight_at_use", 0, 1, {}, 1,
+                      "1: read the weight where it is used, not held in registers through the row's reductions",
+                      {0, 1}, {0, 1}, 0});
+  return k;
+}
+
 std::vector<CrossCheck> rms_norm_checks() {
   return {
       {"threads*rows_per_cta", "a CTA holds at most 1024 threads",
@@ -231,21 +243,21 @@ std::vector<KernelDescriptor> all_kernels() {
                       "r = round(x + r) over residual; out = fp8(rms_norm(r) * w / scale)",
                       {kFp8Out, kInput, kResidual, kWeight, kScale}),
       silu_mul_fp8(),
-      rms_norm_kernel("rms_norm_per_token_fp8", "kiln::rms_norm_per_token_fp8",
+      with_weight_switch(rms_norm_kernel("rms_norm_per_token_fp8", "kiln::rms_norm_per_token_fp8",
                       "y = rms_norm(x) * w; s = max(max|y| / 448, 1/(448*512)) per row; out = fp8(y / s), scales = s",
-                      {kFp8Out, kTokenScales, kInput, kWeight}, false),
-      rms_norm_kernel("fused_add_rms_norm_per_token_fp8", "kiln::fused_add_rms_norm_per_token_fp8",
+                      {kFp8Out, kTokenScales, kInput, kWeight}, false)),
+      with_weight_switch(rms_norm_kernel("fused_add_rms_norm_per_token_fp8", "kiln::fused_add_rms_norm_per_token_fp8",
                       "r = round(x + r) over residual; y = rms_norm(r) * w; out = fp8(y / s), scales = s per row",
-                      {kFp8Out, kTokenScales, kInput, kResidual, kWeight}, false),
+                      {kFp8Out, kTokenScales, kInput, kResidual, kWeight}, false)),
       per_token_fp8(),
-      with_groups(rms_norm_kernel(
+      with_weight_switch(with_groups(rms_norm_kernel(
           "rms_norm_group_fp8", "kiln::rms_norm_group_fp8",
           "y = rms_norm(x) * w; s = max(max|y|, 1e-10) / 448 per (row, group); out = fp8(y / s), scales = s",
-          {kFp8Out, kGroupScales, kInput, kWeight}, false)),
-      with_groups(rms_norm_kernel(
+          {kFp8Out, kGroupScales, kInput, kWeight}, false))),
+      with_weight_switch(with_groups(rms_norm_kernel(
           "fused_add_rms_norm_group_fp8", "kiln::fused_add_rms_norm_group_fp8",
           "r = round(x + r) over residual; y = rms_norm(r) * w; out = fp8(y / s), scales = s per (row, group)",
-          {kFp8Out, kGroupScales, kInput, kResidual, kWeight}, false)),
+          {kFp8Out, kGroupScales, kInput, kResidual, kWeight}, false))),
       per_token_group_fp8(),
       silu_mul_fp8(true),
       allreduce_add_rms_norm(false),

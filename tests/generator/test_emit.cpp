@@ -127,6 +127,23 @@ cudaError_t rms_norm_fp8_sm90_h4096_bs32(const kiln::detail::LaunchParams& p, cu
 )");
 }
 
+// A switch at its default is the template's own: left out of the arguments; away from it, last.
+TEST(EmitInstance, ASwitchIsWrittenOnlyAwayFromItsDefault) {
+  const KernelDescriptor* k = find_kernel("rms_norm_group_fp8");
+  const auto using_line = [&](int64_t weight_at_use) {
+    const Instance instance{"rms_norm_group_fp8_sm90_h4096_bs1", k, "sm90", 4096, 1,
+                            Schedule{k, {256, 8, 1, 1, weight_at_use}},
+                            {"configs/rms_norm_group_fp8/sm90/4096/bs1.json"}};
+    const std::string text = emit_instance(instance);
+    const std::size_t at = text.find("  using S = ");
+    return text.substr(at, text.find('\n', at) - at);
+  };
+  EXPECT_EQ(using_line(0), "  using S = kiln::rms_norm_group_fp8::Schedule</*hidden=*/4096, /*threads=*/256, /*vec=*/8, "
+                           "/*rows_per_cta=*/1, /*cluster=*/1>;");
+  EXPECT_EQ(using_line(1), "  using S = kiln::rms_norm_group_fp8::Schedule</*hidden=*/4096, /*threads=*/256, /*vec=*/8, "
+                           "/*rows_per_cta=*/1, /*cluster=*/1, /*weight_at_use=*/1>;");
+}
+
 TEST(EmitInstance, UnsharedInstanceBannerNamesOneFile) {
   const Instance instance{"silu_mul_fp8_sm100_h2048_bs1",
                           find_kernel("silu_mul_fp8"),

@@ -215,6 +215,49 @@ TEST(CheckSchedule, GoodSchedulesPassWithValuesInSchemaOrder) {
   EXPECT_EQ((*s.schedule)["col_iters"], 1);
 }
 
+// A switch with a default (the norm quantisers' weight_at_use): a config may leave it out, and
+// at its default it is left out of the text and of the instance's template arguments, so the
+// configs written before it existed keep their instances and dispatch rows byte for byte.
+TEST(CheckSchedule, ASwitchAtItsDefaultMayBeLeftOutAndIsNotWritten) {
+  const KernelDescriptor& k = *find_kernel("rms_norm_group_fp8");
+  ASSERT_EQ(param_names(k).back(), "weight_at_use");
+  const ScheduleCheck absent = check_schedule(k, good_rms(), 4096);
+  ASSERT_TRUE(absent.schedule.has_value()) << ::testing::PrintToString(issue_lines(absent));
+  EXPECT_EQ(absent.schedule->values, (std::vector<int64_t>{256, 8, 1, 1, 0}));
+  EXPECT_EQ(absent.schedule->text(), "threads=256 vec=8 rows_per_cta=1 cluster=1");
+  const ScheduleCheck zero = check_schedule(k, with(good_rms(), "weight_at_use", 0), 4096);
+  ASSERT_TRUE(zero.schedule.has_value());
+  EXPECT_EQ(zero.schedule, absent.schedule);
+  const ScheduleCheck one = check_schedule(k, with(good_rms(), "weight_at_use", 1), 4096);
+  ASSERT_TRUE(one.schedule.has_value());
+  EXPECT_EQ(one.schedule->text(), "threads=256 vec=8 rows_per_cta=1 cluster=1 weight_at_use=1");
+  EXPECT_EQ(only_issue(k, with(good_rms(), "weight_at_use", 2)).rfind("schedule.weight_at_use = 2: ", 0), 0u);
+  // Kernels without the switch still require every key.
+  EXPECT_EQ(only_issue(rms(), with(good_rms(), "weight_at_use", 1)).rfind("schedule.weight_at_use = 1: unknown key", 0), 0u);
+}
+
+// Template defaults are trailing: so are the parameters with a default, in every schema.
+TEST(Registry, ParamsWithADefaultAreLastAndInRange) {
+  for (const KernelDescriptor& k : kernel_descriptors()) {
+    bool seen_default = false;
+    for (const ParamSpec& p : k.params) {
+      SCOPED_TRACE(std::string(k.name) + "." + std::string(p.name));
+      if (p.default_value) {
+        EXPECT_TRUE(*p.default_value >= p.min && *p.default_value <= p.max);
+        seen_default = true;
+      } else {
+        EXPECT_FALSE(seen_default) << "a parameter without a default follows one with a default";
+      }
+    }
+  }
+  // The norm quantisers have the weight switch; the other norm kernels and the rest do not.
+  for (const char* name : {"rms_norm_per_token_fp8", "fused_add_rms_norm_per_token_fp8", "rms_norm_group_fp8",
+                           "fused_add_rms_norm_group_fp8"})
+    EXPECT_EQ(param_names(*find_kernel(name)).back(), "weight_at_use") << name;
+  for (const char* name : {"rms_norm", "per_token_fp8", "per_token_group_fp8", "silu_mul_group_fp8"})
+    EXPECT_NE(param_names(*find_kernel(name)).back(), "weight_at_use") << name;
+}
+
 // --- every parameter, every rule, driven by the schema itself --------------------
 
 TEST(CheckSchedule, EveryParamRejectsNonIntegerJsonTypes) {

@@ -91,6 +91,10 @@ std::vector<int64_t> simplicity_key(const Schedule& schedule) {
   for (std::size_t i = 0; i < schedule.values.size(); ++i) {
     const std::string_view name = schedule.kernel->params[i].name;
     const int64_t v = schedule.values[i];
+    if (schedule.kernel->params[i].default_value) {  // a switch: away from its default is structure
+      structure += schedule.kernel->params[i].at_default(v) ? 0 : 1;
+      continue;
+    }
     if (name == "vec") {
       vec = v;
       continue;

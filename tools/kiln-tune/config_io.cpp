@@ -67,8 +67,9 @@ std::optional<kiln::gen::Schedule> read_schedule(const fs::path& file, const kil
 std::string config_text(const kiln::gen::Schedule& schedule, int64_t hidden, const nlohmann::ordered_json& tuning) {
   nlohmann::ordered_json doc;
   nlohmann::ordered_json s = nlohmann::ordered_json::object();
-  for (std::size_t i = 0; i < schedule.values.size(); ++i)
-    s[std::string(schedule.kernel->params[i].name)] = schedule.values[i];  // schema order
+  for (std::size_t i = 0; i < schedule.values.size(); ++i)  // schema order; a switch at its default left out
+    if (!schedule.kernel->params[i].at_default(schedule.values[i]))
+      s[std::string(schedule.kernel->params[i].name)] = schedule.values[i];
   doc["schedule"] = s;
   doc["tuning"] = tuning;
   std::string text = doc.dump(2) + "\n";

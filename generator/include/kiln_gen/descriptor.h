@@ -40,6 +40,12 @@ struct ParamSpec {
   // divide the hidden size.
   std::vector<int64_t> quick;
   std::vector<int64_t> full;
+  // A switch a config may leave out, and its value then: the template's own default. A value
+  // equal to it is left out of the instance's Schedule<...> and of the schedule's text, so the
+  // configs without the key keep their instances and dispatch rows byte for byte. Only the
+  // last parameters of a schema have one (template defaults are trailing).
+  std::optional<int64_t> default_value = std::nullopt;
+  bool at_default(int64_t v) const { return default_value && *default_value == v; }
 };
 
 // A tensor of a launch, by role. These mirror kiln.h's kiln_role, kiln_direction,
