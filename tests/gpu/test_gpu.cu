@@ -600,14 +600,19 @@ TEST(Gpu, EveryConfigSetMatchesTheReference) {
     ASSERT_NE(k.name, nullptr) << set.kernel << " has a config set but is not in the registry";
     for (const Options& o : option_sets(k)) {
       // Default options: every odd count and every threshold +-1; other options: every
-      // bucket once (each instance) and a count between two thresholds.
+      // bucket once (each instance), at its smallest count, so that a bucket of thousands of
+      // rows costs its CPU reference once per set and dtype, not once per option; and a
+      // count between two thresholds.
       std::set<int64_t> tokens;
+      int64_t below = 0;  // the threshold before t (thresholds ascend)
       for (int64_t t : set.thresholds) {
-        tokens.insert(t);
         if (o.is_default()) {
+          tokens.insert({t, t + 1});
           if (t > 1) tokens.insert(t - 1);
-          tokens.insert(t + 1);
+        } else {
+          tokens.insert(below + 1);
         }
+        below = t;
       }
       if (o.is_default()) tokens.insert(kTokenCounts.begin(), kTokenCounts.end());
       else tokens.insert(3);
