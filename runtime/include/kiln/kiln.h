@@ -162,8 +162,9 @@ typedef struct kiln_plan_options {
   kiln_rounding rounding; /* KILN_ROUNDING_SINGLE unless set; kernels with KILN_OPTION_ROUNDING */
   int32_t gemma;          /* 0 unless set; 1: w is replaced by (1 + w), in fp32 (KILN_OPTION_GEMMA) */
   int32_t static_weight;  /* 0 unless set; 1: the caller promises no kernel writes the weight while kiln kernels
-                           * may run (true of model weights), so a launch reads it before waiting for its
-                           * predecessor (PDL) and small batches do not wait on it (KILN_OPTION_STATIC_WEIGHT) */
+                           * may run (true of model weights), so a launch may read it before waiting for its
+                           * predecessor (PDL) and small batches do not wait on it; a schedule that reads the
+                           * weight where it uses it reads it after the wait anyway (KILN_OPTION_STATIC_WEIGHT) */
   /* since 0.4; a caller's 0.3 struct (without these) gets NULL and 0 */
   void* comm;             /* KILN_OPTION_COMM kernels: the ncclComm_t whose ranks are summed; NULL for the others.
                            * Collective: every rank of comm creates its plan with the same options (its own device),

@@ -5,7 +5,8 @@
 // and configs/fused_add_rms_norm_group_fp8/sm90/5120/bs32.json
 // and configs/fused_add_rms_norm_group_fp8/sm90/5120/bs128.json
 // and configs/fused_add_rms_norm_group_fp8/sm90/5120/bs256.json
-// and configs/fused_add_rms_norm_group_fp8/sm90/5120/bs1024.json (identical schedule).
+// and configs/fused_add_rms_norm_group_fp8/sm90/5120/bs1024.json
+// and configs/fused_add_rms_norm_group_fp8/sm90/5120/bs8192.json (identical schedule).
 // Do not edit: change the config and regenerate (README.md, "Retuning and regenerating").
 #include "rms_norm.cuh"
 
