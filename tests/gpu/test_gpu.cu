@@ -1153,12 +1153,12 @@ __global__ void slow_fill(Segments s) {
 // stale zeros. With static_weight the caller promises the weight is not written while
 // kiln kernels may run: the predecessor then leaves the weight alone (the kernel may
 // read it before the wait).
-void run_behind_a_late_writer(const kiln_kernel_desc& k, bool static_weight, std::mt19937_64& rng) {
+void run_behind_a_late_writer(const kiln_kernel_desc& k, int64_t hidden, int64_t tokens, bool static_weight,
+                              std::mt19937_64& rng) {
   const Options options{ref::Rounding::single, false, static_weight};
-  const int64_t hidden = tuned_hidden(k.name).value_or(4096);
   PlanPtr plan;
   ASSERT_EQ(make_plan(plan, k.name, hidden, DType::bf16, KILN_SET_EXACT, options), KILN_SUCCESS) << kiln_last_error();
-  Workspace ws(k, DType::bf16, hidden, 64);
+  Workspace ws(k, DType::bf16, hidden, tokens);
   ASSERT_TRUE(ws.allocated());
   ws.randomise(rng, false);
   const float eps = random_eps(rng);
@@ -1186,19 +1186,39 @@ void run_behind_a_late_writer(const kiln_kernel_desc& k, bool static_weight, std
   ASSERT_EQ(kiln_launch(plan.p, &args, stream), KILN_SUCCESS) << kiln_last_error();
   CUDA_OK(cudaStreamSynchronize(stream));
   const ref::Problem p = ws.problem(eps, options);
-  ASSERT_EQ(ws.check(p, ref::reference(p)), "") << (static_weight ? "static_weight" : "");
+  ASSERT_EQ(ws.check(p, ref::reference(p)), "")
+      << k.name << " h=" << hidden << " T=" << tokens << (static_weight ? " static_weight" : "");
   CUDA_OK(cudaStreamDestroy(stream));
 }
 
+// Every tuned instance, each bucket of each set at its smallest count (the schedules differ
+// in where they read the weight: before the wait, after it, or where it is used), and the
+// generic kernel where a kernel has no set.
 TEST(Gpu, ProgrammaticDependentLaunchWaitsForThePredecessor) {
   REQUIRE_GPU();
   std::mt19937_64 rng(5);
-  for (const kiln_kernel_desc& k : registry())
-    for (bool static_weight : {false, true}) {
-      if (static_weight && !(k.options & KILN_OPTION_STATIC_WEIGHT)) continue;
-      run_behind_a_late_writer(k, static_weight, rng);
-      if (HasFatalFailure()) return;
+  const std::vector<SetInfo> sets = sets_for_device();
+  int cases = 0;
+  for (const kiln_kernel_desc& k : registry()) {
+    std::vector<std::pair<int64_t, int64_t>> shapes;  // (hidden, tokens)
+    for (const SetInfo& set : sets) {
+      if (set.kernel != k.name) continue;
+      int64_t below = 0;  // the threshold before (thresholds ascend)
+      for (int64_t t : set.thresholds) {
+        shapes.emplace_back(set.hidden, below + 1);
+        below = t;
+      }
     }
+    if (shapes.empty()) shapes.emplace_back(4096, 64);
+    for (const auto& [hidden, tokens] : shapes)
+      for (bool static_weight : {false, true}) {
+        if (static_weight && !(k.options & KILN_OPTION_STATIC_WEIGHT)) continue;
+        run_behind_a_late_writer(k, hidden, tokens, static_weight, rng);
+        if (HasFatalFailure()) return;
+        ++cases;
+      }
+  }
+  RecordProperty("cases", cases);
 }
 
 TEST(Gpu, ConcurrentLaunchesFromSeveralThreadsShareOnePlan) {
