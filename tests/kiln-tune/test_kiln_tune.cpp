@@ -194,6 +194,12 @@ TEST(Tune, TimingPointsStayInTheBucket) {
   EXPECT_EQ(timing_points(1024, 0, 0), (std::vector<int64_t>{1024, 65536}));        // no bytes: as 1 a token
   EXPECT_EQ(timing_points(100000, 0, 100), (std::vector<int64_t>{100000}));         // past the cap: N only
   EXPECT_EQ(timing_points(8192, 0, k16KiB), (std::vector<int64_t>{8192, 32768}));
+  // A device's L2 raises the bytes to 4x its size where that is more than 256 MiB.
+  constexpr int64_t kH200L2 = int64_t(60) << 20, kB200L2 = int64_t(126) << 20;
+  EXPECT_EQ(timing_points(1024, 0, k16KiB, kH200L2), (std::vector<int64_t>{1024, 16384}));  // 240 MiB < 256
+  EXPECT_EQ(timing_points(1024, 0, k16KiB, kB200L2), (std::vector<int64_t>{1024, 32768}));  // 504 MiB
+  EXPECT_EQ(timing_points(1024, 0, 6144, kB200L2), (std::vector<int64_t>{1024, 65536}));    // capped
+  EXPECT_EQ(timing_points(1024, 0, k16KiB, -1), (std::vector<int64_t>{1024, 16384}));       // nonsense: ignored
   EXPECT_EQ(timing_points(32768, 0, k16KiB), (std::vector<int64_t>{32768, 65536}));  // capped
   EXPECT_EQ(timing_points(65536, 0, k16KiB), (std::vector<int64_t>{65536}));
   // libkiln's kiln_min_bytes: inputs read once, outputs written once, the 4-byte scale too.

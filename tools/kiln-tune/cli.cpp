@@ -161,7 +161,7 @@ struct Plans {
 // --force), each pair's incumbent when there is one kiln-gen accepts.
 SetPlan plan_set(const kiln::gen::KernelDescriptor& k, int64_t h, const std::string& arch, Mode mode,
                  const GridOverrides& overrides, const std::vector<int64_t>& thresholds, const fs::path& configs,
-                 const fs::path& incumbents, bool force) {
+                 const fs::path& incumbents, bool force, int64_t l2_bytes) {
   SetPlan plan;
   plan.candidates = make_candidates(k, arch, h, mode, overrides);
   const std::vector<int64_t> existing = existing_thresholds(configs, k.name, arch, h);
@@ -175,7 +175,7 @@ SetPlan plan_set(const kiln::gen::KernelDescriptor& k, int64_t h, const std::str
     p.threshold = n;
     auto next = all.upper_bound(n);
     p.next = next == all.end() ? 0 : *next;
-    p.points = timing_points(n, p.next, token_bytes);
+    p.points = timing_points(n, p.next, token_bytes, l2_bytes);
     p.exists = !force && std::find(existing.begin(), existing.end(), n) != existing.end();
     const fs::path held = config_file(incumbents, k.name, arch, h, n);
     if (!p.exists && !incumbents.empty() && fs::exists(held)) {
@@ -369,7 +369,8 @@ int run(const Options& o, const Lab& lab) {
   Plans plans;
   for (const auto* k : kernels)
     for (int64_t h : o.hidden) {
-      plans.sets.push_back(plan_set(*k, h, arch, mode, overrides, thresholds, info.configs, incumbents, o.force));
+      plans.sets.push_back(plan_set(*k, h, arch, mode, overrides, thresholds, info.configs, incumbents, o.force,
+                                    static_cast<int64_t>(info.device.l2_bytes)));
       if (plans.sets.back().pending() > 0) plans.candidates += plans.sets.back().candidates.schedules.size();
     }
 

@@ -33,23 +33,24 @@ TimingPlan timing_plan(Mode mode) {
 }
 
 // The last bucket's second timing point: where the tensors miss L2 (at least kDramBytes, 4x the
-// H200's 60 MiB L2 rounded up, as kiln-bench's ceiling shapes; a GPU with a larger L2 would want
-// more), and at most kMaxTimedTokens tokens, which keeps the buffers of the RFC's hidden sizes
-// well within a GPU's memory.
+// H200's 60 MiB L2 rounded up, as kiln-bench's ceiling shapes, or 4x the device's L2 where that
+// is more), and at most kMaxTimedTokens tokens, which keeps the buffers of the RFC's hidden
+// sizes well within a GPU's memory.
 constexpr int64_t kDramTokens = 16384;
 constexpr int64_t kDramBytes = int64_t(256) << 20;
 constexpr int64_t kMaxTimedTokens = 65536;
 
-std::vector<int64_t> timing_points(int64_t threshold, int64_t next, int64_t token_bytes) {
+std::vector<int64_t> timing_points(int64_t threshold, int64_t next, int64_t token_bytes, int64_t l2_bytes) {
   std::vector<int64_t> points = {threshold};
   int64_t mid = 0;
   // The open-ended last bucket serves every larger count: time it where the tensors no longer
   // fit in L2 too, where the bandwidth ceiling is measured, not only at its threshold: 4x the
-  // threshold, at least 16384 tokens, doubled until they move kDramBytes (h = 2048 needs 65536
-  // for some kernels); never above kMaxTimedTokens.
+  // threshold, at least 16384 tokens, doubled until they move kDramBytes or 4x L2 (h = 2048
+  // needs 65536 for some kernels); never above kMaxTimedTokens.
   if (next == 0) {
+    const int64_t dram_bytes = std::max<int64_t>(kDramBytes, 4 * std::max<int64_t>(l2_bytes, 0));
     mid = std::max<int64_t>(threshold * 4, kDramTokens);
-    while (mid < kMaxTimedTokens && mid * std::max<int64_t>(token_bytes, 1) < kDramBytes) mid *= 2;
+    while (mid < kMaxTimedTokens && mid * std::max<int64_t>(token_bytes, 1) < dram_bytes) mid *= 2;
     mid = std::min<int64_t>(mid, std::max<int64_t>(threshold, kMaxTimedTokens));
   } else if (next - threshold >= 2) {
     mid = std::clamp<int64_t>(std::llround(std::sqrt(double(threshold) * double(next))), threshold + 1, next - 1);

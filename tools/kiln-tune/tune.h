@@ -37,9 +37,10 @@ struct Pair {
 
 // The token counts a pair is timed at: the threshold and a count inside its bucket
 // (the geometric middle of [threshold, next); for the last bucket 4x the threshold and at
-// least 16384, doubled until its tensors (token_bytes a token) take 256 MiB and miss L2, but
-// at most 65536), because the bucket's config serves every count in it, not only the threshold.
-std::vector<int64_t> timing_points(int64_t threshold, int64_t next, int64_t token_bytes);
+// least 16384, doubled until its tensors (token_bytes a token) take 256 MiB, or 4x l2_bytes
+// where that is more, and miss L2, but at most 65536), because the bucket's config serves every
+// count in it, not only the threshold. l2_bytes: the device's L2, 0 when unknown (--dry-run).
+std::vector<int64_t> timing_points(int64_t threshold, int64_t next, int64_t token_bytes, int64_t l2_bytes = 0);
 
 struct SetPlan {
   CandidateSet candidates;
