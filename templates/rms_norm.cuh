@@ -14,7 +14,7 @@
 // passed over; max|y| capped by the optional scale_ub first). The group kernels take s per group of g = 64 or 128 columns instead,
 // s = max(max|y|, 1e-10) / 448, UE8M0 and the scale layouts as common.cuh's group
 // helpers say. Plan options, run-time flags here:
-// gemma replaces w by (1 + w) in fp32; static_weight loads w before the PDL wait;
+// gemma replaces w by (1 + w) in fp32; static_weight may load w before the PDL wait;
 // rounding `vllm` rounds v * rsqrt(...) to the
 // input dtype before the weight and the product again, as vLLM's unfused kernels do;
 // `single` keeps fp32 to the one final rounding. The norm of the fused kernels reads the

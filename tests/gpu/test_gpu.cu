@@ -165,6 +165,7 @@ struct SetInfo {
   std::string kernel;
   int64_t hidden;
   std::vector<int64_t> thresholds;
+  std::vector<const kiln::detail::Variant*> instances;  // one per distinct instance, in threshold order
 };
 
 std::vector<SetInfo> sets_for_device() {
@@ -173,8 +174,12 @@ std::vector<SetInfo> sets_for_device() {
   for (size_t i = 0; table && i < table->count; ++i) {
     const auto& r = table->rows[i];
     if (!selected(r.kernel) || r.ranks > 0) continue;  // communicator kernels' sets: test_comm
-    if (sets.empty() || sets.back().kernel != r.kernel || sets.back().hidden != r.hidden) sets.push_back({r.kernel, r.hidden, {}});
-    sets.back().thresholds.push_back(r.threshold);
+    if (sets.empty() || sets.back().kernel != r.kernel || sets.back().hidden != r.hidden) sets.push_back({r.kernel, r.hidden, {}, {}});
+    SetInfo& set = sets.back();
+    set.thresholds.push_back(r.threshold);
+    // Thresholds with one schedule share their first threshold's instance (and launcher).
+    if (std::none_of(set.instances.begin(), set.instances.end(), [&](const auto* v) { return v->launch == r.launch; }))
+      set.instances.push_back(&r);
   }
   return sets;
 }
@@ -236,6 +241,31 @@ kiln_status make_plan(PlanPtr& out, const std::string& kernel, int64_t hidden, D
   o.ue8m0 = options.ue8m0 ? 1 : 0;
   o.device = device;
   return kiln_plan_create(&o, &out.p);
+}
+
+// What kiln_launch passes an instance for these arguments and plan options (runtime/src/api.cpp),
+// so that a test can launch one instance directly, at any token count: an instance whose bucket
+// starts at thousands of rows is then checked under every option set at a few rows.
+kiln::detail::LaunchParams launch_params(const kiln_kernel_desc& k, const kiln_args& a, DType d, const Options& o) {
+  const bool groups = (k.options & KILN_OPTION_GROUP) != 0;
+  return {d == DType::bf16 ? kiln::detail::DType::bf16 : kiln::detail::DType::fp16,
+          a.tensors[KILN_ROLE_INPUT],
+          a.tensors[KILN_ROLE_WEIGHT],
+          a.tensors[KILN_ROLE_RESIDUAL],
+          a.tensors[KILN_ROLE_OUTPUT],
+          a.tensors[KILN_ROLE_SCALES],
+          static_cast<const float*>(a.tensors[KILN_ROLE_SCALE]),
+          static_cast<const float*>(a.tensors[KILN_ROLE_SCALE_UB]),
+          a.tokens,
+          a.hidden,
+          a.eps,
+          o.rounding == ref::Rounding::vllm ? kiln::detail::Rounding::vllm : kiln::detail::Rounding::single,
+          o.gemma,
+          o.static_weight,
+          nullptr,
+          groups ? (o.group_size ? o.group_size : KILN_DEFAULT_GROUP_SIZE) : 0,
+          groups ? static_cast<kiln::detail::ScaleLayout>(o.scale_layout) : kiln::detail::ScaleLayout{},
+          groups && (o.ue8m0 || o.scale_layout == KILN_SCALES_PACKED_UE8M0)};
 }
 
 kiln_variant_info describe(const kiln_plan* plan, int64_t tokens) {
@@ -538,13 +568,18 @@ struct Case {
   bool misalign = false;
   kiln_set_policy policy = KILN_SET_EXACT;
   bool specials = false;  // Workspace::add_special_rows
+  const kiln::detail::Variant* instance = nullptr;  // launched directly (launch_params), not through a plan
 };
 
 void run_case(const Case& c, std::mt19937_64& rng, bool expect_fallback) {
   PlanPtr plan;
-  ASSERT_EQ(make_plan(plan, c.kernel.name, c.hidden, c.dtype, c.policy, c.options), KILN_SUCCESS) << kiln_last_error();
-  const kiln_variant_info info = describe(plan.p, c.tokens);
-  ASSERT_EQ(info.is_fallback, expect_fallback ? 1 : 0) << kiln_plan_summary(plan.p);
+  std::string name = c.instance ? c.instance->name : "";
+  if (!c.instance) {
+    ASSERT_EQ(make_plan(plan, c.kernel.name, c.hidden, c.dtype, c.policy, c.options), KILN_SUCCESS) << kiln_last_error();
+    const kiln_variant_info info = describe(plan.p, c.tokens);
+    ASSERT_EQ(info.is_fallback, expect_fallback ? 1 : 0) << kiln_plan_summary(plan.p);
+    name = info.name;
+  }
   Workspace ws(c.kernel, c.dtype, c.hidden, c.tokens, c.misalign, c.options);
   ASSERT_TRUE(ws.allocated()) << "cudaMalloc failed";
   if (rng() % 2) ws.omit_optional();  // optional tensors (scale_ub) given in half the cases
@@ -554,11 +589,16 @@ void run_case(const Case& c, std::mt19937_64& rng, bool expect_fallback) {
   ASSERT_EQ(ws.upload(), "");
   const kiln_args args = ws.args(eps);
   const ref::Problem p = ws.problem(eps, c.options);
-  ASSERT_EQ(kiln_launch(plan.p, &args, nullptr), KILN_SUCCESS)
-      << p.label() << (c.misalign ? " (misaligned)" : "") << ": " << kiln_last_error();
+  if (c.instance) {
+    CUDA_OK(c.instance->launch(launch_params(c.kernel, args, c.dtype, c.options), nullptr));
+  } else {
+    ASSERT_EQ(kiln_launch(plan.p, &args, nullptr), KILN_SUCCESS)
+        << p.label() << (c.misalign ? " (misaligned)" : "") << ": " << kiln_last_error();
+  }
   CUDA_OK(cudaDeviceSynchronize());
   const ref::Expected want = ref::reference(p);
-  ASSERT_EQ(ws.check(p, want), "") << info.name << (c.misalign ? " (misaligned)" : "") << (c.specials ? " (special rows)" : "");
+  ASSERT_EQ(ws.check(p, want), "") << name << (c.instance ? " (launched directly)" : "") << (c.misalign ? " (misaligned)" : "")
+                                   << (c.specials ? " (special rows)" : "");
 }
 
 const std::vector<int64_t> kTokenCounts = {1, 3, 17, 255, 1024, 4099};
@@ -599,30 +639,43 @@ TEST(Gpu, EveryConfigSetMatchesTheReference) {
     const kiln_kernel_desc k = find_kernel(set.kernel);
     ASSERT_NE(k.name, nullptr) << set.kernel << " has a config set but is not in the registry";
     for (const Options& o : option_sets(k)) {
-      // Default options: every odd count and every threshold +-1; other options: every
-      // bucket once (each instance), at its smallest count, so that a bucket of thousands of
-      // rows costs its CPU reference once per set and dtype, not once per option; and a
-      // count between two thresholds.
-      std::set<int64_t> tokens;
-      int64_t below = 0;  // the threshold before t (thresholds ascend)
-      for (int64_t t : set.thresholds) {
-        if (o.is_default()) {
-          tokens.insert({t, t + 1});
-          if (t > 1) tokens.insert(t - 1);
-        } else {
-          tokens.insert(below + 1);
-        }
-        below = t;
+      // Through the plan: with default options every odd count and every threshold +-1 (a
+      // bucket bsN serves N up to the next threshold); with the others a count between two
+      // thresholds. Then, with the other options, every instance of the set launched directly
+      // at 17 rows, so that an instance whose bucket starts at thousands of rows is checked under
+      // each option set without a CPU reference of that many rows.
+      std::set<int64_t> tokens = {3};
+      std::vector<const kiln::detail::Variant*> direct = set.instances;
+      if (o.is_default()) {
+        tokens.insert(kTokenCounts.begin(), kTokenCounts.end());
+        for (int64_t t : set.thresholds) tokens.insert({t - 1, t, t + 1});
+        tokens.erase(0);
+        direct.clear();
       }
-      if (o.is_default()) tokens.insert(kTokenCounts.begin(), kTokenCounts.end());
-      else tokens.insert(3);
-      for (DType d : {DType::bf16, DType::fp16})
+      for (DType d : {DType::bf16, DType::fp16}) {
         for (int64_t t : tokens) {
           run_case({k, d, set.hidden, t, o}, rng, false);
           if (HasFatalFailure()) return;
           ++cases;
         }
+        for (const kiln::detail::Variant* v : direct) {
+          Case c{k, d, set.hidden, 17, o};
+          c.instance = v;
+          run_case(c, rng, false);
+          if (HasFatalFailure()) return;
+          ++cases;
+        }
+      }
     }
+    // A group quantiser's instances under every group size, scale layout and UE8M0 choice.
+    for (const GroupChoice& g : has_groups(k) ? group_combos() : std::vector<GroupChoice>{})
+      for (const kiln::detail::Variant* v : set.instances) {
+        Case c{k, DType::bf16, set.hidden, 17, with_group(Options{}, g)};
+        c.instance = v;
+        run_case(c, rng, false);
+        if (HasFatalFailure()) return;
+        ++cases;
+      }
   }
   RecordProperty("cases", cases);
 }
@@ -1153,11 +1206,13 @@ __global__ void slow_fill(Segments s) {
 // stale zeros. With static_weight the caller promises the weight is not written while
 // kiln kernels may run: the predecessor then leaves the weight alone (the kernel may
 // read it before the wait).
+// `instance`: launched directly, not through a plan.
 void run_behind_a_late_writer(const kiln_kernel_desc& k, int64_t hidden, int64_t tokens, bool static_weight,
-                              std::mt19937_64& rng) {
+                              std::mt19937_64& rng, const kiln::detail::Variant* instance = nullptr) {
   const Options options{ref::Rounding::single, false, static_weight};
   PlanPtr plan;
-  ASSERT_EQ(make_plan(plan, k.name, hidden, DType::bf16, KILN_SET_EXACT, options), KILN_SUCCESS) << kiln_last_error();
+  if (!instance)
+    ASSERT_EQ(make_plan(plan, k.name, hidden, DType::bf16, KILN_SET_EXACT, options), KILN_SUCCESS) << kiln_last_error();
   Workspace ws(k, DType::bf16, hidden, tokens);
   ASSERT_TRUE(ws.allocated());
   ws.randomise(rng, false);
@@ -1183,41 +1238,39 @@ void run_behind_a_late_writer(const kiln_kernel_desc& k, int64_t hidden, int64_t
   slow_fill<<<static_cast<unsigned>((longest + 255) / 256), 256, 0, stream>>>(seg);
   CUDA_OK(cudaGetLastError());
   const kiln_args args = ws.args(eps);
-  ASSERT_EQ(kiln_launch(plan.p, &args, stream), KILN_SUCCESS) << kiln_last_error();
+  if (instance)
+    CUDA_OK(instance->launch(launch_params(k, args, DType::bf16, options), stream));
+  else
+    ASSERT_EQ(kiln_launch(plan.p, &args, stream), KILN_SUCCESS) << kiln_last_error();
   CUDA_OK(cudaStreamSynchronize(stream));
   const ref::Problem p = ws.problem(eps, options);
   ASSERT_EQ(ws.check(p, ref::reference(p)), "")
-      << k.name << " h=" << hidden << " T=" << tokens << (static_weight ? " static_weight" : "");
+      << (instance ? instance->name : k.name) << " h=" << hidden << " T=" << tokens << (static_weight ? " static_weight" : "");
   CUDA_OK(cudaStreamDestroy(stream));
 }
 
-// Every tuned instance, each bucket of each set at its smallest count (the schedules differ
-// in where they read the weight: before the wait, after it, or where it is used), and the
-// generic kernel where a kernel has no set.
+// Through a plan (the kernel's first set, or the generic kernel where it has none), then every
+// tuned instance launched directly at the same 64 rows: the schedules differ in where they
+// read the weight (before the wait, after it, or where it is used).
 TEST(Gpu, ProgrammaticDependentLaunchWaitsForThePredecessor) {
   REQUIRE_GPU();
   std::mt19937_64 rng(5);
   const std::vector<SetInfo> sets = sets_for_device();
   int cases = 0;
-  for (const kiln_kernel_desc& k : registry()) {
-    std::vector<std::pair<int64_t, int64_t>> shapes;  // (hidden, tokens)
-    for (const SetInfo& set : sets) {
-      if (set.kernel != k.name) continue;
-      int64_t below = 0;  // the threshold before (thresholds ascend)
-      for (int64_t t : set.thresholds) {
-        shapes.emplace_back(set.hidden, below + 1);
-        below = t;
-      }
+  for (const kiln_kernel_desc& k : registry())
+    for (bool static_weight : {false, true}) {
+      if (static_weight && !(k.options & KILN_OPTION_STATIC_WEIGHT)) continue;
+      run_behind_a_late_writer(k, tuned_hidden(k.name).value_or(4096), 64, static_weight, rng);
+      if (HasFatalFailure()) return;
+      ++cases;
+      for (const SetInfo& set : sets)
+        for (const kiln::detail::Variant* v : set.instances) {
+          if (set.kernel != k.name) break;
+          run_behind_a_late_writer(k, set.hidden, 64, static_weight, rng, v);
+          if (HasFatalFailure()) return;
+          ++cases;
+        }
     }
-    if (shapes.empty()) shapes.emplace_back(4096, 64);
-    for (const auto& [hidden, tokens] : shapes)
-      for (bool static_weight : {false, true}) {
-        if (static_weight && !(k.options & KILN_OPTION_STATIC_WEIGHT)) continue;
-        run_behind_a_late_writer(k, hidden, tokens, static_weight, rng);
-        if (HasFatalFailure()) return;
-        ++cases;
-      }
-  }
   RecordProperty("cases", cases);
 }
 
