@@ -430,6 +430,27 @@ kiln_status plan_for_arch(const kiln_plan_options* options, const char* arch_nam
   return ok();
 }
 
+kiln::detail::LaunchParams launch_params(const kiln_plan& plan, const kiln_args& args) {
+  return {plan.dtype == KILN_DTYPE_BF16 ? kiln::detail::DType::bf16 : kiln::detail::DType::fp16,
+          args.tensors[KILN_ROLE_INPUT],
+          args.tensors[KILN_ROLE_WEIGHT],
+          args.tensors[KILN_ROLE_RESIDUAL],
+          args.tensors[KILN_ROLE_OUTPUT],
+          args.tensors[KILN_ROLE_SCALES],
+          static_cast<const float*>(args.tensors[KILN_ROLE_SCALE]),
+          static_cast<const float*>(args.tensors[KILN_ROLE_SCALE_UB]),
+          args.tokens,
+          args.hidden,
+          args.eps,
+          plan.rounding == KILN_ROUNDING_VLLM ? kiln::detail::Rounding::vllm : kiln::detail::Rounding::single,
+          plan.gemma,
+          plan.static_weight,
+          plan.comm ? &plan.comm->state() : nullptr,
+          plan.group_size,
+          static_cast<kiln::detail::ScaleLayout>(plan.scale_layout),
+          plan.ue8m0};
+}
+
 }  // namespace kiln::runtime
 
 
@@ -783,25 +804,7 @@ kiln_status kiln_launch(const kiln_plan* plan, const kiln_args* caller_args, voi
                 name, plan->device, current);
 
 
-  const kiln::detail::LaunchParams params{
-      plan->dtype == KILN_DTYPE_BF16 ? kiln::detail::DType::bf16 : kiln::detail::DType::fp16,
-      args.tensors[KILN_ROLE_INPUT],
-      args.tensors[KILN_ROLE_WEIGHT],
-      args.tensors[KILN_ROLE_RESIDUAL],
-      args.tensors[KILN_ROLE_OUTPUT],
-      args.tensors[KILN_ROLE_SCALES],
-      static_cast<const float*>(args.tensors[KILN_ROLE_SCALE]),
-      static_cast<const float*>(args.tensors[KILN_ROLE_SCALE_UB]),
-      args.tokens,
-      args.hidden,
-      args.eps,
-      plan->rounding == KILN_ROUNDING_VLLM ? kiln::detail::Rounding::vllm : kiln::detail::Rounding::single,
-      plan->gemma,
-      plan->static_weight,
-      plan->comm ? &plan->comm->state() : nullptr,
-      plan->group_size,
-      static_cast<kiln::detail::ScaleLayout>(plan->scale_layout),
-      plan->ue8m0};
+  const kiln::detail::LaunchParams params = kiln::runtime::launch_params(*plan, args);
   const cudaError_t err = (row ? row->launch : plan->kernel->generic)(params, static_cast<cudaStream_t>(stream));
   if (err != cudaSuccess) return cuda_failure(err, row ? row->name : plan->kernel->generic_name);
   return KILN_SUCCESS;

@@ -33,6 +33,7 @@
 #include "kiln/kiln.hpp"
 #include "kiln_ref/reference.h"
 #include "gpu_test.h"
+#include "internal.h"
 #include "tables.h"
 
 namespace ref = kiln::ref;
@@ -241,31 +242,6 @@ kiln_status make_plan(PlanPtr& out, const std::string& kernel, int64_t hidden, D
   o.ue8m0 = options.ue8m0 ? 1 : 0;
   o.device = device;
   return kiln_plan_create(&o, &out.p);
-}
-
-// What kiln_launch passes an instance for these arguments and plan options (runtime/src/api.cpp),
-// so that a test can launch one instance directly, at any token count: an instance whose bucket
-// starts at thousands of rows is then checked under every option set at a few rows.
-kiln::detail::LaunchParams launch_params(const kiln_kernel_desc& k, const kiln_args& a, DType d, const Options& o) {
-  const bool groups = (k.options & KILN_OPTION_GROUP) != 0;
-  return {d == DType::bf16 ? kiln::detail::DType::bf16 : kiln::detail::DType::fp16,
-          a.tensors[KILN_ROLE_INPUT],
-          a.tensors[KILN_ROLE_WEIGHT],
-          a.tensors[KILN_ROLE_RESIDUAL],
-          a.tensors[KILN_ROLE_OUTPUT],
-          a.tensors[KILN_ROLE_SCALES],
-          static_cast<const float*>(a.tensors[KILN_ROLE_SCALE]),
-          static_cast<const float*>(a.tensors[KILN_ROLE_SCALE_UB]),
-          a.tokens,
-          a.hidden,
-          a.eps,
-          o.rounding == ref::Rounding::vllm ? kiln::detail::Rounding::vllm : kiln::detail::Rounding::single,
-          o.gemma,
-          o.static_weight,
-          nullptr,
-          groups ? (o.group_size ? o.group_size : KILN_DEFAULT_GROUP_SIZE) : 0,
-          groups ? static_cast<kiln::detail::ScaleLayout>(o.scale_layout) : kiln::detail::ScaleLayout{},
-          groups && (o.ue8m0 || o.scale_layout == KILN_SCALES_PACKED_UE8M0)};
 }
 
 kiln_variant_info describe(const kiln_plan* plan, int64_t tokens) {
@@ -568,18 +544,15 @@ struct Case {
   bool misalign = false;
   kiln_set_policy policy = KILN_SET_EXACT;
   bool specials = false;  // Workspace::add_special_rows
-  const kiln::detail::Variant* instance = nullptr;  // launched directly (launch_params), not through a plan
+  const kiln::detail::Variant* instance = nullptr;  // launched directly, with the plan's parameters (launch_params)
 };
 
 void run_case(const Case& c, std::mt19937_64& rng, bool expect_fallback) {
   PlanPtr plan;
-  std::string name = c.instance ? c.instance->name : "";
-  if (!c.instance) {
-    ASSERT_EQ(make_plan(plan, c.kernel.name, c.hidden, c.dtype, c.policy, c.options), KILN_SUCCESS) << kiln_last_error();
-    const kiln_variant_info info = describe(plan.p, c.tokens);
-    ASSERT_EQ(info.is_fallback, expect_fallback ? 1 : 0) << kiln_plan_summary(plan.p);
-    name = info.name;
-  }
+  ASSERT_EQ(make_plan(plan, c.kernel.name, c.hidden, c.dtype, c.policy, c.options), KILN_SUCCESS) << kiln_last_error();
+  const kiln_variant_info info = describe(plan.p, c.tokens);
+  ASSERT_EQ(info.is_fallback, expect_fallback ? 1 : 0) << kiln_plan_summary(plan.p);
+  const std::string name = c.instance ? c.instance->name : info.name;
   Workspace ws(c.kernel, c.dtype, c.hidden, c.tokens, c.misalign, c.options);
   ASSERT_TRUE(ws.allocated()) << "cudaMalloc failed";
   if (rng() % 2) ws.omit_optional();  // optional tensors (scale_ub) given in half the cases
@@ -590,7 +563,7 @@ void run_case(const Case& c, std::mt19937_64& rng, bool expect_fallback) {
   const kiln_args args = ws.args(eps);
   const ref::Problem p = ws.problem(eps, c.options);
   if (c.instance) {
-    CUDA_OK(c.instance->launch(launch_params(c.kernel, args, c.dtype, c.options), nullptr));
+    CUDA_OK(c.instance->launch(kiln::runtime::launch_params(*plan.p, args), nullptr));
   } else {
     ASSERT_EQ(kiln_launch(plan.p, &args, nullptr), KILN_SUCCESS)
         << p.label() << (c.misalign ? " (misaligned)" : "") << ": " << kiln_last_error();
@@ -1211,8 +1184,7 @@ void run_behind_a_late_writer(const kiln_kernel_desc& k, int64_t hidden, int64_t
                               std::mt19937_64& rng, const kiln::detail::Variant* instance = nullptr) {
   const Options options{ref::Rounding::single, false, static_weight};
   PlanPtr plan;
-  if (!instance)
-    ASSERT_EQ(make_plan(plan, k.name, hidden, DType::bf16, KILN_SET_EXACT, options), KILN_SUCCESS) << kiln_last_error();
+  ASSERT_EQ(make_plan(plan, k.name, hidden, DType::bf16, KILN_SET_EXACT, options), KILN_SUCCESS) << kiln_last_error();
   Workspace ws(k, DType::bf16, hidden, tokens);
   ASSERT_TRUE(ws.allocated());
   ws.randomise(rng, false);
@@ -1239,7 +1211,7 @@ void run_behind_a_late_writer(const kiln_kernel_desc& k, int64_t hidden, int64_t
   CUDA_OK(cudaGetLastError());
   const kiln_args args = ws.args(eps);
   if (instance)
-    CUDA_OK(instance->launch(launch_params(k, args, DType::bf16, options), stream));
+    CUDA_OK(instance->launch(kiln::runtime::launch_params(*plan.p, args), stream));
   else
     ASSERT_EQ(kiln_launch(plan.p, &args, stream), KILN_SUCCESS) << kiln_last_error();
   CUDA_OK(cudaStreamSynchronize(stream));
@@ -1263,13 +1235,14 @@ TEST(Gpu, ProgrammaticDependentLaunchWaitsForThePredecessor) {
       run_behind_a_late_writer(k, tuned_hidden(k.name).value_or(4096), 64, static_weight, rng);
       if (HasFatalFailure()) return;
       ++cases;
-      for (const SetInfo& set : sets)
+      for (const SetInfo& set : sets) {
+        if (set.kernel != k.name) continue;
         for (const kiln::detail::Variant* v : set.instances) {
-          if (set.kernel != k.name) break;
           run_behind_a_late_writer(k, set.hidden, 64, static_weight, rng, v);
           if (HasFatalFailure()) return;
           ++cases;
         }
+      }
     }
   RecordProperty("cases", cases);
 }
