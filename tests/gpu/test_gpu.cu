@@ -563,7 +563,7 @@ void run_case(const Case& c, std::mt19937_64& rng, bool expect_fallback) {
   const kiln_args args = ws.args(eps);
   const ref::Problem p = ws.problem(eps, c.options);
   if (c.instance) {
-    CUDA_OK(c.instance->launch(kiln::runtime::launch_params(*plan.p, args), nullptr));
+    ASSERT_EQ(c.instance->launch(kiln::runtime::launch_params(*plan.p, args), nullptr), cudaSuccess) << name << ": " << p.label();
   } else {
     ASSERT_EQ(kiln_launch(plan.p, &args, nullptr), KILN_SUCCESS)
         << p.label() << (c.misalign ? " (misaligned)" : "") << ": " << kiln_last_error();
@@ -612,7 +612,7 @@ TEST(Gpu, EveryConfigSetMatchesTheReference) {
     const kiln_kernel_desc k = find_kernel(set.kernel);
     ASSERT_NE(k.name, nullptr) << set.kernel << " has a config set but is not in the registry";
     for (const Options& o : option_sets(k)) {
-      // Through the plan: with default options every odd count and every threshold +-1 (a
+      // Through the plan: with default options kTokenCounts and every threshold +-1 (a
       // bucket bsN serves N up to the next threshold); with the others a count between two
       // thresholds. Then, with the other options, every instance of the set launched directly
       // at 17 rows, so that an instance whose bucket starts at thousands of rows is checked under
@@ -1167,6 +1167,11 @@ struct Segments {
 };
 
 __global__ void slow_fill(Segments s) {
+  // Let the kiln kernel start at once (PDL starts it when every block here has triggered or
+  // exited): a read before its wait then sees the stale zeros, not the finished data.
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.launch_dependents;");
+#endif
   const int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x;
   const long long start = clock64();
   while (clock64() - start < 20000) {
@@ -1211,7 +1216,7 @@ void run_behind_a_late_writer(const kiln_kernel_desc& k, int64_t hidden, int64_t
   CUDA_OK(cudaGetLastError());
   const kiln_args args = ws.args(eps);
   if (instance)
-    CUDA_OK(instance->launch(kiln::runtime::launch_params(*plan.p, args), stream));
+    ASSERT_EQ(instance->launch(kiln::runtime::launch_params(*plan.p, args), stream), cudaSuccess) << instance->name;
   else
     ASSERT_EQ(kiln_launch(plan.p, &args, stream), KILN_SUCCESS) << kiln_last_error();
   CUDA_OK(cudaStreamSynchronize(stream));
