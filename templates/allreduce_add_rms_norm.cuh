@@ -114,21 +114,18 @@ struct Bits {
   }
 };
 
-// Plain (weak) accesses of V elements: x, the residual.
+// Plain (weak) accesses of V elements: x, the residual. The load is common.cuh's, which stays
+// after the PDL wait.
 template <int V>
 __device__ __forceinline__ Bits<V> ld_plain(const uint16_t* p) {
+  static_assert(V == 1 || V == 2 || V == 4 || V == 8, "1, 2, 4 or 8 elements");
   Bits<V> b;
-  if constexpr (V == 8) {
-    const uint4 w = *reinterpret_cast<const uint4*>(p);
-    b.w[0] = w.x, b.w[1] = w.y, b.w[2] = w.z, b.w[3] = w.w;
-  } else if constexpr (V == 4) {
-    const uint2 w = *reinterpret_cast<const uint2*>(p);
-    b.w[0] = w.x, b.w[1] = w.y;
-  } else if constexpr (V == 2) {
-    b.w[0] = *reinterpret_cast<const uint32_t*>(p);
+  if constexpr (V == 1) {
+    b.w[0] = load_vec<uint16_t, 1>(p).v[0];
   } else {
-    static_assert(V == 1, "1, 2, 4 or 8 elements");
-    b.w[0] = *p;
+    const Vec<uint32_t, V / 2> v = load_vec<uint32_t, V / 2>(reinterpret_cast<const uint32_t*>(p));
+#pragma unroll
+    for (int k = 0; k < V / 2; ++k) b.w[k] = v.v[k];
   }
   return b;
 }
@@ -492,7 +489,7 @@ struct Kernel {
     load_batch(first);  // in flight while the epoch is read
     const uint32_t epoch = read_epoch(a, &epoch_shared);
     const uint32_t buffer = epoch % kBuffers;
-    const float inv_scale = Fp8 ? 1.0f / *a.scale : 1.0f;
+    const float inv_scale = Fp8 ? 1.0f / load_float(a.scale) : 1.0f;
     for (int row0 = first; row0 < rows; row0 += kBatch * G) {
       if (row0 != first) load_batch(row0);
 #pragma unroll
@@ -615,7 +612,7 @@ __global__ void __launch_bounds__(kGenericThreads) generic(Args a) {
   allow_successor();
   const uint32_t epoch = read_epoch(a, &epoch_shared);
   const uint32_t buffer = epoch % kBuffers;
-  const float inv_scale = Fp8 ? 1.0f / *a.scale : 1.0f;
+  const float inv_scale = Fp8 ? 1.0f / load_float(a.scale) : 1.0f;
   const auto* x = static_cast<const uint16_t*>(a.x);
   auto* res = static_cast<uint16_t*>(a.residual);
   const T* w = static_cast<const T*>(a.weight);

@@ -41,10 +41,38 @@ struct alignas(sizeof(T) * N) Vec {
   T v[N];
 };
 
+// Every load of a tensor goes through here: a coherent ld.global that stays after the PDL wait.
+// A plain read through a const __restrict__ pointer becomes ld.global.nc, which ptxas takes to
+// be read-only for the kernel's whole life and may hoist above griddepcontrol.wait: it hoisted
+// the norm kernels' weight loads above a wait that sat in a branch, so with PDL they read the
+// weight before the previous kernel had written it (test_gpu's late-writer test, run 37).
+// volatile keeps nvcc from moving the load across the wait; ptxas keeps coherent loads after it.
 template <class T, int N>
 __device__ __forceinline__ Vec<T, N> load_vec(const T* p) {
-  return *reinterpret_cast<const Vec<T, N>*>(p);
+  constexpr int kBytes = sizeof(Vec<T, N>);
+  static_assert(kBytes == 16 || kBytes == 8 || kBytes == 4 || kBytes == 2, "2, 4, 8 or 16 bytes");
+  union {
+    Vec<T, N> v;
+    uint32_t w[kBytes >= 4 ? kBytes / 4 : 1];
+    uint16_t h;
+  } u;
+  if constexpr (kBytes == 16) {
+    asm volatile("ld.global.v4.b32 {%0, %1, %2, %3}, [%4];"
+                 : "=r"(u.w[0]), "=r"(u.w[1]), "=r"(u.w[2]), "=r"(u.w[3])
+                 : "l"(p)
+                 : "memory");
+  } else if constexpr (kBytes == 8) {
+    asm volatile("ld.global.v2.b32 {%0, %1}, [%2];" : "=r"(u.w[0]), "=r"(u.w[1]) : "l"(p) : "memory");
+  } else if constexpr (kBytes == 4) {
+    asm volatile("ld.global.b32 %0, [%1];" : "=r"(u.w[0]) : "l"(p) : "memory");
+  } else {
+    asm volatile("ld.global.b16 %0, [%1];" : "=h"(u.h) : "l"(p) : "memory");
+  }
+  return u.v;
 }
+
+// One float a previous kernel may have written (a per-tensor scale), loaded as a tensor is.
+__device__ __forceinline__ float load_float(const float* p) { return load_vec<float, 1>(p).v[0]; }
 
 // Element j of a vector as a float. A bf16 pair shares a 32-bit register: the high element is
 // one AND of it, where converting the extracted half took two instructions (the norm kernels

@@ -252,7 +252,7 @@ specialised(T* __restrict__ x, const T* __restrict__ w, T* __restrict__ residual
     else return element(xv[i], j);
   };
   float inv_scale = 1.0f, token_s = 1.0f;
-  if constexpr (Tr::fp8) inv_scale = 1.0f / *scale;
+  if constexpr (Tr::fp8) inv_scale = 1.0f / load_float(scale);
   // The per-token norm kinds need every value twice (the row's maximum, then the stores).
   // With the weight in registers they keep the values in fp32 registers, which take the place
   // of the slice and weight they came from (computing them twice made these kernels
@@ -393,7 +393,7 @@ generic(T* __restrict__ x, const T* __restrict__ w, T* __restrict__ residual, vo
   __shared__ float slots[kGenericThreads / 32];
   wait_for_predecessor();
   allow_successor();
-  const float inv_scale = Tr::fp8 ? 1.0f / *scale : 1.0f;
+  const float inv_scale = Tr::fp8 ? 1.0f / load_float(scale) : 1.0f;
   // Each thread reads back the columns it wrote in the first pass.
   const T* src = Tr::add ? residual : x;
   for (int64_t row = blockIdx.x; row < tokens; row += gridDim.x) {

@@ -50,7 +50,7 @@ specialised(const T* __restrict__ x, uint8_t* __restrict__ out, const float* __r
   wait_for_predecessor();
   allow_successor();  // the next kernel's launch overlaps this one; it still waits for our completion
   float inv_scale = 1.0f;
-  if constexpr (!Group) inv_scale = 1.0f / *scale;
+  if constexpr (!Group) inv_scale = 1.0f / load_float(scale);
   Vec<T, V> a[R][C], b[R][C];
 #pragma unroll
   for (int r = 0; r < R; ++r) {
@@ -108,7 +108,7 @@ generic(const T* __restrict__ x, uint8_t* __restrict__ out, const float* __restr
   wait_for_predecessor();
   allow_successor();
   float inv_scale = 1.0f;
-  if constexpr (!Group) inv_scale = 1.0f / *scale;
+  if constexpr (!Group) inv_scale = 1.0f / load_float(scale);
   for (int64_t row = blockIdx.x; row < tokens; row += gridDim.x) {
     const T* in = x + row * 2 * hidden;
     auto values = [&](int64_t col, float (&f)[V]) {
