@@ -155,7 +155,7 @@ struct Options {
 
 // The largest magnitude a per-token scale is taken from: capped by scale_ub when given.
 __device__ __forceinline__ float capped(float amax, const Options& o) {
-  return o.scale_ub != nullptr ? fminf(amax, *o.scale_ub) : amax;
+  return o.scale_ub != nullptr ? fminf(amax, load_float(o.scale_ub)) : amax;
 }
 
 // x: [T, H] (written over by fused_add_rms_norm); w: [H] (not read by per_token_fp8);

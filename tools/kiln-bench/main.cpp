@@ -40,6 +40,7 @@ struct Options {
   std::string dtype = "bf16";
   std::string rounding = "single";
   bool gemma = false;
+  bool static_weight = false;  // kernels with KILN_OPTION_STATIC_WEIGHT
   int group_size = KILN_DEFAULT_GROUP_SIZE;  // group quantisers (KILN_OPTION_GROUP)
   std::string scale_layout = "row_major";
   bool ue8m0 = false;
@@ -64,7 +65,8 @@ std::vector<Kernel> select_kernels(const std::vector<Kernel>& all, const std::st
                               " (or all)");
 }
 
-// The plan's semantic options where the kernel has them (others ignore --rounding and --gemma).
+// The plan's options where the kernel has them (others ignore --rounding, --gemma, --static-weight
+// and the group options).
 kiln::PlanOptions plan_options(const Kernel& kernel, int64_t hidden, const std::string& dtype, const Options& o,
                                kiln_set_policy policy) {
   kiln::PlanOptions po;
@@ -75,6 +77,7 @@ kiln::PlanOptions plan_options(const Kernel& kernel, int64_t hidden, const std::
   po.policy = policy;
   if (kernel.has_option(KILN_OPTION_ROUNDING) && o.rounding == "vllm") po.rounding = KILN_ROUNDING_VLLM;
   if (kernel.has_option(KILN_OPTION_GEMMA)) po.gemma = o.gemma;
+  if (kernel.has_option(KILN_OPTION_STATIC_WEIGHT)) po.static_weight = o.static_weight;
   if (kernel.has_option(KILN_OPTION_GROUP)) {
     po.group_size = o.group_size;
     po.scale_layout = o.scale_layout == "col_major_tma"  ? KILN_SCALES_COL_MAJOR_TMA
@@ -94,11 +97,12 @@ std::string group_suffix(const Options& o) {
   return s;
 }
 
-// "_vllm_gemma" for a kernel that runs with non-default options, "" otherwise.
+// "_vllm_gemma_static_weight" for a kernel that runs with non-default options, "" otherwise.
 std::string options_suffix(const Kernel& kernel, const Options& o) {
   std::string s;
   if (kernel.has_option(KILN_OPTION_ROUNDING) && o.rounding == "vllm") s += "_vllm";
   if (kernel.has_option(KILN_OPTION_GEMMA) && o.gemma) s += "_gemma";
+  if (kernel.has_option(KILN_OPTION_STATIC_WEIGHT) && o.static_weight) s += "_static_weight";
   if (kernel.has_option(KILN_OPTION_GROUP)) s += group_suffix(o);
   return s;
 }
@@ -156,6 +160,7 @@ Result measure_shape(const Kernel& kernel, const std::string& dtype, int64_t h, 
   r.fallback = v.is_fallback != 0;
   if (kernel.has_option(KILN_OPTION_ROUNDING)) r.rounding = o.rounding;
   if (kernel.has_option(KILN_OPTION_GEMMA)) r.gemma = o.gemma ? "1" : "0";
+  if (kernel.has_option(KILN_OPTION_STATIC_WEIGHT)) r.static_weight = o.static_weight ? "1" : "0";
   return r;
 }
 
@@ -214,7 +219,8 @@ RunInfo run_info(const Options& o, const std::string& command_line) {
   info.seed = o.seed;
   info.scale = o.scale;
   info.eps = o.eps;
-  info.options = "rounding " + o.rounding + (o.gemma ? ", gemma" : "") + "; group " + std::to_string(o.group_size) +
+  info.options = "rounding " + o.rounding + (o.gemma ? ", gemma" : "") + (o.static_weight ? ", static weight" : "") +
+                 "; group " + std::to_string(o.group_size) +
                  ", " + o.scale_layout + " scales" + (o.ue8m0 ? ", ue8m0" : "") + " (kernels with those options)";
   info.kiln_version = kiln_version();
   info.command_line = command_line;
@@ -289,7 +295,8 @@ int run(const Options& o, const std::string& command_line) {
   if (!o.csv.empty()) write_csv(o.csv, all, info);
   if (!o.out_dir.empty()) {
     const std::string run_suffix =
-        std::string(o.rounding == "vllm" ? "_vllm" : "") + (o.gemma ? "_gemma" : "") + group_suffix(o);
+        std::string(o.rounding == "vllm" ? "_vllm" : "") + (o.gemma ? "_gemma" : "") +
+        (o.static_weight ? "_static_weight" : "") + group_suffix(o);
     const std::filesystem::path summary = std::filesystem::path(o.out_dir) /
                                           ("summary_" + o.kernel + "_" + o.dtype + run_suffix + rotate_suffix + ".txt");
     write_file(summary.string(), report);
@@ -309,6 +316,8 @@ void add_options(CLI::App& app, Options& o) {
       ->check(CLI::IsMember({"single", "vllm"}))
       ->capture_default_str();
   app.add_flag("--gemma", o.gemma, "the norm multiplies by (1 + w), for the kernels that have the option");
+  app.add_flag("--static-weight", o.static_weight,
+               "promise that no kernel writes the weight (kernels with the option may load it before the PDL wait)");
   app.add_option("--group-size", o.group_size, "columns per scale of the group quantisers: 128 or 64")
       ->check(CLI::IsMember({64, 128}))
       ->capture_default_str();

@@ -338,7 +338,7 @@ void write_csv(const std::string& path, const std::vector<Result>& rs, const Run
          "working_set_bytes,buffer_sets,rotate,launches_per_graph,kiln_replays,generic_replays,kiln_us,kiln_us_min,"
          "generic_us,generic_us_min,speedup,kiln_gbps,generic_gbps,kiln_pct_ceiling,generic_pct_ceiling,"
          "kiln_us_over_floor,residency,variant,threshold,is_fallback,config,schedule,ceiling_gbps,copy_kernel_gbps,"
-         "memcpy_gbps,floor_us,floor_plain_us,floor_pdl_us,l2_bytes,rounding,gemma,refilled_per_replay,nonfinite\n";
+         "memcpy_gbps,floor_us,floor_plain_us,floor_pdl_us,l2_bytes,rounding,gemma,refilled_per_replay,nonfinite,static_weight\n";
   for (const Result& r : rs) {
     out << csv_field(d.name) << ',' << d.arch << ',' << d.driver << ',' << d.cuda_driver << ',' << info.cuda_runtime
         << ',' << info.date << ',' << info.kiln_version << ',' << r.kernel << ',' << r.dtype << ',' << r.hidden << ','
@@ -351,7 +351,8 @@ void write_csv(const std::string& path, const std::vector<Result>& rs, const Run
         << r.threshold << ',' << (r.fallback ? 1 : 0) << ',' << csv_field(r.config) << ',' << csv_field(r.schedule) << ','
         << fmt("%.1f,%.1f,%.1f", info.ceiling.gbps, info.ceiling.kernel_gbps, info.ceiling.memcpy_gbps) << ','
         << fmt("%.4f,%.4f,%.4f", info.floor.us, info.floor.plain_us, info.floor.pdl_us) << ',' << d.l2_bytes << ','
-        << r.rounding << ',' << r.gemma << ',' << (r.refilled ? 1 : 0) << ',' << r.nonfinite << '\n';
+        << r.rounding << ',' << r.gemma << ',' << (r.refilled ? 1 : 0) << ',' << r.nonfinite << ','
+        << r.static_weight << '\n';
   }
   write_file(path, out.str());
 }

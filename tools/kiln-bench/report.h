@@ -48,6 +48,7 @@ struct Result {
   bool fallback = false;         // the EXACT plan fell back to the generic kernel
   std::string rounding;          // "single" or "vllm"; "" for a kernel without the option
   std::string gemma;             // "1" or "0"; "" for a kernel without the option
+  std::string static_weight;     // "1" or "0"; "" for a kernel without the option
   bool refilled = false;         // in-out tensors were refilled before every replay
   uint64_t nonfinite = 0;        // NaN or infinite values found in the written tensors afterwards
 
