@@ -10,7 +10,8 @@ skipped. For every kernel, dtype, hidden size and token count the script
   1. checks every tensor kiln writes against PyTorch eager, computed in fp32 from the same
      inputs (fp8 clamped to +-448 before the cast); neighbouring values (one ulp, near
      rounding ties; two for 16-bit outputs under --rounding vllm, whose intermediate rounding
-     can flip there) are allowed in under 0.1 % of the outputs; anything else fails the run;
+     can flip there) are allowed in under 0.1 % of the outputs, and fp32 scales within
+     SCALE_ULPS of eager's in any number; anything else fails the run;
   2. times kiln, eager and torch.compile (Inductor, dynamic=False, compiled and warmed
      up per shape) as kiln-bench does: N back-to-back calls captured in one CUDA graph,
      median of replays timed with CUDA events, per-call time = median / N. A kernel that
@@ -48,6 +49,14 @@ QUICK_TOKENS = [1, 4, 32, 128, 200, 1024, 4096, 16384]
 DTYPES = ["bf16", "fp16"]
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ULP_FRACTION = 1e-3  # near differences (near_ulps) allowed in under this fraction of outputs
+# An fp32 scale computed by a kernel inherits the rounding of what it is computed from: a norm
+# kind's row sum of squares, which PyTorch reduces in another order (about log2(H) / 2 ulps
+# through the rsqrt), then the roundings of y = x * rinv * w and of / 448; a SiLU kind's expf.
+# Every row's scale may move so, so these differences are allowed in any number. (Run 42, H200,
+# full grid: at most 6 ulps from eager, where torch.compile's scales differ by up to 6084; the
+# fp8 outputs never by more than one code. test_gpu's double-precision reference holds kiln's
+# scales to 1 ulp.)
+SCALE_ULPS = 8
 
 torch = None  # imported by main(), so that --help works without PyTorch
 
@@ -316,10 +325,11 @@ class Plan:
 # ---- comparing outputs ---------------------------------------------------------------
 
 def compare(got, ref, near_ulps=1):
-    """(outputs, near differences, worse differences) between two tensors of one dtype:
+    """(outputs, near differences, worse differences, the largest difference on the number
+    line, -1 where NaN met a number) between two tensors of one dtype:
     fp8 e4m3fn, bf16 or fp16 compared on their number line (neighbours differ by one; a
-    difference of at most `near_ulps` is near), fp32 likewise (a per-token scale computed
-    from a norm may be one ulp from PyTorch's), NaN equal to NaN; anything else exactly."""
+    difference of at most `near_ulps` is near), fp32 likewise (a scale computed from a norm
+    may be a few ulps from PyTorch's), NaN equal to NaN; anything else exactly."""
     if got.dtype == torch.float8_e4m3fn:
         bits, view = 8, torch.uint8
     elif got.dtype in (torch.bfloat16, torch.float16):
@@ -329,11 +339,11 @@ def compare(got, ref, near_ulps=1):
     else:
         n = got.numel()
         worse = int((got != ref).sum())
-        return n, 0, worse
+        return n, 0, worse, -1 if worse else 0
     g_all = got.contiguous().view(view).reshape(-1)
     r_all = ref.contiguous().view(view).reshape(-1)
     sign = 1 << (bits - 1)
-    n, one, worse = g_all.numel(), 0, 0
+    n, one, worse, largest = g_all.numel(), 0, 0, 0
     chunk = 1 << 26
     for i in range(0, n, chunk):
         g = g_all[i:i + chunk].to(torch.int64) & ((1 << bits) - 1)
@@ -348,7 +358,11 @@ def compare(got, ref, near_ulps=1):
         near = differ & ~g_nan & ~r_nan & ((g_ord - r_ord).abs() <= near_ulps)
         one += int(near.sum())
         worse += int((differ & ~near).sum())
-    return n, one, worse
+        if bool((differ & (g_nan ^ r_nan)).any()):
+            largest = -1
+        elif largest >= 0 and bool(differ.any()):
+            largest = max(largest, int((g_ord - r_ord).abs()[differ].max()))
+    return n, one, worse, largest
 
 
 # ---- timing -------------------------------------------------------------------------
@@ -450,9 +464,12 @@ def gemma_for(opts, kernel):
 
 
 def near_ulps(opts, kernel, tensor):
-    """The differences allowed (rarely) in one tensor: one ulp, as fp32 arithmetic rounds either
-    way near a tie; two for a bf16/fp16 output under the vllm convention, whose intermediate
-    rounding can flip at such a tie and move the final rounding by one more."""
+    """The differences allowed in one tensor: SCALE_ULPS for fp32 scales (in any number);
+    elsewhere, rarely, one ulp, as fp32 arithmetic rounds either way near a tie, or two for a
+    bf16/fp16 output under the vllm convention, whose intermediate rounding can flip at such
+    a tie and move the final rounding by one more."""
+    if tensor.elem == KILN_ELEM_F32:
+        return SCALE_ULPS
     vllm = rounding_for(opts, kernel) == "vllm"
     return 2 if vllm and tensor.elem == KILN_ELEM_ACTIVATION else 1
 
@@ -519,11 +536,15 @@ def run_shape(opts, timer, plan, baseline, kernel, dtype, hidden, tokens):
             tensors[t.role_name].view(torch.uint8).fill_(0x7F)
     kiln_call()
     torch.cuda.synchronize()
-    n = one = worse = 0
+    n = one = worse = rare = 0
+    per_tensor = []  # "role near/larger/largest" of each written tensor
     for t in written:
-        tn, t_one, t_worse = compare(tensors[t.role_name], ref[t.role_name], near_ulps(opts, kernel, t))
+        tn, t_one, t_worse, t_largest = compare(tensors[t.role_name], ref[t.role_name], near_ulps(opts, kernel, t))
         n, one, worse = n + tn, one + t_one, worse + t_worse
-    row.update(outputs=n, one_ulp=one, worse=worse, correct=int(worse == 0 and one <= ULP_FRACTION * n))
+        rare += 0 if t.elem == KILN_ELEM_F32 else t_one  # near scales are allowed in any number
+        per_tensor.append(f"{t.role_name} {t_one}/{t_worse}/{t_largest}")
+    row.update(outputs=n, one_ulp=one, worse=worse, correct=int(worse == 0 and rare <= ULP_FRACTION * n),
+               differences="; ".join(per_tensor))
     del ref
     reset()
 
@@ -540,10 +561,12 @@ def run_shape(opts, timer, plan, baseline, kernel, dtype, hidden, tokens):
         row["compile_s"] = time.perf_counter() - t0
         ref = eager_fn(reads)
         c_one = c_worse = 0
+        per_tensor = []
         for t in written:
-            _, o, w = compare(got[t.role_name], ref[t.role_name], near_ulps(opts, kernel, t))
+            _, o, w, largest = compare(got[t.role_name], ref[t.role_name], near_ulps(opts, kernel, t))
             c_one, c_worse = c_one + o, c_worse + w
-        row.update(compile_one_ulp=c_one, compile_worse=c_worse)
+            per_tensor.append(f"{t.role_name} {o}/{w}/{largest}")
+        row.update(compile_one_ulp=c_one, compile_worse=c_worse, compile_differences="; ".join(per_tensor))
         del got, ref
         row["compile_us"], row["compile_us_min"], row["compile_replays"] = timer.time(lambda: compiled(reads))
         del compiled
@@ -589,8 +612,8 @@ def format_table(rows):
         out.append(f"{r['hidden']:>7} {r['tokens']:>7} {us_text(r['kiln_us']):>9} {us_text(r['eager_us']):>9} "
                    f"{compile_us:>11} {r['speedup_vs_eager']:>8.2f}x {vs_compile:>10} {r['kiln_gbps']:>10.0f} "
                    f"{check:>14}  {r['variant']}{' (fallback)' if r['is_fallback'] else ''}")
-    out.append("check: ok/FAIL (near differences: one ulp, two for 16-bit outputs with --rounding vllm / larger "
-               "differences) against PyTorch eager in fp32")
+    out.append(f"check: ok/FAIL (near differences: one ulp, two for 16-bit outputs with --rounding vllm, "
+               f"{SCALE_ULPS} for fp32 scales / larger differences) against PyTorch eager in fp32")
     return "\n".join(out) + "\n"
 
 
@@ -624,10 +647,10 @@ def format_summary(rows, title, skipped=()):
     worse = sum(r["worse"] for r in rows)
     failed = [r for r in rows if not r["correct"]]
     out.append(f"correctness against PyTorch eager (fp32, clamped): {len(rows) - len(failed)} of {len(rows)} shapes "
-               f"pass; {one} near (one-ulp) and {worse} larger differences in {outputs} outputs")
+               f"pass; {one} near and {worse} larger differences in {outputs} outputs")
     for r in failed:
         out.append(f"  FAIL {label(r, mixed)}: {r['one_ulp']} near, {r['worse']} larger differences in "
-                   f"{r['outputs']} outputs")
+                   f"{r['outputs']} outputs (per tensor near/larger/largest: {r['differences']})")
     if any("compile_worse" in r for r in rows):
         c_one = sum(r.get("compile_one_ulp", 0) for r in rows)
         c_worse = sum(r.get("compile_worse", 0) for r in rows)
@@ -639,7 +662,7 @@ CSV_FIELDS = ["device", "driver", "torch", "torch_cuda", "triton", "kiln_version
               "tokens", "bytes", "launches_per_graph", "kiln_us", "kiln_us_min", "eager_us", "eager_us_min",
               "compile_us", "compile_us_min", "speedup_vs_eager", "speedup_vs_compile", "kiln_gbps", "eager_gbps",
               "compile_gbps", "kiln_replays", "eager_replays", "compile_replays", "compile_s", "outputs", "one_ulp",
-              "worse", "correct", "compile_one_ulp", "compile_worse", "variant", "threshold", "is_fallback", "config",
+              "worse", "correct", "differences", "compile_one_ulp", "compile_worse", "compile_differences", "variant", "threshold", "is_fallback", "config",
               "rounding", "gemma"]
 
 
