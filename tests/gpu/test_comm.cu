@@ -37,6 +37,7 @@
 #include "kiln/kiln.h"
 #include "kiln_ref/reference.h"
 #include "gpu_test.h"
+#include "late_writer.cuh"
 
 namespace ref = kiln::ref;
 using ref::DType;
@@ -321,28 +322,37 @@ class RankTensors {
 
   // Everything poisoned, then the first `tokens` rows of what the kernel reads from `in`.
   std::string upload(const Inputs& in, int rank, int64_t tokens, cudaStream_t s) const {
+    if (std::string e = poison(s); !e.empty()) return e;
+    return write_inputs(in, rank, tokens, s);
+  }
+
+  // Everything poisoned, guards included (on `s`).
+  std::string poison(cudaStream_t s) const {
     for (const Slot& slot : slots_)
       if (slot.desc)
         if (std::string e = cuda_error("cudaMemsetAsync", cudaMemsetAsync(slot.base, kPoison, slot.bytes + 2 * kGuard, s)); !e.empty())
           return e;
-    return write_inputs(in, rank, tokens, s);
+    return "";
   }
 
   // The first `tokens` rows of x (this rank's) and of the residual, the weight and the scale.
   std::string write_inputs(const Inputs& in, int rank, int64_t tokens, cudaStream_t s) const {
-    const size_t n = static_cast<size_t>(tokens * hidden_) * 2;
-    auto put = [&](int role, const void* src, size_t at, size_t bytes) {
-      if (device(role) == nullptr || bytes == 0) return std::string();
-      return cuda_error("cudaMemcpyAsync",
-                        cudaMemcpyAsync(static_cast<uint8_t*>(device(role)) + at, static_cast<const uint8_t*>(src) + at, bytes,
-                                        cudaMemcpyHostToDevice, s));
-    };
-    std::string e = put(KILN_ROLE_INPUT, in.x[static_cast<size_t>(rank)].data(), 0, n);
-    if (e.empty()) e = put(KILN_ROLE_RESIDUAL, in.residual.data(), 0, n);
-    if (e.empty()) e = put(KILN_ROLE_WEIGHT, in.weight.data(), 0, in.weight.size());
-    if (e.empty()) e = put(KILN_ROLE_SCALE, &in.scale, 0, sizeof in.scale);
+    std::string e = each_input(in, rank, tokens, [&](int, void* dst, const void* src, size_t bytes) {
+      return cuda_error("cudaMemcpyAsync", cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, s));
+    });
     if (e.empty()) e = cuda_error("cudaStreamSynchronize", cudaStreamSynchronize(s));
     return e;
+  }
+
+  // write_inputs's values, written by `writer` when it is launched, over the poison (the
+  // weight at once with static_weight: the caller then promises no kernel writes it).
+  std::string stage_inputs(const Inputs& in, int rank, int64_t tokens, bool static_weight,
+                           kiln::test::LateWriter& writer) const {
+    return each_input(in, rank, tokens, [&](int role, void* dst, const void* src, size_t bytes) {
+      if (static_weight && role == KILN_ROLE_WEIGHT)
+        return cuda_error("cudaMemcpy", cudaMemcpy(dst, src, bytes, cudaMemcpyHostToDevice));
+      return writer.add(dst, src, bytes);
+    });
   }
 
   kiln_args args(DType d, int64_t tokens, float eps) const {
@@ -396,6 +406,27 @@ class RankTensors {
   }
 
  private:
+  // put(role, device address, host address, bytes) for each input the kernel has: the first
+  // `tokens` rows of x (this rank's) and of the residual, the weight and the scale. "" or the
+  // first error.
+  template <class Put>
+  std::string each_input(const Inputs& in, int rank, int64_t tokens, Put put) const {
+    const size_t n = static_cast<size_t>(tokens * hidden_) * 2;
+    const struct {
+      int role;
+      const void* src;
+      size_t bytes;
+    } inputs[] = {{KILN_ROLE_INPUT, in.x[static_cast<size_t>(rank)].data(), n},
+                  {KILN_ROLE_RESIDUAL, in.residual.data(), n},
+                  {KILN_ROLE_WEIGHT, in.weight.data(), in.weight.size()},
+                  {KILN_ROLE_SCALE, &in.scale, sizeof in.scale}};
+    for (const auto& i : inputs) {
+      if (device(i.role) == nullptr || i.bytes == 0) continue;
+      if (std::string e = put(i.role, device(i.role), i.src, i.bytes); !e.empty()) return e;
+    }
+    return "";
+  }
+
   struct Slot {
     const kiln_tensor_desc* desc = nullptr;
     size_t bytes = 0;
@@ -465,15 +496,30 @@ struct Ranks {
   cudaStream_t stream(int r) const { return streams[static_cast<size_t>(r)]; }
 };
 
+// How a launch's inputs reach the device.
+enum class Upload {
+  before,             // written and synchronised before the launch
+  behind_late_writer  // written by a slow kernel just before it on the stream, which lets it
+                      // start at once (PDL): the kernel must wait for it before reading
+};
+
 // One launch of `tokens` rows on every rank from freshly uploaded `in` (rank `late` first
 // spins 10 ms), then the whole check. "" when right.
 std::string launch_and_check(const Plans& plans, Ranks& ranks, const kiln_kernel_desc& k, DType d, Options o, const Inputs& in,
-                             int64_t tokens, int late = -1) {
+                             int64_t tokens, int late = -1, Upload upload = Upload::before) {
   std::vector<RankTensors::Copy> copies(static_cast<size_t>(ranks.size()));
   std::string e = on_every_rank(ranks.size(), "upload, launch, download", [&](int r) {
     RankTensors& t = ranks.at(r);
     cudaStream_t s = ranks.stream(r);
-    if (std::string e2 = t.upload(in, r, tokens, s); !e2.empty()) return e2;
+    kiln::test::LateWriter writer;  // its staged copies live until the download below synchronises
+    if (upload == Upload::before) {
+      if (std::string e2 = t.upload(in, r, tokens, s); !e2.empty()) return e2;
+    } else {
+      if (std::string e2 = t.poison(s); !e2.empty()) return e2;
+      if (std::string e2 = cuda_error("cudaStreamSynchronize", cudaStreamSynchronize(s)); !e2.empty()) return e2;
+      if (std::string e2 = t.stage_inputs(in, r, tokens, o.static_weight, writer); !e2.empty()) return e2;
+      if (std::string e2 = writer.launch(s); !e2.empty()) return e2;
+    }
     if (r == late) spin_for<<<1, 1, 0, s>>>(10'000'000);
     const kiln_args a = t.args(d, tokens, in.eps);
     if (const kiln_status st = kiln_launch(plans[r], &a, s); st != KILN_SUCCESS)
@@ -642,6 +688,37 @@ TEST(Comm, OneRankLate) {
                 << case_label(c, k, DType::bf16, {}, hidden, tokens, plans[0]) << ", rank " << late << " late";
           }
       }
+}
+
+// Each rank's inputs written by a slow kernel that lets kiln's start at once (PDL): kiln must
+// wait before it reads any of them (docs/design.md, "PDL"). With static_weight the weight is
+// written beforehand, as the caller then promises. A tuned size's buckets at T = 1, 33 and
+// 1024, and the generic kernel.
+TEST(Comm, ProgrammaticDependentLaunchWaitsForThePredecessor) {
+  REQUIRE_COMMUNICATORS();
+  std::mt19937_64 rng(23);
+  int cases = 0;
+  for (const Communicator& c : communicators())
+    for (const kiln_kernel_desc& k : comm_kernels())
+      for (int64_t hidden : {4096, 1000})
+        for (bool static_weight : {false, true}) {
+          if (static_weight && !(k.options & KILN_OPTION_STATIC_WEIGHT)) continue;
+          const Options o{ref::Rounding::single, false, static_weight};
+          Plans plans(c, k, hidden, DType::bf16, o, 1024);
+          ASSERT_EQ(plans.error(), "");
+          Ranks ranks(c.size(), k, hidden, 1024);
+          ASSERT_EQ(ranks.error, "");
+          for (int64_t tokens : {int64_t{1}, int64_t{33}, int64_t{1024}}) {
+            Inputs in;
+            in.hidden = hidden;
+            in.tokens = tokens;
+            randomise(in, c.size(), DType::bf16, false, rng);
+            ASSERT_EQ(launch_and_check(plans, ranks, k, DType::bf16, o, in, tokens, -1, Upload::behind_late_writer), "")
+                << case_label(c, k, DType::bf16, o, hidden, tokens, plans[0]) << ", behind a late writer";
+            ++cases;
+          }
+        }
+  RecordProperty("cases", cases);
 }
 
 // `in` with the residual the reference leaves after one launch of `tokens` rows.

@@ -33,6 +33,7 @@
 #include "kiln/kiln.hpp"
 #include "kiln_ref/reference.h"
 #include "gpu_test.h"
+#include "late_writer.cuh"
 #include "internal.h"
 #include "tables.h"
 
@@ -1157,29 +1158,6 @@ TEST(Gpu, GraphReplaySeesInputsAndScaleChangedInPlace) {
   }
 }
 
-// A predecessor that writes every tensor the kernel reads, slowly: with PDL on, kiln's
-// kernel may start early, and must still read only what the predecessor wrote.
-struct Segments {
-  unsigned char* dst[KILN_ROLE_SLOTS];
-  const unsigned char* src[KILN_ROLE_SLOTS];
-  int64_t bytes[KILN_ROLE_SLOTS];
-  int count;
-};
-
-__global__ void slow_fill(Segments s) {
-  // Let the kiln kernel start at once (PDL starts it when every block here has triggered or
-  // exited): a read before its wait then sees the stale zeros, not the finished data.
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-  asm volatile("griddepcontrol.launch_dependents;");
-#endif
-  const int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x;
-  const long long start = clock64();
-  while (clock64() - start < 20000) {
-  }
-  for (int k = 0; k < s.count; ++k)
-    if (i < s.bytes[k]) s.dst[k][i] = s.src[k][i];
-}
-
 // One kernel launched behind slow_fill, which writes every tensor the kernel reads over
 // stale zeros. With static_weight the caller promises the weight is not written while
 // kiln kernels may run: the predecessor then leaves the weight alone (the kernel may
@@ -1197,23 +1175,15 @@ void run_behind_a_late_writer(const kiln_kernel_desc& k, int64_t hidden, int64_t
   ASSERT_EQ(ws.upload(), "");
   cudaStream_t stream;
   CUDA_OK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
-  std::vector<std::unique_ptr<DeviceBuffer>> staging;
-  Segments seg{};
-  int64_t longest = 0;
+  kiln::test::LateWriter writer;
   for (int32_t i = 0; i < k.tensor_count; ++i) {
     const kiln_tensor_desc& t = k.tensors[i];
     if (t.direction == KILN_DIR_OUT || (static_weight && t.role == KILN_ROLE_WEIGHT)) continue;
     const size_t n = ws.bytes(t.role);
-    staging.push_back(std::make_unique<DeviceBuffer>(n));
-    CUDA_OK(cudaMemcpy(staging.back()->ptr, ws.host(t.role).data(), n, cudaMemcpyHostToDevice));
+    ASSERT_EQ(writer.add(ws.device(t.role), ws.host(t.role).data(), n), "");
     CUDA_OK(cudaMemsetAsync(ws.device(t.role), 0, n, stream));  // stale values the kernel must not see
-    seg.dst[seg.count] = static_cast<unsigned char*>(ws.device(t.role));
-    seg.src[seg.count] = static_cast<const unsigned char*>(staging.back()->ptr);
-    seg.bytes[seg.count++] = static_cast<int64_t>(n);
-    longest = std::max<int64_t>(longest, static_cast<int64_t>(n));
   }
-  slow_fill<<<static_cast<unsigned>((longest + 255) / 256), 256, 0, stream>>>(seg);
-  CUDA_OK(cudaGetLastError());
+  ASSERT_EQ(writer.launch(stream), "");
   const kiln_args args = ws.args(eps);
   if (instance)
     ASSERT_EQ(instance->launch(kiln::runtime::launch_params(*plan.p, args), stream), cudaSuccess) << instance->name;
