@@ -26,10 +26,16 @@ def load(paths):
         with open(path, newline="") as f:
             for r in csv.DictReader(f):
                 key = (r["kernel"], r["dtype"], int(r["hidden"]), int(r["tokens"]))
-                entry = rows.setdefault(key, {"us": [], "schedule": r.get("schedule"), "variant": r["variant"]})
+                # The plan options the shape ran with (columns an older kiln-bench lacks read "").
+                options = tuple(f"{o}={r.get(o, '')}" for o in ("rounding", "gemma", "static_weight"))
+                entry = rows.setdefault(key, {"us": [], "schedule": r.get("schedule"), "variant": r["variant"],
+                                              "options": options})
                 if entry["schedule"] != r.get("schedule"):
                     sys.exit(f"{path}: {key} ran schedule '{r.get('schedule')}' here but "
                              f"'{entry['schedule']}' in an earlier CSV of the same side")
+                if entry["options"] != options:
+                    sys.exit(f"{path}: {key} ran with {' '.join(options)} here but "
+                             f"{' '.join(entry['options'])} in an earlier CSV of the same side")
                 entry["us"].append(float(r["kiln_us"]))
     return rows
 

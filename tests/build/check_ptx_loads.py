@@ -6,16 +6,24 @@ the wait; it did, and the kernels read the weight before the previous kernel wro
 load of a tensor goes through templates/common.cuh's load_vec, a coherent ld.global.
 
 This compiles, with the build's own flags, to PTX for every architecture of the build that has
-PDL (compute_90 and later), one translation unit holding the generic kernels (generated/
-kernels.cu) and one tuned source of each kernel directory for each value of its schedule's
-switches (weight_at_use), and fails on
+PDL (compute_90 and later; a build with none is a SKIP), one translation unit holding the
+generic kernels (generated/kernels.cu) and one tuned source of each kernel directory for each
+value of its schedule's switches (weight_at_use), and fails on
   - any non-coherent load (ld.global.nc in any cache form, ldu), anywhere in the PTX;
-  - a kernel entry with a global load before its first griddepcontrol.wait, or with global
-    loads and no wait at all;
-  - a build with no generated kernel source, or PTX with no kernel entry.
-It checks the order nvcc writes. Where ptxas then places the loads needs a disassembler, which
-the CI toolkit lacks: the GPU test `ProgrammaticDependentLaunchWaitsForThePredecessor` checks
-the behaviour, and a SASS scan (cuobjdump) on a GPU machine the placement.
+  - a kernel entry with a global read (a load, atomic, async copy or texture fetch of global
+    or generic memory) or a call before its first griddepcontrol.wait, or with global reads
+    and no wait at all;
+  - a device function (.func) with a global read: calls are not followed;
+  - a build with no generated kernel source, an arch without kernels.cu, an instance compiled
+    with other flags than kernels.cu, or PTX with no kernel entry.
+Its own patterns are checked first against sample PTX (SAMPLES).
+
+What it does not see: it follows the text, not the control flow, so a read after a wait that a
+branch may skip passes. That is the static_weight case (the norm kernels' weight, read before
+the wait when the caller promises no kernel writes it), and it would also be a wait made
+conditional by mistake. And where ptxas then places the loads needs a disassembler, which the
+CI toolkit lacks. The GPU test `ProgrammaticDependentLaunchWaitsForThePredecessor` (test_gpu,
+test_comm) checks the behaviour, and a SASS scan (cuobjdump) on a GPU machine the placement.
 
     tests/build/check_ptx_loads.py BUILD_DIR
 """
@@ -30,9 +38,13 @@ from pathlib import Path
 # before each template argument: /*weight_at_use=*/1).
 SWITCHES = ("weight_at_use",)
 
-LOAD = re.compile(r"^(@!?%p\d+\s+)?ld(\.[\w:]+)*?\.global\.")  # any global load: weak, relaxed, volatile
-NON_COHERENT = re.compile(r"\b(ldu\.global|ld\.global(\.[\w:]+)*\.nc\b)")
-WAIT = "griddepcontrol.wait;"
+# A statement that reads memory another kernel may write: a load, atomic, async copy or
+# texture fetch that is not of kernel parameters, shared, local or constant memory (generic
+# addressing included: it may point at global memory).
+READ = re.compile(r"^(@!?%\w+\s+)?(ld|ldu|atom|red|cp\.async|multimem|tex|suld)\b(?P<q>[.\w:]*)")
+NOT_GLOBAL = re.compile(r"\.(param|shared|local|const)\b")
+NON_COHERENT = re.compile(r"\b(ldu\b|ld\.global(\.[\w:]+)*\.nc\b)")
+WAIT = "griddepcontrol.wait"
 
 
 def kernel_compiles(build):
@@ -71,39 +83,68 @@ def flags_of(argv):
     return args
 
 
-def entry_bodies(ptx):
-    """{kernel entry name: its PTX body, one statement a line}."""
-    bodies, name = {}, None
+def statements(lines):
+    """PTX lines as statements: comments dropped, several statements on a line split, scope
+    braces dropped."""
+    out = []
+    for line in lines:
+        line = line.split("//", 1)[0]
+        for part in line.split(";"):
+            part = part.strip().lstrip("{}").strip()  # a scope's braces, not a vector's
+            if part:
+                out.append(part)
+    return out
+
+
+def reads_global(statement):
+    m = READ.match(statement)
+    if not m:
+        return False
+    if m.group(2) == "cp.async":
+        return ".global" in m.group("q")
+    return not NOT_GLOBAL.search(m.group("q"))
+
+
+def bodies_of(ptx):
+    """({kernel entry name: statements}, {device function name: statements})."""
+    entries, funcs, current = {}, {}, None
     for line in ptx.splitlines():
-        m = re.match(r"\s*(\.visible\s+|\.weak\s+)?\.entry\s+(\S+?)\s*\(", line)
+        m = re.match(r"\s*(\.visible\s+|\.weak\s+|\.extern\s+)?\.(entry|func)\s+(\([^)]*\)\s*)?(\S+?)\s*\(", line)
         if m:
-            name = m.group(2)
-            bodies[name] = []
-        elif re.match(r"\s*(\.visible\s+|\.weak\s+)?\.func\b", line):
-            name = None  # a device function is not an entry; the .nc scan covers it
-        elif name:
-            bodies[name].append(line.strip())
-    return bodies
+            current = (entries if m.group(2) == "entry" else funcs).setdefault(m.group(4), [])
+        elif current is not None:
+            current.extend(statements([line]))
+    return entries, funcs
+
+
+def entry_bodies(ptx):
+    return bodies_of(ptx)[0]
 
 
 def problems_in(ptx):
-    problems = [f"{line.strip()}: a non-coherent load" for line in ptx.splitlines() if NON_COHERENT.search(line)]
-    bodies = entry_bodies(ptx)
-    if not bodies:
+    """What breaks the rule in `ptx`. It follows the text, not the control flow: a load after a
+    wait that a branch may skip passes (so the static_weight case passes, and so would a wait
+    made conditional by mistake: the GPU test and the SASS scan cover that)."""
+    problems = [f"{st}: a non-coherent load" for st in statements(ptx.splitlines()) if NON_COHERENT.search(st)]
+    entries, funcs = bodies_of(ptx)
+    if not entries:
         problems.append("no kernel entry in the PTX")
-    for name, body in bodies.items():
+    for name, body in funcs.items():  # not followed into: a device function must not read
+        problems += [f"{name}: {st}: a global read in a device function (not checked for order)"
+                     for st in body if reads_global(st)]
+    for name, body in entries.items():
         waited = False
-        loads = 0
-        for s in body:
-            if s == WAIT:
+        reads = 0
+        for st in body:
+            if st == WAIT:
                 waited = True
-            elif LOAD.match(s):
-                loads += 1
+            elif reads_global(st) or st.startswith("call"):
+                reads += reads_global(st)
                 if not waited:
-                    problems.append(f"{name}: {s}: a load before the PDL wait")
+                    problems.append(f"{name}: {st}: a {'read' if reads_global(st) else 'call'} before the PDL wait")
                     break
-        if loads and WAIT not in body:
-            problems.append(f"{name}: {loads} global loads and no PDL wait")
+        if reads and WAIT not in body:
+            problems.append(f"{name}: {reads} global reads and no PDL wait")
     return problems
 
 
@@ -121,6 +162,16 @@ SAMPLES = [
     (".visible .entry k(\n)\n{\nld.global.b32 %r1, [%rd1];\n}", True),  # loads, never waits
     (".visible .entry k(\n)\n{\nld.relaxed.sys.global.b32 %r1, [%rd1];\ngriddepcontrol.wait;\n}", True),
     (".func f(\n)\n{\nmov.u32 %r1, 0;\n}", True),  # no entry
+    (".visible .entry k(\n)\n{\nld.param.u64 %rd1, [p];\ngriddepcontrol.wait;\n}", False),
+    (".visible .entry k(\n)\n{\nld.shared.u32 %r1, [%r2];\nld.shared::cluster.u32 %r1, [%r2];\ngriddepcontrol.wait;\n}", False),
+    (".visible .entry k(\n)\n{\nld.u32 %r1, [%rd1];\ngriddepcontrol.wait;\n}", True),  # generic address
+    (".visible .entry k(\n)\n{\nld.global.L2::128B.b32 %r1, [%rd1];\ngriddepcontrol.wait;\n}", True),
+    (".visible .entry k(\n)\n{\n{ ld.global.b32 %r1, [%rd1]; }\ngriddepcontrol.wait;\n}", True),
+    (".visible .entry k(\n)\n{\ncp.async.ca.shared.global [%r1], [%rd1], 16;\ngriddepcontrol.wait;\n}", True),
+    (".visible .entry k(\n)\n{\natom.global.add.u32 %r1, [%rd1], 1;\ngriddepcontrol.wait;\n}", True),
+    (".visible .entry k(\n)\n{\ncall.uni f, ();\ngriddepcontrol.wait;\n}", True),
+    (".func f(\n)\n{\nld.global.b32 %r1, [%rd1];\n}\n.visible .entry k(\n)\n{\ngriddepcontrol.wait;\ncall.uni f, ();\n}", True),
+    (".visible .entry k(\n)\n{\nld.global.b32 %r1, [%rd1]; // griddepcontrol.wait;\n}", True),
 ]
 
 
@@ -160,25 +211,33 @@ def main():
     chosen = chosen_sources(build, compiles)
     if not chosen:
         print(f"{build}: no architecture with PDL (compute_90 or later) in the build: nothing to check")
-        return
+        sys.exit(77)  # meson's SKIP
     failed = 0
     with tempfile.TemporaryDirectory() as tmp:
         for arch, sources in sorted(chosen.items()):
-            # One translation unit per arch: one front end run, not one per source.
+            if ("generic kernels",) not in sources:
+                sys.exit(f"{arch}: the build compiles no generated/kernels.cu for it (the generic kernels)")
+            # One translation unit per arch: one front end run, not one per source. That takes
+            # kernels.cu's flags, which must be every instance's (include paths aside: kernels.cu
+            # has the runtime's too).
+            flags = flags_of(sources[("generic kernels",)][1])
+            other = lambda argv: [a for a in flags_of(argv) if not a.startswith("-I")]
+            for key, (path, argv) in sources.items():
+                if other(argv) != other(sources[("generic kernels",)][1]):
+                    sys.exit(f"{path}: compiled with other flags than generated/kernels.cu:\n  {' '.join(other(argv))}\n"
+                             f"  {' '.join(other(sources[('generic kernels',)][1]))}")
             unit = Path(tmp) / f"{arch}.cu"
             unit.write_text("".join(f'#include "{path}"\n' for path, _ in sources.values()))
             ptx = Path(tmp) / f"{arch}.ptx"
-            # kernels.cu's compile has every include path the instances' have, and the runtime's.
-            flags = flags_of(sources.get(("generic kernels",), next(iter(sources.values())))[1])
             cmd = flags + [f"-arch={arch}", "-ptx", "-o", str(ptx), str(unit)]
             run = subprocess.run(cmd, cwd=build, capture_output=True, text=True)
             if run.returncode != 0:
                 sys.exit(f"nvcc -ptx ({arch}) failed:\n{' '.join(cmd)}\n{run.stderr}")
             text = ptx.read_text()
             problems = problems_in(text)
-            loads = sum(1 for line in text.splitlines() if LOAD.match(line.strip()))
+            reads = sum(1 for st in statements(text.splitlines()) if reads_global(st))
             print(f"{arch}: {len(sources)} sources ({', '.join(' '.join(k) for k in sorted(sources))}): "
-                  f"{len(entry_bodies(text))} kernels, {loads} global loads, {len(problems)} problems")
+                  f"{len(entry_bodies(text))} kernels, {reads} global reads, {len(problems)} problems")
             for p in problems[:20]:
                 print("  " + p)
             failed += bool(problems)

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Runs 41-44: kiln against torch.compile over the full grid for the seven quantisers (bf16,
 4 hidden sizes x 19 token counts), and runs 42-43's check against eager re-applied with the
-rule compare_torch has after them (fp32 scales within 8 ulps in any number; other near
-differences in under 0.1 % of the outputs; no larger difference), from each CSV's
+rule compare_torch has after them (the fp32 scales of the norm and activation kinds within
+8 ulps in any number; other near differences, the per_token kinds' scales included, in at most
+0.1 % of the outputs; no larger difference), from each CSV's
 per-tensor `differences` column (run 41 predates that column; run 44 reran its kernel with the
 new rule). The totals take each kernel's latest run."""
 import csv, glob, math, os, re
@@ -27,6 +28,7 @@ for f in sorted(glob.glob(os.path.join(here, "run4[1234]", "torch", "*.csv"))):
                 near, worse, largest = int(near), int(worse), int(largest)
                 if role == "scales":
                     worst_scale = max(worst_scale, largest)
+                if role == "scales" and not rows[0]["kernel"].startswith("per_token"):
                     larger += largest < 0 or largest > SCALE_ULPS
                 else:
                     larger += worse
