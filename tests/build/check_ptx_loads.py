@@ -8,7 +8,8 @@ load of a tensor goes through templates/common.cuh's load_vec, a coherent ld.glo
 This compiles, with the build's own flags, to PTX for every architecture of the build that has
 PDL (compute_90 and later; a build with none is a SKIP), one translation unit holding the
 generic kernels (generated/kernels.cu) and one tuned source of each kernel directory for each
-value of its schedule's switches (weight_at_use), and fails on
+value of its schedule's switches (weight_at_use, two_shot: the descriptors' 0-to-1
+parameters), and fails on
   - any non-coherent load (ld.global.nc in any cache form, ldu), anywhere in the PTX;
   - a kernel entry with a global read (a load, atomic, async copy or texture fetch of global
     or generic memory) or a call before its first griddepcontrol.wait, or with global reads
@@ -27,6 +28,7 @@ test_comm) checks the behaviour, and a SASS scan (cuobjdump) on a GPU machine th
 
     tests/build/check_ptx_loads.py BUILD_DIR
 """
+import json
 import re
 import shlex
 import subprocess
@@ -34,9 +36,6 @@ import sys
 import tempfile
 from pathlib import Path
 
-# Schedule parameters that change which loads a kernel makes (the comments kiln-gen writes
-# before each template argument: /*weight_at_use=*/1).
-SWITCHES = ("weight_at_use",)
 
 # A statement that reads memory another kernel may write: a load, atomic, async copy or
 # texture fetch that is not of kernel parameters, shared, local or constant memory (generic
@@ -117,10 +116,6 @@ def bodies_of(ptx):
     return entries, funcs
 
 
-def entry_bodies(ptx):
-    return bodies_of(ptx)[0]
-
-
 def problems_in(ptx):
     """What breaks the rule in `ptx`. It follows the text, not the control flow: a load after a
     wait that a branch may skip passes (so the static_weight case passes, and so would a wait
@@ -181,9 +176,22 @@ def self_check():
             sys.exit(f"check_ptx_loads.py's own check failed: expected {'a problem' if bad else 'none'} in:\n{ptx}")
 
 
+def switches(generated):
+    """The schedule parameters that switch a form of a kernel on or off (range 0 to 1, such as
+    weight_at_use or two_shot), from the kernel descriptors kiln-gen wrote (kernels.json)."""
+    kernels = json.loads((generated / "kernels.json").read_text())["kernels"]
+    return sorted({p["name"] for k in kernels for p in k["schedule"] if p["min"] == 0 and p["max"] == 1})
+
+
 def chosen_sources(build, compiles):
     """{arch: {key: (path, argv)}}: per PDL architecture, the generic kernels' source and one
-    source per (kernel directory, switch values) of the objects compiled for it."""
+    source per (kernel directory, switch values) of the objects compiled for it. A source names
+    a switch's value in the comment kiln-gen writes before the template argument
+    (/*weight_at_use=*/1); a switch left at its default is not written."""
+    generated = next(((build / src).parent for src, _ in compiles if src.endswith("generated/kernels.cu")), None)
+    if generated is None:
+        sys.exit(f"{build}: the build compiles no generated/kernels.cu (the generic kernels)")
+    names = switches(generated)
     chosen = {}
     for source, argv in compiles:
         path = build / source
@@ -194,7 +202,7 @@ def chosen_sources(build, compiles):
             if not m:
                 continue
             text = path.read_text()
-            key = (m.group(1),) + tuple(f"{s}={v}" for s in SWITCHES for v in re.findall(rf"/\*{s}=\*/(\d+)", text))
+            key = (m.group(1),) + tuple(f"{s}={v}" for s in names for v in re.findall(rf"/\*{s}=\*/(\d+)", text))
         for arch in pdl_archs(argv):
             chosen.setdefault(arch, {}).setdefault(key, (path, argv))
     return chosen
@@ -237,7 +245,7 @@ def main():
             problems = problems_in(text)
             reads = sum(1 for st in statements(text.splitlines()) if reads_global(st))
             print(f"{arch}: {len(sources)} sources ({', '.join(' '.join(k) for k in sorted(sources))}): "
-                  f"{len(entry_bodies(text))} kernels, {reads} global reads, {len(problems)} problems")
+                  f"{len(bodies_of(text)[0])} kernels, {reads} global reads, {len(problems)} problems")
             for p in problems[:20]:
                 print("  " + p)
             failed += bool(problems)

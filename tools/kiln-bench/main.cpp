@@ -97,13 +97,15 @@ std::string group_suffix(const Options& o) {
   return s;
 }
 
-// "_vllm_gemma_static_weight" for a kernel that runs with non-default options, "" otherwise.
-std::string options_suffix(const Kernel& kernel, const Options& o) {
+// "_vllm_gemma_static_weight..." for the non-default options a kernel runs with, "" for none:
+// of the options the kernel has, or (kernel null) of every option given, for the run's summary.
+std::string options_suffix(const Kernel* kernel, const Options& o) {
+  const auto has = [&](uint32_t option) { return kernel == nullptr || kernel->has_option(option); };
   std::string s;
-  if (kernel.has_option(KILN_OPTION_ROUNDING) && o.rounding == "vllm") s += "_vllm";
-  if (kernel.has_option(KILN_OPTION_GEMMA) && o.gemma) s += "_gemma";
-  if (kernel.has_option(KILN_OPTION_STATIC_WEIGHT) && o.static_weight) s += "_static_weight";
-  if (kernel.has_option(KILN_OPTION_GROUP)) s += group_suffix(o);
+  if (has(KILN_OPTION_ROUNDING) && o.rounding == "vllm") s += "_vllm";
+  if (has(KILN_OPTION_GEMMA) && o.gemma) s += "_gemma";
+  if (has(KILN_OPTION_STATIC_WEIGHT) && o.static_weight) s += "_static_weight";
+  if (has(KILN_OPTION_GROUP)) s += group_suffix(o);
   return s;
 }
 
@@ -281,7 +283,7 @@ int run(const Options& o, const std::string& command_line) {
                                format_summary(group, info, kernel.name + " " + dtype + " on " + info.device.name);
       print(text, progress);
       report += text;
-      write_group(group, info, o, kernel.name + "_" + dtype + options_suffix(kernel, o) + rotate_suffix,
+      write_group(group, info, o, kernel.name + "_" + dtype + options_suffix(&kernel, o) + rotate_suffix,
                   kernel.name + "_" + dtype, many_groups);
       all.insert(all.end(), group.begin(), group.end());
     }
@@ -294,11 +296,8 @@ int run(const Options& o, const std::string& command_line) {
   progress.finish();
   if (!o.csv.empty()) write_csv(o.csv, all, info);
   if (!o.out_dir.empty()) {
-    const std::string run_suffix =
-        std::string(o.rounding == "vllm" ? "_vllm" : "") + (o.gemma ? "_gemma" : "") +
-        (o.static_weight ? "_static_weight" : "") + group_suffix(o);
-    const std::filesystem::path summary = std::filesystem::path(o.out_dir) /
-                                          ("summary_" + o.kernel + "_" + o.dtype + run_suffix + rotate_suffix + ".txt");
+    const std::string name = "summary_" + o.kernel + "_" + o.dtype + options_suffix(nullptr, o) + rotate_suffix + ".txt";
+    const std::filesystem::path summary = std::filesystem::path(o.out_dir) / name;
     write_file(summary.string(), report);
     std::fprintf(stderr, "kiln-bench: wrote %s and the CSV/SVG files beside it\n", summary.string().c_str());
   }
