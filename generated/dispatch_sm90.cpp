@@ -105,7 +105,6 @@ cudaError_t fused_add_rms_norm_per_token_fp8_sm90_h8192_bs256(const kiln::detail
 #endif
 #ifndef KILN_LEAVE_OUT_PER_TOKEN_FP8
 cudaError_t per_token_fp8_sm90_h2048_bs1(const kiln::detail::LaunchParams&, cudaStream_t);
-cudaError_t per_token_fp8_sm90_h2048_bs8(const kiln::detail::LaunchParams&, cudaStream_t);
 cudaError_t per_token_fp8_sm90_h2048_bs1024(const kiln::detail::LaunchParams&, cudaStream_t);
 cudaError_t per_token_fp8_sm90_h4096_bs1(const kiln::detail::LaunchParams&, cudaStream_t);
 cudaError_t per_token_fp8_sm90_h4096_bs128(const kiln::detail::LaunchParams&, cudaStream_t);
@@ -119,17 +118,22 @@ cudaError_t per_token_fp8_sm90_h8192_bs1(const kiln::detail::LaunchParams&, cuda
 #ifndef KILN_LEAVE_OUT_PER_TOKEN_GROUP_FP8
 cudaError_t per_token_group_fp8_sm90_h2048_bs1(const kiln::detail::LaunchParams&, cudaStream_t);
 cudaError_t per_token_group_fp8_sm90_h2048_bs2(const kiln::detail::LaunchParams&, cudaStream_t);
+cudaError_t per_token_group_fp8_sm90_h2048_bs4(const kiln::detail::LaunchParams&, cudaStream_t);
 cudaError_t per_token_group_fp8_sm90_h2048_bs256(const kiln::detail::LaunchParams&, cudaStream_t);
 cudaError_t per_token_group_fp8_sm90_h2048_bs1024(const kiln::detail::LaunchParams&, cudaStream_t);
 cudaError_t per_token_group_fp8_sm90_h4096_bs1(const kiln::detail::LaunchParams&, cudaStream_t);
+cudaError_t per_token_group_fp8_sm90_h4096_bs2(const kiln::detail::LaunchParams&, cudaStream_t);
+cudaError_t per_token_group_fp8_sm90_h4096_bs32(const kiln::detail::LaunchParams&, cudaStream_t);
 cudaError_t per_token_group_fp8_sm90_h4096_bs128(const kiln::detail::LaunchParams&, cudaStream_t);
 cudaError_t per_token_group_fp8_sm90_h4096_bs256(const kiln::detail::LaunchParams&, cudaStream_t);
 cudaError_t per_token_group_fp8_sm90_h4096_bs1024(const kiln::detail::LaunchParams&, cudaStream_t);
 cudaError_t per_token_group_fp8_sm90_h5120_bs1(const kiln::detail::LaunchParams&, cudaStream_t);
+cudaError_t per_token_group_fp8_sm90_h5120_bs32(const kiln::detail::LaunchParams&, cudaStream_t);
+cudaError_t per_token_group_fp8_sm90_h5120_bs128(const kiln::detail::LaunchParams&, cudaStream_t);
 cudaError_t per_token_group_fp8_sm90_h5120_bs256(const kiln::detail::LaunchParams&, cudaStream_t);
 cudaError_t per_token_group_fp8_sm90_h5120_bs1024(const kiln::detail::LaunchParams&, cudaStream_t);
 cudaError_t per_token_group_fp8_sm90_h8192_bs1(const kiln::detail::LaunchParams&, cudaStream_t);
-cudaError_t per_token_group_fp8_sm90_h8192_bs2(const kiln::detail::LaunchParams&, cudaStream_t);
+cudaError_t per_token_group_fp8_sm90_h8192_bs32(const kiln::detail::LaunchParams&, cudaStream_t);
 cudaError_t per_token_group_fp8_sm90_h8192_bs256(const kiln::detail::LaunchParams&, cudaStream_t);
 cudaError_t per_token_group_fp8_sm90_h8192_bs1024(const kiln::detail::LaunchParams&, cudaStream_t);
 #endif
@@ -166,6 +170,7 @@ cudaError_t rms_norm_group_fp8_sm90_h2048_bs128(const kiln::detail::LaunchParams
 cudaError_t rms_norm_group_fp8_sm90_h2048_bs256(const kiln::detail::LaunchParams&, cudaStream_t);
 cudaError_t rms_norm_group_fp8_sm90_h2048_bs1024(const kiln::detail::LaunchParams&, cudaStream_t);
 cudaError_t rms_norm_group_fp8_sm90_h4096_bs1(const kiln::detail::LaunchParams&, cudaStream_t);
+cudaError_t rms_norm_group_fp8_sm90_h4096_bs128(const kiln::detail::LaunchParams&, cudaStream_t);
 cudaError_t rms_norm_group_fp8_sm90_h4096_bs256(const kiln::detail::LaunchParams&, cudaStream_t);
 cudaError_t rms_norm_group_fp8_sm90_h4096_bs1024(const kiln::detail::LaunchParams&, cudaStream_t);
 cudaError_t rms_norm_group_fp8_sm90_h5120_bs1(const kiln::detail::LaunchParams&, cudaStream_t);
@@ -177,7 +182,7 @@ cudaError_t rms_norm_group_fp8_sm90_h8192_bs8192(const kiln::detail::LaunchParam
 #endif
 #ifndef KILN_LEAVE_OUT_RMS_NORM_PER_TOKEN_FP8
 cudaError_t rms_norm_per_token_fp8_sm90_h2048_bs1(const kiln::detail::LaunchParams&, cudaStream_t);
-cudaError_t rms_norm_per_token_fp8_sm90_h2048_bs4(const kiln::detail::LaunchParams&, cudaStream_t);
+cudaError_t rms_norm_per_token_fp8_sm90_h2048_bs128(const kiln::detail::LaunchParams&, cudaStream_t);
 cudaError_t rms_norm_per_token_fp8_sm90_h2048_bs1024(const kiln::detail::LaunchParams&, cudaStream_t);
 cudaError_t rms_norm_per_token_fp8_sm90_h4096_bs1(const kiln::detail::LaunchParams&, cudaStream_t);
 cudaError_t rms_norm_per_token_fp8_sm90_h4096_bs128(const kiln::detail::LaunchParams&, cudaStream_t);
@@ -440,7 +445,7 @@ constexpr kiln::detail::Variant kRows[] = {
     {"per_token_fp8", 2048, 1, "per_token_fp8_sm90_h2048_bs1", "configs/per_token_fp8/sm90/2048/bs1.json", "threads=128 vec=8 rows_per_cta=1 cluster=1", 2147483647, &per_token_fp8_sm90_h2048_bs1, 0},
     {"per_token_fp8", 2048, 2, "per_token_fp8_sm90_h2048_bs1", "configs/per_token_fp8/sm90/2048/bs2.json", "threads=128 vec=8 rows_per_cta=1 cluster=1", 2147483647, &per_token_fp8_sm90_h2048_bs1, 0},  // shares bs1's instance
     {"per_token_fp8", 2048, 4, "per_token_fp8_sm90_h2048_bs1", "configs/per_token_fp8/sm90/2048/bs4.json", "threads=128 vec=8 rows_per_cta=1 cluster=1", 2147483647, &per_token_fp8_sm90_h2048_bs1, 0},  // shares bs1's instance
-    {"per_token_fp8", 2048, 8, "per_token_fp8_sm90_h2048_bs8", "configs/per_token_fp8/sm90/2048/bs8.json", "threads=256 vec=8 rows_per_cta=1 cluster=1", 2147483647, &per_token_fp8_sm90_h2048_bs8, 0},
+    {"per_token_fp8", 2048, 8, "per_token_fp8_sm90_h2048_bs1", "configs/per_token_fp8/sm90/2048/bs8.json", "threads=128 vec=8 rows_per_cta=1 cluster=1", 2147483647, &per_token_fp8_sm90_h2048_bs1, 0},  // shares bs1's instance
     {"per_token_fp8", 2048, 32, "per_token_fp8_sm90_h2048_bs1", "configs/per_token_fp8/sm90/2048/bs32.json", "threads=128 vec=8 rows_per_cta=1 cluster=1", 2147483647, &per_token_fp8_sm90_h2048_bs1, 0},  // shares bs1's instance
     {"per_token_fp8", 2048, 128, "per_token_fp8_sm90_h2048_bs1", "configs/per_token_fp8/sm90/2048/bs128.json", "threads=128 vec=8 rows_per_cta=1 cluster=1", 2147483647, &per_token_fp8_sm90_h2048_bs1, 0},  // shares bs1's instance
     {"per_token_fp8", 2048, 256, "per_token_fp8_sm90_h2048_bs1", "configs/per_token_fp8/sm90/2048/bs256.json", "threads=128 vec=8 rows_per_cta=1 cluster=1", 2147483647, &per_token_fp8_sm90_h2048_bs1, 0},  // shares bs1's instance
@@ -471,36 +476,36 @@ constexpr kiln::detail::Variant kRows[] = {
     {"per_token_fp8", 8192, 1024, "per_token_fp8_sm90_h8192_bs1", "configs/per_token_fp8/sm90/8192/bs1024.json", "threads=256 vec=8 rows_per_cta=1 cluster=1", 2147483647, &per_token_fp8_sm90_h8192_bs1, 0},  // shares bs1's instance
 #endif
 #ifndef KILN_LEAVE_OUT_PER_TOKEN_GROUP_FP8
-    {"per_token_group_fp8", 2048, 1, "per_token_group_fp8_sm90_h2048_bs1", "configs/per_token_group_fp8/sm90/2048/bs1.json", "threads=256 vec=8 rows_per_cta=2 cluster=1", 2147483647, &per_token_group_fp8_sm90_h2048_bs1, 0},
-    {"per_token_group_fp8", 2048, 2, "per_token_group_fp8_sm90_h2048_bs2", "configs/per_token_group_fp8/sm90/2048/bs2.json", "threads=256 vec=8 rows_per_cta=1 cluster=1", 2147483647, &per_token_group_fp8_sm90_h2048_bs2, 0},
-    {"per_token_group_fp8", 2048, 4, "per_token_group_fp8_sm90_h2048_bs2", "configs/per_token_group_fp8/sm90/2048/bs4.json", "threads=256 vec=8 rows_per_cta=1 cluster=1", 2147483647, &per_token_group_fp8_sm90_h2048_bs2, 0},  // shares bs2's instance
-    {"per_token_group_fp8", 2048, 8, "per_token_group_fp8_sm90_h2048_bs2", "configs/per_token_group_fp8/sm90/2048/bs8.json", "threads=256 vec=8 rows_per_cta=1 cluster=1", 2147483647, &per_token_group_fp8_sm90_h2048_bs2, 0},  // shares bs2's instance
-    {"per_token_group_fp8", 2048, 32, "per_token_group_fp8_sm90_h2048_bs2", "configs/per_token_group_fp8/sm90/2048/bs32.json", "threads=256 vec=8 rows_per_cta=1 cluster=1", 2147483647, &per_token_group_fp8_sm90_h2048_bs2, 0},  // shares bs2's instance
-    {"per_token_group_fp8", 2048, 128, "per_token_group_fp8_sm90_h2048_bs2", "configs/per_token_group_fp8/sm90/2048/bs128.json", "threads=256 vec=8 rows_per_cta=1 cluster=1", 2147483647, &per_token_group_fp8_sm90_h2048_bs2, 0},  // shares bs2's instance
+    {"per_token_group_fp8", 2048, 1, "per_token_group_fp8_sm90_h2048_bs1", "configs/per_token_group_fp8/sm90/2048/bs1.json", "threads=64 vec=8 rows_per_cta=1 cluster=4", 536870911, &per_token_group_fp8_sm90_h2048_bs1, 0},
+    {"per_token_group_fp8", 2048, 2, "per_token_group_fp8_sm90_h2048_bs2", "configs/per_token_group_fp8/sm90/2048/bs2.json", "threads=128 vec=8 rows_per_cta=1 cluster=2", 1073741823, &per_token_group_fp8_sm90_h2048_bs2, 0},
+    {"per_token_group_fp8", 2048, 4, "per_token_group_fp8_sm90_h2048_bs4", "configs/per_token_group_fp8/sm90/2048/bs4.json", "threads=256 vec=8 rows_per_cta=1 cluster=1", 2147483647, &per_token_group_fp8_sm90_h2048_bs4, 0},
+    {"per_token_group_fp8", 2048, 8, "per_token_group_fp8_sm90_h2048_bs2", "configs/per_token_group_fp8/sm90/2048/bs8.json", "threads=128 vec=8 rows_per_cta=1 cluster=2", 1073741823, &per_token_group_fp8_sm90_h2048_bs2, 0},  // shares bs2's instance
+    {"per_token_group_fp8", 2048, 32, "per_token_group_fp8_sm90_h2048_bs2", "configs/per_token_group_fp8/sm90/2048/bs32.json", "threads=128 vec=8 rows_per_cta=1 cluster=2", 1073741823, &per_token_group_fp8_sm90_h2048_bs2, 0},  // shares bs2's instance
+    {"per_token_group_fp8", 2048, 128, "per_token_group_fp8_sm90_h2048_bs4", "configs/per_token_group_fp8/sm90/2048/bs128.json", "threads=256 vec=8 rows_per_cta=1 cluster=1", 2147483647, &per_token_group_fp8_sm90_h2048_bs4, 0},  // shares bs4's instance
     {"per_token_group_fp8", 2048, 256, "per_token_group_fp8_sm90_h2048_bs256", "configs/per_token_group_fp8/sm90/2048/bs256.json", "threads=128 vec=8 rows_per_cta=2 cluster=1", 2147483647, &per_token_group_fp8_sm90_h2048_bs256, 0},
     {"per_token_group_fp8", 2048, 1024, "per_token_group_fp8_sm90_h2048_bs1024", "configs/per_token_group_fp8/sm90/2048/bs1024.json", "threads=64 vec=8 rows_per_cta=1 cluster=1", 2147483647, &per_token_group_fp8_sm90_h2048_bs1024, 0},
-    {"per_token_group_fp8", 4096, 1, "per_token_group_fp8_sm90_h4096_bs1", "configs/per_token_group_fp8/sm90/4096/bs1.json", "threads=512 vec=8 rows_per_cta=1 cluster=1", 2147483647, &per_token_group_fp8_sm90_h4096_bs1, 0},
-    {"per_token_group_fp8", 4096, 2, "per_token_group_fp8_sm90_h4096_bs1", "configs/per_token_group_fp8/sm90/4096/bs2.json", "threads=512 vec=8 rows_per_cta=1 cluster=1", 2147483647, &per_token_group_fp8_sm90_h4096_bs1, 0},  // shares bs1's instance
-    {"per_token_group_fp8", 4096, 4, "per_token_group_fp8_sm90_h4096_bs1", "configs/per_token_group_fp8/sm90/4096/bs4.json", "threads=512 vec=8 rows_per_cta=1 cluster=1", 2147483647, &per_token_group_fp8_sm90_h4096_bs1, 0},  // shares bs1's instance
-    {"per_token_group_fp8", 4096, 8, "per_token_group_fp8_sm90_h4096_bs1", "configs/per_token_group_fp8/sm90/4096/bs8.json", "threads=512 vec=8 rows_per_cta=1 cluster=1", 2147483647, &per_token_group_fp8_sm90_h4096_bs1, 0},  // shares bs1's instance
-    {"per_token_group_fp8", 4096, 32, "per_token_group_fp8_sm90_h4096_bs1", "configs/per_token_group_fp8/sm90/4096/bs32.json", "threads=512 vec=8 rows_per_cta=1 cluster=1", 2147483647, &per_token_group_fp8_sm90_h4096_bs1, 0},  // shares bs1's instance
+    {"per_token_group_fp8", 4096, 1, "per_token_group_fp8_sm90_h4096_bs1", "configs/per_token_group_fp8/sm90/4096/bs1.json", "threads=64 vec=8 rows_per_cta=1 cluster=8", 268435455, &per_token_group_fp8_sm90_h4096_bs1, 0},
+    {"per_token_group_fp8", 4096, 2, "per_token_group_fp8_sm90_h4096_bs2", "configs/per_token_group_fp8/sm90/4096/bs2.json", "threads=128 vec=8 rows_per_cta=1 cluster=4", 536870911, &per_token_group_fp8_sm90_h4096_bs2, 0},
+    {"per_token_group_fp8", 4096, 4, "per_token_group_fp8_sm90_h4096_bs2", "configs/per_token_group_fp8/sm90/4096/bs4.json", "threads=128 vec=8 rows_per_cta=1 cluster=4", 536870911, &per_token_group_fp8_sm90_h4096_bs2, 0},  // shares bs2's instance
+    {"per_token_group_fp8", 4096, 8, "per_token_group_fp8_sm90_h4096_bs1", "configs/per_token_group_fp8/sm90/4096/bs8.json", "threads=64 vec=8 rows_per_cta=1 cluster=8", 268435455, &per_token_group_fp8_sm90_h4096_bs1, 0},  // shares bs1's instance
+    {"per_token_group_fp8", 4096, 32, "per_token_group_fp8_sm90_h4096_bs32", "configs/per_token_group_fp8/sm90/4096/bs32.json", "threads=256 vec=8 rows_per_cta=1 cluster=2", 1073741823, &per_token_group_fp8_sm90_h4096_bs32, 0},
     {"per_token_group_fp8", 4096, 128, "per_token_group_fp8_sm90_h4096_bs128", "configs/per_token_group_fp8/sm90/4096/bs128.json", "threads=256 vec=8 rows_per_cta=1 cluster=1", 2147483647, &per_token_group_fp8_sm90_h4096_bs128, 0},
     {"per_token_group_fp8", 4096, 256, "per_token_group_fp8_sm90_h4096_bs256", "configs/per_token_group_fp8/sm90/4096/bs256.json", "threads=256 vec=8 rows_per_cta=2 cluster=1", 2147483647, &per_token_group_fp8_sm90_h4096_bs256, 0},
     {"per_token_group_fp8", 4096, 1024, "per_token_group_fp8_sm90_h4096_bs1024", "configs/per_token_group_fp8/sm90/4096/bs1024.json", "threads=128 vec=8 rows_per_cta=2 cluster=1", 2147483647, &per_token_group_fp8_sm90_h4096_bs1024, 0},
-    {"per_token_group_fp8", 5120, 1, "per_token_group_fp8_sm90_h5120_bs1", "configs/per_token_group_fp8/sm90/5120/bs1.json", "threads=320 vec=8 rows_per_cta=1 cluster=1", 2147483647, &per_token_group_fp8_sm90_h5120_bs1, 0},
-    {"per_token_group_fp8", 5120, 2, "per_token_group_fp8_sm90_h5120_bs1", "configs/per_token_group_fp8/sm90/5120/bs2.json", "threads=320 vec=8 rows_per_cta=1 cluster=1", 2147483647, &per_token_group_fp8_sm90_h5120_bs1, 0},  // shares bs1's instance
-    {"per_token_group_fp8", 5120, 4, "per_token_group_fp8_sm90_h5120_bs1", "configs/per_token_group_fp8/sm90/5120/bs4.json", "threads=320 vec=8 rows_per_cta=1 cluster=1", 2147483647, &per_token_group_fp8_sm90_h5120_bs1, 0},  // shares bs1's instance
-    {"per_token_group_fp8", 5120, 8, "per_token_group_fp8_sm90_h5120_bs1", "configs/per_token_group_fp8/sm90/5120/bs8.json", "threads=320 vec=8 rows_per_cta=1 cluster=1", 2147483647, &per_token_group_fp8_sm90_h5120_bs1, 0},  // shares bs1's instance
-    {"per_token_group_fp8", 5120, 32, "per_token_group_fp8_sm90_h5120_bs1", "configs/per_token_group_fp8/sm90/5120/bs32.json", "threads=320 vec=8 rows_per_cta=1 cluster=1", 2147483647, &per_token_group_fp8_sm90_h5120_bs1, 0},  // shares bs1's instance
-    {"per_token_group_fp8", 5120, 128, "per_token_group_fp8_sm90_h5120_bs1", "configs/per_token_group_fp8/sm90/5120/bs128.json", "threads=320 vec=8 rows_per_cta=1 cluster=1", 2147483647, &per_token_group_fp8_sm90_h5120_bs1, 0},  // shares bs1's instance
+    {"per_token_group_fp8", 5120, 1, "per_token_group_fp8_sm90_h5120_bs1", "configs/per_token_group_fp8/sm90/5120/bs1.json", "threads=160 vec=8 rows_per_cta=1 cluster=4", 536870911, &per_token_group_fp8_sm90_h5120_bs1, 0},
+    {"per_token_group_fp8", 5120, 2, "per_token_group_fp8_sm90_h5120_bs1", "configs/per_token_group_fp8/sm90/5120/bs2.json", "threads=160 vec=8 rows_per_cta=1 cluster=4", 536870911, &per_token_group_fp8_sm90_h5120_bs1, 0},  // shares bs1's instance
+    {"per_token_group_fp8", 5120, 4, "per_token_group_fp8_sm90_h5120_bs1", "configs/per_token_group_fp8/sm90/5120/bs4.json", "threads=160 vec=8 rows_per_cta=1 cluster=4", 536870911, &per_token_group_fp8_sm90_h5120_bs1, 0},  // shares bs1's instance
+    {"per_token_group_fp8", 5120, 8, "per_token_group_fp8_sm90_h5120_bs1", "configs/per_token_group_fp8/sm90/5120/bs8.json", "threads=160 vec=8 rows_per_cta=1 cluster=4", 536870911, &per_token_group_fp8_sm90_h5120_bs1, 0},  // shares bs1's instance
+    {"per_token_group_fp8", 5120, 32, "per_token_group_fp8_sm90_h5120_bs32", "configs/per_token_group_fp8/sm90/5120/bs32.json", "threads=320 vec=8 rows_per_cta=1 cluster=2", 1073741823, &per_token_group_fp8_sm90_h5120_bs32, 0},
+    {"per_token_group_fp8", 5120, 128, "per_token_group_fp8_sm90_h5120_bs128", "configs/per_token_group_fp8/sm90/5120/bs128.json", "threads=320 vec=8 rows_per_cta=1 cluster=1", 2147483647, &per_token_group_fp8_sm90_h5120_bs128, 0},
     {"per_token_group_fp8", 5120, 256, "per_token_group_fp8_sm90_h5120_bs256", "configs/per_token_group_fp8/sm90/5120/bs256.json", "threads=320 vec=8 rows_per_cta=2 cluster=1", 2147483647, &per_token_group_fp8_sm90_h5120_bs256, 0},
     {"per_token_group_fp8", 5120, 1024, "per_token_group_fp8_sm90_h5120_bs1024", "configs/per_token_group_fp8/sm90/5120/bs1024.json", "threads=128 vec=8 rows_per_cta=2 cluster=1", 2147483647, &per_token_group_fp8_sm90_h5120_bs1024, 0},
-    {"per_token_group_fp8", 8192, 1, "per_token_group_fp8_sm90_h8192_bs1", "configs/per_token_group_fp8/sm90/8192/bs1.json", "threads=512 vec=8 rows_per_cta=2 cluster=1", 2147483647, &per_token_group_fp8_sm90_h8192_bs1, 0},
-    {"per_token_group_fp8", 8192, 2, "per_token_group_fp8_sm90_h8192_bs2", "configs/per_token_group_fp8/sm90/8192/bs2.json", "threads=512 vec=8 rows_per_cta=1 cluster=1", 2147483647, &per_token_group_fp8_sm90_h8192_bs2, 0},
-    {"per_token_group_fp8", 8192, 4, "per_token_group_fp8_sm90_h8192_bs2", "configs/per_token_group_fp8/sm90/8192/bs4.json", "threads=512 vec=8 rows_per_cta=1 cluster=1", 2147483647, &per_token_group_fp8_sm90_h8192_bs2, 0},  // shares bs2's instance
-    {"per_token_group_fp8", 8192, 8, "per_token_group_fp8_sm90_h8192_bs2", "configs/per_token_group_fp8/sm90/8192/bs8.json", "threads=512 vec=8 rows_per_cta=1 cluster=1", 2147483647, &per_token_group_fp8_sm90_h8192_bs2, 0},  // shares bs2's instance
-    {"per_token_group_fp8", 8192, 32, "per_token_group_fp8_sm90_h8192_bs2", "configs/per_token_group_fp8/sm90/8192/bs32.json", "threads=512 vec=8 rows_per_cta=1 cluster=1", 2147483647, &per_token_group_fp8_sm90_h8192_bs2, 0},  // shares bs2's instance
-    {"per_token_group_fp8", 8192, 128, "per_token_group_fp8_sm90_h8192_bs2", "configs/per_token_group_fp8/sm90/8192/bs128.json", "threads=512 vec=8 rows_per_cta=1 cluster=1", 2147483647, &per_token_group_fp8_sm90_h8192_bs2, 0},  // shares bs2's instance
+    {"per_token_group_fp8", 8192, 1, "per_token_group_fp8_sm90_h8192_bs1", "configs/per_token_group_fp8/sm90/8192/bs1.json", "threads=128 vec=8 rows_per_cta=1 cluster=8", 268435455, &per_token_group_fp8_sm90_h8192_bs1, 0},
+    {"per_token_group_fp8", 8192, 2, "per_token_group_fp8_sm90_h8192_bs1", "configs/per_token_group_fp8/sm90/8192/bs2.json", "threads=128 vec=8 rows_per_cta=1 cluster=8", 268435455, &per_token_group_fp8_sm90_h8192_bs1, 0},  // shares bs1's instance
+    {"per_token_group_fp8", 8192, 4, "per_token_group_fp8_sm90_h8192_bs1", "configs/per_token_group_fp8/sm90/8192/bs4.json", "threads=128 vec=8 rows_per_cta=1 cluster=8", 268435455, &per_token_group_fp8_sm90_h8192_bs1, 0},  // shares bs1's instance
+    {"per_token_group_fp8", 8192, 8, "per_token_group_fp8_sm90_h8192_bs1", "configs/per_token_group_fp8/sm90/8192/bs8.json", "threads=128 vec=8 rows_per_cta=1 cluster=8", 268435455, &per_token_group_fp8_sm90_h8192_bs1, 0},  // shares bs1's instance
+    {"per_token_group_fp8", 8192, 32, "per_token_group_fp8_sm90_h8192_bs32", "configs/per_token_group_fp8/sm90/8192/bs32.json", "threads=512 vec=8 rows_per_cta=1 cluster=1", 2147483647, &per_token_group_fp8_sm90_h8192_bs32, 0},
+    {"per_token_group_fp8", 8192, 128, "per_token_group_fp8_sm90_h8192_bs32", "configs/per_token_group_fp8/sm90/8192/bs128.json", "threads=512 vec=8 rows_per_cta=1 cluster=1", 2147483647, &per_token_group_fp8_sm90_h8192_bs32, 0},  // shares bs32's instance
     {"per_token_group_fp8", 8192, 256, "per_token_group_fp8_sm90_h8192_bs256", "configs/per_token_group_fp8/sm90/8192/bs256.json", "threads=256 vec=8 rows_per_cta=2 cluster=1", 2147483647, &per_token_group_fp8_sm90_h8192_bs256, 0},
     {"per_token_group_fp8", 8192, 1024, "per_token_group_fp8_sm90_h8192_bs1024", "configs/per_token_group_fp8/sm90/8192/bs1024.json", "threads=256 vec=8 rows_per_cta=1 cluster=1", 2147483647, &per_token_group_fp8_sm90_h8192_bs1024, 0},
 #endif
@@ -582,12 +587,12 @@ constexpr kiln::detail::Variant kRows[] = {
     {"rms_norm_group_fp8", 2048, 256, "rms_norm_group_fp8_sm90_h2048_bs256", "configs/rms_norm_group_fp8/sm90/2048/bs256.json", "threads=128 vec=8 rows_per_cta=1 cluster=1", 2147483647, &rms_norm_group_fp8_sm90_h2048_bs256, 0},
     {"rms_norm_group_fp8", 2048, 1024, "rms_norm_group_fp8_sm90_h2048_bs1024", "configs/rms_norm_group_fp8/sm90/2048/bs1024.json", "threads=64 vec=8 rows_per_cta=2 cluster=1", 2147483647, &rms_norm_group_fp8_sm90_h2048_bs1024, 0},
     {"rms_norm_group_fp8", 2048, 8192, "rms_norm_group_fp8_sm90_h2048_bs1024", "configs/rms_norm_group_fp8/sm90/2048/bs8192.json", "threads=64 vec=8 rows_per_cta=2 cluster=1", 2147483647, &rms_norm_group_fp8_sm90_h2048_bs1024, 0},  // shares bs1024's instance
-    {"rms_norm_group_fp8", 4096, 1, "rms_norm_group_fp8_sm90_h4096_bs1", "configs/rms_norm_group_fp8/sm90/4096/bs1.json", "threads=512 vec=8 rows_per_cta=1 cluster=1", 2147483647, &rms_norm_group_fp8_sm90_h4096_bs1, 0},
-    {"rms_norm_group_fp8", 4096, 2, "rms_norm_group_fp8_sm90_h4096_bs1", "configs/rms_norm_group_fp8/sm90/4096/bs2.json", "threads=512 vec=8 rows_per_cta=1 cluster=1", 2147483647, &rms_norm_group_fp8_sm90_h4096_bs1, 0},  // shares bs1's instance
-    {"rms_norm_group_fp8", 4096, 4, "rms_norm_group_fp8_sm90_h4096_bs1", "configs/rms_norm_group_fp8/sm90/4096/bs4.json", "threads=512 vec=8 rows_per_cta=1 cluster=1", 2147483647, &rms_norm_group_fp8_sm90_h4096_bs1, 0},  // shares bs1's instance
-    {"rms_norm_group_fp8", 4096, 8, "rms_norm_group_fp8_sm90_h4096_bs1", "configs/rms_norm_group_fp8/sm90/4096/bs8.json", "threads=512 vec=8 rows_per_cta=1 cluster=1", 2147483647, &rms_norm_group_fp8_sm90_h4096_bs1, 0},  // shares bs1's instance
-    {"rms_norm_group_fp8", 4096, 32, "rms_norm_group_fp8_sm90_h4096_bs1", "configs/rms_norm_group_fp8/sm90/4096/bs32.json", "threads=512 vec=8 rows_per_cta=1 cluster=1", 2147483647, &rms_norm_group_fp8_sm90_h4096_bs1, 0},  // shares bs1's instance
-    {"rms_norm_group_fp8", 4096, 128, "rms_norm_group_fp8_sm90_h4096_bs1", "configs/rms_norm_group_fp8/sm90/4096/bs128.json", "threads=512 vec=8 rows_per_cta=1 cluster=1", 2147483647, &rms_norm_group_fp8_sm90_h4096_bs1, 0},  // shares bs1's instance
+    {"rms_norm_group_fp8", 4096, 1, "rms_norm_group_fp8_sm90_h4096_bs1", "configs/rms_norm_group_fp8/sm90/4096/bs1.json", "threads=256 vec=8 rows_per_cta=1 cluster=1", 2147483647, &rms_norm_group_fp8_sm90_h4096_bs1, 0},
+    {"rms_norm_group_fp8", 4096, 2, "rms_norm_group_fp8_sm90_h4096_bs1", "configs/rms_norm_group_fp8/sm90/4096/bs2.json", "threads=256 vec=8 rows_per_cta=1 cluster=1", 2147483647, &rms_norm_group_fp8_sm90_h4096_bs1, 0},  // shares bs1's instance
+    {"rms_norm_group_fp8", 4096, 4, "rms_norm_group_fp8_sm90_h4096_bs1", "configs/rms_norm_group_fp8/sm90/4096/bs4.json", "threads=256 vec=8 rows_per_cta=1 cluster=1", 2147483647, &rms_norm_group_fp8_sm90_h4096_bs1, 0},  // shares bs1's instance
+    {"rms_norm_group_fp8", 4096, 8, "rms_norm_group_fp8_sm90_h4096_bs1", "configs/rms_norm_group_fp8/sm90/4096/bs8.json", "threads=256 vec=8 rows_per_cta=1 cluster=1", 2147483647, &rms_norm_group_fp8_sm90_h4096_bs1, 0},  // shares bs1's instance
+    {"rms_norm_group_fp8", 4096, 32, "rms_norm_group_fp8_sm90_h4096_bs1", "configs/rms_norm_group_fp8/sm90/4096/bs32.json", "threads=256 vec=8 rows_per_cta=1 cluster=1", 2147483647, &rms_norm_group_fp8_sm90_h4096_bs1, 0},  // shares bs1's instance
+    {"rms_norm_group_fp8", 4096, 128, "rms_norm_group_fp8_sm90_h4096_bs128", "configs/rms_norm_group_fp8/sm90/4096/bs128.json", "threads=512 vec=8 rows_per_cta=1 cluster=1", 2147483647, &rms_norm_group_fp8_sm90_h4096_bs128, 0},
     {"rms_norm_group_fp8", 4096, 256, "rms_norm_group_fp8_sm90_h4096_bs256", "configs/rms_norm_group_fp8/sm90/4096/bs256.json", "threads=256 vec=8 rows_per_cta=2 cluster=1", 2147483647, &rms_norm_group_fp8_sm90_h4096_bs256, 0},
     {"rms_norm_group_fp8", 4096, 1024, "rms_norm_group_fp8_sm90_h4096_bs1024", "configs/rms_norm_group_fp8/sm90/4096/bs1024.json", "threads=128 vec=8 rows_per_cta=1 cluster=1", 2147483647, &rms_norm_group_fp8_sm90_h4096_bs1024, 0},
     {"rms_norm_group_fp8", 4096, 8192, "rms_norm_group_fp8_sm90_h4096_bs1024", "configs/rms_norm_group_fp8/sm90/4096/bs8192.json", "threads=128 vec=8 rows_per_cta=1 cluster=1", 2147483647, &rms_norm_group_fp8_sm90_h4096_bs1024, 0},  // shares bs1024's instance
@@ -611,13 +616,13 @@ constexpr kiln::detail::Variant kRows[] = {
     {"rms_norm_group_fp8", 8192, 8192, "rms_norm_group_fp8_sm90_h8192_bs8192", "configs/rms_norm_group_fp8/sm90/8192/bs8192.json", "threads=128 vec=8 rows_per_cta=1 cluster=1 weight_at_use=1", 2147483647, &rms_norm_group_fp8_sm90_h8192_bs8192, 0},
 #endif
 #ifndef KILN_LEAVE_OUT_RMS_NORM_PER_TOKEN_FP8
-    {"rms_norm_per_token_fp8", 2048, 1, "rms_norm_per_token_fp8_sm90_h2048_bs1", "configs/rms_norm_per_token_fp8/sm90/2048/bs1.json", "threads=128 vec=8 rows_per_cta=1 cluster=1", 2147483647, &rms_norm_per_token_fp8_sm90_h2048_bs1, 0},
-    {"rms_norm_per_token_fp8", 2048, 2, "rms_norm_per_token_fp8_sm90_h2048_bs1", "configs/rms_norm_per_token_fp8/sm90/2048/bs2.json", "threads=128 vec=8 rows_per_cta=1 cluster=1", 2147483647, &rms_norm_per_token_fp8_sm90_h2048_bs1, 0},  // shares bs1's instance
-    {"rms_norm_per_token_fp8", 2048, 4, "rms_norm_per_token_fp8_sm90_h2048_bs4", "configs/rms_norm_per_token_fp8/sm90/2048/bs4.json", "threads=256 vec=8 rows_per_cta=1 cluster=1", 2147483647, &rms_norm_per_token_fp8_sm90_h2048_bs4, 0},
-    {"rms_norm_per_token_fp8", 2048, 8, "rms_norm_per_token_fp8_sm90_h2048_bs4", "configs/rms_norm_per_token_fp8/sm90/2048/bs8.json", "threads=256 vec=8 rows_per_cta=1 cluster=1", 2147483647, &rms_norm_per_token_fp8_sm90_h2048_bs4, 0},  // shares bs4's instance
-    {"rms_norm_per_token_fp8", 2048, 32, "rms_norm_per_token_fp8_sm90_h2048_bs4", "configs/rms_norm_per_token_fp8/sm90/2048/bs32.json", "threads=256 vec=8 rows_per_cta=1 cluster=1", 2147483647, &rms_norm_per_token_fp8_sm90_h2048_bs4, 0},  // shares bs4's instance
-    {"rms_norm_per_token_fp8", 2048, 128, "rms_norm_per_token_fp8_sm90_h2048_bs1", "configs/rms_norm_per_token_fp8/sm90/2048/bs128.json", "threads=128 vec=8 rows_per_cta=1 cluster=1", 2147483647, &rms_norm_per_token_fp8_sm90_h2048_bs1, 0},  // shares bs1's instance
-    {"rms_norm_per_token_fp8", 2048, 256, "rms_norm_per_token_fp8_sm90_h2048_bs1", "configs/rms_norm_per_token_fp8/sm90/2048/bs256.json", "threads=128 vec=8 rows_per_cta=1 cluster=1", 2147483647, &rms_norm_per_token_fp8_sm90_h2048_bs1, 0},  // shares bs1's instance
+    {"rms_norm_per_token_fp8", 2048, 1, "rms_norm_per_token_fp8_sm90_h2048_bs1", "configs/rms_norm_per_token_fp8/sm90/2048/bs1.json", "threads=256 vec=8 rows_per_cta=1 cluster=1", 2147483647, &rms_norm_per_token_fp8_sm90_h2048_bs1, 0},
+    {"rms_norm_per_token_fp8", 2048, 2, "rms_norm_per_token_fp8_sm90_h2048_bs1", "configs/rms_norm_per_token_fp8/sm90/2048/bs2.json", "threads=256 vec=8 rows_per_cta=1 cluster=1", 2147483647, &rms_norm_per_token_fp8_sm90_h2048_bs1, 0},  // shares bs1's instance
+    {"rms_norm_per_token_fp8", 2048, 4, "rms_norm_per_token_fp8_sm90_h2048_bs1", "configs/rms_norm_per_token_fp8/sm90/2048/bs4.json", "threads=256 vec=8 rows_per_cta=1 cluster=1", 2147483647, &rms_norm_per_token_fp8_sm90_h2048_bs1, 0},  // shares bs1's instance
+    {"rms_norm_per_token_fp8", 2048, 8, "rms_norm_per_token_fp8_sm90_h2048_bs1", "configs/rms_norm_per_token_fp8/sm90/2048/bs8.json", "threads=256 vec=8 rows_per_cta=1 cluster=1", 2147483647, &rms_norm_per_token_fp8_sm90_h2048_bs1, 0},  // shares bs1's instance
+    {"rms_norm_per_token_fp8", 2048, 32, "rms_norm_per_token_fp8_sm90_h2048_bs1", "configs/rms_norm_per_token_fp8/sm90/2048/bs32.json", "threads=256 vec=8 rows_per_cta=1 cluster=1", 2147483647, &rms_norm_per_token_fp8_sm90_h2048_bs1, 0},  // shares bs1's instance
+    {"rms_norm_per_token_fp8", 2048, 128, "rms_norm_per_token_fp8_sm90_h2048_bs128", "configs/rms_norm_per_token_fp8/sm90/2048/bs128.json", "threads=128 vec=8 rows_per_cta=1 cluster=1", 2147483647, &rms_norm_per_token_fp8_sm90_h2048_bs128, 0},
+    {"rms_norm_per_token_fp8", 2048, 256, "rms_norm_per_token_fp8_sm90_h2048_bs128", "configs/rms_norm_per_token_fp8/sm90/2048/bs256.json", "threads=128 vec=8 rows_per_cta=1 cluster=1", 2147483647, &rms_norm_per_token_fp8_sm90_h2048_bs128, 0},  // shares bs128's instance
     {"rms_norm_per_token_fp8", 2048, 1024, "rms_norm_per_token_fp8_sm90_h2048_bs1024", "configs/rms_norm_per_token_fp8/sm90/2048/bs1024.json", "threads=64 vec=8 rows_per_cta=1 cluster=1", 2147483647, &rms_norm_per_token_fp8_sm90_h2048_bs1024, 0},
     {"rms_norm_per_token_fp8", 2048, 8192, "rms_norm_per_token_fp8_sm90_h2048_bs1024", "configs/rms_norm_per_token_fp8/sm90/2048/bs8192.json", "threads=64 vec=8 rows_per_cta=1 cluster=1", 2147483647, &rms_norm_per_token_fp8_sm90_h2048_bs1024, 0},  // shares bs1024's instance
     {"rms_norm_per_token_fp8", 4096, 1, "rms_norm_per_token_fp8_sm90_h4096_bs1", "configs/rms_norm_per_token_fp8/sm90/4096/bs1.json", "threads=256 vec=8 rows_per_cta=1 cluster=1", 2147483647, &rms_norm_per_token_fp8_sm90_h4096_bs1, 0},

@@ -98,49 +98,47 @@ struct Schedule {
   static_assert(iters >= 1 && iters <= 32, "at most 32 vectors per thread");
 };
 
-// Sum of a row group's per-warp partials: across the group's warps, then (with a
-// cluster) across the cluster's CTAs through distributed shared memory. With a
-// cluster this arrives on the cluster barrier; the kernel waits on it before exit.
-template <class S>
-__device__ __forceinline__ float row_total(float warp_partial, int group, int tid) {
+// The reductions over a row group: its sum of squares, its largest magnitude.
+struct Sum {
+  static constexpr float identity = 0.0f;
+  __device__ static float apply(float a, float b) { return a + b; }
+};
+struct Max {
+  static constexpr float identity = 0.0f;  // of magnitudes
+  __device__ static float apply(float a, float b) { return fmaxf(a, b); }
+};
+
+// Op over a row group's per-warp partials: each warp's lane 0 writes its partial into its
+// CTA's slot, one barrier (of the CTA, or of the cluster), then every thread combines all
+// the slots of the row group, its cluster peers' through distributed shared memory, in the
+// same order, so each gets the same bits. Peer slots are read only after the cluster barrier,
+// which also guarantees every peer has started. Sum and Max have their own slots, so the
+// second reduction never writes a slot a peer may still read. With a cluster a CTA must not
+// exit while a peer may still read its slots: the kernel arrives on the cluster barrier after
+// its last reduction and waits on it before exit.
+template <class S, class Op>
+__device__ __forceinline__ float row_reduce(float warp_partial, int group, int tid) {
   if constexpr (S::warps == 1 && S::cluster == 1) {
     return warp_partial;
   } else {
-    __shared__ float warp_sums[S::rows_per_cta][S::warps];
-    if (tid % 32 == 0) warp_sums[group][tid / 32] = warp_partial;
-    __syncthreads();
-    float total = 0.0f;
+    __shared__ float slots[S::rows_per_cta][S::warps];
+    if (tid % 32 == 0) slots[group][tid / 32] = warp_partial;
+    float v = Op::identity;
+    if constexpr (S::cluster == 1) {
+      __syncthreads();
 #pragma unroll
-    for (int k = 0; k < S::warps; ++k) total += warp_sums[group][k];
-    if constexpr (S::cluster > 1) {
-      __shared__ float cta_sums[S::rows_per_cta];
+      for (int k = 0; k < S::warps; ++k) v = Op::apply(v, slots[group][k]);
+    } else {
       cooperative_groups::cluster_group cluster = cooperative_groups::this_cluster();
-      if (tid == 0) cta_sums[group] = total;
       cluster.sync();
-      total = 0.0f;
 #pragma unroll
-      for (int r = 0; r < S::cluster; ++r) total += cluster.map_shared_rank(cta_sums, r)[group];
-      cluster.barrier_arrive();
+      for (int r = 0; r < S::cluster; ++r) {
+        const float* peer = cluster.map_shared_rank(&slots[group][0], r);
+#pragma unroll
+        for (int k = 0; k < S::warps; ++k) v = Op::apply(v, peer[k]);
+      }
     }
-    return total;
-  }
-}
-
-// The largest of a row group's per-warp maxima (one CTA per row: the per-token kernels
-// have no cluster).
-template <class S>
-__device__ __forceinline__ float row_max(float warp_partial, int group, int tid) {
-  static_assert(S::cluster == 1, "the per-token quantisers keep a row in one CTA");
-  if constexpr (S::warps == 1) {
-    return warp_partial;
-  } else {
-    __shared__ float warp_maxima[S::rows_per_cta][S::warps];
-    if (tid % 32 == 0) warp_maxima[group][tid / 32] = warp_partial;
-    __syncthreads();
-    float m = 0.0f;
-#pragma unroll
-    for (int k = 0; k < S::warps; ++k) m = fmaxf(m, warp_maxima[group][k]);
-    return m;
+    return v;
   }
 }
 
@@ -182,8 +180,8 @@ specialised(T* __restrict__ x, const T* __restrict__ w, T* __restrict__ residual
   // Not the fused kind: it keeps the residual's slice live too, and the pair's eight more
   // registers cost it occupancy (h = 8192: 64 -> 74 registers, 4 -> 3 CTAs of 256 threads
   // per SM, 94 % -> 82 % of the copy ceiling on the H200).
-  constexpr bool kPaired = Tr::group && !Tr::add && V == 8 && N % 2 == 0;
-  static_assert(!kPaired || S::cluster == 1, "paired columns assume the row in one CTA (kiln-gen keeps group kinds so)");
+  // With a cluster a row's columns are split between CTAs, so vectors are not paired.
+  constexpr bool kPaired = Tr::group && !Tr::add && V == 8 && N % 2 == 0 && S::cluster == 1;
   const int col0 = kPaired ? (tid / 32) * (64 * V) + (tid % 32 / 8) * (16 * V) + (tid % 8) * V : rank * S::slice + tid * V;
   auto col = [&](int i) {
     return kPaired ? col0 + (i / 2) * (S::threads * 2 * V) + (i % 2) * (8 * V) : col0 + i * S::threads * V;
@@ -242,7 +240,7 @@ specialised(T* __restrict__ x, const T* __restrict__ w, T* __restrict__ residual
 #pragma unroll
         for (int j = 0; j < V; ++j) ss += element(xv[i], j) * element(xv[i], j);
     }
-    ss = row_total<S>(warp_sum(ss), group, tid);
+    ss = row_reduce<S, Sum>(warp_sum(ss), group, tid);
     rinv = inv_rms(ss, float(H), o.eps);
   }
   // The value the kernel stores (before any fp8 scaling).
@@ -276,8 +274,8 @@ specialised(T* __restrict__ x, const T* __restrict__ w, T* __restrict__ residual
         }
       }
     }
-    token_s = token_scale(capped(row_max<S>(warp_max(amax), group, tid), o));
-    if (live && tid == 0) scales[row] = token_s;
+    token_s = token_scale(capped(row_reduce<S, Max>(warp_max(amax), group, tid), o));
+    if (live && rank == 0 && tid == 0) scales[row] = token_s;
   }
   const Divisor by_token_s = divisor(token_s);  // the per-token kinds' (unused by the others)
   // Bounded: the per-token scale came from the row's own maximum, so no quotient overflows
@@ -327,6 +325,9 @@ specialised(T* __restrict__ x, const T* __restrict__ w, T* __restrict__ residual
       }
     }
   };
+  // The row's reductions are done: let the cluster's peers exit once all have arrived.
+  constexpr bool kClusterReduces = S::cluster > 1 && (Tr::norm || Tr::dynamic);
+  if constexpr (kClusterReduces) cooperative_groups::this_cluster().barrier_arrive();
   if (live) {
     if constexpr (Tr::dynamic) {
       if (o.scale_ub != nullptr) store_row(std::false_type{});
@@ -335,8 +336,8 @@ specialised(T* __restrict__ x, const T* __restrict__ w, T* __restrict__ residual
       store_row(std::true_type{});
     }
   }
-  // A peer may still be reading our partial sum: stay resident until all have read.
-  if constexpr (S::cluster > 1) cooperative_groups::this_cluster().barrier_wait();
+  // A peer may still be writing our slots: stay resident until all have arrived.
+  if constexpr (kClusterReduces) cooperative_groups::this_cluster().barrier_wait();
 }
 
 inline Options options_of(const detail::LaunchParams& p) {

@@ -64,17 +64,12 @@ KernelDescriptor with_groups(KernelDescriptor k) {
 
 // The RMSNorm family shares one template (templates/rms_norm.cuh) and one schedule:
 // `threads` threads own a row, `rows_per_cta` rows per CTA, `cluster` CTAs split a row.
-std::vector<ParamSpec> rms_norm_params(bool clusters = true) {
+std::vector<ParamSpec> rms_norm_params() {
   return {
       {"threads", 32, 1024, {}, 32, "threads per row", {64, 128, 256, 512}, {32, 64, 128, 256, 512, 1024}},
       {"vec", 1, 8, {1, 2, 4, 8}, 1, "elements per vector access", {8}, {4, 8}},
       {"rows_per_cta", 1, 16, {}, 1, "rows per CTA, `threads` threads each", {1, 2, 4}, {1, 2, 4, 8, 16}},
-      clusters ? ParamSpec{"cluster", 1, 8, {1, 2, 4, 8}, 1, "CTAs of a thread-block cluster that split one row", {1},
-                           {1, 2, 4, 8}}
-               // The per-token quantisers reduce a row twice (sum of squares, then the
-               // largest magnitude); their template keeps a row in one CTA.
-               : ParamSpec{"cluster", 1, 1, {1}, 1, "CTAs of a thread-block cluster that split one row (1 here)", {1},
-                           {1}},
+      {"cluster", 1, 8, {1, 2, 4, 8}, 1, "CTAs of a thread-block cluster that split one row", {1}, {1, 2, 4, 8}},
   };
 }
 
@@ -103,7 +98,7 @@ std::vector<CrossCheck> rms_norm_checks() {
 }
 
 KernelDescriptor rms_norm_kernel(std::string_view name, std::string_view cpp_namespace, std::string_view summary,
-                                 std::vector<TensorSpec> tensors, bool clusters = true) {
+                                 std::vector<TensorSpec> tensors) {
   return {
       .name = name,
       .summary = summary,
@@ -113,7 +108,7 @@ KernelDescriptor rms_norm_kernel(std::string_view name, std::string_view cpp_nam
       .scalars = {Scalar::eps},
       .rounding_option = true,
       .gemma_option = true,
-      .params = rms_norm_params(clusters),
+      .params = rms_norm_params(),
       .checks = rms_norm_checks(),
       // rows_per_cta rows per CTA, `cluster` CTAs per row group
       .blocks = [](const Schedule& s, int64_t, int64_t tokens) {
@@ -127,7 +122,7 @@ KernelDescriptor rms_norm_kernel(std::string_view name, std::string_view cpp_nam
 KernelDescriptor per_token_fp8() {
   KernelDescriptor k = rms_norm_kernel("per_token_fp8", "kiln::per_token_fp8",
                                        "s = max(min(max|x|, ub) / 448, 1/(448*512)) per row (ub: the optional scale_ub); out = fp8(x / s), scales = s",
-                                       {kFp8Out, kTokenScales, kInput, kScaleUb}, false);
+                                       {kFp8Out, kTokenScales, kInput, kScaleUb});
   k.scalars = {};
   k.rounding_option = false;
   k.gemma_option = false;
@@ -139,7 +134,7 @@ KernelDescriptor per_token_group_fp8() {
   KernelDescriptor k = with_groups(rms_norm_kernel(
       "per_token_group_fp8", "kiln::per_token_group_fp8",
       "s = max(max|x|, 1e-10) / 448 per (row, group of g columns), UE8M0 optional; out = fp8(x / s), scales = s",
-      {kFp8Out, kGroupScales, kInput}, false));
+      {kFp8Out, kGroupScales, kInput}));
   k.scalars = {};
   k.rounding_option = false;
   k.gemma_option = false;
@@ -245,19 +240,19 @@ std::vector<KernelDescriptor> all_kernels() {
       silu_mul_fp8(),
       with_weight_switch(rms_norm_kernel("rms_norm_per_token_fp8", "kiln::rms_norm_per_token_fp8",
                       "y = rms_norm(x) * w; s = max(max|y| / 448, 1/(448*512)) per row; out = fp8(y / s), scales = s",
-                      {kFp8Out, kTokenScales, kInput, kWeight}, false)),
+                      {kFp8Out, kTokenScales, kInput, kWeight})),
       with_weight_switch(rms_norm_kernel("fused_add_rms_norm_per_token_fp8", "kiln::fused_add_rms_norm_per_token_fp8",
                       "r = round(x + r) over residual; y = rms_norm(r) * w; out = fp8(y / s), scales = s per row",
-                      {kFp8Out, kTokenScales, kInput, kResidual, kWeight}, false)),
+                      {kFp8Out, kTokenScales, kInput, kResidual, kWeight})),
       per_token_fp8(),
       with_weight_switch(with_groups(rms_norm_kernel(
           "rms_norm_group_fp8", "kiln::rms_norm_group_fp8",
           "y = rms_norm(x) * w; s = max(max|y|, 1e-10) / 448 per (row, group); out = fp8(y / s), scales = s",
-          {kFp8Out, kGroupScales, kInput, kWeight}, false))),
+          {kFp8Out, kGroupScales, kInput, kWeight}))),
       with_weight_switch(with_groups(rms_norm_kernel(
           "fused_add_rms_norm_group_fp8", "kiln::fused_add_rms_norm_group_fp8",
           "r = round(x + r) over residual; y = rms_norm(r) * w; out = fp8(y / s), scales = s per (row, group)",
-          {kFp8Out, kGroupScales, kInput, kResidual, kWeight}, false))),
+          {kFp8Out, kGroupScales, kInput, kResidual, kWeight}))),
       per_token_group_fp8(),
       silu_mul_fp8(true),
       allreduce_add_rms_norm(false),

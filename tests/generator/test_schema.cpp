@@ -293,10 +293,9 @@ TEST(CheckSchedule, EveryAllowedSetRejectsAValueInRangeButNotListed) {
           ++sets;
           break;
         }
-  // vec and cluster of the four RMSNorm kernels; vec of the six other kernels on the RMSNorm
-  // template, three per-token and three per-group (their cluster is fixed at 1: no value to
-  // try); vec of silu_mul_fp8 and silu_mul_group_fp8; vec of the two all-reduce kernels
-  EXPECT_EQ(sets, 18);
+  // vec and cluster of the ten kernels on the RMSNorm template; vec of silu_mul_fp8 and
+  // silu_mul_group_fp8; vec of the two all-reduce kernels
+  EXPECT_EQ(sets, 24);
 }
 
 TEST(CheckSchedule, EveryMultipleOfRuleRejectsANonMultiple) {

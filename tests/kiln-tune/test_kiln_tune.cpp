@@ -378,6 +378,26 @@ TEST_F(Simulated, TheRealToolListsCandidatesWithoutAGpu) {
   EXPECT_FALSE(fs::exists(root_ / "configs"));
 }
 
+// --grid takes a switch's 0 (weight_at_use=0 keeps only the weight-in-registers form) and
+// refuses what is not a non-negative integer.
+TEST_F(Simulated, TheRealToolTakesZeroInAGrid) {
+  if (g_binary.empty()) GTEST_SKIP() << "pass the kiln-tune binary as the first argument";
+  const std::string base = g_binary + " --quick --kernel rms_norm_per_token_fp8 --hidden 2048 --batch-sizes 32 --dry-run"
+                           " --arch sm90 --no-incumbents --configs " + (root_ / "configs").string();
+  RunResult r = run_binary(base + " --grid weight_at_use=0", "");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("threads=64 vec=8 rows_per_cta=1 cluster=1\n"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("weight_at_use=1"), std::string::npos) << r.out;
+  r = run_binary(base + " --grid weight_at_use=1", "");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("weight_at_use=1"), std::string::npos) << r.out;
+  for (const char* bad : {"-1", "x", "01", ""}) {
+    r = run_binary(base + " --grid threads=" + bad + ",64", "");
+    EXPECT_NE(r.code, 0) << bad << "\n" << r.out;
+    EXPECT_NE(r.out.find("not a non-negative integer"), std::string::npos) << bad << "\n" << r.out;
+  }
+}
+
 // The candidate library builds: the runner, the measuring library's timing.cu, a shard
 // and the table compile with the library's flags and link into a kt.so (no GPU needed).
 TEST_F(Simulated, TheRealToolBuildsACandidateLibrary) {

@@ -80,8 +80,9 @@ GridOverrides parse_grid(const std::vector<std::string>& specs) {
     std::vector<int64_t> values;
     std::stringstream in(spec.substr(eq + 1));
     for (std::string item; std::getline(in, item, ',');) {
-      const auto v = kiln::gen::parse_positive(item, 1 << 20);
-      if (!v) throw CLI::ValidationError("--grid", "not a positive integer: " + item + " in " + spec);
+      // 0 is a value too (a switch's off); the schema prunes what the parameter does not allow.
+      const auto v = item == "0" ? std::optional<int64_t>(0) : kiln::gen::parse_positive(item, 1 << 20);
+      if (!v) throw CLI::ValidationError("--grid", "not a non-negative integer: " + item + " in " + spec);
       values.push_back(*v);
     }
     out[spec.substr(0, eq)] = values;
