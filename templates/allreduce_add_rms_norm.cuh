@@ -321,8 +321,8 @@ __device__ __forceinline__ void arrive(const Args& a, uint32_t epoch) {
   }
 }
 
-// Sum of one value per thread over the CTA, in the order norm::row_total sums (warps in
-// order); `parity` alternates row by row so one barrier a row suffices.
+// Sum of one value per thread over the CTA, in the order norm::row_reduce sums without a
+// cluster (warps in order); `parity` alternates row by row so one barrier a row suffices.
 template <int Warps>
 __device__ __forceinline__ float cta_sum(float v, float (&slots)[2][32], int parity) {
   v = warp_sum(v);

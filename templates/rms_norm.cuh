@@ -22,7 +22,7 @@
 //
 // Specialised schedule: `threads` threads own one row (a row group); a CTA holds
 // `rows_per_cta` row groups; `cluster` CTAs of a thread-block cluster split one row
-// and add their partial sums through distributed shared memory. Each thread keeps
+// and combine their partial sums (and maxima) through distributed shared memory. Each thread keeps
 // its slice of the row (iters vectors) in registers, so x is read from memory once.
 // The group kernels are the per-token ones with the row max replaced by a group max:
 // a group is g / vec consecutive lanes of one warp, reduced by shuffles (or, with the
@@ -336,7 +336,7 @@ specialised(T* __restrict__ x, const T* __restrict__ w, T* __restrict__ residual
       store_row(std::true_type{});
     }
   }
-  // A peer may still be writing our slots: stay resident until all have arrived.
+  // A peer may still be reading our slots: stay resident until all have arrived.
   if constexpr (kClusterReduces) cooperative_groups::this_cluster().barrier_wait();
 }
 

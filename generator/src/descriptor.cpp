@@ -173,6 +173,17 @@ bool is_known_arch(std::string_view arch) {
   return std::find(kArchs.begin(), kArchs.end(), arch) != kArchs.end();
 }
 
+int sm_number(std::string_view arch) {
+  if (!arch.starts_with("sm")) return 0;
+  return static_cast<int>(parse_positive(arch.substr(2), 9999).value_or(0));
+}
+
+std::optional<std::string> arch_rule(const ParamSpec& p, int64_t value, std::string_view arch) {
+  if (p.needs_sm == 0 || value <= p.min || sm_number(arch) >= p.needs_sm) return std::nullopt;
+  return "a value above " + std::to_string(p.min) + " needs sm" + std::to_string(p.needs_sm) +
+         " or newer; this config is for " + std::string(arch);
+}
+
 std::optional<std::string_view> arch_gencode(std::string_view arch) {
   for (const Arch& a : kArchTable)
     if (a.name == arch) return a.gencode;

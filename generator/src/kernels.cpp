@@ -69,7 +69,8 @@ std::vector<ParamSpec> rms_norm_params() {
       {"threads", 32, 1024, {}, 32, "threads per row", {64, 128, 256, 512}, {32, 64, 128, 256, 512, 1024}},
       {"vec", 1, 8, {1, 2, 4, 8}, 1, "elements per vector access", {8}, {4, 8}},
       {"rows_per_cta", 1, 16, {}, 1, "rows per CTA, `threads` threads each", {1, 2, 4}, {1, 2, 4, 8, 16}},
-      {"cluster", 1, 8, {1, 2, 4, 8}, 1, "CTAs of a thread-block cluster that split one row", {1}, {1, 2, 4, 8}},
+      {"cluster", 1, 8, {1, 2, 4, 8}, 1, "CTAs of a thread-block cluster that split one row", {1}, {1, 2, 4, 8},
+       std::nullopt, 90},
   };
 }
 
@@ -118,7 +119,7 @@ KernelDescriptor rms_norm_kernel(std::string_view name, std::string_view cpp_nam
 }
 
 // Dynamic per-token FP8 quantisation: the RMSNorm template without the norm (no weight,
-// no eps, no options), one row per `threads` threads.
+// no eps, no options), one row per `threads` threads (times `cluster` CTAs).
 KernelDescriptor per_token_fp8() {
   KernelDescriptor k = rms_norm_kernel("per_token_fp8", "kiln::per_token_fp8",
                                        "s = max(min(max|x|, ub) / 448, 1/(448*512)) per row (ub: the optional scale_ub); out = fp8(x / s), scales = s",

@@ -97,8 +97,8 @@ INSTANTIATE_TEST_SUITE_P(Corpus, BrokenConfigs, ::testing::ValuesIn(broken_cases
 // Guards against the corpus silently running zero cases (wrong KILN_GEN_TEST_DIR).
 TEST(BrokenCorpus, HasEveryCase) {
   const std::vector<std::string> expected = {
-      "bad_file_names",       "bad_hidden_folder",     "bad_ranks_folder",             "duplicate_json_key",
-      "malformed_json",
+      "bad_file_names",       "bad_hidden_folder",     "bad_ranks_folder",             "cluster_before_sm90",
+      "duplicate_json_key",   "malformed_json",
       "missing_schedule_key", "out_of_range",          "schedule_does_not_fit_hidden", "several_errors",
       "threshold_too_large",  "unexpected_entries",    "unknown_arch",                 "unknown_kernel",
       "unknown_schedule_key", "unknown_top_level_key", "wrong_types",                  "zero_threshold",

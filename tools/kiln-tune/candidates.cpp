@@ -9,14 +9,6 @@ using kiln::gen::Schedule;
 
 const char* mode_name(Mode mode) { return mode == Mode::quick ? "quick" : "full"; }
 
-namespace {
-
-int arch_number(const std::string& arch) {  // "sm90" -> 90
-  return arch.size() > 2 ? std::atoi(arch.c_str() + 2) : 0;
-}
-
-}  // namespace
-
 std::vector<std::vector<int64_t>> grid_for(const KernelDescriptor& kernel, int64_t hidden, Mode mode,
                                            const GridOverrides& overrides) {
   std::vector<std::vector<int64_t>> grid;
@@ -65,11 +57,13 @@ CandidateSet make_candidates(const KernelDescriptor& kernel, const std::string& 
   kiln::gen::Space space = kiln::gen::enumerate_space(kernel, hidden, grid_for(kernel, hidden, mode, overrides));
   set.considered = space.considered;
   set.pruned = space.pruned;
-  // Thread-block clusters exist from sm90 on; before that such a launch always fails.
-  const bool clusters = arch_number(arch) >= 90;
+  // A value the arch cannot run (ParamSpec::needs_sm), which kiln-gen would reject.
   for (Schedule& s : space.schedules) {
-    if (!clusters && kernel.find_param("cluster") && s["cluster"] > 1) {
-      ++set.pruned["cluster (needs sm90+)"];
+    const ParamSpec* old = nullptr;
+    for (const ParamSpec& p : kernel.params)
+      if (kiln::gen::arch_rule(p, s[p.name], arch)) old = &p;
+    if (old) {
+      ++set.pruned[std::string(old->name) + " (needs sm" + std::to_string(old->needs_sm) + "+)"];
       continue;
     }
     set.schedules.push_back(std::move(s));

@@ -45,6 +45,9 @@ struct ParamSpec {
   // configs without the key keep their instances and dispatch rows byte for byte. Only the
   // last parameters of a schema have one (template defaults are trailing).
   std::optional<int64_t> default_value = std::nullopt;
+  // A value above `min` needs this SM generation or newer (0: every arch); e.g. a cluster of
+  // CTAs exists from sm90 on. kiln-gen rejects such a config of an older arch, kiln-tune prunes it.
+  int needs_sm = 0;
   bool at_default(int64_t v) const { return default_value && *default_value == v; }
 };
 
@@ -137,6 +140,12 @@ inline constexpr int64_t kMaxGridBlocks = 2147483647;  // gridDim.x on sm_30 and
 // kMaxGridBlocks blocks with this schedule.
 int64_t max_tokens(const Schedule& schedule, int64_t hidden);
 inline constexpr int64_t kMaxThreshold = 2147483647;  // the table stores int32
+
+// "sm90" -> 90; 0 for a name without a number.
+int sm_number(std::string_view arch);
+
+// The rule `value` of `p` breaks on `arch` (ParamSpec::needs_sm), or nothing.
+std::optional<std::string> arch_rule(const ParamSpec& p, int64_t value, std::string_view arch);
 
 // Parses a decimal without sign or leading zeros in [1, max]; nothing otherwise.
 std::optional<int64_t> parse_positive(std::string_view text, int64_t max);
