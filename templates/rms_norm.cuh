@@ -21,9 +21,9 @@
 // rounded residual, so its output is what a later norm of that residual would give.
 //
 // Specialised schedule: `threads` threads own one row (a row group); a CTA holds
-// `rows_per_cta` row groups; `cluster` CTAs of a thread-block cluster split one row
-// and combine their partial sums (and maxima) through distributed shared memory. Each thread keeps
-// its slice of the row (iters vectors) in registers, so x is read from memory once.
+// `rows_per_cta` row groups; `cluster` CTAs of a thread-block cluster split one row and
+// combine their partial sums (and maxima) through distributed shared memory. Each thread
+// keeps its slice of the row (iters vectors) in registers, so x is read from memory once.
 // The group kernels are the per-token ones with the row max replaced by a group max:
 // a group is g / vec consecutive lanes of one warp, reduced by shuffles (or, with the
 // vectors paired, 8 lanes holding 16 values each: see `col` in the kernel).
