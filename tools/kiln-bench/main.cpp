@@ -14,6 +14,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <functional>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -97,10 +98,13 @@ std::string group_suffix(const Options& o) {
   return s;
 }
 
-// "_vllm_gemma_static_weight..." for the non-default options a kernel runs with, "" for none:
-// of the options the kernel has, or (kernel null) of every option given, for the run's summary.
-std::string options_suffix(const Kernel* kernel, const Options& o) {
-  const auto has = [&](uint32_t option) { return kernel == nullptr || kernel->has_option(option); };
+// "_vllm_gemma_static_weight..." for the non-default options the kernels run with, "" for none:
+// an option counts when one of them has it (one kernel for its files, all of the run's for
+// its summary).
+std::string options_suffix(std::span<const Kernel> kernels, const Options& o) {
+  const auto has = [&](uint32_t option) {
+    return std::any_of(kernels.begin(), kernels.end(), [&](const Kernel& k) { return k.has_option(option); });
+  };
   std::string s;
   if (has(KILN_OPTION_ROUNDING) && o.rounding == "vllm") s += "_vllm";
   if (has(KILN_OPTION_GEMMA) && o.gemma) s += "_gemma";
@@ -283,7 +287,7 @@ int run(const Options& o, const std::string& command_line) {
                                format_summary(group, info, kernel.name + " " + dtype + " on " + info.device.name);
       print(text, progress);
       report += text;
-      write_group(group, info, o, kernel.name + "_" + dtype + options_suffix(&kernel, o) + rotate_suffix,
+      write_group(group, info, o, kernel.name + "_" + dtype + options_suffix({&kernel, 1}, o) + rotate_suffix,
                   kernel.name + "_" + dtype, many_groups);
       all.insert(all.end(), group.begin(), group.end());
     }
@@ -296,7 +300,7 @@ int run(const Options& o, const std::string& command_line) {
   progress.finish();
   if (!o.csv.empty()) write_csv(o.csv, all, info);
   if (!o.out_dir.empty()) {
-    const std::string name = "summary_" + o.kernel + "_" + o.dtype + options_suffix(nullptr, o) + rotate_suffix + ".txt";
+    const std::string name = "summary_" + o.kernel + "_" + o.dtype + options_suffix(kernels, o) + rotate_suffix + ".txt";
     const std::filesystem::path summary = std::filesystem::path(o.out_dir) / name;
     write_file(summary.string(), report);
     std::fprintf(stderr, "kiln-bench: wrote %s and the CSV/SVG files beside it\n", summary.string().c_str());
