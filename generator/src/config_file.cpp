@@ -136,7 +136,8 @@ std::optional<Issue> nesting_error(std::string_view text) {
   return std::nullopt;
 }
 
-ScheduleCheck check_config_text_unguarded(const KernelDescriptor& kernel, std::string_view text, int64_t hidden);
+ScheduleCheck check_config_text_unguarded(const KernelDescriptor& kernel, std::string_view text, int64_t hidden,
+                                          std::string_view arch);
 
 }  // namespace
 
@@ -147,7 +148,8 @@ std::string render_value(const json& value) {
   return text;
 }
 
-ScheduleCheck check_schedule(const KernelDescriptor& kernel, const json& schedule, int64_t hidden) {
+ScheduleCheck check_schedule(const KernelDescriptor& kernel, const json& schedule, int64_t hidden,
+                             std::string_view arch) {
   ScheduleCheck result;
   if (!schedule.is_object()) {
     result.issues.push_back({"schedule", render_value(schedule), "must be an object with " + kernel.param_list()});
@@ -169,16 +171,20 @@ ScheduleCheck check_schedule(const KernelDescriptor& kernel, const json& schedul
     }
     parsed.values.push_back(value);
   }
+  for (std::size_t i = 0; i < kernel.params.size() && !arch.empty(); ++i)
+    if (auto rule = arch_rule(kernel.params[i], parsed.values[i], arch))
+      result.issues.push_back({"schedule." + std::string(kernel.params[i].name), std::to_string(parsed.values[i]), *rule});
   if (!result.issues.empty()) return result;  // cross-checks need every value valid
   run_cross_checks(kernel, parsed, hidden, result.issues);
   if (result.issues.empty()) result.schedule = std::move(parsed);
   return result;
 }
 
-ScheduleCheck check_config_text(const KernelDescriptor& kernel, std::string_view text, int64_t hidden) {
+ScheduleCheck check_config_text(const KernelDescriptor& kernel, std::string_view text, int64_t hidden,
+                                std::string_view arch) {
   // Nothing a file holds may escape as an exception: every failure is an issue of the file.
   try {
-    return check_config_text_unguarded(kernel, text, hidden);
+    return check_config_text_unguarded(kernel, text, hidden, arch);
   } catch (const std::exception& e) {
     ScheduleCheck result;
     result.issues = {{"json", "(unreadable)", std::string("cannot be checked: ") + strip_exception_id(e.what())}};
@@ -188,7 +194,8 @@ ScheduleCheck check_config_text(const KernelDescriptor& kernel, std::string_view
 
 namespace {
 
-ScheduleCheck check_config_text_unguarded(const KernelDescriptor& kernel, std::string_view text, int64_t hidden) {
+ScheduleCheck check_config_text_unguarded(const KernelDescriptor& kernel, std::string_view text, int64_t hidden,
+                                          std::string_view arch) {
   ScheduleCheck result;
   if (std::optional<Issue> deep = nesting_error(text)) {
     result.issues = {*deep};
@@ -221,7 +228,7 @@ ScheduleCheck check_config_text_unguarded(const KernelDescriptor& kernel, std::s
     result.issues.push_back({"schedule", "(missing)", "required: an object with " + kernel.param_list()});
     return result;
   }
-  ScheduleCheck schedule = check_schedule(kernel, doc["schedule"], hidden);
+  ScheduleCheck schedule = check_schedule(kernel, doc["schedule"], hidden, arch);
   result.issues.insert(result.issues.end(), schedule.issues.begin(), schedule.issues.end());
   if (result.issues.empty()) result.schedule = std::move(schedule.schedule);
   return result;

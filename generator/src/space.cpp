@@ -21,7 +21,8 @@ std::vector<int64_t> power_of_two_domain(const ParamSpec& param) {
   return out;
 }
 
-Space enumerate_space(const KernelDescriptor& kernel, int64_t hidden, const std::vector<std::vector<int64_t>>& values) {
+Space enumerate_space(const KernelDescriptor& kernel, int64_t hidden, const std::vector<std::vector<int64_t>>& values,
+                      std::string_view arch) {
   if (values.size() != kernel.params.size())
     throw std::invalid_argument("enumerate_space: " + std::to_string(values.size()) + " value lists for " +
                                 std::string(kernel.name) + "'s " + std::to_string(kernel.params.size()) + " parameters");
@@ -44,7 +45,7 @@ Space enumerate_space(const KernelDescriptor& kernel, int64_t hidden, const std:
     for (std::size_t i = 0; i < axes.size(); ++i) schedule[std::string(kernel.params[i].name)] = axes[i][at[i]];
     ++space.considered;
     // kiln-gen's own validation: the space is exactly what a config file may hold.
-    ScheduleCheck check = check_schedule(kernel, schedule, hidden);
+    ScheduleCheck check = check_schedule(kernel, schedule, hidden, arch);
     if (check.schedule) space.schedules.push_back(std::move(*check.schedule));
     else ++space.pruned[check.issues.empty() ? "?" : check.issues.front().key];
 

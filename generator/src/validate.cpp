@@ -179,19 +179,8 @@ class TreeValidator {
     const KernelDescriptor& kernel = *find_kernel(parts[0]);
     const int64_t hidden = *parse_positive(parts[2], kMaxHidden);
     const int64_t ranks = ranks_of(kernel, parts);
-    ScheduleCheck check = check_config_text(kernel, entry.text, hidden);
+    ScheduleCheck check = check_config_text(kernel, entry.text, hidden, parts[1]);
     for (Issue& issue : check.issues) error(label, issue.key, issue.value, issue.rule);
-    if (check.schedule) {  // a value this arch cannot run (ParamSpec::needs_sm)
-      bool runs_here = true;
-      for (const ParamSpec& p : kernel.params) {
-        const int64_t value = (*check.schedule)[p.name];
-        if (auto rule = arch_rule(p, value, parts[1])) {
-          error(label, "schedule." + std::string(p.name), std::to_string(value), *rule);
-          runs_here = false;
-        }
-      }
-      if (!runs_here) check.schedule.reset();
-    }
     ConfigSet& set = sets_[{parts[0], parts[1], hidden, ranks}];
     set.kernel = &kernel;
     set.arch = parts[1];

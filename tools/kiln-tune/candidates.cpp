@@ -54,20 +54,11 @@ CandidateSet make_candidates(const KernelDescriptor& kernel, const std::string& 
   set.kernel = &kernel;
   set.arch = arch;
   set.hidden = hidden;
-  kiln::gen::Space space = kiln::gen::enumerate_space(kernel, hidden, grid_for(kernel, hidden, mode, overrides));
+  kiln::gen::Space space =
+      kiln::gen::enumerate_space(kernel, hidden, grid_for(kernel, hidden, mode, overrides), arch);
   set.considered = space.considered;
   set.pruned = space.pruned;
-  // A value the arch cannot run (ParamSpec::needs_sm), which kiln-gen would reject.
-  for (Schedule& s : space.schedules) {
-    const ParamSpec* old = nullptr;
-    for (const ParamSpec& p : kernel.params)
-      if (kiln::gen::arch_rule(p, s[p.name], arch)) old = &p;
-    if (old) {
-      ++set.pruned[std::string(old->name) + " (needs sm" + std::to_string(old->needs_sm) + "+)"];
-      continue;
-    }
-    set.schedules.push_back(std::move(s));
-  }
+  set.schedules = std::move(space.schedules);
   set.grid = set.schedules.size();
   return set;
 }

@@ -28,7 +28,9 @@ struct Space {
 
 // The cartesian product of `values` (one list per schema parameter, schema order;
 // values outside a parameter's domain are dropped) filtered by the schema's checks
-// for `hidden`. Throws std::invalid_argument when `values` has the wrong length.
-Space enumerate_space(const KernelDescriptor& kernel, int64_t hidden, const std::vector<std::vector<int64_t>>& values);
+// for `hidden` and `arch` (empty: no arch's limits). Throws std::invalid_argument when
+// `values` has the wrong length.
+Space enumerate_space(const KernelDescriptor& kernel, int64_t hidden, const std::vector<std::vector<int64_t>>& values,
+                      std::string_view arch = {});
 
 }  // namespace kiln::gen
