@@ -51,6 +51,7 @@ struct Traits {
   static constexpr bool group =  // per-(row, group) scale
       K == Kind::group_quant || K == Kind::norm_group_quant || K == Kind::add_norm_group_quant;
   static constexpr bool fp8_out = fp8 || dynamic || group;
+  static constexpr bool reduces = norm || dynamic;  // over the whole row: norm's sum of squares, dynamic's maximum
 };
 
 // The dynamic per-token scale of a row whose largest magnitude is amax (vLLM's
@@ -108,36 +109,39 @@ struct Max {
   __device__ static float apply(float a, float b) { return fmaxf(a, b); }
 };
 
-// Op over a row group's per-warp partials: each warp's lane 0 writes its partial into its
-// CTA's slot, one barrier (of the CTA, or of the cluster), then every thread combines all
-// the slots of the row group, its cluster peers' through distributed shared memory, in the
-// same order, so each gets the same bits. Peer slots are read only after the cluster barrier,
-// which also guarantees every peer has started. Sum and Max have their own slots, so the
-// second reduction never writes a slot a peer may still read. With a cluster a CTA must not
-// exit while a peer may still read its slots: the kernel arrives on the cluster barrier after
-// its last reduction and waits on it before exit.
-template <class S, class Op>
+// Op over a row group's per-warp partials (every lane holds its warp's): the partials go into
+// slots, one barrier (of the CTA, or of the cluster), then every thread combines all the slots
+// of the row group in the same order (rank, then warp), so each gets the same bits.
+// With a cluster, each warp writes its partial into the slots of every CTA of the cluster
+// (lane r to rank r, one store through distributed shared memory), so that after the barrier
+// every read is local. Writing into a peer needs the peer to have started: the kernel arrives
+// on the cluster barrier when it starts, and the row's first reduction (First) waits on that
+// phase before its writes, by when the wait costs nothing. Sum and Max have their own slots,
+// and every write into a CTA comes before the barrier it waits on, so after its last reduction
+// no peer touches its shared memory and it may exit.
+template <class S, class Op, bool First>
 __device__ __forceinline__ float row_reduce(float warp_partial, int group, int tid) {
   if constexpr (S::warps == 1 && S::cluster == 1) {
     return warp_partial;
   } else {
-    __shared__ float slots[S::rows_per_cta][S::warps];
-    if (tid % 32 == 0) slots[group][tid / 32] = warp_partial;
-    float v = Op::identity;
+    __shared__ float slots[S::rows_per_cta][S::cluster][S::warps];
+    const int warp = tid / 32, lane = tid % 32;
     if constexpr (S::cluster == 1) {
+      if (lane == 0) slots[group][0][warp] = warp_partial;
       __syncthreads();
-#pragma unroll
-      for (int k = 0; k < S::warps; ++k) v = Op::apply(v, slots[group][k]);
     } else {
       cooperative_groups::cluster_group cluster = cooperative_groups::this_cluster();
-      cluster.sync();
-#pragma unroll
-      for (int r = 0; r < S::cluster; ++r) {
-        const float* peer = cluster.map_shared_rank(&slots[group][0], r);
-#pragma unroll
-        for (int k = 0; k < S::warps; ++k) v = Op::apply(v, peer[k]);
-      }
+      if constexpr (First) cluster.barrier_wait();  // every peer has started
+      const int rank = static_cast<int>(cluster.block_rank());
+      if (lane < S::cluster) *cluster.map_shared_rank(&slots[group][rank][warp], lane) = warp_partial;
+      cluster.barrier_arrive();
+      cluster.barrier_wait();
     }
+    float v = Op::identity;
+#pragma unroll
+    for (int r = 0; r < S::cluster; ++r)
+#pragma unroll
+      for (int k = 0; k < S::warps; ++k) v = Op::apply(v, slots[group][r][k]);
     return v;
   }
 }
@@ -172,6 +176,8 @@ specialised(T* __restrict__ x, const T* __restrict__ w, T* __restrict__ residual
   const int64_t row = static_cast<int64_t>(blockIdx.x / S::cluster) * S::rows_per_cta + group;
   const bool live = row < tokens;
   const int64_t first = row * H;  // element offset of the row
+  // With a cluster, peers write into this CTA's shared memory (row_reduce): say it has started.
+  if constexpr (S::cluster > 1 && Tr::reduces) cooperative_groups::this_cluster().barrier_arrive();
   // The column of this thread's vector i: i * threads * V past its first. The group kinds with
   // 8-wide vectors in pairs (N even) give each aligned run of 8 lanes a 128-column block
   // instead, its halves at vectors 2p and 2p + 1: a 128-column group is then one lane's 16
@@ -240,7 +246,7 @@ specialised(T* __restrict__ x, const T* __restrict__ w, T* __restrict__ residual
 #pragma unroll
         for (int j = 0; j < V; ++j) ss += element(xv[i], j) * element(xv[i], j);
     }
-    ss = row_reduce<S, Sum>(warp_sum(ss), group, tid);
+    ss = row_reduce<S, Sum, true>(warp_sum(ss), group, tid);
     rinv = inv_rms(ss, float(H), o.eps);
   }
   // The value the kernel stores (before any fp8 scaling).
@@ -274,7 +280,7 @@ specialised(T* __restrict__ x, const T* __restrict__ w, T* __restrict__ residual
         }
       }
     }
-    token_s = token_scale(capped(row_reduce<S, Max>(warp_max(amax), group, tid), o));
+    token_s = token_scale(capped(row_reduce<S, Max, !Tr::norm>(warp_max_magnitude(amax), group, tid), o));
     if (live && rank == 0 && tid == 0) scales[row] = token_s;
   }
   const Divisor by_token_s = divisor(token_s);  // the per-token kinds' (unused by the others)
@@ -325,9 +331,6 @@ specialised(T* __restrict__ x, const T* __restrict__ w, T* __restrict__ residual
       }
     }
   };
-  // The row's reductions are done: let the cluster's peers exit once all have arrived.
-  constexpr bool kClusterReduces = S::cluster > 1 && (Tr::norm || Tr::dynamic);
-  if constexpr (kClusterReduces) cooperative_groups::this_cluster().barrier_arrive();
   if (live) {
     if constexpr (Tr::dynamic) {
       if (o.scale_ub != nullptr) store_row(std::false_type{});
@@ -336,8 +339,6 @@ specialised(T* __restrict__ x, const T* __restrict__ w, T* __restrict__ residual
       store_row(std::true_type{});
     }
   }
-  // A peer may still be reading our slots: stay resident until all have arrived.
-  if constexpr (kClusterReduces) cooperative_groups::this_cluster().barrier_wait();
 }
 
 inline Options options_of(const detail::LaunchParams& p) {
@@ -375,7 +376,7 @@ constexpr int kGenericThreads = 256;
 // The CTA's reduction of one value per thread (sum or max); `slots` is reused row after row.
 template <bool Max>
 __device__ __forceinline__ float block_reduce(float v, float (&slots)[kGenericThreads / 32]) {
-  v = Max ? warp_max(v) : warp_sum(v);
+  v = Max ? warp_max_magnitude(v) : warp_sum(v);
   if (threadIdx.x % 32 == 0) slots[threadIdx.x / 32] = v;
   __syncthreads();
   v = 0.0f;

@@ -3,8 +3,6 @@
 // and configs/fused_add_rms_norm/sm90/2048/bs4.json
 // and configs/fused_add_rms_norm/sm90/2048/bs8.json
 // and configs/fused_add_rms_norm/sm90/2048/bs32.json
-// and configs/fused_add_rms_norm/sm90/2048/bs128.json
-// and configs/fused_add_rms_norm/sm90/2048/bs256.json
 // and configs/fused_add_rms_norm/sm90/2048/bs1024.json (identical schedule).
 // Do not edit: change the config and regenerate (README.md, "Retuning and regenerating").
 #include "rms_norm.cuh"
@@ -12,7 +10,7 @@
 namespace kiln::generated {
 
 cudaError_t fused_add_rms_norm_sm90_h2048_bs1(const kiln::detail::LaunchParams& p, cudaStream_t stream) {
-  using S = kiln::fused_add_rms_norm::Schedule</*hidden=*/2048, /*threads=*/128, /*vec=*/8, /*rows_per_cta=*/1, /*cluster=*/1>;
+  using S = kiln::fused_add_rms_norm::Schedule</*hidden=*/2048, /*threads=*/256, /*vec=*/8, /*rows_per_cta=*/1, /*cluster=*/1>;
   return kiln::fused_add_rms_norm::launch<S>(p, stream);
 }
 

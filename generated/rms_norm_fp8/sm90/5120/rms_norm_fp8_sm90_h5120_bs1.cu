@@ -2,16 +2,14 @@
 // and configs/rms_norm_fp8/sm90/5120/bs2.json
 // and configs/rms_norm_fp8/sm90/5120/bs4.json
 // and configs/rms_norm_fp8/sm90/5120/bs8.json
-// and configs/rms_norm_fp8/sm90/5120/bs32.json
-// and configs/rms_norm_fp8/sm90/5120/bs128.json
-// and configs/rms_norm_fp8/sm90/5120/bs256.json (identical schedule).
+// and configs/rms_norm_fp8/sm90/5120/bs32.json (identical schedule).
 // Do not edit: change the config and regenerate (README.md, "Retuning and regenerating").
 #include "rms_norm.cuh"
 
 namespace kiln::generated {
 
 cudaError_t rms_norm_fp8_sm90_h5120_bs1(const kiln::detail::LaunchParams& p, cudaStream_t stream) {
-  using S = kiln::rms_norm_fp8::Schedule</*hidden=*/5120, /*threads=*/256, /*vec=*/4, /*rows_per_cta=*/1, /*cluster=*/1>;
+  using S = kiln::rms_norm_fp8::Schedule</*hidden=*/5120, /*threads=*/320, /*vec=*/8, /*rows_per_cta=*/1, /*cluster=*/1>;
   return kiln::rms_norm_fp8::launch<S>(p, stream);
 }
 

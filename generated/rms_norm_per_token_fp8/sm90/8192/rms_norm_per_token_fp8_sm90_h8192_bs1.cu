@@ -2,7 +2,6 @@
 // and configs/rms_norm_per_token_fp8/sm90/8192/bs2.json
 // and configs/rms_norm_per_token_fp8/sm90/8192/bs4.json
 // and configs/rms_norm_per_token_fp8/sm90/8192/bs8.json
-// and configs/rms_norm_per_token_fp8/sm90/8192/bs32.json
 // and configs/rms_norm_per_token_fp8/sm90/8192/bs128.json (identical schedule).
 // Do not edit: change the config and regenerate (README.md, "Retuning and regenerating").
 #include "rms_norm.cuh"
