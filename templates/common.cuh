@@ -130,16 +130,19 @@ __device__ __forceinline__ void store_fp8(uint8_t* out, const float (&f)[N]) {
 
 // ---- reductions -----------------------------------------------------------------
 
+// The warp's sum, the same bits in every lane (the butterfly adds the same two values in every
+// lane at each step): row_reduce's cluster path has each lane write its own copy to a peer.
 __device__ __forceinline__ float warp_sum(float v) {
 #pragma unroll
   for (int offset = 16; offset > 0; offset >>= 1) v += __shfl_xor_sync(0xffffffffu, v, offset);
   return v;
 }
 
-// The largest of the warp's magnitudes. Every caller folds |y| into 0 with fmaxf, which passes
-// NaN over (a scale must not be NaN), so the values are non-negative floats or +inf, whose bits
-// order as they do: one redux.sync on the bits is the exact maximum, in place of a five-step
-// shuffle tree on the latency path of a small batch.
+// The largest of the warp's magnitudes, in every lane. v must be +0, positive (subnormals
+// included) or +inf, never -0 or NaN: every caller folds fabsf(y) into +0.0f with fmaxf, which
+// passes NaN over (a scale must not be NaN). Such floats' bits order as their values do, so one
+// redux.sync on the bits is the exact maximum, in place of a five-step shuffle tree on the
+// latency path of a small batch.
 __device__ __forceinline__ float warp_max_magnitude(float v) {
   return __uint_as_float(__reduce_max_sync(0xffffffffu, __float_as_uint(v)));
 }

@@ -51,7 +51,9 @@ struct Traits {
   static constexpr bool group =  // per-(row, group) scale
       K == Kind::group_quant || K == Kind::norm_group_quant || K == Kind::add_norm_group_quant;
   static constexpr bool fp8_out = fp8 || dynamic || group;
-  static constexpr bool reduces = norm || dynamic;  // over the whole row: norm's sum of squares, dynamic's maximum
+  // Reduces over the whole row: norm's sum of squares (the first reduction), dynamic's maximum
+  // (after it, if any). With a cluster this decides the kernel's start arrive (row_reduce).
+  static constexpr bool reduces = norm || dynamic;
 };
 
 // The dynamic per-token scale of a row whose largest magnitude is amax (vLLM's
@@ -109,22 +111,26 @@ struct Max {
   __device__ static float apply(float a, float b) { return fmaxf(a, b); }
 };
 
-// Op over a row group's per-warp partials (every lane holds its warp's): the partials go into
-// slots, one barrier (of the CTA, or of the cluster), then every thread combines all the slots
-// of the row group in the same order (rank, then warp), so each gets the same bits.
+// Op over a row group's per-warp partials (every lane holds the same bits of its warp's): the
+// partials go into slots, one barrier (of the CTA, or of the cluster), then every thread
+// combines all the slots of the row group in the same order (rank, then warp), so each gets
+// the same bits.
 // With a cluster, each warp writes its partial into the slots of every CTA of the cluster
 // (lane r to rank r, one store through distributed shared memory), so that after the barrier
 // every read is local. Writing into a peer needs the peer to have started: the kernel arrives
 // on the cluster barrier when it starts, and the row's first reduction (First) waits on that
-// phase before its writes, by when the wait costs nothing. Sum and Max have their own slots,
-// and every write into a CTA comes before the barrier it waits on, so after its last reduction
-// no peer touches its shared memory and it may exit.
+// phase just before its first write; by then every peer has normally arrived, so the wait
+// rarely stalls. Sum and Max have their own slots, because a fast peer's Max write can land
+// while this CTA still reads its Sum slots. Every write into a CTA comes before the writer's
+// arrive (release) on a phase that CTA waits on (acquire), and no CTA reads a peer's memory, so
+// after its last reduction's wait a CTA may exit.
 template <class S, class Op, bool First>
 __device__ __forceinline__ float row_reduce(float warp_partial, int group, int tid) {
   if constexpr (S::warps == 1 && S::cluster == 1) {
     return warp_partial;
   } else {
     __shared__ float slots[S::rows_per_cta][S::cluster][S::warps];
+    static_assert(S::cluster <= 32, "lane r writes to rank r");
     const int warp = tid / 32, lane = tid % 32;
     if constexpr (S::cluster == 1) {
       if (lane == 0) slots[group][0][warp] = warp_partial;
@@ -134,7 +140,7 @@ __device__ __forceinline__ float row_reduce(float warp_partial, int group, int t
       if constexpr (First) cluster.barrier_wait();  // every peer has started
       const int rank = static_cast<int>(cluster.block_rank());
       if (lane < S::cluster) *cluster.map_shared_rank(&slots[group][rank][warp], lane) = warp_partial;
-      cluster.barrier_arrive();
+      cluster.barrier_arrive();  // release (the default): publishes the writes above; never relaxed
       cluster.barrier_wait();
     }
     float v = Op::identity;
@@ -246,7 +252,7 @@ specialised(T* __restrict__ x, const T* __restrict__ w, T* __restrict__ residual
 #pragma unroll
         for (int j = 0; j < V; ++j) ss += element(xv[i], j) * element(xv[i], j);
     }
-    ss = row_reduce<S, Sum, true>(warp_sum(ss), group, tid);
+    ss = row_reduce<S, Sum, /*First=*/true>(warp_sum(ss), group, tid);
     rinv = inv_rms(ss, float(H), o.eps);
   }
   // The value the kernel stores (before any fp8 scaling).
@@ -280,7 +286,7 @@ specialised(T* __restrict__ x, const T* __restrict__ w, T* __restrict__ residual
         }
       }
     }
-    token_s = token_scale(capped(row_reduce<S, Max, !Tr::norm>(warp_max_magnitude(amax), group, tid), o));
+    token_s = token_scale(capped(row_reduce<S, Max, /*First=*/!Tr::norm>(warp_max_magnitude(amax), group, tid), o));
     if (live && rank == 0 && tid == 0) scales[row] = token_s;
   }
   const Divisor by_token_s = divisor(token_s);  // the per-token kinds' (unused by the others)
@@ -373,7 +379,8 @@ cudaError_t launch(const detail::LaunchParams& p, cudaStream_t stream) {
 // when rows and pointers allow 16-byte accesses, else 1.
 constexpr int kGenericThreads = 256;
 
-// The CTA's reduction of one value per thread (sum or max); `slots` is reused row after row.
+// The CTA's reduction of one value per thread (a sum, or a maximum of magnitudes: see
+// warp_max_magnitude); `slots` is reused row after row.
 template <bool Max>
 __device__ __forceinline__ float block_reduce(float v, float (&slots)[kGenericThreads / 32]) {
   v = Max ? warp_max_magnitude(v) : warp_sum(v);
