@@ -114,7 +114,8 @@ struct Max {
 // Op over a row group's per-warp partials (every lane holds the same bits of its warp's): the
 // partials go into slots, one barrier (of the CTA, or of the cluster), then every thread
 // combines all the slots of the row group in the same order (rank, then warp), so each gets
-// the same bits.
+// the same bits. rank is the CTA's rank in its cluster (the kernel's, which also decides who
+// stores a per-token scale; the clusters are 1-D, so it is blockIdx.x % cluster).
 // With a cluster, each warp writes its partial into the slots of every CTA of the cluster
 // (lane r to rank r, one store through distributed shared memory), so that after the barrier
 // every read is local. Writing into a peer needs the peer to have started: the kernel arrives
@@ -125,7 +126,7 @@ struct Max {
 // arrive (release) on a phase that CTA waits on (acquire), and no CTA reads a peer's memory, so
 // after its last reduction's wait a CTA may exit.
 template <class S, class Op, bool First>
-__device__ __forceinline__ float row_reduce(float warp_partial, int group, int tid) {
+__device__ __forceinline__ float row_reduce(float warp_partial, int group, int tid, int rank) {
   if constexpr (S::warps == 1 && S::cluster == 1) {
     return warp_partial;
   } else {
@@ -138,7 +139,6 @@ __device__ __forceinline__ float row_reduce(float warp_partial, int group, int t
     } else {
       cooperative_groups::cluster_group cluster = cooperative_groups::this_cluster();
       if constexpr (First) cluster.barrier_wait();  // every peer has started
-      const int rank = static_cast<int>(cluster.block_rank());
       if (lane < S::cluster) *cluster.map_shared_rank(&slots[group][rank][warp], lane) = warp_partial;
       cluster.barrier_arrive();  // release (the default): publishes the writes above; never relaxed
       cluster.barrier_wait();
@@ -227,13 +227,23 @@ specialised(T* __restrict__ x, const T* __restrict__ w, T* __restrict__ residual
   allow_successor();  // the next kernel's launch overlaps this one; it still waits for our completion
   // The row slice the norm reads, kept in the input dtype: x, or x + r rounded (exact in T).
   Vec<T, V> xv[N];
+  [[maybe_unused]] Vec<T, V> rv[Tr::add ? N : 1];
   if (live) {
 #pragma unroll
     for (int i = 0; i < N; ++i) xv[i] = load_vec<T, V>(x + first + col(i));
     if constexpr (Tr::add) {
-      Vec<T, V> rv[N];
 #pragma unroll
       for (int i = 0; i < N; ++i) rv[i] = load_vec<T, V>(residual + first + col(i));
+    }
+  }
+  if constexpr (Tr::add) {
+    // The per-token fused kind: a barrier between the loads and the adds keeps every load of the
+    // row in flight at once. Without it ptxas issues them in pairs, each pair's add before the
+    // next pair's loads, so a row waits on memory several times (H200: 0.4 µs more at T = 1,
+    // 2-5 % at T = 65536); a __syncwarp or an empty asm does not stop that. The other fused
+    // kinds were measured faster without it (the group kind by 2 % at h = 4096 and 8192).
+    if constexpr (Tr::dynamic) __syncthreads();
+    if (live) {
 #pragma unroll
       for (int i = 0; i < N; ++i) {
 #pragma unroll
@@ -252,7 +262,7 @@ specialised(T* __restrict__ x, const T* __restrict__ w, T* __restrict__ residual
 #pragma unroll
         for (int j = 0; j < V; ++j) ss += element(xv[i], j) * element(xv[i], j);
     }
-    ss = row_reduce<S, Sum, /*First=*/true>(warp_sum(ss), group, tid);
+    ss = row_reduce<S, Sum, /*First=*/true>(warp_sum(ss), group, tid, rank);
     rinv = inv_rms(ss, float(H), o.eps);
   }
   // The value the kernel stores (before any fp8 scaling).
@@ -286,7 +296,7 @@ specialised(T* __restrict__ x, const T* __restrict__ w, T* __restrict__ residual
         }
       }
     }
-    token_s = token_scale(capped(row_reduce<S, Max, /*First=*/!Tr::norm>(warp_max_magnitude(amax), group, tid), o));
+    token_s = token_scale(capped(row_reduce<S, Max, /*First=*/!Tr::norm>(warp_max_magnitude(amax), group, tid, rank), o));
     if (live && rank == 0 && tid == 0) scales[row] = token_s;
   }
   const Divisor by_token_s = divisor(token_s);  // the per-token kinds' (unused by the others)

@@ -3,7 +3,8 @@
 // Markstein correction; divide<true>, its unclamped form, where its premise holds) against
 // IEEE division, over more than eight million quotients chosen to sit on and beside every fp8
 // rounding boundary, and over the special values (+-0, +-inf, NaN, subnormals, overflowing
-// quotients, an infinite scale). The kernels' own tests (test_gpu) compare whole outputs with
+// quotients, an infinite scale); its reciprocal against __frcp_rn for every float of the
+// scales' range. The kernels' own tests (test_gpu) compare whole outputs with
 // the CPU reference; these pin the helper down where random rows rarely go. Skips cleanly
 // without a GPU.
 #include <gtest/gtest.h>
@@ -45,6 +46,26 @@ __global__ void group_scale_both(const float* amax, int64_t n, float* fast, floa
     fast[i] = kiln::group_scale(amax[i], false);
     ieee[i] = __fdiv_rn(fmaxf(amax[i], 1e-10f), 448.0f);
   }
+}
+
+// reciprocal(s) against __frcp_rn(s) for every positive float from 2^-126 up to 2^126 (biased
+// exponents 1..252, 2^31 - 2^24 of them, one thread each a stride apart), and divisor's inf.
+// Counts the mismatches and keeps the first.
+__global__ void reciprocal_every_float(unsigned long long* mismatches, uint32_t* first) {
+  constexpr uint32_t kLo = 1u << 23, kHi = 253u << 23;  // [2^-126, 2^126)
+  unsigned long long local = 0;
+  for (uint32_t u = kLo + blockIdx.x * blockDim.x + threadIdx.x; u < kHi; u += gridDim.x * blockDim.x) {
+    const float s = __uint_as_float(u);
+    if (__float_as_uint(kiln::reciprocal(s)) != __float_as_uint(__frcp_rn(s))) {
+      ++local;
+      atomicMin(first, u);
+    }
+  }
+  if (blockIdx.x == 0 && threadIdx.x == 0) {
+    const kiln::Divisor d = kiln::divisor(__uint_as_float(0x7f800000u));
+    local += d.s != 0.0f || d.r != 0.0f;
+  }
+  atomicAdd(mismatches, local);
 }
 
 uint32_t bits(float f) {
@@ -194,6 +215,26 @@ TEST(DeviceMath, DivideGivesIeeeQuotientsAndFp8Bytes) {
   EXPECT_GT(saturating, 1000);
   EXPECT_GT(negative_zeros, 100);
   EXPECT_GT(compared_values, n / 2);
+}
+
+TEST(DeviceMath, ReciprocalIsFrcpRnOverTheScalesRange) {
+  REQUIRE_GPU();
+  unsigned long long* d_mismatches;
+  uint32_t* d_first;
+  CUDA_OK(cudaMalloc(&d_mismatches, sizeof(unsigned long long)));
+  CUDA_OK(cudaMalloc(&d_first, sizeof(uint32_t)));
+  CUDA_OK(cudaMemset(d_mismatches, 0, sizeof(unsigned long long)));
+  CUDA_OK(cudaMemset(d_first, 0xff, sizeof(uint32_t)));
+  reciprocal_every_float<<<4096, 256>>>(d_mismatches, d_first);
+  CUDA_OK(cudaGetLastError());
+  unsigned long long mismatches = 0;
+  uint32_t first = 0;
+  CUDA_OK(cudaMemcpy(&mismatches, d_mismatches, sizeof mismatches, cudaMemcpyDeviceToHost));
+  CUDA_OK(cudaMemcpy(&first, d_first, sizeof first, cudaMemcpyDeviceToHost));
+  CUDA_OK(cudaFree(d_mismatches));
+  CUDA_OK(cudaFree(d_first));
+  EXPECT_EQ(mismatches, 0u) << "first at s = " << std::hexfloat << from_bits(first)
+                            << " (or divisor(inf) is not {0, 0})";
 }
 
 TEST(DeviceMath, GroupScaleIsTheIeeeDivisionBy448) {
