@@ -38,10 +38,13 @@ struct Schedule {
 };
 
 // Group: silu_mul_group_fp8 (scales and q; `scale` unread), else silu_mul_fp8 (scale only).
-template <class S, class T, bool Group>
+// Fixed: the group kernel for the default group options (common.cuh, default_group_quant).
+template <class S, class T, bool Group, bool Fixed = false>
 __global__ void __launch_bounds__(S::threads)
 specialised(const T* __restrict__ x, uint8_t* __restrict__ out, const float* __restrict__ scale,
             void* __restrict__ scales, int64_t tokens, GroupQuant q) {
+  static_assert(!Fixed || Group, "only the group kernel has a fixed form");
+  if constexpr (Fixed) q = default_group_quant<S::hidden>();
   constexpr int H = S::hidden, V = S::vec, C = S::col_iters, R = S::rows_per_cta;
   // Consecutive CTAs walk a row's column tiles first, so the grid sweeps memory in order.
   const int64_t row0 = static_cast<int64_t>(blockIdx.x / S::col_tiles) * R;
@@ -86,7 +89,11 @@ struct LaunchSpecialised {
     static cudaError_t run(const detail::LaunchParams& p, cudaStream_t stream) {
       const int64_t row_groups = (p.tokens + S::rows_per_cta - 1) / S::rows_per_cta;
       const dim3 grid(static_cast<unsigned>(row_groups * S::col_tiles));
-      return kiln::launch(specialised<S, T, Group>, grid, dim3(S::threads), 1, stream, static_cast<const T*>(p.input),
+      auto kernel = specialised<S, T, Group>;
+      if constexpr (Group) {
+        if (default_group_options(p)) kernel = specialised<S, T, true, true>;
+      }
+      return kiln::launch(kernel, grid, dim3(S::threads), 1, stream, static_cast<const T*>(p.input),
                           static_cast<uint8_t*>(p.output), p.scale, p.scales, p.tokens, group_quant_of(p));
     }
   };

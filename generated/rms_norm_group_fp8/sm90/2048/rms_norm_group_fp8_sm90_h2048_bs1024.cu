@@ -6,7 +6,7 @@
 namespace kiln::generated {
 
 cudaError_t rms_norm_group_fp8_sm90_h2048_bs1024(const kiln::detail::LaunchParams& p, cudaStream_t stream) {
-  using S = kiln::rms_norm_group_fp8::Schedule</*hidden=*/2048, /*threads=*/64, /*vec=*/8, /*rows_per_cta=*/2, /*cluster=*/1>;
+  using S = kiln::rms_norm_group_fp8::Schedule</*hidden=*/2048, /*threads=*/64, /*vec=*/8, /*rows_per_cta=*/1, /*cluster=*/1>;
   return kiln::rms_norm_group_fp8::launch<S>(p, stream);
 }
 

@@ -5,7 +5,7 @@
 namespace kiln::generated {
 
 cudaError_t rms_norm_group_fp8_sm90_h8192_bs8192(const kiln::detail::LaunchParams& p, cudaStream_t stream) {
-  using S = kiln::rms_norm_group_fp8::Schedule</*hidden=*/8192, /*threads=*/128, /*vec=*/8, /*rows_per_cta=*/1, /*cluster=*/1, /*weight_at_use=*/1>;
+  using S = kiln::rms_norm_group_fp8::Schedule</*hidden=*/8192, /*threads=*/128, /*vec=*/8, /*rows_per_cta=*/2, /*cluster=*/1, /*weight_at_use=*/1>;
   return kiln::rms_norm_group_fp8::launch<S>(p, stream);
 }
 
