@@ -148,13 +148,11 @@ cudaError_t per_token_group_fp8_sm90_h5120_bs1(const kiln::detail::LaunchParams&
 cudaError_t per_token_group_fp8_sm90_h5120_bs2(const kiln::detail::LaunchParams&, cudaStream_t);
 cudaError_t per_token_group_fp8_sm90_h5120_bs128(const kiln::detail::LaunchParams&, cudaStream_t);
 cudaError_t per_token_group_fp8_sm90_h5120_bs256(const kiln::detail::LaunchParams&, cudaStream_t);
-cudaError_t per_token_group_fp8_sm90_h5120_bs1024(const kiln::detail::LaunchParams&, cudaStream_t);
 cudaError_t per_token_group_fp8_sm90_h8192_bs1(const kiln::detail::LaunchParams&, cudaStream_t);
 cudaError_t per_token_group_fp8_sm90_h8192_bs8(const kiln::detail::LaunchParams&, cudaStream_t);
 cudaError_t per_token_group_fp8_sm90_h8192_bs32(const kiln::detail::LaunchParams&, cudaStream_t);
 cudaError_t per_token_group_fp8_sm90_h8192_bs128(const kiln::detail::LaunchParams&, cudaStream_t);
 cudaError_t per_token_group_fp8_sm90_h8192_bs256(const kiln::detail::LaunchParams&, cudaStream_t);
-cudaError_t per_token_group_fp8_sm90_h8192_bs1024(const kiln::detail::LaunchParams&, cudaStream_t);
 #endif
 #ifndef KILN_LEAVE_OUT_RMS_NORM
 cudaError_t rms_norm_sm90_h2048_bs1(const kiln::detail::LaunchParams&, cudaStream_t);
@@ -248,11 +246,11 @@ cudaError_t silu_mul_group_fp8_sm90_h4096_bs1(const kiln::detail::LaunchParams&,
 cudaError_t silu_mul_group_fp8_sm90_h4096_bs2(const kiln::detail::LaunchParams&, cudaStream_t);
 cudaError_t silu_mul_group_fp8_sm90_h4096_bs8(const kiln::detail::LaunchParams&, cudaStream_t);
 cudaError_t silu_mul_group_fp8_sm90_h4096_bs128(const kiln::detail::LaunchParams&, cudaStream_t);
+cudaError_t silu_mul_group_fp8_sm90_h4096_bs256(const kiln::detail::LaunchParams&, cudaStream_t);
 cudaError_t silu_mul_group_fp8_sm90_h5120_bs1(const kiln::detail::LaunchParams&, cudaStream_t);
 cudaError_t silu_mul_group_fp8_sm90_h5120_bs2(const kiln::detail::LaunchParams&, cudaStream_t);
 cudaError_t silu_mul_group_fp8_sm90_h5120_bs32(const kiln::detail::LaunchParams&, cudaStream_t);
 cudaError_t silu_mul_group_fp8_sm90_h5120_bs128(const kiln::detail::LaunchParams&, cudaStream_t);
-cudaError_t silu_mul_group_fp8_sm90_h5120_bs256(const kiln::detail::LaunchParams&, cudaStream_t);
 cudaError_t silu_mul_group_fp8_sm90_h8192_bs1(const kiln::detail::LaunchParams&, cudaStream_t);
 cudaError_t silu_mul_group_fp8_sm90_h8192_bs4(const kiln::detail::LaunchParams&, cudaStream_t);
 cudaError_t silu_mul_group_fp8_sm90_h8192_bs8(const kiln::detail::LaunchParams&, cudaStream_t);
@@ -510,7 +508,7 @@ constexpr kiln::detail::Variant kRows[] = {
     {"per_token_group_fp8", 2048, 32, "per_token_group_fp8_sm90_h2048_bs1", "configs/per_token_group_fp8/sm90/2048/bs32.json", "threads=128 vec=8 rows_per_cta=1 cluster=2", 1073741823, &per_token_group_fp8_sm90_h2048_bs1, 0},  // shares bs1's instance
     {"per_token_group_fp8", 2048, 128, "per_token_group_fp8_sm90_h2048_bs4", "configs/per_token_group_fp8/sm90/2048/bs128.json", "threads=256 vec=8 rows_per_cta=1 cluster=1", 2147483647, &per_token_group_fp8_sm90_h2048_bs4, 0},  // shares bs4's instance
     {"per_token_group_fp8", 2048, 256, "per_token_group_fp8_sm90_h2048_bs256", "configs/per_token_group_fp8/sm90/2048/bs256.json", "threads=128 vec=8 rows_per_cta=2 cluster=1", 2147483647, &per_token_group_fp8_sm90_h2048_bs256, 0},
-    {"per_token_group_fp8", 2048, 1024, "per_token_group_fp8_sm90_h2048_bs1024", "configs/per_token_group_fp8/sm90/2048/bs1024.json", "threads=64 vec=8 rows_per_cta=1 cluster=1", 2147483647, &per_token_group_fp8_sm90_h2048_bs1024, 0},
+    {"per_token_group_fp8", 2048, 1024, "per_token_group_fp8_sm90_h2048_bs1024", "configs/per_token_group_fp8/sm90/2048/bs1024.json", "threads=128 vec=8 rows_per_cta=4 cluster=1", 2147483647, &per_token_group_fp8_sm90_h2048_bs1024, 0},
     {"per_token_group_fp8", 4096, 1, "per_token_group_fp8_sm90_h4096_bs1", "configs/per_token_group_fp8/sm90/4096/bs1.json", "threads=64 vec=8 rows_per_cta=1 cluster=4", 536870911, &per_token_group_fp8_sm90_h4096_bs1, 0},
     {"per_token_group_fp8", 4096, 2, "per_token_group_fp8_sm90_h4096_bs2", "configs/per_token_group_fp8/sm90/4096/bs2.json", "threads=256 vec=8 rows_per_cta=1 cluster=1", 2147483647, &per_token_group_fp8_sm90_h4096_bs2, 0},
     {"per_token_group_fp8", 4096, 4, "per_token_group_fp8_sm90_h4096_bs2", "configs/per_token_group_fp8/sm90/4096/bs4.json", "threads=256 vec=8 rows_per_cta=1 cluster=1", 2147483647, &per_token_group_fp8_sm90_h4096_bs2, 0},  // shares bs2's instance
@@ -518,7 +516,7 @@ constexpr kiln::detail::Variant kRows[] = {
     {"per_token_group_fp8", 4096, 32, "per_token_group_fp8_sm90_h4096_bs32", "configs/per_token_group_fp8/sm90/4096/bs32.json", "threads=128 vec=8 rows_per_cta=1 cluster=2", 1073741823, &per_token_group_fp8_sm90_h4096_bs32, 0},
     {"per_token_group_fp8", 4096, 128, "per_token_group_fp8_sm90_h4096_bs2", "configs/per_token_group_fp8/sm90/4096/bs128.json", "threads=256 vec=8 rows_per_cta=1 cluster=1", 2147483647, &per_token_group_fp8_sm90_h4096_bs2, 0},  // shares bs2's instance
     {"per_token_group_fp8", 4096, 256, "per_token_group_fp8_sm90_h4096_bs256", "configs/per_token_group_fp8/sm90/4096/bs256.json", "threads=256 vec=8 rows_per_cta=2 cluster=1", 2147483647, &per_token_group_fp8_sm90_h4096_bs256, 0},
-    {"per_token_group_fp8", 4096, 1024, "per_token_group_fp8_sm90_h4096_bs1024", "configs/per_token_group_fp8/sm90/4096/bs1024.json", "threads=128 vec=8 rows_per_cta=2 cluster=1", 2147483647, &per_token_group_fp8_sm90_h4096_bs1024, 0},
+    {"per_token_group_fp8", 4096, 1024, "per_token_group_fp8_sm90_h4096_bs1024", "configs/per_token_group_fp8/sm90/4096/bs1024.json", "threads=256 vec=8 rows_per_cta=4 cluster=1", 2147483647, &per_token_group_fp8_sm90_h4096_bs1024, 0},
     {"per_token_group_fp8", 5120, 1, "per_token_group_fp8_sm90_h5120_bs1", "configs/per_token_group_fp8/sm90/5120/bs1.json", "threads=160 vec=8 rows_per_cta=1 cluster=4", 536870911, &per_token_group_fp8_sm90_h5120_bs1, 0},
     {"per_token_group_fp8", 5120, 2, "per_token_group_fp8_sm90_h5120_bs2", "configs/per_token_group_fp8/sm90/5120/bs2.json", "threads=160 vec=8 rows_per_cta=1 cluster=2", 1073741823, &per_token_group_fp8_sm90_h5120_bs2, 0},
     {"per_token_group_fp8", 5120, 4, "per_token_group_fp8_sm90_h5120_bs2", "configs/per_token_group_fp8/sm90/5120/bs4.json", "threads=160 vec=8 rows_per_cta=1 cluster=2", 1073741823, &per_token_group_fp8_sm90_h5120_bs2, 0},  // shares bs2's instance
@@ -526,15 +524,15 @@ constexpr kiln::detail::Variant kRows[] = {
     {"per_token_group_fp8", 5120, 32, "per_token_group_fp8_sm90_h5120_bs1", "configs/per_token_group_fp8/sm90/5120/bs32.json", "threads=160 vec=8 rows_per_cta=1 cluster=4", 536870911, &per_token_group_fp8_sm90_h5120_bs1, 0},  // shares bs1's instance
     {"per_token_group_fp8", 5120, 128, "per_token_group_fp8_sm90_h5120_bs128", "configs/per_token_group_fp8/sm90/5120/bs128.json", "threads=320 vec=8 rows_per_cta=1 cluster=1", 2147483647, &per_token_group_fp8_sm90_h5120_bs128, 0},
     {"per_token_group_fp8", 5120, 256, "per_token_group_fp8_sm90_h5120_bs256", "configs/per_token_group_fp8/sm90/5120/bs256.json", "threads=320 vec=8 rows_per_cta=2 cluster=1", 2147483647, &per_token_group_fp8_sm90_h5120_bs256, 0},
-    {"per_token_group_fp8", 5120, 1024, "per_token_group_fp8_sm90_h5120_bs1024", "configs/per_token_group_fp8/sm90/5120/bs1024.json", "threads=128 vec=8 rows_per_cta=2 cluster=1", 2147483647, &per_token_group_fp8_sm90_h5120_bs1024, 0},
+    {"per_token_group_fp8", 5120, 1024, "per_token_group_fp8_sm90_h5120_bs128", "configs/per_token_group_fp8/sm90/5120/bs1024.json", "threads=320 vec=8 rows_per_cta=1 cluster=1", 2147483647, &per_token_group_fp8_sm90_h5120_bs128, 0},  // shares bs128's instance
     {"per_token_group_fp8", 8192, 1, "per_token_group_fp8_sm90_h8192_bs1", "configs/per_token_group_fp8/sm90/8192/bs1.json", "threads=256 vec=8 rows_per_cta=1 cluster=2", 1073741823, &per_token_group_fp8_sm90_h8192_bs1, 0},
     {"per_token_group_fp8", 8192, 2, "per_token_group_fp8_sm90_h8192_bs1", "configs/per_token_group_fp8/sm90/8192/bs2.json", "threads=256 vec=8 rows_per_cta=1 cluster=2", 1073741823, &per_token_group_fp8_sm90_h8192_bs1, 0},  // shares bs1's instance
     {"per_token_group_fp8", 8192, 4, "per_token_group_fp8_sm90_h8192_bs1", "configs/per_token_group_fp8/sm90/8192/bs4.json", "threads=256 vec=8 rows_per_cta=1 cluster=2", 1073741823, &per_token_group_fp8_sm90_h8192_bs1, 0},  // shares bs1's instance
     {"per_token_group_fp8", 8192, 8, "per_token_group_fp8_sm90_h8192_bs8", "configs/per_token_group_fp8/sm90/8192/bs8.json", "threads=64 vec=8 rows_per_cta=1 cluster=8", 268435455, &per_token_group_fp8_sm90_h8192_bs8, 0},
     {"per_token_group_fp8", 8192, 32, "per_token_group_fp8_sm90_h8192_bs32", "configs/per_token_group_fp8/sm90/8192/bs32.json", "threads=128 vec=8 rows_per_cta=1 cluster=4", 536870911, &per_token_group_fp8_sm90_h8192_bs32, 0},
     {"per_token_group_fp8", 8192, 128, "per_token_group_fp8_sm90_h8192_bs128", "configs/per_token_group_fp8/sm90/8192/bs128.json", "threads=512 vec=8 rows_per_cta=1 cluster=1", 2147483647, &per_token_group_fp8_sm90_h8192_bs128, 0},
-    {"per_token_group_fp8", 8192, 256, "per_token_group_fp8_sm90_h8192_bs256", "configs/per_token_group_fp8/sm90/8192/bs256.json", "threads=256 vec=8 rows_per_cta=2 cluster=1", 2147483647, &per_token_group_fp8_sm90_h8192_bs256, 0},
-    {"per_token_group_fp8", 8192, 1024, "per_token_group_fp8_sm90_h8192_bs1024", "configs/per_token_group_fp8/sm90/8192/bs1024.json", "threads=256 vec=8 rows_per_cta=1 cluster=1", 2147483647, &per_token_group_fp8_sm90_h8192_bs1024, 0},
+    {"per_token_group_fp8", 8192, 256, "per_token_group_fp8_sm90_h8192_bs256", "configs/per_token_group_fp8/sm90/8192/bs256.json", "threads=512 vec=8 rows_per_cta=2 cluster=1", 2147483647, &per_token_group_fp8_sm90_h8192_bs256, 0},
+    {"per_token_group_fp8", 8192, 1024, "per_token_group_fp8_sm90_h8192_bs128", "configs/per_token_group_fp8/sm90/8192/bs1024.json", "threads=512 vec=8 rows_per_cta=1 cluster=1", 2147483647, &per_token_group_fp8_sm90_h8192_bs128, 0},  // shares bs128's instance
 #endif
 #ifndef KILN_LEAVE_OUT_RMS_NORM
     {"rms_norm", 2048, 1, "rms_norm_sm90_h2048_bs1", "configs/rms_norm/sm90/2048/bs1.json", "threads=128 vec=8 rows_per_cta=1 cluster=1", 2147483647, &rms_norm_sm90_h2048_bs1, 0},
@@ -730,15 +728,15 @@ constexpr kiln::detail::Variant kRows[] = {
     {"silu_mul_group_fp8", 4096, 8, "silu_mul_group_fp8_sm90_h4096_bs8", "configs/silu_mul_group_fp8/sm90/4096/bs8.json", "threads=128 vec=4 col_iters=1 rows_per_cta=1", 268435455, &silu_mul_group_fp8_sm90_h4096_bs8, 0},
     {"silu_mul_group_fp8", 4096, 32, "silu_mul_group_fp8_sm90_h4096_bs2", "configs/silu_mul_group_fp8/sm90/4096/bs32.json", "threads=128 vec=8 col_iters=1 rows_per_cta=1", 536870911, &silu_mul_group_fp8_sm90_h4096_bs2, 0},  // shares bs2's instance
     {"silu_mul_group_fp8", 4096, 128, "silu_mul_group_fp8_sm90_h4096_bs128", "configs/silu_mul_group_fp8/sm90/4096/bs128.json", "threads=256 vec=8 col_iters=1 rows_per_cta=1", 1073741823, &silu_mul_group_fp8_sm90_h4096_bs128, 0},
-    {"silu_mul_group_fp8", 4096, 256, "silu_mul_group_fp8_sm90_h4096_bs128", "configs/silu_mul_group_fp8/sm90/4096/bs256.json", "threads=256 vec=8 col_iters=1 rows_per_cta=1", 1073741823, &silu_mul_group_fp8_sm90_h4096_bs128, 0},  // shares bs128's instance
-    {"silu_mul_group_fp8", 4096, 1024, "silu_mul_group_fp8_sm90_h4096_bs1", "configs/silu_mul_group_fp8/sm90/4096/bs1024.json", "threads=128 vec=8 col_iters=1 rows_per_cta=2", 1073741822, &silu_mul_group_fp8_sm90_h4096_bs1, 0},  // shares bs1's instance
+    {"silu_mul_group_fp8", 4096, 256, "silu_mul_group_fp8_sm90_h4096_bs256", "configs/silu_mul_group_fp8/sm90/4096/bs256.json", "threads=512 vec=8 col_iters=1 rows_per_cta=1", 2147483647, &silu_mul_group_fp8_sm90_h4096_bs256, 0},
+    {"silu_mul_group_fp8", 4096, 1024, "silu_mul_group_fp8_sm90_h4096_bs128", "configs/silu_mul_group_fp8/sm90/4096/bs1024.json", "threads=256 vec=8 col_iters=1 rows_per_cta=1", 1073741823, &silu_mul_group_fp8_sm90_h4096_bs128, 0},  // shares bs128's instance
     {"silu_mul_group_fp8", 5120, 1, "silu_mul_group_fp8_sm90_h5120_bs1", "configs/silu_mul_group_fp8/sm90/5120/bs1.json", "threads=128 vec=8 col_iters=1 rows_per_cta=2", 858993458, &silu_mul_group_fp8_sm90_h5120_bs1, 0},
     {"silu_mul_group_fp8", 5120, 2, "silu_mul_group_fp8_sm90_h5120_bs2", "configs/silu_mul_group_fp8/sm90/5120/bs2.json", "threads=128 vec=4 col_iters=1 rows_per_cta=1", 214748364, &silu_mul_group_fp8_sm90_h5120_bs2, 0},
     {"silu_mul_group_fp8", 5120, 4, "silu_mul_group_fp8_sm90_h5120_bs2", "configs/silu_mul_group_fp8/sm90/5120/bs4.json", "threads=128 vec=4 col_iters=1 rows_per_cta=1", 214748364, &silu_mul_group_fp8_sm90_h5120_bs2, 0},  // shares bs2's instance
     {"silu_mul_group_fp8", 5120, 8, "silu_mul_group_fp8_sm90_h5120_bs2", "configs/silu_mul_group_fp8/sm90/5120/bs8.json", "threads=128 vec=4 col_iters=1 rows_per_cta=1", 214748364, &silu_mul_group_fp8_sm90_h5120_bs2, 0},  // shares bs2's instance
     {"silu_mul_group_fp8", 5120, 32, "silu_mul_group_fp8_sm90_h5120_bs32", "configs/silu_mul_group_fp8/sm90/5120/bs32.json", "threads=128 vec=8 col_iters=1 rows_per_cta=1", 429496729, &silu_mul_group_fp8_sm90_h5120_bs32, 0},
     {"silu_mul_group_fp8", 5120, 128, "silu_mul_group_fp8_sm90_h5120_bs128", "configs/silu_mul_group_fp8/sm90/5120/bs128.json", "threads=320 vec=8 col_iters=1 rows_per_cta=1", 1073741823, &silu_mul_group_fp8_sm90_h5120_bs128, 0},
-    {"silu_mul_group_fp8", 5120, 256, "silu_mul_group_fp8_sm90_h5120_bs256", "configs/silu_mul_group_fp8/sm90/5120/bs256.json", "threads=64 vec=8 col_iters=1 rows_per_cta=2", 429496728, &silu_mul_group_fp8_sm90_h5120_bs256, 0},
+    {"silu_mul_group_fp8", 5120, 256, "silu_mul_group_fp8_sm90_h5120_bs1", "configs/silu_mul_group_fp8/sm90/5120/bs256.json", "threads=128 vec=8 col_iters=1 rows_per_cta=2", 858993458, &silu_mul_group_fp8_sm90_h5120_bs1, 0},  // shares bs1's instance
     {"silu_mul_group_fp8", 5120, 1024, "silu_mul_group_fp8_sm90_h5120_bs1", "configs/silu_mul_group_fp8/sm90/5120/bs1024.json", "threads=128 vec=8 col_iters=1 rows_per_cta=2", 858993458, &silu_mul_group_fp8_sm90_h5120_bs1, 0},  // shares bs1's instance
     {"silu_mul_group_fp8", 8192, 1, "silu_mul_group_fp8_sm90_h8192_bs1", "configs/silu_mul_group_fp8/sm90/8192/bs1.json", "threads=128 vec=8 col_iters=1 rows_per_cta=1", 268435455, &silu_mul_group_fp8_sm90_h8192_bs1, 0},
     {"silu_mul_group_fp8", 8192, 2, "silu_mul_group_fp8_sm90_h8192_bs1", "configs/silu_mul_group_fp8/sm90/8192/bs2.json", "threads=128 vec=8 col_iters=1 rows_per_cta=1", 268435455, &silu_mul_group_fp8_sm90_h8192_bs1, 0},  // shares bs1's instance

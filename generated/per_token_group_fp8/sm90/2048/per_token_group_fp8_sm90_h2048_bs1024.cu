@@ -5,7 +5,7 @@
 namespace kiln::generated {
 
 cudaError_t per_token_group_fp8_sm90_h2048_bs1024(const kiln::detail::LaunchParams& p, cudaStream_t stream) {
-  using S = kiln::per_token_group_fp8::Schedule</*hidden=*/2048, /*threads=*/64, /*vec=*/8, /*rows_per_cta=*/1, /*cluster=*/1>;
+  using S = kiln::per_token_group_fp8::Schedule</*hidden=*/2048, /*threads=*/128, /*vec=*/8, /*rows_per_cta=*/4, /*cluster=*/1>;
   return kiln::per_token_group_fp8::launch<S>(p, stream);
 }
 

@@ -5,7 +5,7 @@
 namespace kiln::generated {
 
 cudaError_t per_token_group_fp8_sm90_h8192_bs256(const kiln::detail::LaunchParams& p, cudaStream_t stream) {
-  using S = kiln::per_token_group_fp8::Schedule</*hidden=*/8192, /*threads=*/256, /*vec=*/8, /*rows_per_cta=*/2, /*cluster=*/1>;
+  using S = kiln::per_token_group_fp8::Schedule</*hidden=*/8192, /*threads=*/512, /*vec=*/8, /*rows_per_cta=*/2, /*cluster=*/1>;
   return kiln::per_token_group_fp8::launch<S>(p, stream);
 }
 
