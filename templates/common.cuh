@@ -246,10 +246,10 @@ inline GroupQuant group_quant_of(const detail::LaunchParams& p) {
           p.ue8m0 || p.scale_layout == detail::ScaleLayout::packed_ue8m0};
 }
 
-// The group options every config is tuned with: g = 128, row-major scales, no UE8M0. A group
-// kernel has a second specialised kernel for them, which takes q = default_group_quant<H>():
-// constants, where each run-time option is a branch in the loop over vectors and costs registers
-// on every path (docs/design.md, "Plan options").
+// The group options every config is tuned with: g = 128, row-major scales, no UE8M0. The group
+// kernels without a residual add have a second specialised kernel for them, which takes
+// q = default_group_quant<H>(): constants, where each run-time option is a branch in the loop
+// over vectors and costs registers on every path (docs/design.md, "Plan options").
 inline bool default_group_options(const detail::LaunchParams& p) {
   return p.group_size == 128 && p.scale_layout == detail::ScaleLayout::row_major && !p.ue8m0;
 }
