@@ -246,17 +246,19 @@ inline GroupQuant group_quant_of(const detail::LaunchParams& p) {
           p.ue8m0 || p.scale_layout == detail::ScaleLayout::packed_ue8m0};
 }
 
-// The group options every config is tuned with: g = 128, row-major scales, no UE8M0. The group
-// kernels without a residual add have a second specialised kernel for them, which takes
-// q = default_group_quant<H>(): constants, where each run-time option is a branch in the loop
-// over vectors and costs registers on every path (docs/design.md, "Plan options").
+// The group options every config is tuned with: kiln.h's defaults (KILN_DEFAULT_GROUP_SIZE,
+// row-major scales), no UE8M0. The group kernels without a residual add have a second
+// specialised kernel for them, which takes q = default_group_quant<H>(): constants, where each
+// run-time option is a branch in the loop over vectors and costs registers on every path
+// (docs/design.md, "Plan options").
 inline bool default_group_options(const detail::LaunchParams& p) {
-  return p.group_size == 128 && p.scale_layout == detail::ScaleLayout::row_major && !p.ue8m0;
+  return p.group_size == KILN_DEFAULT_GROUP_SIZE && p.scale_layout == detail::ScaleLayout::row_major && !p.ue8m0;
 }
 template <int Hidden>
 __device__ __forceinline__ GroupQuant default_group_quant() {
-  static_assert(Hidden % 128 == 0, "a specialised group kernel's rows are whole groups");
-  return {128, Hidden / 128, detail::ScaleLayout::row_major, false};
+  constexpr int32_t g = KILN_DEFAULT_GROUP_SIZE;
+  static_assert(Hidden % g == 0, "a specialised group kernel's rows are whole groups");
+  return {g, Hidden / g, detail::ScaleLayout::row_major, false};
 }
 
 // The scale of a group whose largest magnitude is amax (never NaN: maxima pass NaN over).
