@@ -71,6 +71,24 @@ __device__ __forceinline__ Vec<T, N> load_vec(const T* p) {
   return u.v;
 }
 
+// One vector copied from global into shared memory without passing through a register
+// (cp.async; 16 bytes go through L2 only). Not a non-coherent load, so ptxas keeps it after
+// the PDL wait, as load_vec's. The copies a thread issued are visible to it after wait_copies().
+template <class T, int N>
+__device__ __forceinline__ void copy_async(Vec<T, N>* to, const T* from) {
+  constexpr int kBytes = sizeof(Vec<T, N>);
+  static_assert(kBytes == 16 || kBytes == 8 || kBytes == 4, "cp.async moves 4, 8 or 16 bytes");
+  const auto shared = static_cast<uint32_t>(__cvta_generic_to_shared(to));
+  if constexpr (kBytes == 16) {
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" ::"r"(shared), "l"(from) : "memory");
+  } else {
+    asm volatile("cp.async.ca.shared.global [%0], [%1], %2;" ::"r"(shared), "l"(from), "n"(kBytes) : "memory");
+  }
+}
+
+// Waits for every copy_async this thread issued.
+__device__ __forceinline__ void wait_copies() { asm volatile("cp.async.wait_all;" ::: "memory"); }
+
 // One float a previous kernel may have written (a per-tensor scale), loaded as a tensor is.
 __device__ __forceinline__ float load_float(const float* p) { return load_vec<float, 1>(p).v[0]; }
 
@@ -85,6 +103,25 @@ __device__ __forceinline__ float element(const Vec<T, N>& v, int j) {
   } else {
     return to_float(v.v[j]);
   }
+}
+
+// a + b rounded to T, element by element, two at a time (HADD2). The same bits as rounding
+// their fp32 sum: fp32 carries at least 2p + 2 bits for T's p, so rounding twice is exact.
+// Through fp32 it took four instructions and two fp32 registers an element (H200, the add
+// kinds at T = 1 and 32: 0.02-1.1 µs sooner, up to 15 fewer registers).
+template <class T, int N>
+__device__ __forceinline__ Vec<T, N> add_rounded(const Vec<T, N>& a, const Vec<T, N>& b) {
+  Vec<T, N> sum;
+  if constexpr (N % 2 == 0) {
+    using T2 = std::conditional_t<std::is_same_v<T, __half>, __half2, __nv_bfloat162>;
+#pragma unroll
+    for (int k = 0; k < N / 2; ++k)
+      reinterpret_cast<T2*>(sum.v)[k] = __hadd2(reinterpret_cast<const T2*>(a.v)[k], reinterpret_cast<const T2*>(b.v)[k]);
+  } else {
+#pragma unroll
+    for (int j = 0; j < N; ++j) sum.v[j] = from_float<T>(to_float(a.v[j]) + to_float(b.v[j]));
+  }
+  return sum;
 }
 
 // N floats rounded to T and stored with one access.
@@ -247,10 +284,10 @@ inline GroupQuant group_quant_of(const detail::LaunchParams& p) {
 }
 
 // The group options every config is tuned with: kiln.h's defaults (KILN_DEFAULT_GROUP_SIZE,
-// row-major scales), no UE8M0. The group kernels without a residual add have a second
-// specialised kernel for them, which takes q = default_group_quant<H>(): constants, where each
-// run-time option is a branch in the loop over vectors and costs registers on every path
-// (docs/design.md, "Plan options").
+// row-major scales), no UE8M0. The group kernels (with a residual add, when they stage their
+// rows) have a second specialised kernel for them, which takes q = default_group_quant<H>():
+// constants, where each run-time option is a branch in the loop over vectors and costs
+// registers on every path (docs/design.md, "Plan options").
 inline bool default_group_options(const detail::LaunchParams& p) {
   return p.group_size == KILN_DEFAULT_GROUP_SIZE && p.scale_layout == detail::ScaleLayout::row_major && !p.ue8m0;
 }

@@ -13,8 +13,9 @@
 // 1 / (448 * 512)) of the values y it quantises (vLLM's dynamic per-token scale; NaN is
 // passed over; max|y| capped by the optional scale_ub first). The group kernels take s per group of g = 64 or 128 columns instead,
 // s = max(max|y|, 1e-10) / 448, UE8M0 and the scale layouts as common.cuh's group
-// helpers say. Plan options, run-time flags here (the kinds without a residual add also have a
-// kernel with the default options as constants: `specialised`'s Fixed):
+// helpers say. Plan options, run-time flags here (the kinds without a residual add, and those
+// with one that stage their rows, also have a kernel with the default options as constants:
+// `specialised`'s Fixed):
 // gemma replaces w by (1 + w) in fp32; static_weight may load w before the PDL wait;
 // rounding `vllm` rounds v * rsqrt(...) to the
 // input dtype before the weight and the product again, as vLLM's unfused kernels do;
@@ -55,9 +56,14 @@ struct Traits {
   // Reduces over the whole row: norm's sum of squares (the first reduction), dynamic's maximum
   // (after it, if any). With a cluster this decides the kernel's start arrive (row_reduce).
   static constexpr bool reduces = norm || dynamic;
-  // Has a second specialised kernel for the default options (see `specialised`'s Fixed).
-  static constexpr bool fixed_kernel = (norm || group) && !add;
 };
+
+// Whether schedule S of kind K has a second specialised kernel for the default options (see
+// `specialised`'s Fixed): the norm and group kinds, those that add a residual only when they
+// stage their rows (S::stage). Loaded into registers, ptxas issues an add kind's x and residual
+// loads in pairs once the option branches are gone (fused_add_rms_norm 0.84x at h = 5120).
+template <class S, Kind K>
+inline constexpr bool has_fixed_kernel = (Traits<K>::norm || Traits<K>::group) && (!Traits<K>::add || S::stage);
 
 // The dynamic per-token scale of a row whose largest magnitude is amax (vLLM's
 // dynamic_per_token_scaled_fp8_quant: at least 1 / (448 * 512), so a row of zeros
@@ -79,18 +85,15 @@ __device__ __forceinline__ float normed(float v, float rinv, float w, bool vllm)
   return vllm ? round_to<T>(round_to<T>(v * rinv) * w) : v * rinv * w;
 }
 
-// The residual add: x + r rounded to the input dtype, as it is written back.
-template <class T>
-__device__ __forceinline__ float added(float x, float r) {
-  return round_to<T>(x + r);
-}
-
-// WeightAtUse (the norm quantisers' schedules only; kiln-gen leaves it out at 0): where a
-// thread reads its slice of the weight (see `kWeightAtUse` in the kernel).
-template <int Hidden, int Threads, int VecN, int RowsPerCta, int Cluster, int WeightAtUse = 0>
+// Switches, each left out by kiln-gen at 0: WeightAtUse (the norm quantisers and the add
+// kinds), where a thread reads its slice of the weight (see `kWeightAtUse` in the kernel);
+// Stage (the add kinds), whether x and the residual reach registers through shared memory
+// (see `kStaged`).
+template <int Hidden, int Threads, int VecN, int RowsPerCta, int Cluster, int WeightAtUse = 0, int Stage = 0>
 struct Schedule {
   static constexpr int hidden = Hidden;
   static constexpr bool weight_at_use = WeightAtUse != 0;
+  static constexpr bool stage = Stage != 0;
   static constexpr int threads = Threads;
   static constexpr int vec = VecN;
   static constexpr int rows_per_cta = RowsPerCta;
@@ -184,15 +187,14 @@ inline bool default_options(const detail::LaunchParams& p, bool group) {
 // and a kernel's registers are those of its costliest path. With them fixed, H200, T = 65536:
 // rms_norm_group_fp8 1.05-1.12x the speed, 60 -> 48 registers at h = 4096; small batches
 // 0.05-1.5 µs sooner. LaunchSpecialised picks it, and any other options take Fixed = false, the
-// same code with the flags. Not for the kinds that add a residual: without the option branches,
-// ptxas issues their loads in pairs with the adds between (see the barrier below), and
-// fused_add_rms_norm ran at 0.84x at h = 5120.
+// same code with the flags. The kinds that add a residual have it only when they stage their
+// rows (has_fixed_kernel).
 template <class S, Kind K, class T, bool Fixed>
 __global__ void __launch_bounds__(S::threads * S::rows_per_cta)
 specialised(T* __restrict__ x, const T* __restrict__ w, T* __restrict__ residual, void* __restrict__ out,
             const float* __restrict__ scale, float* __restrict__ scales, int64_t tokens, Options o, GroupQuant q) {
   using Tr = Traits<K>;
-  static_assert(!Fixed || Tr::fixed_kernel, "a kind without a fixed kernel");
+  static_assert(!Fixed || has_fixed_kernel<S, K>, "a schedule without a fixed kernel");
   if constexpr (Fixed && Tr::norm) {
     o.vllm = false;
     o.gemma = false;
@@ -251,26 +253,46 @@ specialised(T* __restrict__ x, const T* __restrict__ w, T* __restrict__ residual
   // The row slice the norm reads, kept in the input dtype: x, or x + r rounded (exact in T).
   Vec<T, V> xv[N];
   [[maybe_unused]] Vec<T, V> rv[Tr::add ? N : 1];
+  // The add kinds read two rows. Loaded into registers, ptxas may issue them in pairs, each
+  // pair's add before the next pair's loads, so a row waits on memory several times; where it
+  // does depends on the kind, the dtype and the size (H200, T = 65536, fp16:
+  // fused_add_rms_norm_group_fp8 at h = 8192 reached 79 % of the copy ceiling, bf16 99 %).
+  // Staged (the schedule's switch, chosen by kiln-tune), each thread copies its vectors of both
+  // into shared memory (cp.async), waits for its own copies and reads them back: every load of
+  // the row is in flight at once whatever ptxas schedules (that case: 79 -> 97 %). Where the
+  // registers already worked, the round trip through shared memory cost up to 4 %.
+  constexpr bool kStaged = Tr::add && S::stage;
   if (live) {
+    if constexpr (kStaged) {
+      __shared__ Vec<T, V> staged[S::rows_per_cta][2][N][S::threads];
 #pragma unroll
-    for (int i = 0; i < N; ++i) xv[i] = load_vec<T, V>(x + first + col(i));
-    if constexpr (Tr::add) {
+      for (int i = 0; i < N; ++i) copy_async(&staged[group][0][i][tid], x + first + col(i));
 #pragma unroll
-      for (int i = 0; i < N; ++i) rv[i] = load_vec<T, V>(residual + first + col(i));
+      for (int i = 0; i < N; ++i) copy_async(&staged[group][1][i][tid], residual + first + col(i));
+      wait_copies();
+#pragma unroll
+      for (int i = 0; i < N; ++i) {
+        xv[i] = staged[group][0][i][tid];
+        rv[i] = staged[group][1][i][tid];
+      }
+    } else {
+#pragma unroll
+      for (int i = 0; i < N; ++i) xv[i] = load_vec<T, V>(x + first + col(i));
+      if constexpr (Tr::add) {
+#pragma unroll
+        for (int i = 0; i < N; ++i) rv[i] = load_vec<T, V>(residual + first + col(i));
+      }
     }
   }
   if constexpr (Tr::add) {
-    // The per-token fused kind: a barrier between the loads and the adds keeps every load of the
-    // row in flight at once. Without it ptxas issues them in pairs, each pair's add before the
-    // next pair's loads, so a row waits on memory several times (H200: 0.4 µs more at T = 1,
-    // 2-5 % at T = 65536); a __syncwarp or an empty asm does not stop that. The other fused
-    // kinds were measured faster without it (the group kind by 2 % at h = 4096 and 8192).
-    if constexpr (Tr::dynamic) __syncthreads();
+    // Not staged, the per-token fused kind keeps its loads together with a barrier before the
+    // adds (H200: 0.4 µs sooner at T = 1, 2-5 % at T = 65536; a __syncwarp or an empty asm does
+    // not stop ptxas). The other add kinds were measured faster without it.
+    if constexpr (Tr::dynamic && !kStaged) __syncthreads();
     if (live) {
 #pragma unroll
       for (int i = 0; i < N; ++i) {
-#pragma unroll
-        for (int j = 0; j < V; ++j) xv[i].v[j] = from_float<T>(added<T>(element(xv[i], j), element(rv[i], j)));
+        xv[i] = add_rounded(xv[i], rv[i]);
         *reinterpret_cast<Vec<T, V>*>(residual + first + col(i)) = xv[i];
       }
     }
@@ -391,7 +413,7 @@ struct LaunchSpecialised {
     static cudaError_t run(const detail::LaunchParams& p, cudaStream_t stream) {
       const int64_t ctas = (p.tokens + S::rows_per_cta - 1) / S::rows_per_cta * S::cluster;
       auto kernel = specialised<S, K, T, false>;
-      if constexpr (Traits<K>::fixed_kernel) {
+      if constexpr (has_fixed_kernel<S, K>) {
         if (default_options(p, Traits<K>::group)) kernel = specialised<S, K, T, true>;
       }
       return kiln::launch(kernel, dim3(static_cast<unsigned>(ctas)), dim3(S::threads * S::rows_per_cta),
@@ -448,19 +470,13 @@ generic(T* __restrict__ x, const T* __restrict__ w, T* __restrict__ residual, vo
     if constexpr (Tr::norm) {
       float ss = 0.0f;
       for (int64_t col = static_cast<int64_t>(threadIdx.x) * V; col < hidden; col += kGenericThreads * V) {
-        const Vec<T, V> xv = load_vec<T, V>(x + first + col);
-        float f[V];
+        Vec<T, V> xv = load_vec<T, V>(x + first + col);
         if constexpr (Tr::add) {
-          const Vec<T, V> rv = load_vec<T, V>(residual + first + col);
-#pragma unroll
-          for (int j = 0; j < V; ++j) f[j] = added<T>(element(xv, j), element(rv, j));
-          store_vec<T, V>(residual + first + col, f);
-        } else {
-#pragma unroll
-          for (int j = 0; j < V; ++j) f[j] = element(xv, j);
+          xv = add_rounded(xv, load_vec<T, V>(residual + first + col));
+          *reinterpret_cast<Vec<T, V>*>(residual + first + col) = xv;
         }
 #pragma unroll
-        for (int j = 0; j < V; ++j) ss += f[j] * f[j];
+        for (int j = 0; j < V; ++j) ss += element(xv, j) * element(xv, j);
       }
       rinv = inv_rms(block_reduce<false>(ss, slots), float(hidden), o.eps);
     }
@@ -547,8 +563,9 @@ cudaError_t probe_generic() {
 // ones are templates so that an instance's TU, which never names them, compiles none.
 #define KILN_NORM_KERNEL(name, kind)                                                              \
   namespace kiln::name {                                                                          \
-  template <int Hidden, int Threads, int VecN, int RowsPerCta, int Cluster, int WeightAtUse = 0>  \
-  using Schedule = norm::Schedule<Hidden, Threads, VecN, RowsPerCta, Cluster, WeightAtUse>;       \
+  template <int Hidden, int Threads, int VecN, int RowsPerCta, int Cluster, int WeightAtUse = 0,  \
+            int Stage = 0>                                                                        \
+  using Schedule = norm::Schedule<Hidden, Threads, VecN, RowsPerCta, Cluster, WeightAtUse, Stage>;\
   template <class S>                                                                              \
   cudaError_t launch(const detail::LaunchParams& p, cudaStream_t s) {                             \
     return norm::launch<S, norm::Kind::kind>(p, s);                                               \

@@ -74,17 +74,40 @@ std::vector<ParamSpec> rms_norm_params() {
   };
 }
 
-// The norm quantisers' switch (last, with a default, so the configs without it read as
-// before): where each thread reads its slice of the weight. 0 loads it with x and holds it in
-// registers through the row's reductions, which small batches want (no L2 round trip after the
-// first reduction); 1 loads it where it is used, which frees those registers for occupancy at
-// DRAM-sized batches. kiln-tune chooses per bucket.
+// The norm quantisers' and the add kinds' switch (with a default, so the configs without it
+// read as before): where each thread reads its slice of the weight. 0 loads it with x and
+// holds it in registers through the row's reductions, which small batches want (no L2 round
+// trip after the first reduction); 1 loads it where it is used, which frees those registers
+// for occupancy at DRAM-sized batches. kiln-tune chooses per bucket.
 KernelDescriptor with_weight_switch(KernelDescriptor k) {
   k.params.push_back({"weight_at_use", 0, 1, {}, 1,
                       "1: read the weight where it is used, not held in registers through the row's reductions",
                       {0, 1}, {0, 1}, 0});
   return k;
 }
+
+// The add kinds' switch (after weight_at_use: the template's order): whether x and the
+// residual reach registers through shared memory. Loaded into registers, the compiler may
+// issue the two rows' loads in pairs, each pair's add before the next pair's loads, and where
+// it does depends on the dtype as well; staged, every load of a row is in flight at once, at
+// the price of a round trip through shared memory. kiln-tune chooses per bucket.
+KernelDescriptor with_stage_switch(KernelDescriptor k) {
+  k.params.push_back({"stage", 0, 1, {}, 1,
+                      "1: stage x and the residual through shared memory (all of a row's loads in flight at once)",
+                      {0, 1}, {0, 1}, 0});
+  k.checks.push_back({"stage*rows_per_cta*hidden/cluster*4",
+                      "the staged rows of x and the residual (2 bytes an element each) fit in 48 KiB of static shared memory",
+                      [](const Schedule& s, int64_t hidden) {
+                        return s["stage"] * s["rows_per_cta"] * (hidden / s["cluster"]) * 4;
+                      },
+                      at_most<48 * 1024>});
+  k.checks.push_back({"stage ? vec : 2", "a staged vector is at least 4 bytes (cp.async): vec >= 2 with stage",
+                      [](const Schedule& s, int64_t) { return s["stage"] ? s["vec"] : 2; }, at_least<2>});
+  return k;
+}
+
+// The kinds that add a residual: both switches.
+KernelDescriptor with_add_switches(KernelDescriptor k) { return with_stage_switch(with_weight_switch(std::move(k))); }
 
 std::vector<CrossCheck> rms_norm_checks() {
   return {
@@ -232,17 +255,17 @@ std::vector<KernelDescriptor> all_kernels() {
       rms_norm_kernel("rms_norm_fp8", "kiln::rms_norm_fp8",
                       "out = fp8(x * rsqrt(mean(x^2) + eps) * w / scale)",
                       {kFp8Out, kInput, kWeight, kScale}),
-      rms_norm_kernel("fused_add_rms_norm", "kiln::fused_add_rms_norm",
+      with_add_switches(rms_norm_kernel("fused_add_rms_norm", "kiln::fused_add_rms_norm",
                       "r = round(x + r) over residual; x = round(rms_norm(r) * w) over input (vLLM's in-place contract)",
-                      {kInputInOut, kResidual, kWeight}),
-      rms_norm_kernel("fused_add_rms_norm_fp8", "kiln::fused_add_rms_norm_fp8",
+                      {kInputInOut, kResidual, kWeight})),
+      with_add_switches(rms_norm_kernel("fused_add_rms_norm_fp8", "kiln::fused_add_rms_norm_fp8",
                       "r = round(x + r) over residual; out = fp8(rms_norm(r) * w / scale)",
-                      {kFp8Out, kInput, kResidual, kWeight, kScale}),
+                      {kFp8Out, kInput, kResidual, kWeight, kScale})),
       silu_mul_fp8(),
       with_weight_switch(rms_norm_kernel("rms_norm_per_token_fp8", "kiln::rms_norm_per_token_fp8",
                       "y = rms_norm(x) * w; s = max(max|y| / 448, 1/(448*512)) per row; out = fp8(y / s), scales = s",
                       {kFp8Out, kTokenScales, kInput, kWeight})),
-      with_weight_switch(rms_norm_kernel("fused_add_rms_norm_per_token_fp8", "kiln::fused_add_rms_norm_per_token_fp8",
+      with_add_switches(rms_norm_kernel("fused_add_rms_norm_per_token_fp8", "kiln::fused_add_rms_norm_per_token_fp8",
                       "r = round(x + r) over residual; y = rms_norm(r) * w; out = fp8(y / s), scales = s per row",
                       {kFp8Out, kTokenScales, kInput, kResidual, kWeight})),
       per_token_fp8(),
@@ -250,7 +273,7 @@ std::vector<KernelDescriptor> all_kernels() {
           "rms_norm_group_fp8", "kiln::rms_norm_group_fp8",
           "y = rms_norm(x) * w; s = max(max|y|, 1e-10) / 448 per (row, group); out = fp8(y / s), scales = s",
           {kFp8Out, kGroupScales, kInput, kWeight}))),
-      with_weight_switch(with_groups(rms_norm_kernel(
+      with_add_switches(with_groups(rms_norm_kernel(
           "fused_add_rms_norm_group_fp8", "kiln::fused_add_rms_norm_group_fp8",
           "r = round(x + r) over residual; y = rms_norm(r) * w; out = fp8(y / s), scales = s per (row, group)",
           {kFp8Out, kGroupScales, kInput, kResidual, kWeight}))),

@@ -113,12 +113,19 @@ TEST(Registry, EveryDescriptorIsWellFormed) {
   }
 }
 
+// One template, one schedule: every kernel of the family takes rms_norm's parameters first, in
+// its order; the switches (ParamsWithADefaultAreLastAndInRange) come after them.
 TEST(Registry, RmsNormFamilySharesOneTemplateAndSchema) {
+  const std::vector<std::string> base = param_names(rms());
   for (const char* name : {"rms_norm", "fused_add_rms_norm", "fused_add_rms_norm_fp8"}) {
     const KernelDescriptor* k = find_kernel(name);
     ASSERT_NE(k, nullptr) << name;
     EXPECT_EQ(k->header, "rms_norm.cuh");
-    EXPECT_EQ(param_names(*k), param_names(rms()));
+    const std::vector<std::string> names = param_names(*k);
+    ASSERT_GE(names.size(), base.size()) << name;
+    EXPECT_EQ(std::vector<std::string>(names.begin(), names.begin() + base.size()), base) << name;
+    for (std::size_t i = base.size(); i < names.size(); ++i)
+      EXPECT_TRUE(k->params[i].default_value.has_value()) << name << "." << names[i] << ": a switch has a default";
     EXPECT_TRUE(k->rounding_option && k->gemma_option);
   }
   EXPECT_FALSE(silu().rounding_option || silu().gemma_option);
@@ -250,12 +257,45 @@ TEST(Registry, ParamsWithADefaultAreLastAndInRange) {
       }
     }
   }
-  // The norm quantisers have the weight switch; the other norm kernels and the rest do not.
-  for (const char* name : {"rms_norm_per_token_fp8", "fused_add_rms_norm_per_token_fp8", "rms_norm_group_fp8",
-                           "fused_add_rms_norm_group_fp8"})
+  // The norm quantisers have the weight switch, the add kinds the weight switch and then the
+  // stage switch (the template's order); the other norm kernels and the rest neither.
+  for (const char* name : {"rms_norm_per_token_fp8", "rms_norm_group_fp8"})
     EXPECT_EQ(param_names(*find_kernel(name)).back(), "weight_at_use") << name;
-  for (const char* name : {"rms_norm", "per_token_fp8", "per_token_group_fp8", "silu_mul_group_fp8"})
+  for (const char* name : {"fused_add_rms_norm", "fused_add_rms_norm_fp8", "fused_add_rms_norm_per_token_fp8",
+                           "fused_add_rms_norm_group_fp8"}) {
+    const std::vector<std::string> names = param_names(*find_kernel(name));
+    ASSERT_GE(names.size(), 2u);
+    EXPECT_EQ(names[names.size() - 2], "weight_at_use") << name;
+    EXPECT_EQ(names.back(), "stage") << name;
+  }
+  for (const char* name : {"rms_norm", "per_token_fp8", "per_token_group_fp8", "silu_mul_group_fp8"}) {
     EXPECT_NE(param_names(*find_kernel(name)).back(), "weight_at_use") << name;
+    EXPECT_NE(param_names(*find_kernel(name)).back(), "stage") << name;
+  }
+}
+
+// The add kinds' stage switch: the staged rows of x and the residual must fit in a CTA's 48 KiB
+// of static shared memory, and a staged vector is at least 4 bytes (cp.async). Without the
+// switch neither check binds.
+TEST(CheckSchedule, AStagedScheduleFitsInSharedMemoryAndMovesFourBytes) {
+  const KernelDescriptor& k = *find_kernel("fused_add_rms_norm_group_fp8");
+  const ScheduleCheck one = check_schedule(k, with(good_rms(), "stage", 1), 4096);
+  ASSERT_TRUE(one.schedule.has_value()) << ::testing::PrintToString(issue_lines(one));
+  EXPECT_EQ(one.schedule->text(), "threads=256 vec=8 rows_per_cta=1 cluster=1 stage=1");
+  // 4 rows of 8192 columns: 4 * 8192 * 4 bytes = 128 KiB staged; fine unstaged.
+  json big = with(with(with(good_rms(), "rows_per_cta", 4), "threads", 256), "stage", 1);
+  EXPECT_EQ(only_issue(k, big, 8192),
+            "schedule.stage*rows_per_cta*hidden/cluster*4 = 131072: must be at most 49152 (the staged rows of x and "
+            "the residual (2 bytes an element each) fit in 48 KiB of static shared memory)");
+  EXPECT_TRUE(check_schedule(k, with(big, "stage", 0), 8192).schedule.has_value());
+  // A cluster splits the row, and each CTA stages its slice only.
+  EXPECT_TRUE(check_schedule(k, with(with(big, "cluster", 4), "rows_per_cta", 1), 8192).schedule.has_value());
+  const KernelDescriptor& plain = *find_kernel("fused_add_rms_norm");
+  json narrow = with(with(with(good_rms(), "vec", 1), "threads", 512), "stage", 1);
+  EXPECT_EQ(only_issue(plain, narrow, 4096).rfind("schedule.stage ? vec : 2 = 1: must be at least 2 ", 0), 0u)
+      << only_issue(plain, narrow, 4096);
+  EXPECT_TRUE(check_schedule(plain, with(narrow, "stage", 0), 4096).schedule.has_value());
+  EXPECT_EQ(only_issue(plain, with(good_rms(), "stage", 2)).rfind("schedule.stage = 2: ", 0), 0u);
 }
 
 // --- every parameter, every rule, driven by the schema itself --------------------

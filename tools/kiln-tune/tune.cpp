@@ -443,7 +443,8 @@ class SetTuner {
 
   std::string method_text() const {
     const std::string tie = fixed(timing_.tie * 100, 0);
-    return "every candidate checked against the CPU reference (bf16 and fp16); CUDA graph of " +
+    return "every candidate checked against the CPU reference (bf16 and fp16); timed in bf16 and fp16, the "
+           "mean; CUDA graph of " +
            std::to_string(timing_.launches) + " launches, warm-up, median of " + std::to_string(timing_.replays) +
            " replays; candidates within " + fixed(timing_.guard * 100, 0) + " % re-timed " +
            std::to_string(timing_.retimes) + "x (best median); within " + tie +
