@@ -39,7 +39,7 @@ struct Schedule {
 
 // Group: silu_mul_group_fp8 (scales and q; `scale` unread), else silu_mul_fp8 (scale only).
 // Fixed: the group kernel for the default group options (common.cuh, default_group_quant).
-template <class S, class T, bool Group, bool Fixed = false>
+template <class S, class T, bool Group, bool Fixed>
 __global__ void __launch_bounds__(S::threads)
 specialised(const T* __restrict__ x, uint8_t* __restrict__ out, const float* __restrict__ scale,
             void* __restrict__ scales, int64_t tokens, GroupQuant q) {
@@ -89,7 +89,7 @@ struct LaunchSpecialised {
     static cudaError_t run(const detail::LaunchParams& p, cudaStream_t stream) {
       const int64_t row_groups = (p.tokens + S::rows_per_cta - 1) / S::rows_per_cta;
       const dim3 grid(static_cast<unsigned>(row_groups * S::col_tiles));
-      auto kernel = specialised<S, T, Group>;
+      auto kernel = specialised<S, T, Group, false>;
       if constexpr (Group) {
         if (default_group_options(p)) kernel = specialised<S, T, true, true>;
       }

@@ -101,8 +101,8 @@ KernelDescriptor with_stage_switch(KernelDescriptor k) {
                         return s["stage"] * s["rows_per_cta"] * (hidden / s["cluster"]) * 4;
                       },
                       at_most<48 * 1024>});
-  k.checks.push_back({"stage ? vec : 2", "a staged vector is at least 4 bytes (cp.async): vec >= 2 with stage",
-                      [](const Schedule& s, int64_t) { return s["stage"] ? s["vec"] : 2; }, at_least<2>});
+  k.checks.push_back({"vec*2 (staged)", "cp.async moves at least 4 bytes: a staged schedule needs vec >= 2",
+                      [](const Schedule& s, int64_t) { return s["stage"] ? s["vec"] * 2 : 4; }, at_least<4>});
   return k;
 }
 

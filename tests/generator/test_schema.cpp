@@ -292,8 +292,9 @@ TEST(CheckSchedule, AStagedScheduleFitsInSharedMemoryAndMovesFourBytes) {
   EXPECT_TRUE(check_schedule(k, with(with(big, "cluster", 4), "rows_per_cta", 1), 8192).schedule.has_value());
   const KernelDescriptor& plain = *find_kernel("fused_add_rms_norm");
   json narrow = with(with(with(good_rms(), "vec", 1), "threads", 512), "stage", 1);
-  EXPECT_EQ(only_issue(plain, narrow, 4096).rfind("schedule.stage ? vec : 2 = 1: must be at least 2 ", 0), 0u)
-      << only_issue(plain, narrow, 4096);
+  EXPECT_EQ(only_issue(plain, narrow, 4096),
+            "schedule.vec*2 (staged) = 2: must be at least 4 (cp.async moves at least 4 bytes: a staged schedule needs "
+            "vec >= 2)");
   EXPECT_TRUE(check_schedule(plain, with(narrow, "stage", 0), 4096).schedule.has_value());
   EXPECT_EQ(only_issue(plain, with(good_rms(), "stage", 2)).rfind("schedule.stage = 2: ", 0), 0u);
 }

@@ -217,7 +217,7 @@ class GpuBench final : public Bench {
     if (tokens < 1 || tokens > rows_) throw BenchFailure{"tokens out of range"};
     ReplayTime mean;
     for (int d = 0; d < 2; ++d) {
-      const LaunchParams p = params(d == 0 ? DType::bf16 : DType::fp16, timing_[d], tokens);
+      const LaunchParams p = params(data_[d].dtype, timing_[d], tokens);
       std::vector<kt_restore> restores;
       for (std::size_t k = 0; k < timing_[d].size(); ++k)
         if (pristine_[d][k]) restores.push_back({timing_[d][k].data(), pristine_[d][k], timing_[d][k].bytes(tokens)});
