@@ -2,14 +2,15 @@
 // and configs/fused_add_rms_norm/sm90/4096/bs2.json
 // and configs/fused_add_rms_norm/sm90/4096/bs4.json
 // and configs/fused_add_rms_norm/sm90/4096/bs8.json
-// and configs/fused_add_rms_norm/sm90/4096/bs32.json (identical schedule).
+// and configs/fused_add_rms_norm/sm90/4096/bs128.json
+// and configs/fused_add_rms_norm/sm90/4096/bs256.json (identical schedule).
 // Do not edit: change the config and regenerate (README.md, "Retuning and regenerating").
 #include "rms_norm.cuh"
 
 namespace kiln::generated {
 
 cudaError_t fused_add_rms_norm_sm90_h4096_bs1(const kiln::detail::LaunchParams& p, cudaStream_t stream) {
-  using S = kiln::fused_add_rms_norm::Schedule</*hidden=*/4096, /*threads=*/512, /*vec=*/8, /*rows_per_cta=*/1, /*cluster=*/1>;
+  using S = kiln::fused_add_rms_norm::Schedule</*hidden=*/4096, /*threads=*/512, /*vec=*/8, /*rows_per_cta=*/1, /*cluster=*/1, /*weight_at_use=*/0, /*stage=*/1>;
   return kiln::fused_add_rms_norm::launch<S>(p, stream);
 }
 

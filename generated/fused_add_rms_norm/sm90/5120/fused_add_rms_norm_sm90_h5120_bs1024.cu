@@ -5,7 +5,7 @@
 namespace kiln::generated {
 
 cudaError_t fused_add_rms_norm_sm90_h5120_bs1024(const kiln::detail::LaunchParams& p, cudaStream_t stream) {
-  using S = kiln::fused_add_rms_norm::Schedule</*hidden=*/5120, /*threads=*/160, /*vec=*/8, /*rows_per_cta=*/1, /*cluster=*/1>;
+  using S = kiln::fused_add_rms_norm::Schedule</*hidden=*/5120, /*threads=*/128, /*vec=*/8, /*rows_per_cta=*/1, /*cluster=*/1, /*weight_at_use=*/0, /*stage=*/1>;
   return kiln::fused_add_rms_norm::launch<S>(p, stream);
 }
 

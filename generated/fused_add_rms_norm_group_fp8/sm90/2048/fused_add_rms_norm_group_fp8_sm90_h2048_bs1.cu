@@ -10,7 +10,7 @@
 namespace kiln::generated {
 
 cudaError_t fused_add_rms_norm_group_fp8_sm90_h2048_bs1(const kiln::detail::LaunchParams& p, cudaStream_t stream) {
-  using S = kiln::fused_add_rms_norm_group_fp8::Schedule</*hidden=*/2048, /*threads=*/256, /*vec=*/8, /*rows_per_cta=*/1, /*cluster=*/1>;
+  using S = kiln::fused_add_rms_norm_group_fp8::Schedule</*hidden=*/2048, /*threads=*/256, /*vec=*/8, /*rows_per_cta=*/1, /*cluster=*/1, /*weight_at_use=*/0, /*stage=*/1>;
   return kiln::fused_add_rms_norm_group_fp8::launch<S>(p, stream);
 }
 

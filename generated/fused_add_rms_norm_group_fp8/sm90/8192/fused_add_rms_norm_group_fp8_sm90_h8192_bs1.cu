@@ -6,7 +6,7 @@
 namespace kiln::generated {
 
 cudaError_t fused_add_rms_norm_group_fp8_sm90_h8192_bs1(const kiln::detail::LaunchParams& p, cudaStream_t stream) {
-  using S = kiln::fused_add_rms_norm_group_fp8::Schedule</*hidden=*/8192, /*threads=*/256, /*vec=*/8, /*rows_per_cta=*/1, /*cluster=*/4>;
+  using S = kiln::fused_add_rms_norm_group_fp8::Schedule</*hidden=*/8192, /*threads=*/128, /*vec=*/8, /*rows_per_cta=*/1, /*cluster=*/4, /*weight_at_use=*/0, /*stage=*/1>;
   return kiln::fused_add_rms_norm_group_fp8::launch<S>(p, stream);
 }
 
