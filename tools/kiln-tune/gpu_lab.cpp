@@ -142,6 +142,13 @@ struct CheckData {
   std::array<std::vector<uint8_t>, KILN_ROLE_SLOTS> want_bytes;
 };
 
+// One dtype's inputs and reference, and the timing tensors filled from them.
+struct PerDtype {
+  CheckData check;
+  std::vector<DeviceTensor> timing;  // room for the largest count timed
+  std::vector<void*> pristine;       // per timing tensor: its starting values when the kernel writes over it
+};
+
 // The reference's value in the tensor's element type, as the kernel stores it.
 void store_rounded(const kiln_tensor_desc& t, DType d, double v, uint8_t* out) {
   switch (t.elem) {
@@ -190,11 +197,11 @@ class GpuBench final : public Bench {
         return "table row " + std::to_string(i) + " is " + r_.candidates[i].schedule + ", expected " + spec_.schedules[i];
     if (int e = r_.init(spec_.device)) return std::string("CUDA initialisation: ") + r_.error_name(e);
     try {
-      for (DType d : {DType::bf16, DType::fp16}) data_.push_back(make_data(d));
+      for (DType d : {DType::bf16, DType::fp16}) dtypes_.push_back({make_data(d), {}, {}});
       check_ = allocate(check_rows_);
-      for (int d = 0; d < 2; ++d) {
-        timing_[d] = allocate(rows_);
-        prepare_timing(d);
+      for (PerDtype& x : dtypes_) {
+        x.timing = allocate(rows_);
+        prepare_timing(x);
       }
     } catch (const BenchFailure& f) {
       return f.why;
@@ -205,9 +212,9 @@ class GpuBench final : public Bench {
   int count() const override { return r_.count; }
 
   void check(int row) override {
-    for (int64_t t : spec_.check_tokens) check_one(row, data_[0], t);
+    for (int64_t t : spec_.check_tokens) check_one(row, dtypes_[0].check, t);
     // fp16 shares the schedule: a smaller set of sizes is enough.
-    for (int64_t t : {std::min<int64_t>(17, check_rows_), check_rows_}) check_one(row, data_[1], t);
+    for (int64_t t : {std::min<int64_t>(17, check_rows_), check_rows_}) check_one(row, dtypes_[1].check, t);
   }
 
   // The mean of the times in bf16 and in fp16: one schedule serves both, and the compiler's
@@ -216,17 +223,17 @@ class GpuBench final : public Bench {
   ReplayTime time(int row, int64_t tokens, int launches, int replays, double warmup_ms) override {
     if (tokens < 1 || tokens > rows_) throw BenchFailure{"tokens out of range"};
     ReplayTime mean;
-    for (int d = 0; d < 2; ++d) {
-      const LaunchParams p = params(data_[d].dtype, timing_[d], tokens);
+    for (const PerDtype& x : dtypes_) {
+      const LaunchParams p = params(x.check.dtype, x.timing, tokens);
       std::vector<kt_restore> restores;
-      for (std::size_t k = 0; k < timing_[d].size(); ++k)
-        if (pristine_[d][k]) restores.push_back({timing_[d][k].data(), pristine_[d][k], timing_[d][k].bytes(tokens)});
+      for (std::size_t k = 0; k < x.timing.size(); ++k)
+        if (x.pristine[k]) restores.push_back({x.timing[k].data(), x.pristine[k], x.timing[k].bytes(tokens)});
       ReplayTime t;
       if (int e = r_.time(r_.candidates[row].launch, &p, launches, replays, warmup_ms, restores.data(),
                           static_cast<int>(restores.size()), &t.median_us, &t.min_us))
         throw BenchFailure{std::string("timing: ") + r_.error_name(e)};
-      mean.median_us += t.median_us / 2;
-      mean.min_us += t.min_us / 2;
+      mean.median_us += t.median_us / static_cast<double>(dtypes_.size());
+      mean.min_us += t.min_us / static_cast<double>(dtypes_.size());
     }
     return mean;
   }
@@ -360,14 +367,14 @@ class GpuBench final : public Bench {
     return p;
   }
 
-  // Timing inputs of dtype d (data_'s order): its check rows repeated over every row timed,
-  // and for each tensor the kernel writes over, a pristine copy that every replay starts from.
-  void prepare_timing(int d) {
-    pristine_[d].assign(timing_[d].size(), nullptr);
-    for (std::size_t k = 0; k < timing_[d].size(); ++k) {
-      const DeviceTensor& b = timing_[d][k];
+  // One dtype's timing inputs: its check rows repeated over every row timed, and for each
+  // tensor the kernel writes over, a pristine copy that every replay starts from.
+  void prepare_timing(PerDtype& x) {
+    x.pristine.assign(x.timing.size(), nullptr);
+    for (std::size_t k = 0; k < x.timing.size(); ++k) {
+      const DeviceTensor& b = x.timing[k];
       if (!reads(*b.desc)) continue;
-      const std::vector<uint8_t>& host = data_[d].inputs[b.desc->role];
+      const std::vector<uint8_t>& host = x.check.inputs[b.desc->role];
       must(r_.upload(b.data(), host.data(), host.size()));
       if (b.per_token())
         for (int64_t done = check_rows_; done < rows_;) {
@@ -376,8 +383,8 @@ class GpuBench final : public Bench {
           done += n;
         }
       if (writes(*b.desc)) {
-        pristine_[d][k] = alloc(b.bytes(rows_));
-        must(r_.copy(pristine_[d][k], b.data(), b.bytes(rows_)));
+        x.pristine[k] = alloc(b.bytes(rows_));
+        must(r_.copy(x.pristine[k], b.data(), b.bytes(rows_)));
       }
     }
   }
@@ -441,10 +448,8 @@ class GpuBench final : public Bench {
   std::vector<kiln_tensor_desc> required_;  // desc_'s tensors without the optional ones (tensors())
   Runner r_;
   int64_t check_rows_ = 1, rows_ = 1;
-  std::vector<CheckData> data_;         // bf16, fp16
-  std::vector<DeviceTensor> check_;     // with guards, room for the largest check count
-  std::vector<DeviceTensor> timing_[2];  // per dtype (data_'s order): room for the largest count timed
-  std::vector<void*> pristine_[2];       // per timing tensor: its starting values when the kernel writes over it
+  std::vector<PerDtype> dtypes_;     // bf16, fp16
+  std::vector<DeviceTensor> check_;  // with guards, room for the largest check count
 };
 
 class GpuLab final : public Lab {
