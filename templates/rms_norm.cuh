@@ -60,10 +60,12 @@ struct Traits {
 
 // Whether schedule S of kind K has a second specialised kernel for the default options (see
 // `specialised`'s Fixed): the norm and group kinds, those that add a residual only when they
-// stage their rows (S::stage). Loaded into registers, ptxas issues an add kind's x and residual
-// loads in pairs once the option branches are gone (fused_add_rms_norm 0.84x at h = 5120).
+// stage their rows (S::stage) or hold their loads together with a barrier (the per-token kind,
+// see the kernel). Loaded into registers, ptxas issues an add kind's x and residual loads in
+// pairs once the option branches are gone (fused_add_rms_norm 0.84x at h = 5120).
 template <class S, Kind K>
-inline constexpr bool has_fixed_kernel = (Traits<K>::norm || Traits<K>::group) && (!Traits<K>::add || S::stage);
+inline constexpr bool has_fixed_kernel =
+    (Traits<K>::norm || Traits<K>::group) && (!Traits<K>::add || S::stage || Traits<K>::dynamic);
 
 // The dynamic per-token scale of a row whose largest magnitude is amax (vLLM's
 // dynamic_per_token_scaled_fp8_quant: at least 1 / (448 * 512), so a row of zeros
@@ -80,9 +82,15 @@ __device__ __forceinline__ float inv_rms(float sum_squares, float hidden, float 
 __device__ __forceinline__ float weight_of(float w, bool gemma) { return gemma ? 1.0f + w : w; }
 
 // v * rinv * w, rounded where the convention says (the caller rounds the result last).
+// single multiplies v by w first: that product is exact (two 16-bit values; with gemma, w =
+// 1 + w is fp32 and the product rounds once), so the value is one rounding of (v * w) * rinv,
+// and rounding is monotone: the largest |value| of a row is (max |v * w|) * rinv, rounded.
+// The per-token kinds take that maximum with the sum of squares, before rinv is known
+// (`max_first` in the kernel). vllm rounds v * rinv first, as vLLM does: no such shortcut.
+__device__ __forceinline__ float weighted(float v, float w) { return v * w; }
 template <class T>
 __device__ __forceinline__ float normed(float v, float rinv, float w, bool vllm) {
-  return vllm ? round_to<T>(round_to<T>(v * rinv) * w) : v * rinv * w;
+  return vllm ? round_to<T>(round_to<T>(v * rinv) * w) : weighted(v, w) * rinv;
 }
 
 // Switches, each left out by kiln-gen at 0: WeightAtUse (the norm quantisers and the add
@@ -107,14 +115,23 @@ struct Schedule {
   static_assert(iters >= 1 && iters <= 32, "at most 32 vectors per thread");
 };
 
-// The reductions over a row group: its sum of squares, its largest magnitude.
+// The reductions over a row group: its sum of squares, its largest magnitude, or both at once
+// (the per-token norm kinds under single rounding: one barrier where two cost a row twice the
+// wait).
 struct Sum {
+  using Value = float;
   static constexpr float identity = 0.0f;
   __device__ static float apply(float a, float b) { return a + b; }
 };
 struct Max {
+  using Value = float;
   static constexpr float identity = 0.0f;  // of magnitudes
   __device__ static float apply(float a, float b) { return fmaxf(a, b); }
+};
+struct SumAndMax {
+  using Value = float2;  // x: a sum, y: a maximum of magnitudes
+  static constexpr float2 identity{0.0f, 0.0f};
+  __device__ static float2 apply(float2 a, float2 b) { return {a.x + b.x, fmaxf(a.y, b.y)}; }
 };
 
 // Op over a row group's per-warp partials (every lane holds the same bits of its warp's): the
@@ -127,16 +144,16 @@ struct Max {
 // every read is local. Writing into a peer needs the peer to have started: the kernel arrives
 // on the cluster barrier when it starts, and the row's first reduction (First) waits on that
 // phase just before its first write; by then every peer has normally arrived, so the wait
-// rarely stalls. Sum and Max have their own slots, because a fast peer's Max write can land
+// rarely stalls. Each Op has its own slots, because a fast peer's Max write can land
 // while this CTA still reads its Sum slots. Every write into a CTA comes before the writer's
 // arrive (release) on a phase that CTA waits on (acquire), and no CTA reads a peer's memory, so
 // after its last reduction's wait a CTA may exit.
-template <class S, class Op, bool First>
-__device__ __forceinline__ float row_reduce(float warp_partial, int group, int tid, int rank) {
+template <class S, class Op, bool First, class Value = typename Op::Value>
+__device__ __forceinline__ Value row_reduce(Value warp_partial, int group, int tid, int rank) {
   if constexpr (S::warps == 1 && S::cluster == 1) {
     return warp_partial;
   } else {
-    __shared__ float slots[S::rows_per_cta][S::cluster][S::warps];
+    __shared__ Value slots[S::rows_per_cta][S::cluster][S::warps];
     static_assert(S::cluster <= 32, "lane r writes to rank r");
     const int warp = tid / 32, lane = tid % 32;
     if constexpr (S::cluster == 1) {
@@ -149,7 +166,7 @@ __device__ __forceinline__ float row_reduce(float warp_partial, int group, int t
       cluster.barrier_arrive();  // release (the default): publishes the writes above; never relaxed
       cluster.barrier_wait();
     }
-    float v = Op::identity;
+    Value v = Op::identity;
 #pragma unroll
     for (int r = 0; r < S::cluster; ++r)
 #pragma unroll
@@ -298,17 +315,51 @@ specialised(T* __restrict__ x, const T* __restrict__ w, T* __restrict__ residual
     }
   }
 
-  float rinv = 1.0f;
+  // The per-token norm kinds need the row's largest |value| before any store. Under single
+  // rounding it is (max |v * w|) * rinv (normed), so the fixed kernel takes it with the sum of
+  // squares: one reduction. With the options at run time the values come first, then their
+  // maximum in a second reduction, as per_token_fp8 does; both ways give the same bits. (Both
+  // ways in one kernel, chosen at run time, cost it 16-40 registers.)
+  constexpr bool kPerTokenNorm = Tr::dynamic && Tr::norm;
+  constexpr bool max_first = kPerTokenNorm && Fixed;
+  // The per-token norm kinds need every value twice (the row's maximum, then the stores).
+  // With the weight in registers they keep v * w (max_first) or the value in fp32 registers,
+  // which take the place of the slice and weight they came from (computing them twice made
+  // these kernels issue-bound). With the weight at use the kept values would be the registers
+  // it freed, so they are kept only up to 32 a thread (h = 4096 with 64 threads: 126 -> 56
+  // registers, 91 % -> 94 % of the copy ceiling on the H200). Without a norm a value is one
+  // conversion: never kept.
+  constexpr bool keep = kPerTokenNorm && (!kWeightAtUse || N * V <= 32);
+  float y[keep ? N : 1][V];
+  float rinv = 1.0f, amax = 0.0f;  // amax: the per-token kinds' max |value| over the row
   if constexpr (Tr::norm) {
-    float ss = 0.0f;
+    float ss = 0.0f, wmax = 0.0f;  // wmax: max |v * w| (max_first)
     if (live) {
 #pragma unroll
-      for (int i = 0; i < N; ++i)
+      for (int i = 0; i < N; ++i) {
+        [[maybe_unused]] Vec<T, V> wi{};
+        if constexpr (max_first) wi = weight(i);
 #pragma unroll
-        for (int j = 0; j < V; ++j) ss += element(xv[i], j) * element(xv[i], j);
+        for (int j = 0; j < V; ++j) {
+          const float v = element(xv[i], j);
+          ss += v * v;
+          if constexpr (max_first) {
+            const float a = weighted(v, weight_of(element(wi, j), o.gemma));
+            if constexpr (keep) y[i][j] = a;
+            wmax = fmaxf(wmax, fabsf(a));
+          }
+        }
+      }
     }
-    ss = row_reduce<S, Sum, /*First=*/true>(warp_sum(ss), group, tid, rank);
-    rinv = inv_rms(ss, float(H), o.eps);
+    if constexpr (max_first) {
+      const float2 r = row_reduce<S, SumAndMax, /*First=*/true>(float2{warp_sum(ss), warp_max_magnitude(wmax)}, group, tid, rank);
+      rinv = inv_rms(r.x, float(H), o.eps);
+      // NaN (a NaN in the row, or inf * 0 when the sum of squares is inf) is passed over, as
+      // a maximum over the values passes their NaN over.
+      amax = fmaxf(r.y * rinv, 0.0f);
+    } else {
+      rinv = inv_rms(row_reduce<S, Sum, /*First=*/true>(warp_sum(ss), group, tid, rank), float(H), o.eps);
+    }
   }
   // The value the kernel stores (before any fp8 scaling).
   // wi: weight(i), loaded once per vector by the caller.
@@ -318,30 +369,24 @@ specialised(T* __restrict__ x, const T* __restrict__ w, T* __restrict__ residual
   };
   float inv_scale = 1.0f, token_s = 1.0f;
   if constexpr (Tr::fp8) inv_scale = 1.0f / load_float(scale);
-  // The per-token norm kinds need every value twice (the row's maximum, then the stores).
-  // With the weight in registers they keep the values in fp32 registers, which take the place
-  // of the slice and weight they came from (computing them twice made these kernels
-  // issue-bound). With the weight at use the kept values would be the registers it freed, so
-  // they are kept only up to 32 a thread (h = 4096 with 64 threads: 126 -> 56 registers,
-  // 91 % -> 94 % of the copy ceiling on the H200). Without a norm a value is one conversion:
-  // never kept.
-  constexpr bool keep = Tr::dynamic && Tr::norm && (!kWeightAtUse || N * V <= 32);
-  float y[keep ? N : 1][V];
   if constexpr (Tr::dynamic) {
-    float amax = 0.0f;
-    if (live) {
+    if constexpr (!max_first) {
+      float m = 0.0f;
+      if (live) {
 #pragma unroll
-      for (int i = 0; i < N; ++i) {
-        const Vec<T, V> wi = weight(i);
+        for (int i = 0; i < N; ++i) {
+          const Vec<T, V> wi = weight(i);
 #pragma unroll
-        for (int j = 0; j < V; ++j) {
-          const float v = value(i, j, wi);
-          if constexpr (keep) y[i][j] = v;
-          amax = fmaxf(amax, fabsf(v));
+          for (int j = 0; j < V; ++j) {
+            const float v = value(i, j, wi);
+            if constexpr (keep) y[i][j] = v;
+            m = fmaxf(m, fabsf(v));
+          }
         }
       }
+      amax = row_reduce<S, Max, /*First=*/!Tr::norm>(warp_max_magnitude(m), group, tid, rank);
     }
-    token_s = token_scale(capped(row_reduce<S, Max, /*First=*/!Tr::norm>(warp_max_magnitude(amax), group, tid, rank), o));
+    token_s = token_scale(capped(amax, o));
     if (live && rank == 0 && tid == 0) scales[row] = token_s;
   }
   const Divisor by_token_s = divisor(token_s);  // the per-token kinds' (unused by the others)
@@ -352,9 +397,9 @@ specialised(T* __restrict__ x, const T* __restrict__ w, T* __restrict__ residual
     [[maybe_unused]] constexpr bool kBounded = decltype(bounded)::value;
     // Vector i's values as stored, divided by the per-token scale (the group kinds divide later).
     auto values = [&](int i, float (&f)[V]) {
-      if constexpr (keep) {
+      if constexpr (keep) {  // v * w, times rinv (max_first), or the value itself
 #pragma unroll
-        for (int j = 0; j < V; ++j) f[j] = divide<kBounded>(y[i][j], by_token_s);
+        for (int j = 0; j < V; ++j) f[j] = divide<kBounded>(max_first ? y[i][j] * rinv : y[i][j], by_token_s);
       } else {
         const Vec<T, V> wi = weight(i);
 #pragma unroll

@@ -360,6 +360,24 @@ TEST_F(Simulated, CrashingWrongAndHangingCandidatesAreSkipped) {
   expect_kiln_gen_accepts();
 }
 
+TEST_F(Simulated, WarmUpIsAnOptionTheConfigsRecord) {
+  RunResult r = tune(args("", "--hidden 2048 --batch-sizes 32"));
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(tuning_of(2048, 32)["method"].get<std::string>().find(", 5 ms warm-up,"), std::string::npos);
+  r = tune(args("--force --warmup-ms 250", "--hidden 2048 --batch-sizes 32"));
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(tuning_of(2048, 32)["method"].get<std::string>().find(", 250 ms warm-up,"), std::string::npos)
+      << tuning_of(2048, 32).dump();
+  // Outside [1, 10000] ms: refused, naming the option, nothing written.
+  for (const char* bad : {"0", "-5", "20000", "abc"}) {
+    fs::remove_all(root_ / "configs");
+    r = tune(args(std::string("--warmup-ms ") + bad, "--hidden 2048 --batch-sizes 32"));
+    EXPECT_NE(r.code, 0) << bad;
+    EXPECT_NE(r.out.find("--warmup-ms"), std::string::npos) << r.out;
+    EXPECT_FALSE(fs::exists(file(2048, 32))) << bad;
+  }
+}
+
 TEST_F(Simulated, SyntheticRunsNeedTheirOwnConfigsFolder) {
   // Without --configs a synthetic run would write into the repository's configs/.
   RunResult r = tune("--quick --kernel silu_mul_fp8 --hidden 2048 --batch-sizes 32");

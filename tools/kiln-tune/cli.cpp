@@ -53,6 +53,7 @@ struct Options {
   int jobs = 0;
   std::vector<std::string> grid;
   double watchdog_s = 120;
+  double warmup_ms = 0;  // 0: the mode's (TimingPlan)
 };
 
 // A usage error: the message, exit status 2.
@@ -399,7 +400,9 @@ int run(const Options& o, const Lab& lab) {
   tc.shard_size = static_cast<int>(std::clamp<std::size_t>(plans.candidates / (2 * tc.jobs) + 1, 2, 12));
   Builder builder(tc);
   info.source_hash = builder.inputs_hash();
-  return build_and_tune(plans, o, lab, builder, info, timing_plan(mode));
+  TimingPlan timing = timing_plan(mode);
+  if (o.warmup_ms > 0) timing.warmup_ms = o.warmup_ms;
+  return build_and_tune(plans, o, lab, builder, info, timing);
 }
 
 void add_options(CLI::App& app, Options& o) {
@@ -426,6 +429,12 @@ void add_options(CLI::App& app, Options& o) {
   app.add_option("--grid", o.grid, "replace a parameter's grid: name=v1,v2,... (repeatable)");
   app.add_option("--watchdog", o.watchdog_s, "seconds a candidate may run before it counts as hung")
       ->capture_default_str();
+  // A GPU streaming DRAM-sized tensors reaches its power limit within a fraction of a second and
+  // lowers its SM clock; a few milliseconds of warm-up time the candidates before that.
+  app.add_option("--warmup-ms", o.warmup_ms,
+                 "warm-up before each timing, in ms (default: 5, --full 10); a few hundred times the DRAM "
+                 "buckets at the clock a sustained load runs at")
+      ->check(CLI::Range(1.0, 10000.0));
 }
 
 }  // namespace

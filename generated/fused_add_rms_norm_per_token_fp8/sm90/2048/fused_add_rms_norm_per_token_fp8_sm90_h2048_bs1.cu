@@ -3,14 +3,16 @@
 // and configs/fused_add_rms_norm_per_token_fp8/sm90/2048/bs4.json
 // and configs/fused_add_rms_norm_per_token_fp8/sm90/2048/bs8.json
 // and configs/fused_add_rms_norm_per_token_fp8/sm90/2048/bs32.json
-// and configs/fused_add_rms_norm_per_token_fp8/sm90/2048/bs128.json (identical schedule).
+// and configs/fused_add_rms_norm_per_token_fp8/sm90/2048/bs128.json
+// and configs/fused_add_rms_norm_per_token_fp8/sm90/2048/bs256.json
+// and configs/fused_add_rms_norm_per_token_fp8/sm90/2048/bs8192.json (identical schedule).
 // Do not edit: change the config and regenerate (README.md, "Retuning and regenerating").
 #include "rms_norm.cuh"
 
 namespace kiln::generated {
 
 cudaError_t fused_add_rms_norm_per_token_fp8_sm90_h2048_bs1(const kiln::detail::LaunchParams& p, cudaStream_t stream) {
-  using S = kiln::fused_add_rms_norm_per_token_fp8::Schedule</*hidden=*/2048, /*threads=*/256, /*vec=*/8, /*rows_per_cta=*/1, /*cluster=*/1, /*weight_at_use=*/0, /*stage=*/1>;
+  using S = kiln::fused_add_rms_norm_per_token_fp8::Schedule</*hidden=*/2048, /*threads=*/128, /*vec=*/8, /*rows_per_cta=*/1, /*cluster=*/1>;
   return kiln::fused_add_rms_norm_per_token_fp8::launch<S>(p, stream);
 }
 

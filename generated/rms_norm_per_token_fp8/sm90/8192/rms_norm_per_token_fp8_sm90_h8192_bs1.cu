@@ -2,7 +2,11 @@
 // and configs/rms_norm_per_token_fp8/sm90/8192/bs2.json
 // and configs/rms_norm_per_token_fp8/sm90/8192/bs4.json
 // and configs/rms_norm_per_token_fp8/sm90/8192/bs8.json
-// and configs/rms_norm_per_token_fp8/sm90/8192/bs128.json (identical schedule).
+// and configs/rms_norm_per_token_fp8/sm90/8192/bs32.json
+// and configs/rms_norm_per_token_fp8/sm90/8192/bs128.json
+// and configs/rms_norm_per_token_fp8/sm90/8192/bs256.json
+// and configs/rms_norm_per_token_fp8/sm90/8192/bs1024.json
+// and configs/rms_norm_per_token_fp8/sm90/8192/bs8192.json (identical schedule).
 // Do not edit: change the config and regenerate (README.md, "Retuning and regenerating").
 #include "rms_norm.cuh"
 
