@@ -196,7 +196,7 @@ std::string emit_registry(std::span<const KernelDescriptor> kernels) {
           << "},\n";
     out << "};\n";
   }
-  out << "\n// name, summary, tensors, options, scalars, generic kernel, probe; communicator kernels: workspace\n"
+  out << "\n// name, summary, tensors, options, scalars, generic kernel, probe, workspace (communicator kernels)\n"
       << "constexpr kiln::detail::KernelEntry kKernels[] = {\n";
   for (const KernelDescriptor& k : kernels) {
     const std::string ns(k.cpp_namespace), sym = tensors_symbol(k.name);
@@ -204,6 +204,7 @@ std::string emit_registry(std::span<const KernelDescriptor> kernels) {
         << sym << "[0]), " << option_bits(k) << ", " << scalar_bits(k) << ", \"" << k.name << "_generic\", &" << ns
         << "::launch_generic<>, &" << ns << "::probe_generic<>";
     if (k.comm) out << ",\n     &" << ns << "::workspace_bytes, &" << ns << "::workspace_init";
+    else out << ", nullptr, nullptr";  // no workspace: every field written, as -Wextra wants
     out << "},\n";
   }
   out << "};\n}  // namespace\n\n"

@@ -449,7 +449,8 @@ TEST(EmitRegistry, CommunicatorRowsNameTheirWorkspaceHooks) {
   for (std::size_t at = 0; (at = text.find("KILN_OPTION_COMM", at)) != std::string::npos; ++at) ++comm;
   EXPECT_EQ(hooks, 2u);
   EXPECT_EQ(comm, 2u);
-  EXPECT_NE(text.find("&kiln::rms_norm::probe_generic<>},\n"), std::string::npos) << "no hooks after a non-comm row";
+  EXPECT_NE(text.find("&kiln::rms_norm::probe_generic<>, nullptr, nullptr},\n"), std::string::npos)
+      << "a non-comm row's hooks are written as null";
 }
 
 TEST(EmitEntryPoints, DeclarationAndDefinitionAgreeAndFillEveryRole) {
