@@ -352,7 +352,8 @@ specialised(T* __restrict__ x, const T* __restrict__ w, T* __restrict__ residual
       }
     }
     if constexpr (max_first) {
-      const float2 r = row_reduce<S, SumAndMax, /*First=*/true>(float2{warp_sum(ss), warp_max_magnitude(wmax)}, group, tid, rank);
+      const float2 partial{warp_sum(ss), warp_max_magnitude(wmax)};
+      const float2 r = row_reduce<S, SumAndMax, /*First=*/true>(partial, group, tid, rank);
       rinv = inv_rms(r.x, float(H), o.eps);
       // NaN (a NaN in the row, or inf * 0 when the sum of squares is inf) is passed over, as
       // a maximum over the values passes their NaN over.

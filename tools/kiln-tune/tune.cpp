@@ -445,9 +445,9 @@ class SetTuner {
     const std::string tie = fixed(timing_.tie * 100, 0);
     return "every candidate checked against the CPU reference (bf16 and fp16); timed in bf16 and fp16, the "
            "mean; CUDA graph of " +
-           std::to_string(timing_.launches) + " launches, " + fixed(timing_.warmup_ms, 0) + " ms warm-up, median of " + std::to_string(timing_.replays) +
-           " replays; candidates within " + fixed(timing_.guard * 100, 0) + " % re-timed " +
-           std::to_string(timing_.retimes) + "x (best median); within " + tie +
+           std::to_string(timing_.launches) + " launches, " + fixed(timing_.warmup_ms, 0) + " ms warm-up, median of " +
+           std::to_string(timing_.replays) + " replays; candidates within " + fixed(timing_.guard * 100, 0) +
+           " % re-timed " + std::to_string(timing_.retimes) + "x (best median); within " + tie +
            " % the simplest schedule wins; the schedule being replaced stays unless another is more than " + tie +
            " % faster on average over the counts and no more than " + tie + " % slower at any";
   }
