@@ -143,14 +143,10 @@ struct CheckData {
   std::array<std::vector<uint8_t>, KILN_ROLE_SLOTS> want_bytes;
 };
 
-// One dtype's inputs and reference, the check inputs on the device, and the timing tensors
-// filled from them.
+// One dtype's inputs and reference, and the timing tensors filled from them, which also hold
+// the check inputs on the device.
 struct PerDtype {
   CheckData check;
-  // Per check tensor the kernel reads: its inputs for the largest check count, on the device. A
-  // check puts them back with a device copy (the kernel may write over them), where uploading
-  // them from the host again cost each candidate a PCIe round trip per count.
-  std::vector<void*> check_inputs;
   // The reference cut to a smaller check count, made once on first use: a check compares with
   // the reference element by element only when some byte differs from the rounded reference
   // (fp8 values near a rounding tie), and copying the cut for every candidate cost as much as
@@ -158,6 +154,11 @@ struct PerDtype {
   std::map<int64_t, kiln::ref::Expected> cut;
   std::vector<DeviceTensor> timing;  // room for the largest count timed
   std::vector<void*> pristine;       // per timing tensor: its starting values when the kernel writes over it
+
+  // Tensor k's inputs on the device, starting with the check rows: the timing tensors begin with
+  // them (prepare_timing), and where a timing kernel writes over one, its pristine copy does. A check
+  // puts them back with a device copy; uploading them from the host cost a PCIe round trip per count.
+  const void* starting_values(std::size_t k) const { return pristine[k] ? pristine[k] : timing[k].data(); }
 };
 
 // The reference's value in the tensor's element type, as the kernel stores it.
@@ -208,10 +209,9 @@ class GpuBench final : public Bench {
         return "table row " + std::to_string(i) + " is " + r_.candidates[i].schedule + ", expected " + spec_.schedules[i];
     if (int e = r_.init(spec_.device)) return std::string("CUDA initialisation: ") + r_.error_name(e);
     try {
-      for (DType d : {DType::bf16, DType::fp16}) dtypes_.push_back({make_data(d), {}, {}, {}, {}});
+      for (DType d : {DType::bf16, DType::fp16}) dtypes_.push_back({make_data(d), {}, {}, {}});
       check_ = allocate(check_rows_);
       for (PerDtype& x : dtypes_) {
-        prepare_check(x);
         x.timing = allocate(rows_);
         prepare_timing(x);
       }
@@ -381,18 +381,6 @@ class GpuBench final : public Bench {
     return p;
   }
 
-  // One dtype's check inputs on the device, for the largest check count.
-  void prepare_check(PerDtype& x) {
-    x.check_inputs.assign(check_.size(), nullptr);
-    for (std::size_t k = 0; k < check_.size(); ++k) {
-      const DeviceTensor& b = check_[k];
-      if (!reads(*b.desc)) continue;
-      const std::vector<uint8_t>& host = x.check.inputs[b.desc->role];
-      x.check_inputs[k] = alloc(host.size());
-      must(r_.upload(x.check_inputs[k], host.data(), host.size()));
-    }
-  }
-
   // One dtype's timing inputs: its check rows repeated over every row timed, and for each
   // tensor the kernel writes over, a pristine copy that every replay starts from.
   void prepare_timing(PerDtype& x) {
@@ -424,7 +412,7 @@ class GpuBench final : public Bench {
     for (std::size_t k = 0; k < check_.size(); ++k) {
       const DeviceTensor& b = check_[k];
       if (writes(*b.desc)) must(r_.memset(b.base, kPoison, b.span(tokens)));
-      if (reads(*b.desc)) must(r_.copy(b.data(), x.check_inputs[k], b.bytes(tokens)));
+      if (reads(*b.desc)) must(r_.copy(b.data(), x.starting_values(k), b.bytes(tokens)));
     }
     const LaunchParams p = params(c.dtype, check_, tokens);
     if (int e = r_.run(r_.candidates[row].launch, &p)) throw BenchFailure{at + ": " + r_.error_name(e)};

@@ -5,7 +5,7 @@
 namespace kiln::generated {
 
 cudaError_t fused_add_rms_norm_group_fp8_sm90_h4096_bs8192(const kiln::detail::LaunchParams& p, cudaStream_t stream) {
-  using S = kiln::fused_add_rms_norm_group_fp8::Schedule</*hidden=*/4096, /*threads=*/128, /*vec=*/8, /*rows_per_cta=*/1, /*cluster=*/1>;
+  using S = kiln::fused_add_rms_norm_group_fp8::Schedule</*hidden=*/4096, /*threads=*/256, /*vec=*/8, /*rows_per_cta=*/1, /*cluster=*/1>;
   return kiln::fused_add_rms_norm_group_fp8::launch<S>(p, stream);
 }
 

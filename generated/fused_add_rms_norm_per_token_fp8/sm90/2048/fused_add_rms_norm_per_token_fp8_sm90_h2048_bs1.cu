@@ -4,8 +4,7 @@
 // and configs/fused_add_rms_norm_per_token_fp8/sm90/2048/bs8.json
 // and configs/fused_add_rms_norm_per_token_fp8/sm90/2048/bs32.json
 // and configs/fused_add_rms_norm_per_token_fp8/sm90/2048/bs128.json
-// and configs/fused_add_rms_norm_per_token_fp8/sm90/2048/bs256.json
-// and configs/fused_add_rms_norm_per_token_fp8/sm90/2048/bs8192.json (identical schedule).
+// and configs/fused_add_rms_norm_per_token_fp8/sm90/2048/bs256.json (identical schedule).
 // Do not edit: change the config and regenerate (README.md, "Retuning and regenerating").
 #include "rms_norm.cuh"
 
