@@ -114,7 +114,6 @@ cudaError_t fused_add_rms_norm_group_fp8_sm90_h8192_bs2(const kiln::detail::Laun
 cudaError_t fused_add_rms_norm_group_fp8_sm90_h8192_bs32(const kiln::detail::LaunchParams&, cudaStream_t);
 cudaError_t fused_add_rms_norm_group_fp8_sm90_h8192_bs256(const kiln::detail::LaunchParams&, cudaStream_t);
 cudaError_t fused_add_rms_norm_group_fp8_sm90_h8192_bs1024(const kiln::detail::LaunchParams&, cudaStream_t);
-cudaError_t fused_add_rms_norm_group_fp8_sm90_h8192_bs8192(const kiln::detail::LaunchParams&, cudaStream_t);
 #endif
 #ifndef KILN_LEAVE_OUT_FUSED_ADD_RMS_NORM_PER_TOKEN_FP8
 cudaError_t fused_add_rms_norm_per_token_fp8_sm90_h2048_bs1(const kiln::detail::LaunchParams&, cudaStream_t);
@@ -435,7 +434,7 @@ constexpr kiln::detail::Variant kRows[] = {
     {"fused_add_rms_norm_group_fp8", 8192, 128, "fused_add_rms_norm_group_fp8_sm90_h8192_bs32", "configs/fused_add_rms_norm_group_fp8/sm90/8192/bs128.json", "threads=512 vec=8 rows_per_cta=1 cluster=1 stage=1", 2147483647, &fused_add_rms_norm_group_fp8_sm90_h8192_bs32, 0},  // shares bs32's instance
     {"fused_add_rms_norm_group_fp8", 8192, 256, "fused_add_rms_norm_group_fp8_sm90_h8192_bs256", "configs/fused_add_rms_norm_group_fp8/sm90/8192/bs256.json", "threads=512 vec=8 rows_per_cta=1 cluster=1", 2147483647, &fused_add_rms_norm_group_fp8_sm90_h8192_bs256, 0},
     {"fused_add_rms_norm_group_fp8", 8192, 1024, "fused_add_rms_norm_group_fp8_sm90_h8192_bs1024", "configs/fused_add_rms_norm_group_fp8/sm90/8192/bs1024.json", "threads=256 vec=8 rows_per_cta=1 cluster=1 stage=1", 2147483647, &fused_add_rms_norm_group_fp8_sm90_h8192_bs1024, 0},
-    {"fused_add_rms_norm_group_fp8", 8192, 8192, "fused_add_rms_norm_group_fp8_sm90_h8192_bs8192", "configs/fused_add_rms_norm_group_fp8/sm90/8192/bs8192.json", "threads=128 vec=8 rows_per_cta=1 cluster=1 stage=1", 2147483647, &fused_add_rms_norm_group_fp8_sm90_h8192_bs8192, 0},
+    {"fused_add_rms_norm_group_fp8", 8192, 8192, "fused_add_rms_norm_group_fp8_sm90_h8192_bs32", "configs/fused_add_rms_norm_group_fp8/sm90/8192/bs8192.json", "threads=512 vec=8 rows_per_cta=1 cluster=1 stage=1", 2147483647, &fused_add_rms_norm_group_fp8_sm90_h8192_bs32, 0},  // shares bs32's instance
 #endif
 #ifndef KILN_LEAVE_OUT_FUSED_ADD_RMS_NORM_PER_TOKEN_FP8
     {"fused_add_rms_norm_per_token_fp8", 2048, 1, "fused_add_rms_norm_per_token_fp8_sm90_h2048_bs1", "configs/fused_add_rms_norm_per_token_fp8/sm90/2048/bs1.json", "threads=128 vec=8 rows_per_cta=1 cluster=1", 2147483647, &fused_add_rms_norm_per_token_fp8_sm90_h2048_bs1, 0},

@@ -34,6 +34,15 @@ double factor_for(const std::string& schedule, int64_t tokens) {
   return factor;
 }
 
+// KILN_TUNE_SIMULATE_COOL: the factor of a timing after `warmed_ms` of warm-up in all.
+double cool_factor(double warmed_ms) {
+  const char* v = std::getenv("KILN_TUNE_SIMULATE_COOL");
+  if (!v) return 1.0;
+  const std::string s = v;
+  const std::size_t eq = s.find('=');
+  return warmed_ms < std::stod(s.substr(0, eq)) ? std::stod(s.substr(eq + 1)) : 1.0;
+}
+
 class SimulatedBench final : public Bench {
  public:
   explicit SimulatedBench(WorkerSpec spec) : spec_(std::move(spec)) {}
@@ -49,7 +58,7 @@ class SimulatedBench final : public Bench {
 
   // A smooth cost model: 2 µs plus the kernel's bytes (kiln_min_bytes) at 3 TB/s, scaled
   // by how far the schedule is from a sweet spot; enough structure for the picking logic.
-  ReplayTime time(int row, int64_t tokens, int, int, double) override {
+  ReplayTime time(int row, int64_t tokens, int, int, double warmup_ms) override {
     if (tokens < 1 || tokens > spec_.max_tokens) throw BenchFailure{"tokens out of range"};
     const std::string& schedule = spec_.schedules[static_cast<std::size_t>(row)];
     std::istringstream in(schedule);
@@ -67,7 +76,7 @@ class SimulatedBench final : public Bench {
     static std::mt19937_64 noise(std::random_device{}());
     std::normal_distribution<double> jitter(1.0, 0.003);
     const double us = (2.0 + static_cast<double>(bytes) / 3.0e6 * std::max(0.5, penalty)) * jitter(noise) *
-                      factor_for(schedule, tokens);
+                      factor_for(schedule, tokens) * cool_factor(warmed_ms_ += warmup_ms);
     return {us, us * 0.99};
   }
 
@@ -77,6 +86,7 @@ class SimulatedBench final : public Bench {
 
  private:
   WorkerSpec spec_;
+  double warmed_ms_ = 0;  // the warm-ups of every timing so far
 };
 
 class SimulatedLab final : public Lab {

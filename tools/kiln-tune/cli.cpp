@@ -429,8 +429,9 @@ void add_options(CLI::App& app, Options& o) {
   app.add_option("--grid", o.grid, "replace a parameter's grid: name=v1,v2,... (repeatable)");
   app.add_option("--watchdog", o.watchdog_s, "seconds a candidate may run before it counts as hung")
       ->capture_default_str();
-  // A GPU streaming DRAM-sized tensors reaches its power limit after a second or two and lowers
-  // its SM clock; a few milliseconds of warm-up time each candidate in a short, cooler burst.
+  // A GPU streaming DRAM-sized tensors comes close to its power limit within a second or two and
+  // then lowers its SM clock; a few milliseconds of warm-up time each candidate in a short, cooler
+  // burst. Each pair also pre-heats for 10x the warm-up (TimingPlan::preheat_ms).
   app.add_option("--warmup-ms", o.warmup_ms,
                  "warm-up before each timing, in ms (default: 5, --full 10); with 300 the DRAM buckets are "
                  "timed at the clock a sustained load runs at")

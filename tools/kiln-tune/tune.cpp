@@ -263,9 +263,12 @@ class SetTuner {
   // One timing of candidate c at the pair's point p (`replays` replays); false when it
   // failed (the candidate is then out). Throws when the worker cannot go on.
   bool time_one(const Pair& pair, int c, std::size_t p, int replays, double& value) {
+    return time_one(pair, c, p, replays, timing_.warmup_ms, value);
+  }
+  bool time_one(const Pair& pair, int c, std::size_t p, int replays, double warmup_ms, double& value) {
     Session::Reply r = session_.call("time " + std::to_string(row_of_[c]) + " " + std::to_string(pair.points[p]) +
                                      " " + std::to_string(timing_.launches) + " " + std::to_string(replays) + " " +
-                                     fixed(timing_.warmup_ms, 1));
+                                     fixed(warmup_ms, 1));
     if (r.outcome == Session::Outcome::fatal) throw std::runtime_error(r.text);
     std::istringstream in(r.text);
     std::string word;
@@ -282,6 +285,7 @@ class SetTuner {
     std::vector<std::vector<double>> us(static_cast<std::size_t>(n_));
     int timed = 0, alive = 0;
     for (int c = 0; c < n_; ++c) alive += out_[c].empty() && races(pair, c);
+    preheat(pair);
     for (int c = 0; c < n_; ++c) {
       if (!out_[c].empty() || !races(pair, c)) {
         progress_.advance(double(pair.points.size()));
@@ -298,6 +302,17 @@ class SetTuner {
       if (out_[c].empty()) us[c] = row;
     }
     return us;
+  }
+
+  // The pair's first racing candidate at its largest count for timing_.preheat_ms(), the result
+  // dropped (TimingPlan). A candidate that fails here is out, as it would be at its first timing.
+  void preheat(const Pair& pair) {
+    for (int c = 0; c < n_; ++c) {
+      if (!out_[c].empty() || !races(pair, c)) continue;
+      progress_.status(pair_label(pair) + ": pre-heating for " + fixed(timing_.preheat_ms(), 0) + " ms");
+      double ignored = 0;
+      if (time_one(pair, c, pair.points.size() - 1, 1, timing_.preheat_ms(), ignored)) return;
+    }
   }
 
   // Noise guard: the close ones again, interleaved so that drift hits all alike, twice
@@ -445,7 +460,8 @@ class SetTuner {
     const std::string tie = fixed(timing_.tie * 100, 0);
     return "every candidate checked against the CPU reference (bf16 and fp16); timed in bf16 and fp16, the "
            "mean; CUDA graph of " +
-           std::to_string(timing_.launches) + " launches, " + fixed(timing_.warmup_ms, 0) + " ms warm-up, median of " +
+           std::to_string(timing_.launches) + " launches, " + fixed(timing_.warmup_ms, 0) + " ms warm-up (" +
+           fixed(timing_.preheat_ms(), 0) + " ms before a pair's first timing), median of " +
            std::to_string(timing_.replays) + " replays; candidates within " + fixed(timing_.guard * 100, 0) +
            " % re-timed " + std::to_string(timing_.retimes) + "x (best median); within " + tie +
            " % the simplest schedule wins; the schedule being replaced stays unless another is more than " + tie +
