@@ -361,13 +361,13 @@ TEST_F(Simulated, CrashingWrongAndHangingCandidatesAreSkipped) {
 }
 
 TEST_F(Simulated, WarmUpIsAnOptionTheConfigsRecord) {
+  auto method = [&] { return tuning_of(2048, 32)["method"].get<std::string>(); };
   RunResult r = tune(args("", "--hidden 2048 --batch-sizes 32"));
   ASSERT_EQ(r.code, 0) << r.out;
-  EXPECT_NE(tuning_of(2048, 32)["method"].get<std::string>().find(", 5 ms warm-up (50 ms before a pair's first timing),"), std::string::npos);
+  EXPECT_NE(method().find(", 5 ms warm-up (50 ms before a pair's first timing),"), std::string::npos) << method();
   r = tune(args("--force --warmup-ms 250", "--hidden 2048 --batch-sizes 32"));
   ASSERT_EQ(r.code, 0) << r.out;
-  EXPECT_NE(tuning_of(2048, 32)["method"].get<std::string>().find(", 250 ms warm-up (2500 ms before a pair's first timing),"), std::string::npos)
-      << tuning_of(2048, 32).dump();
+  EXPECT_NE(method().find(", 250 ms warm-up (2500 ms before a pair's first timing),"), std::string::npos) << method();
   // Outside [1, 10000] ms: refused, naming the option, nothing written.
   for (const char* bad : {"0", "-5", "20000", "abc"}) {
     fs::remove_all(root_ / "configs");

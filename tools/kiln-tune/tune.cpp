@@ -260,11 +260,8 @@ class SetTuner {
     return true;
   }
 
-  // One timing of candidate c at the pair's point p (`replays` replays); false when it
-  // failed (the candidate is then out). Throws when the worker cannot go on.
-  bool time_one(const Pair& pair, int c, std::size_t p, int replays, double& value) {
-    return time_one(pair, c, p, replays, timing_.warmup_ms, value);
-  }
+  // One timing of candidate c at the pair's point p (`replays` replays after `warmup_ms`); false
+  // when it failed (the candidate is then out). Throws when the worker cannot go on.
   bool time_one(const Pair& pair, int c, std::size_t p, int replays, double warmup_ms, double& value) {
     Session::Reply r = session_.call("time " + std::to_string(row_of_[c]) + " " + std::to_string(pair.points[p]) +
                                      " " + std::to_string(timing_.launches) + " " + std::to_string(replays) + " " +
@@ -283,9 +280,9 @@ class SetTuner {
   // us[c][p]: every racing candidate at every point of the pair; empty for the ones out.
   std::vector<std::vector<double>> time_candidates(const Pair& pair) {
     std::vector<std::vector<double>> us(static_cast<std::size_t>(n_));
+    preheat(pair);
     int timed = 0, alive = 0;
     for (int c = 0; c < n_; ++c) alive += out_[c].empty() && races(pair, c);
-    preheat(pair);
     for (int c = 0; c < n_; ++c) {
       if (!out_[c].empty() || !races(pair, c)) {
         progress_.advance(double(pair.points.size()));
@@ -296,7 +293,7 @@ class SetTuner {
       for (std::size_t p = 0; p < pair.points.size(); ++p) {
         double v = 0;
         progress_.advance();
-        if (!time_one(pair, c, p, timing_.replays, v)) break;
+        if (!time_one(pair, c, p, timing_.replays, timing_.warmup_ms, v)) break;
         row.push_back(v);
       }
       if (out_[c].empty()) us[c] = row;
@@ -332,7 +329,7 @@ class SetTuner {
         for (std::size_t p = 0; p < pair.points.size(); ++p) {
           double v = 0;
           progress_.advance();
-          if (!time_one(pair, c, p, 2 * timing_.replays, v)) {
+          if (!time_one(pair, c, p, 2 * timing_.replays, timing_.warmup_ms, v)) {
             us[c].clear();
             break;
           }
