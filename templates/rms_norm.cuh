@@ -148,8 +148,9 @@ struct SumAndMax {
 // while this CTA still reads its Sum slots. Every write into a CTA comes before the writer's
 // arrive (release) on a phase that CTA waits on (acquire), and no CTA reads a peer's memory, so
 // after its last reduction's wait a CTA may exit.
-template <class S, class Op, bool First, class Value = typename Op::Value>
-__device__ __forceinline__ Value row_reduce(Value warp_partial, int group, int tid, int rank) {
+template <class S, class Op, bool First>
+__device__ __forceinline__ typename Op::Value row_reduce(typename Op::Value warp_partial, int group, int tid, int rank) {
+  using Value = typename Op::Value;
   if constexpr (S::warps == 1 && S::cluster == 1) {
     return warp_partial;
   } else {

@@ -19,6 +19,7 @@
 #include <fstream>
 #include <map>
 #include <memory>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -675,6 +676,65 @@ TEST(TensorShape, EveryTensorAgreesWithTheReference) {
   kiln_tensor_desc bogus = d.tensors[0];
   bogus.cols = static_cast<kiln_extent>(99);
   EXPECT_EQ(kiln_tensor_shape(&bogus, 1, 1, &rows, &cols, &elem), KILN_ERROR_INVALID_ARGUMENT);
+}
+
+// A reference of fewer tokens is the first rows of a larger one's, every list and rule of it:
+// Expected::Tensor::first, with which kiln-tune checks a smaller count against one reference.
+TEST(Reference, FewerTokensAreTheFirstRows) {
+  constexpr int64_t H = 256, T = 5, fewer = 3;
+  int with_alt = 0, with_alt2 = 0, checked = 0;
+  for (int32_t i = 0; i < kiln_kernel_count(); ++i) {
+    const kiln_kernel_desc d = kernel_at(i);
+    if ((d.options & KILN_OPTION_COMM) || !kiln::ref::has_reference(d.name)) continue;
+    kiln::ref::Problem p;
+    p.kernel = d.name;
+    p.hidden = H;
+    p.tokens = T;
+    // vllm rounding where the kernel has it: the convention whose outputs have alternatives.
+    if (d.options & KILN_OPTION_ROUNDING) p.rounding = kiln::ref::Rounding::vllm;
+    std::array<std::vector<uint8_t>, KILN_ROLE_SLOTS> inputs;
+    std::mt19937 rng(static_cast<uint32_t>(i));
+    std::uniform_real_distribution<float> value(-3.0f, 3.0f);
+    for (int32_t t = 0; t < d.tensor_count; ++t) {
+      const kiln_tensor_desc& td = d.tensors[t];
+      if (td.direction == KILN_DIR_OUT || td.optional) continue;
+      std::vector<uint8_t>& bytes = inputs[td.role];
+      bytes.resize(kiln::ref::tensor_bytes(td, T, H));
+      for (std::size_t k = 0; k < bytes.size(); k += kiln::ref::elem_bytes(td.elem)) {
+        if (td.elem == KILN_ELEM_F32) {
+          const float scale = 0.02f;  // a per-tensor fp8 scale
+          std::memcpy(&bytes[k], &scale, sizeof scale);
+        } else {
+          const uint16_t v = kiln::ref::from_float(p.dtype, value(rng));
+          std::memcpy(&bytes[k], &v, sizeof v);
+        }
+      }
+      p.inputs[td.role] = bytes.data();
+    }
+    const kiln::ref::Expected all = kiln::ref::reference(p);
+    p.tokens = fewer;
+    const kiln::ref::Expected some = kiln::ref::reference(p);
+    for (int32_t t = 0; t < d.tensor_count; ++t) {
+      const kiln_tensor_desc& td = d.tensors[t];
+      if (td.direction == KILN_DIR_IN) continue;
+      const auto n = static_cast<std::size_t>(kiln::ref::tensor_elems(td, fewer, H));
+      const kiln::ref::Expected::Tensor cut = all.roles[td.role].first(n);
+      const kiln::ref::Expected::Tensor& want = some.roles[td.role];
+      const std::string where = std::string(d.name) + "." + td.name;
+      EXPECT_FALSE(want.value.empty()) << where;
+      EXPECT_EQ(cut.value, want.value) << where;
+      EXPECT_EQ(cut.alt, want.alt) << where;
+      EXPECT_EQ(cut.alt2, want.alt2) << where;
+      EXPECT_EQ(cut.exact, want.exact) << where;
+      EXPECT_EQ(cut.window, want.window) << where;
+      with_alt += !want.alt.empty();
+      with_alt2 += !want.alt2.empty();
+      ++checked;
+    }
+  }
+  EXPECT_GT(checked, 10);
+  EXPECT_GT(with_alt, 0);   // the lists first() must cut are there to cut
+  EXPECT_GT(with_alt2, 0);
 }
 
 // ---- group quantisers' scale layouts (kiln_tensor_layout_of) ----------------------------------

@@ -24,9 +24,8 @@ struct TimingPlan {
   // candidate is not timed on a cold GPU while the rest run warm (re-timing keeps a candidate's
   // best median). H200, a DRAM-bound pair after the idle of compiling and checking: 128 -> 663 W
   // in about a second, the 700 W cap and a lower SM clock only some 12 s later (run 108), which
-  // the pre-heat does not wait for. 10x the warm-up, at most preheat_cap_ms.
-  double preheat_ms() const { return std::min(10 * warmup_ms, preheat_cap_ms); }
-  double preheat_cap_ms = 3000;
+  // the pre-heat does not wait for. 10x the warm-up, at most 3 s.
+  double preheat_ms() const { return std::min(10 * warmup_ms, 3000.0); }
   double guard = 0.03;        // re-time candidates within 3 % of the best ...
   int max_contenders = 4;     // ... at most this many ...
   int retimes = 2;            // ... this many more times each (2x replays), best median kept

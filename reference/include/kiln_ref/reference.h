@@ -109,6 +109,14 @@ struct Expected {
     bool exact = false;         // bit-exact after rounding to the element type (value's or alt's): the written-back
                                 // residual, the 16-bit output of the vllm convention, UE8M0 scales (any NaN for a NaN)
     double window = -1;         // >= 0: this tensor's relative window (fp32 elements) instead of tie_window
+
+    // The first n elements: the reference of fewer tokens (rows come first), under the same rules.
+    Tensor first(std::size_t n) const {
+      auto cut = [n](const std::vector<double>& v) {
+        return std::vector<double>(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(std::min(n, v.size())));
+      };
+      return {cut(value), cut(alt), cut(alt2), exact, window};
+    }
   };
   std::array<Tensor, KILN_ROLE_SLOTS> roles;
   double tie_window = 0;  // relative distance to a tie within which fp32 arithmetic may round either way
