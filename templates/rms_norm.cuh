@@ -69,7 +69,8 @@ inline constexpr bool has_fixed_kernel =
 
 // The dynamic per-token scale of a row whose largest magnitude is amax (vLLM's
 // dynamic_per_token_scaled_fp8_quant: at least 1 / (448 * 512), so a row of zeros
-// quantises to zeros). Values are divided by it, as vLLM does.
+// quantises to zeros). Values are divided by it, as vLLM does (but for the fixed kernels of the
+// norm kinds: common.cuh's Product).
 __device__ __forceinline__ float token_scale(float amax) {
   return fmaxf(over_fp8_max(amax), 1.0f / (kFp8Max * 512.0f));
 }
@@ -86,7 +87,9 @@ __device__ __forceinline__ float weight_of(float w, bool gemma) { return gemma ?
 // 1 + w is fp32 and the product rounds once), so the value is one rounding of (v * w) * rinv,
 // and rounding is monotone: the largest |value| of a row is (max |v * w|) * rinv, rounded.
 // The per-token kinds take that maximum with the sum of squares, before rinv is known
-// (`max_first` in the kernel). vllm rounds v * rinv first, as vLLM does: no such shortcut.
+// (`max_first` in the kernel), and the fixed kernels of the norm quantisers divide v * w by
+// s / rinv, one product (common.cuh's Product). vllm rounds v * rinv first, as vLLM does: no
+// such shortcut.
 __device__ __forceinline__ float weighted(float v, float w) { return v * w; }
 template <class T>
 __device__ __forceinline__ float normed(float v, float rinv, float w, bool vllm) {
@@ -356,17 +359,26 @@ specialised(T* __restrict__ x, const T* __restrict__ w, T* __restrict__ residual
       const float2 partial{warp_sum(ss), warp_max_magnitude(wmax)};
       const float2 r = row_reduce<S, SumAndMax, /*First=*/true>(partial, group, tid, rank);
       rinv = inv_rms(r.x, float(H), o.eps);
-      // NaN (a NaN in the row, or inf * 0 when the sum of squares is inf) is passed over, as
-      // a maximum over the values passes their NaN over.
-      amax = fmaxf(r.y * rinv, 0.0f);
+      amax = Product{rinv}.max_of(r.y);  // NaN (a NaN in the row, or inf * 0) passed over
     } else {
       rinv = inv_rms(row_reduce<S, Sum, /*First=*/true>(warp_sum(ss), group, tid, rank), float(H), o.eps);
     }
   }
-  // The value the kernel stores (before any fp8 scaling).
-  // wi: weight(i), loaded once per vector by the caller.
+  // How the quantisers form y / s (common.cuh): the norm quantisers' fixed kernels (single
+  // rounding) hold v * w and rinv apart and multiply v * w by rinv / s, one product an element
+  // where the product with rinv and the division took four (rms_norm_group_fp8 issued 18-20
+  // instructions an element at DRAM sizes, run 60); the other kernels divide the value, as
+  // vLLM does.
+  constexpr bool kProduct = Fixed && Tr::norm && (Tr::dynamic || Tr::group);
+  const auto quotient = [&] {
+    if constexpr (kProduct) return Product{rinv};
+    else return Quotient{};
+  }();
+  // The value the kernel stores (before any fp8 scaling); with kProduct, v * w, the value before
+  // its product with rinv. wi: weight(i), loaded once per vector by the caller.
   auto value = [&](int i, int j, const Vec<T, V>& wi) {
-    if constexpr (Tr::norm) return normed<T>(element(xv[i], j), rinv, weight_of(element(wi, j), o.gemma), o.vllm);
+    if constexpr (kProduct) return weighted(element(xv[i], j), weight_of(element(wi, j), o.gemma));
+    else if constexpr (Tr::norm) return normed<T>(element(xv[i], j), rinv, weight_of(element(wi, j), o.gemma), o.vllm);
     else return element(xv[i], j);
   };
   float inv_scale = 1.0f, token_s = 1.0f;
@@ -399,18 +411,15 @@ specialised(T* __restrict__ x, const T* __restrict__ w, T* __restrict__ residual
     [[maybe_unused]] constexpr bool kBounded = decltype(bounded)::value;
     // Vector i's values as stored, divided by the per-token scale (the group kinds divide later).
     auto values = [&](int i, float (&f)[V]) {
-      if constexpr (keep) {  // v * w, times rinv (max_first), or the value itself
+      if constexpr (keep) {  // v * w (max_first, so kProduct), or the value itself
 #pragma unroll
-        for (int j = 0; j < V; ++j) f[j] = divide<kBounded>(max_first ? y[i][j] * rinv : y[i][j], by_token_s);
+        for (int j = 0; j < V; ++j) f[j] = y[i][j];
       } else {
         const Vec<T, V> wi = weight(i);
 #pragma unroll
-        for (int j = 0; j < V; ++j) {
-          if constexpr (Tr::dynamic) f[j] = divide<kBounded>(value(i, j, wi), by_token_s);
-          else if constexpr (Tr::group) f[j] = value(i, j, wi);
-          else f[j] = value(i, j, wi) * inv_scale;
-        }
+        for (int j = 0; j < V; ++j) f[j] = Tr::dynamic || Tr::group ? value(i, j, wi) : value(i, j, wi) * inv_scale;
       }
+      if constexpr (Tr::dynamic) quotient.template apply<kBounded>(f, by_token_s);
     };
     auto store = [&](int i, const float (&f)[V]) {
       const int64_t at = first + col(i);
@@ -425,7 +434,7 @@ specialised(T* __restrict__ x, const T* __restrict__ w, T* __restrict__ residual
         float a[V], b[V];
         values(i, a);
         values(i + 1, b);
-        quantise_group_pair<V>(a, b, col(i), row, tokens, scales, q);
+        quantise_group_pair<V>(a, b, quotient, col(i), row, tokens, scales, q);
         store(i, a);
         store(i + 1, b);
       }
@@ -434,7 +443,7 @@ specialised(T* __restrict__ x, const T* __restrict__ w, T* __restrict__ residual
       for (int i = 0; i < N; ++i) {
         float f[V];
         values(i, f);
-        if constexpr (Tr::group) quantise_group<V>(f, col(i), row, tokens, scales, q);
+        if constexpr (Tr::group) quantise_group<V>(f, quotient, col(i), row, tokens, scales, q);
         store(i, f);
       }
     }

@@ -75,7 +75,7 @@ specialised(const T* __restrict__ x, uint8_t* __restrict__ out, const float* __r
         float f[V];
 #pragma unroll
         for (int i = 0; i < V; ++i) f[i] = silu_mul(element(a[r][c], i), element(b[r][c], i), inv_scale);
-        if constexpr (Group) quantise_group<V>(f, col, row0 + r, tokens, scales, q);
+        if constexpr (Group) quantise_group<V>(f, Quotient{}, col, row0 + r, tokens, scales, q);
         store_fp8<V>(out + (row0 + r) * H + col, f);
       }
     }

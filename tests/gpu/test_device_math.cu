@@ -4,15 +4,21 @@
 // IEEE division, over more than eight million quotients chosen to sit on and beside every fp8
 // rounding boundary, and over the special values (+-0, +-inf, NaN, subnormals, overflowing
 // quotients, an infinite scale); its reciprocal against __frcp_rn for every float of the
-// scales' range. The kernels' own tests (test_gpu) compare whole outputs with
+// scales' range; and Product, the norm quantisers' one product in place of the division,
+// against the IEEE quotient of the rounded value (a few ulps; the same float where the scale
+// is a power of two) and its largest |value| against the largest rounded one (bit for bit).
+// The kernels' own tests (test_gpu) compare whole outputs with
 // the CPU reference; these pin the helper down where random rows rarely go. Skips cleanly
 // without a GPU.
 #include <gtest/gtest.h>
 
 #include <cuda_runtime.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
 #include <random>
@@ -45,6 +51,28 @@ __global__ void group_scale_both(const float* amax, int64_t n, float* fast, floa
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) {
     fast[i] = kiln::group_scale(amax[i], false);
     ieee[i] = __fdiv_rn(fmaxf(amax[i], 1e-10f), 448.0f);
+  }
+}
+
+// Groups of 8 values f, each group with one pre (a row's rinv) and one scale s: Product{pre}'s
+// largest |y| from the largest |f| against the largest |RN(f * pre)| (NaN passed over, as the
+// kernels' maxima), and per value Product's quotient against IEEE's quotient of RN(f * pre).
+__global__ void product_both(const float* f, const float* pre, const float* s, int64_t groups, float* max_product,
+                             float* max_rounded, float* product, float* quotient) {
+  for (int64_t g = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; g < groups; g += int64_t(gridDim.x) * blockDim.x) {
+    float v[8], fmax = 0.0f, rmax = 0.0f;
+    for (int j = 0; j < 8; ++j) {
+      v[j] = f[g * 8 + j];
+      fmax = fmaxf(fmax, fabsf(v[j]));
+      const float y = __fmul_rn(v[j], pre[g]);
+      rmax = fmaxf(rmax, fabsf(y));
+      quotient[g * 8 + j] = __fdiv_rn(y, s[g]);
+    }
+    const kiln::Product by{pre[g]};
+    max_product[g] = by.max_of(fmax);
+    max_rounded[g] = rmax;
+    by.apply<true>(v, kiln::divisor(s[g]));
+    for (int j = 0; j < 8; ++j) product[g * 8 + j] = v[j];
   }
 }
 
@@ -263,6 +291,113 @@ TEST(DeviceMath, GroupScaleIsTheIeeeDivisionBy448) {
       ADD_FAILURE() << "amax = " << std::hexfloat << amax[i] << ": " << fast[i] << " vs " << ieee[i];
   }
   EXPECT_EQ(mismatches, 0) << "of " << n;
+}
+
+TEST(DeviceMath, ProductIsNearTheQuotientAndKeepsTheScale) {
+  REQUIRE_GPU();
+  std::mt19937_64 rng(20261202);
+  constexpr int64_t kGroups = int64_t(1) << 20;
+  std::vector<float> f(kGroups * 8), pre(kGroups), s(kGroups);
+  const float specials[] = {0.0f, -0.0f, INFINITY, -INFINITY, NAN};
+  for (int64_t g = 0; g < kGroups; ++g) {
+    // pre: a row's rinv, 2^-30 to 2^30; now and then 0 (a row holding inf) or 1.
+    const uint64_t kind = rng() % 64;
+    pre[g] = kind == 0 ? 0.0f : kind == 1 ? 1.0f : std::fabs(random_float(rng, 97, 157));
+    // f: v * w of 16-bit values, 2^-40 to 2^40; now and then a special value.
+    float amax = 0.0f;  // of y = RN(f * pre), NaN passed over
+    for (int j = 0; j < 8; ++j) {
+      const float v = rng() % 256 == 0 ? specials[rng() % 5] : random_float(rng, 87, 167);
+      f[g * 8 + j] = v;
+      const float y = std::fabs(v * pre[g]);
+      if (y > amax) amax = y;
+    }
+    // s as the kernels take it, from the values' own maximum: the group scale (1e-10 floor), half
+    // of them rounded up to a power of two (UE8M0), or the per-token scale under a scale_ub below
+    // the maximum (so values beyond 448 * s), with its floor 1 / (448 * 512).
+    switch (rng() % 3) {
+      case 0: s[g] = std::fmax(amax, 1e-10f) / 448.0f; break;
+      case 1: s[g] = std::exp2(std::ceil(std::log2(std::fmax(amax, 1e-10f) / 448.0f))); break;
+      default: s[g] = std::fmax(std::fmin(amax, amax * std::ldexp(1.0f, -static_cast<int>(rng() % 20))) / 448.0f,
+                                1.0f / (448.0f * 512.0f));
+    }
+  }
+  const int64_t n = kGroups * 8;
+  float *df, *dpre, *ds, *dmaxp, *dmaxr, *dprod, *dquot;
+  CUDA_OK(cudaMalloc(&df, n * 4));
+  CUDA_OK(cudaMalloc(&dpre, kGroups * 4));
+  CUDA_OK(cudaMalloc(&ds, kGroups * 4));
+  CUDA_OK(cudaMalloc(&dmaxp, kGroups * 4));
+  CUDA_OK(cudaMalloc(&dmaxr, kGroups * 4));
+  CUDA_OK(cudaMalloc(&dprod, n * 4));
+  CUDA_OK(cudaMalloc(&dquot, n * 4));
+  CUDA_OK(cudaMemcpy(df, f.data(), n * 4, cudaMemcpyHostToDevice));
+  CUDA_OK(cudaMemcpy(dpre, pre.data(), kGroups * 4, cudaMemcpyHostToDevice));
+  CUDA_OK(cudaMemcpy(ds, s.data(), kGroups * 4, cudaMemcpyHostToDevice));
+  product_both<<<1024, 256>>>(df, dpre, ds, kGroups, dmaxp, dmaxr, dprod, dquot);
+  CUDA_OK(cudaGetLastError());
+  std::vector<float> maxp(kGroups), maxr(kGroups), prod(n), quot(n);
+  CUDA_OK(cudaMemcpy(maxp.data(), dmaxp, kGroups * 4, cudaMemcpyDeviceToHost));
+  CUDA_OK(cudaMemcpy(maxr.data(), dmaxr, kGroups * 4, cudaMemcpyDeviceToHost));
+  CUDA_OK(cudaMemcpy(prod.data(), dprod, n * 4, cudaMemcpyDeviceToHost));
+  CUDA_OK(cudaMemcpy(quot.data(), dquot, n * 4, cudaMemcpyDeviceToHost));
+  for (float* p : {df, dpre, ds, dmaxp, dmaxr, dprod, dquot}) CUDA_OK(cudaFree(p));
+
+  // The scale's input: the same bits (rounding is monotone), inf * 0 passed over as NaN is.
+  int64_t max_mismatches = 0;
+  for (int64_t g = 0; g < kGroups; ++g) {
+    max_mismatches += bits(maxp[g]) != bits(maxr[g]);
+    if (bits(maxp[g]) != bits(maxr[g]) && max_mismatches == 1)
+      ADD_FAILURE() << std::hexfloat << "pre = " << pre[g] << ": max_of " << maxp[g] << ", largest |RN(f * pre)| "
+                    << maxr[g];
+  }
+  EXPECT_EQ(max_mismatches, 0) << "of " << kGroups << " groups";
+
+  // The quotient: NaN for NaN; the same bits for zeros and infinite scales; the same sign and at
+  // least 2^127 where IEEE's overflows; within kUlps where IEEE's is a normal float of at least
+  // 2^-100 (below, both are far under fp8's smallest value), and the same float there when s is
+  // a power of two (then every product is exact but the last). pre / s is a normal float here, as
+  // in the kernels (about 448 / max |f|), so their product keeps its 24 bits.
+  constexpr int64_t kUlps = 4;  // three roundings against two: at most 5 * 2^-24 of the value apart
+  int64_t mismatches = 0, within = 0, exact_compared = 0, max_ulps = 0;
+  std::string first;
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t g = i / 8;
+    const float a = prod[i], b = quot[i];
+    const bool pow2 = std::isfinite(s[g]) && (bits(s[g]) & 0x7fffffu) == 0;
+    bool ok = true;
+    if (std::isnan(b)) {
+      ok = std::isnan(a);
+    } else if (b == 0.0f && (f[i] == 0.0f || std::isinf(s[g]) || pre[g] == 0.0f)) {
+      ok = bits(a) == bits(b);
+    } else if (std::isinf(b)) {
+      ok = std::signbit(a) == std::signbit(b) && std::fabs(a) >= 0x1p127f;
+    } else if (std::fabs(b) >= 0x1p-100f) {
+      const int64_t ulps = std::llabs(static_cast<int64_t>(bits(a)) - static_cast<int64_t>(bits(b)));
+      ok = std::signbit(a) == std::signbit(b) && ulps <= kUlps;
+      ++within;
+      max_ulps = std::max(max_ulps, ulps);
+      if (pow2) {
+        ++exact_compared;
+        ok = ok && bits(a) == bits(b);
+      }
+    }
+    mismatches += !ok;
+    if (!ok && first.empty()) {
+      char buf[256];
+      std::snprintf(buf, sizeof buf, "f = %a, pre = %a, s = %a: Product %a, IEEE %a", f[i], pre[g], s[g], a, b);
+      first = buf;
+    }
+  }
+  EXPECT_EQ(mismatches, 0) << "of " << n << "; first: " << first;
+  RecordProperty("max_ulps", static_cast<int>(max_ulps));
+  std::printf("Product against the IEEE quotient: %lld values within %lld ulps, at most %lld apart; %lld with a "
+              "power-of-two scale the same float\n",
+              static_cast<long long>(within), static_cast<long long>(kUlps), static_cast<long long>(max_ulps),
+              static_cast<long long>(exact_compared));
+  // The inputs reached the cases above.
+  EXPECT_GT(within, n / 2);
+  EXPECT_GT(exact_compared, n / 8);
+  EXPECT_GT(max_ulps, 0);  // Product is not the quotient itself
 }
 
 }  // namespace
