@@ -104,7 +104,6 @@ cudaError_t fused_add_rms_norm_group_fp8_sm90_h2048_bs1024(const kiln::detail::L
 cudaError_t fused_add_rms_norm_group_fp8_sm90_h4096_bs1(const kiln::detail::LaunchParams&, cudaStream_t);
 cudaError_t fused_add_rms_norm_group_fp8_sm90_h4096_bs128(const kiln::detail::LaunchParams&, cudaStream_t);
 cudaError_t fused_add_rms_norm_group_fp8_sm90_h4096_bs1024(const kiln::detail::LaunchParams&, cudaStream_t);
-cudaError_t fused_add_rms_norm_group_fp8_sm90_h4096_bs8192(const kiln::detail::LaunchParams&, cudaStream_t);
 cudaError_t fused_add_rms_norm_group_fp8_sm90_h5120_bs1(const kiln::detail::LaunchParams&, cudaStream_t);
 cudaError_t fused_add_rms_norm_group_fp8_sm90_h5120_bs32(const kiln::detail::LaunchParams&, cudaStream_t);
 cudaError_t fused_add_rms_norm_group_fp8_sm90_h5120_bs1024(const kiln::detail::LaunchParams&, cudaStream_t);
@@ -416,7 +415,7 @@ constexpr kiln::detail::Variant kRows[] = {
     {"fused_add_rms_norm_group_fp8", 4096, 128, "fused_add_rms_norm_group_fp8_sm90_h4096_bs128", "configs/fused_add_rms_norm_group_fp8/sm90/4096/bs128.json", "threads=256 vec=8 rows_per_cta=1 cluster=1 stage=1", 2147483647, &fused_add_rms_norm_group_fp8_sm90_h4096_bs128, 0},
     {"fused_add_rms_norm_group_fp8", 4096, 256, "fused_add_rms_norm_group_fp8_sm90_h4096_bs1", "configs/fused_add_rms_norm_group_fp8/sm90/4096/bs256.json", "threads=512 vec=8 rows_per_cta=1 cluster=1 stage=1", 2147483647, &fused_add_rms_norm_group_fp8_sm90_h4096_bs1, 0},  // shares bs1's instance
     {"fused_add_rms_norm_group_fp8", 4096, 1024, "fused_add_rms_norm_group_fp8_sm90_h4096_bs1024", "configs/fused_add_rms_norm_group_fp8/sm90/4096/bs1024.json", "threads=128 vec=8 rows_per_cta=1 cluster=1 stage=1", 2147483647, &fused_add_rms_norm_group_fp8_sm90_h4096_bs1024, 0},
-    {"fused_add_rms_norm_group_fp8", 4096, 8192, "fused_add_rms_norm_group_fp8_sm90_h4096_bs8192", "configs/fused_add_rms_norm_group_fp8/sm90/4096/bs8192.json", "threads=256 vec=8 rows_per_cta=1 cluster=1", 2147483647, &fused_add_rms_norm_group_fp8_sm90_h4096_bs8192, 0},
+    {"fused_add_rms_norm_group_fp8", 4096, 8192, "fused_add_rms_norm_group_fp8_sm90_h4096_bs1", "configs/fused_add_rms_norm_group_fp8/sm90/4096/bs8192.json", "threads=512 vec=8 rows_per_cta=1 cluster=1 stage=1", 2147483647, &fused_add_rms_norm_group_fp8_sm90_h4096_bs1, 0},  // shares bs1's instance
     {"fused_add_rms_norm_group_fp8", 5120, 1, "fused_add_rms_norm_group_fp8_sm90_h5120_bs1", "configs/fused_add_rms_norm_group_fp8/sm90/5120/bs1.json", "threads=160 vec=8 rows_per_cta=1 cluster=4 stage=1", 536870911, &fused_add_rms_norm_group_fp8_sm90_h5120_bs1, 0},
     {"fused_add_rms_norm_group_fp8", 5120, 2, "fused_add_rms_norm_group_fp8_sm90_h5120_bs1", "configs/fused_add_rms_norm_group_fp8/sm90/5120/bs2.json", "threads=160 vec=8 rows_per_cta=1 cluster=4 stage=1", 536870911, &fused_add_rms_norm_group_fp8_sm90_h5120_bs1, 0},  // shares bs1's instance
     {"fused_add_rms_norm_group_fp8", 5120, 4, "fused_add_rms_norm_group_fp8_sm90_h5120_bs1", "configs/fused_add_rms_norm_group_fp8/sm90/5120/bs4.json", "threads=160 vec=8 rows_per_cta=1 cluster=4 stage=1", 536870911, &fused_add_rms_norm_group_fp8_sm90_h5120_bs1, 0},  // shares bs1's instance

@@ -3,7 +3,8 @@
 // and configs/fused_add_rms_norm_group_fp8/sm90/4096/bs4.json
 // and configs/fused_add_rms_norm_group_fp8/sm90/4096/bs8.json
 // and configs/fused_add_rms_norm_group_fp8/sm90/4096/bs32.json
-// and configs/fused_add_rms_norm_group_fp8/sm90/4096/bs256.json (identical schedule).
+// and configs/fused_add_rms_norm_group_fp8/sm90/4096/bs256.json
+// and configs/fused_add_rms_norm_group_fp8/sm90/4096/bs8192.json (identical schedule).
 // Do not edit: change the config and regenerate (README.md, "Retuning and regenerating").
 #include "rms_norm.cuh"
 
