@@ -261,9 +261,11 @@ __device__ __forceinline__ float divide(float x, const Divisor& d) {
 // - Product: y = f * pre rounded once, with f and pre held apart (the norm quantisers under
 //   single rounding: f = v * w, pre = rinv; see `weighted` in rms_norm.cuh). y / s is then
 //   f * (pre * (1 / s)): one product an element where pre's product and divide took four (the
-//   norm quantisers are issue-bound). It is up to about 2 ulp of fp32 from the quotient of the
-//   rounded y, which the reference's tie window (2^-16 of a value for the norm kinds) covers;
-//   with a power-of-two scale it is the same float. The scale is the same bits either way:
+//   norm quantisers are issue-bound). Three roundings against two, so it is a few ulps of fp32
+//   from the quotient of the rounded y (at most 3 in tests/gpu/test_device_math.cu), which the
+//   reference's tie window (2^-16 of a value for the norm kinds) covers; with a power-of-two
+//   scale it is the same float. That needs pre / s to be a normal float, as it is when s comes
+//   from the values' own maximum (about 448 / max |f|). The scale is the same bits either way:
 //   rounding is monotone, so max |round(f * pre)| = round(max |f| * pre), and no clamp is
 //   needed, since a product of finite floats does not turn into NaN (fp8 saturates infinities).
 // max_of turns the largest |f| into the largest |y|; apply divides f by the scale. Bounded is
@@ -392,28 +394,28 @@ __device__ __forceinline__ void store_group_scale(void* scales, const GroupQuant
 // the g / V lanes holding a group are an aligned run of one warp (V >= 4, and a warp's
 // first column is a multiple of 32 * V >= 128). The run's amax comes from the shuffle, so
 // every lane has the scale; the lane holding the group's first column stores it; every
-// lane divides its values by it, as y says (Quotient or Product). All 32 lanes of the warp
-// must call this.
-template <int V, class Y>
-__device__ __forceinline__ void quantise_group(float (&f)[V], const Y& y, int col, int64_t t, int64_t tokens,
+// lane divides its values by it, as quotient says (Quotient or Product). All 32 lanes of the
+// warp must call this.
+template <int V, class Q>
+__device__ __forceinline__ void quantise_group(float (&f)[V], const Q& quotient, int col, int64_t t, int64_t tokens,
                                                void* scales, const GroupQuant& q) {
   static_assert(V == 4 || V == 8, "a group of 64 columns spans 16 or 8 lanes");
   float fmax = 0.0f;
 #pragma unroll
   for (int j = 0; j < V; ++j) fmax = fmaxf(fmax, fabsf(f[j]));
-  const float s = group_scale(y.max_of(group_lanes_max<V>(fmax, q.size)), q.ue8m0);
+  const float s = group_scale(quotient.max_of(group_lanes_max<V>(fmax, q.size)), q.ue8m0);
   // g is 64 or 128: a shift, where a division by the run-time g cost two dozen instructions.
   if ((col & (q.size - 1)) == 0) store_group_scale(scales, q, t, tokens, col >> (q.size == 128 ? 7 : 6), s);
-  y.template apply</*Bounded=*/true>(f, divisor(s));  // s >= amax / 448
+  quotient.template apply</*Bounded=*/true>(f, divisor(s));  // s >= amax / 448
 }
 
 // Specialised kernels, paired form (V = 8): a holds this lane's values of columns [col, col + 8)
 // and b those of [col + 64, col + 72) of row t; the aligned run of 8 lanes holding a 128-column
 // block has its first lane at the block's first column. g = 128: the block is one group, whose
 // scale, store and reciprocal serve 16 values a lane (8 in quantise_group); g = 64: the block
-// is a's group and b's. y as quantise_group's. All 32 lanes of the warp must call this.
-template <int V, class Y>
-__device__ __forceinline__ void quantise_group_pair(float (&a)[V], float (&b)[V], const Y& y, int col, int64_t t,
+// is a's group and b's. quotient as quantise_group's. All 32 lanes of the warp must call this.
+template <int V, class Q>
+__device__ __forceinline__ void quantise_group_pair(float (&a)[V], float (&b)[V], const Q& quotient, int col, int64_t t,
                                                     int64_t tokens, void* scales, const GroupQuant& q) {
   static_assert(V == 8, "a pair of 8-wide vectors per lane: 8 lanes hold 128 columns");
   float fmax_a = 0.0f, fmax_b = 0.0f;
@@ -424,20 +426,20 @@ __device__ __forceinline__ void quantise_group_pair(float (&a)[V], float (&b)[V]
   }
   // s >= amax / 448 below: bounded.
   if (q.size == 128) {  // uniform over the grid
-    const float s = group_scale(y.max_of(lanes_max<8>(fmaxf(fmax_a, fmax_b))), q.ue8m0);
+    const float s = group_scale(quotient.max_of(lanes_max<8>(fmaxf(fmax_a, fmax_b))), q.ue8m0);
     if ((col & 127) == 0) store_group_scale(scales, q, t, tokens, col >> 7, s);
     const Divisor d = divisor(s);
-    y.template apply<true>(a, d);
-    y.template apply<true>(b, d);
+    quotient.template apply<true>(a, d);
+    quotient.template apply<true>(b, d);
   } else {
-    const float sa = group_scale(y.max_of(lanes_max<8>(fmax_a)), q.ue8m0);
-    const float sb = group_scale(y.max_of(lanes_max<8>(fmax_b)), q.ue8m0);
+    const float sa = group_scale(quotient.max_of(lanes_max<8>(fmax_a)), q.ue8m0);
+    const float sb = group_scale(quotient.max_of(lanes_max<8>(fmax_b)), q.ue8m0);
     if ((col & 127) == 0) {
       store_group_scale(scales, q, t, tokens, col >> 6, sa);
       store_group_scale(scales, q, t, tokens, (col >> 6) + 1, sb);
     }
-    y.template apply<true>(a, divisor(sa));
-    y.template apply<true>(b, divisor(sb));
+    quotient.template apply<true>(a, divisor(sa));
+    quotient.template apply<true>(b, divisor(sb));
   }
 }
 
