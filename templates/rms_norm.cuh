@@ -325,7 +325,13 @@ specialised(T* __restrict__ x, const T* __restrict__ w, T* __restrict__ residual
   // maximum in a second reduction, as per_token_fp8 does; both ways give the same bits. (Both
   // ways in one kernel, chosen at run time, cost it 16-40 registers.)
   constexpr bool kPerTokenNorm = Tr::dynamic && Tr::norm;
-  constexpr bool max_first = kPerTokenNorm && Fixed;
+  // How the quantisers form y / s (common.cuh): the norm quantisers' fixed kernels (single
+  // rounding) hold v * w and rinv apart and multiply v * w by rinv / s, one product an element
+  // where the product with rinv and the division took four (rms_norm_group_fp8 issued 18-20
+  // instructions an element at DRAM sizes, run 60); the other kernels divide the value, as
+  // vLLM does. max_first: the per-token ones among them, which take the maximum as said above.
+  constexpr bool kProduct = Fixed && Tr::norm && (Tr::dynamic || Tr::group);
+  constexpr bool max_first = kProduct && Tr::dynamic;
   // The per-token norm kinds need every value twice (the row's maximum, then the stores).
   // With the weight in registers they keep v * w (max_first) or the value in fp32 registers,
   // which take the place of the slice and weight they came from (computing them twice made
@@ -336,6 +342,7 @@ specialised(T* __restrict__ x, const T* __restrict__ w, T* __restrict__ residual
   constexpr bool keep = kPerTokenNorm && (!kWeightAtUse || N * V <= 32);
   float y[keep ? N : 1][V];
   float rinv = 1.0f, amax = 0.0f;  // amax: the per-token kinds' max |value| over the row
+  float row_wmax = 0.0f;            // max_first: the row's max |v * w|
   if constexpr (Tr::norm) {
     float ss = 0.0f, wmax = 0.0f;  // wmax: max |v * w| (max_first)
     if (live) {
@@ -359,21 +366,16 @@ specialised(T* __restrict__ x, const T* __restrict__ w, T* __restrict__ residual
       const float2 partial{warp_sum(ss), warp_max_magnitude(wmax)};
       const float2 r = row_reduce<S, SumAndMax, /*First=*/true>(partial, group, tid, rank);
       rinv = inv_rms(r.x, float(H), o.eps);
-      amax = Product{rinv}.max_of(r.y);  // NaN (a NaN in the row, or inf * 0) passed over
+      row_wmax = r.y;
     } else {
       rinv = inv_rms(row_reduce<S, Sum, /*First=*/true>(warp_sum(ss), group, tid, rank), float(H), o.eps);
     }
   }
-  // How the quantisers form y / s (common.cuh): the norm quantisers' fixed kernels (single
-  // rounding) hold v * w and rinv apart and multiply v * w by rinv / s, one product an element
-  // where the product with rinv and the division took four (rms_norm_group_fp8 issued 18-20
-  // instructions an element at DRAM sizes, run 60); the other kernels divide the value, as
-  // vLLM does.
-  constexpr bool kProduct = Fixed && Tr::norm && (Tr::dynamic || Tr::group);
   const auto quotient = [&] {
     if constexpr (kProduct) return Product{rinv};
     else return Quotient{};
   }();
+  if constexpr (max_first) amax = quotient.max_of(row_wmax);  // NaN (a NaN in the row, or inf * 0) passed over
   // The value the kernel stores (before any fp8 scaling); with kProduct, v * w, the value before
   // its product with rinv. wi: weight(i), loaded once per vector by the caller.
   auto value = [&](int i, int j, const Vec<T, V>& wi) {
@@ -411,7 +413,7 @@ specialised(T* __restrict__ x, const T* __restrict__ w, T* __restrict__ residual
     [[maybe_unused]] constexpr bool kBounded = decltype(bounded)::value;
     // Vector i's values as stored, divided by the per-token scale (the group kinds divide later).
     auto values = [&](int i, float (&f)[V]) {
-      if constexpr (keep) {  // v * w (max_first, so kProduct), or the value itself
+      if constexpr (keep) {  // v * w (max_first), or the value itself
 #pragma unroll
         for (int j = 0; j < V; ++j) f[j] = y[i][j];
       } else {

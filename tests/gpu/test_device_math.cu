@@ -27,6 +27,7 @@
 
 #include "common.cuh"
 #include "gpu_test.h"
+#include "rms_norm.cuh"  // token_scale
 
 namespace {
 
@@ -54,24 +55,28 @@ __global__ void group_scale_both(const float* amax, int64_t n, float* fast, floa
   }
 }
 
-// Groups of 8 values f, each group with one pre (a row's rinv) and one scale s: Product{pre}'s
-// largest |y| from the largest |f| against the largest |RN(f * pre)| (NaN passed over, as the
-// kernels' maxima), and per value Product's quotient against IEEE's quotient of RN(f * pre).
-__global__ void product_both(const float* f, const float* pre, const float* s, int64_t groups, float* max_product,
-                             float* max_rounded, float* product, float* quotient) {
+// Groups of 8 values f, each group with one pre (a row's rinv), quantised as the kernels do:
+// Product{pre}'s largest |y| from the largest |f|, the scale s from it (kind[g]: 0 the group
+// scale, 1 UE8M0, 2 the per-token scale of the largest |y| times cap[g] < 1, as under a
+// scale_ub), Product's quotients. Against them: the largest |RN(f * pre)| (NaN passed over, as
+// the kernels' maxima) and IEEE's quotient of RN(f * pre) by s.
+__global__ void product_both(const float* f, const float* pre, const uint8_t* kind, const float* cap, int64_t groups,
+                             float* max_product, float* max_rounded, float* s, float* product, float* quotient) {
   for (int64_t g = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; g < groups; g += int64_t(gridDim.x) * blockDim.x) {
     float v[8], fmax = 0.0f, rmax = 0.0f;
     for (int j = 0; j < 8; ++j) {
       v[j] = f[g * 8 + j];
       fmax = fmaxf(fmax, fabsf(v[j]));
-      const float y = __fmul_rn(v[j], pre[g]);
-      rmax = fmaxf(rmax, fabsf(y));
-      quotient[g * 8 + j] = __fdiv_rn(y, s[g]);
+      rmax = fmaxf(rmax, fabsf(__fmul_rn(v[j], pre[g])));
     }
     const kiln::Product by{pre[g]};
-    max_product[g] = by.max_of(fmax);
+    const float amax = by.max_of(fmax);
+    const float scale = kind[g] == 2 ? kiln::norm::token_scale(amax * cap[g]) : kiln::group_scale(amax, kind[g] == 1);
+    max_product[g] = amax;
     max_rounded[g] = rmax;
-    by.apply<true>(v, kiln::divisor(s[g]));
+    s[g] = scale;
+    for (int j = 0; j < 8; ++j) quotient[g * 8 + j] = __fdiv_rn(__fmul_rn(v[j], pre[g]), scale);
+    by.apply<true>(v, kiln::divisor(scale));
     for (int j = 0; j < 8; ++j) product[g * 8 + j] = v[j];
   }
 }
@@ -297,50 +302,45 @@ TEST(DeviceMath, ProductIsNearTheQuotientAndKeepsTheScale) {
   REQUIRE_GPU();
   std::mt19937_64 rng(20261202);
   constexpr int64_t kGroups = int64_t(1) << 20;
-  std::vector<float> f(kGroups * 8), pre(kGroups), s(kGroups);
+  std::vector<float> f(kGroups * 8), pre(kGroups), cap(kGroups);
+  std::vector<uint8_t> kind(kGroups);
   const float specials[] = {0.0f, -0.0f, INFINITY, -INFINITY, NAN};
   for (int64_t g = 0; g < kGroups; ++g) {
     // pre: a row's rinv, 2^-30 to 2^30; now and then 0 (a row holding inf) or 1.
-    const uint64_t kind = rng() % 64;
-    pre[g] = kind == 0 ? 0.0f : kind == 1 ? 1.0f : std::fabs(random_float(rng, 97, 157));
+    const uint64_t r = rng() % 64;
+    pre[g] = r == 0 ? 0.0f : r == 1 ? 1.0f : std::fabs(random_float(rng, 97, 157));
     // f: v * w of 16-bit values, 2^-40 to 2^40; now and then a special value.
-    float amax = 0.0f;  // of y = RN(f * pre), NaN passed over
-    for (int j = 0; j < 8; ++j) {
-      const float v = rng() % 256 == 0 ? specials[rng() % 5] : random_float(rng, 87, 167);
-      f[g * 8 + j] = v;
-      const float y = std::fabs(v * pre[g]);
-      if (y > amax) amax = y;
-    }
-    // s as the kernels take it, from the values' own maximum: the group scale (1e-10 floor), half
-    // of them rounded up to a power of two (UE8M0), or the per-token scale under a scale_ub below
-    // the maximum (so values beyond 448 * s), with its floor 1 / (448 * 512).
-    switch (rng() % 3) {
-      case 0: s[g] = std::fmax(amax, 1e-10f) / 448.0f; break;
-      case 1: s[g] = std::exp2(std::ceil(std::log2(std::fmax(amax, 1e-10f) / 448.0f))); break;
-      default: s[g] = std::fmax(std::fmin(amax, amax * std::ldexp(1.0f, -static_cast<int>(rng() % 20))) / 448.0f,
-                                1.0f / (448.0f * 512.0f));
-    }
+    for (int j = 0; j < 8; ++j) f[g * 8 + j] = rng() % 256 == 0 ? specials[rng() % 5] : random_float(rng, 87, 167);
+    kind[g] = static_cast<uint8_t>(rng() % 3);
+    cap[g] = std::ldexp(1.0f, -static_cast<int>(rng() % 20));  // 2^-19 to 1
   }
   const int64_t n = kGroups * 8;
-  float *df, *dpre, *ds, *dmaxp, *dmaxr, *dprod, *dquot;
+  float *df, *dpre, *dcap, *dmaxp, *dmaxr, *ds, *dprod, *dquot;
+  uint8_t* dkind;
   CUDA_OK(cudaMalloc(&df, n * 4));
   CUDA_OK(cudaMalloc(&dpre, kGroups * 4));
-  CUDA_OK(cudaMalloc(&ds, kGroups * 4));
+  CUDA_OK(cudaMalloc(&dcap, kGroups * 4));
+  CUDA_OK(cudaMalloc(&dkind, kGroups));
   CUDA_OK(cudaMalloc(&dmaxp, kGroups * 4));
   CUDA_OK(cudaMalloc(&dmaxr, kGroups * 4));
+  CUDA_OK(cudaMalloc(&ds, kGroups * 4));
   CUDA_OK(cudaMalloc(&dprod, n * 4));
   CUDA_OK(cudaMalloc(&dquot, n * 4));
   CUDA_OK(cudaMemcpy(df, f.data(), n * 4, cudaMemcpyHostToDevice));
   CUDA_OK(cudaMemcpy(dpre, pre.data(), kGroups * 4, cudaMemcpyHostToDevice));
-  CUDA_OK(cudaMemcpy(ds, s.data(), kGroups * 4, cudaMemcpyHostToDevice));
-  product_both<<<1024, 256>>>(df, dpre, ds, kGroups, dmaxp, dmaxr, dprod, dquot);
+  CUDA_OK(cudaMemcpy(dcap, cap.data(), kGroups * 4, cudaMemcpyHostToDevice));
+  CUDA_OK(cudaMemcpy(dkind, kind.data(), kGroups, cudaMemcpyHostToDevice));
+  product_both<<<1024, 256>>>(df, dpre, dkind, dcap, kGroups, dmaxp, dmaxr, ds, dprod, dquot);
   CUDA_OK(cudaGetLastError());
+  std::vector<float> s(kGroups);
+  CUDA_OK(cudaMemcpy(s.data(), ds, kGroups * 4, cudaMemcpyDeviceToHost));
   std::vector<float> maxp(kGroups), maxr(kGroups), prod(n), quot(n);
   CUDA_OK(cudaMemcpy(maxp.data(), dmaxp, kGroups * 4, cudaMemcpyDeviceToHost));
   CUDA_OK(cudaMemcpy(maxr.data(), dmaxr, kGroups * 4, cudaMemcpyDeviceToHost));
   CUDA_OK(cudaMemcpy(prod.data(), dprod, n * 4, cudaMemcpyDeviceToHost));
   CUDA_OK(cudaMemcpy(quot.data(), dquot, n * 4, cudaMemcpyDeviceToHost));
-  for (float* p : {df, dpre, ds, dmaxp, dmaxr, dprod, dquot}) CUDA_OK(cudaFree(p));
+  for (float* p : {df, dpre, dcap, dmaxp, dmaxr, ds, dprod, dquot}) CUDA_OK(cudaFree(p));
+  CUDA_OK(cudaFree(dkind));
 
   // The scale's input: the same bits (rounding is monotone), inf * 0 passed over as NaN is.
   int64_t max_mismatches = 0;
