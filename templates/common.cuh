@@ -318,19 +318,42 @@ inline GroupQuant group_quant_of(const detail::LaunchParams& p) {
           p.ue8m0 || p.scale_layout == detail::ScaleLayout::packed_ue8m0};
 }
 
-// The group options every config is tuned with: kiln.h's defaults (KILN_DEFAULT_GROUP_SIZE,
-// row-major scales), no UE8M0. The group kernels (with a residual add, when they stage their
-// rows) have a second specialised kernel for them, which takes q = default_group_quant<H>():
-// constants, where each run-time option is a branch in the loop over vectors and costs
-// registers on every path (docs/design.md, "Plan options").
-inline bool default_group_options(const detail::LaunchParams& p) {
-  return p.group_size == KILN_DEFAULT_GROUP_SIZE && p.scale_layout == detail::ScaleLayout::row_major && !p.ue8m0;
+// A kernel's fixed forms. Each run-time option is a branch in the loop over vectors and costs
+// registers on every path, so the options consumers launch with have kernels with them as
+// constants (docs/design.md, "Plan options"):
+//   none:      every option a run-time flag (any options);
+//   defaults:  the options every config is tuned with: rounding single, no gemma; the group
+//              kinds g = KILN_DEFAULT_GROUP_SIZE, row-major scales, no UE8M0;
+//   col_major: the group kinds only, the same but the scales in DeepGEMM's column-major TMA
+//              layout, UE8M0 a flag (DeepGEMM reads fp32 or power-of-two scales there).
+// H200, kiln-bench: with column-major scales the run-time kernel took 1.09-1.29x the defaults'
+// time in rms_norm_group_fp8 and per_token_group_fp8, the col_major one 0.80-0.93x of that. The
+// layout as a run-time flag inside one fixed kernel cost the defaults up to 4 % (run 120), so
+// each layout has its own.
+enum class Fixed { none, defaults, col_major };
+
+// The fixed form a launch's group options allow (the norm options aside).
+inline Fixed fixed_group_form(const detail::LaunchParams& p) {
+  if (p.group_size != KILN_DEFAULT_GROUP_SIZE) return Fixed::none;
+  if (p.scale_layout == detail::ScaleLayout::row_major && !p.ue8m0) return Fixed::defaults;
+  if (p.scale_layout == detail::ScaleLayout::col_major_tma) return Fixed::col_major;
+  return Fixed::none;
 }
-template <int Hidden>
-__device__ __forceinline__ GroupQuant default_group_quant() {
-  constexpr int32_t g = KILN_DEFAULT_GROUP_SIZE;
-  static_assert(Hidden % g == 0, "a specialised group kernel's rows are whole groups");
-  return {g, Hidden / g, detail::ScaleLayout::row_major, false};
+
+// The group options a kernel of form F reads: q itself (none), or g a constant, the layout one
+// (ColMajor) and UE8M0 false (defaults) or a flag (col_major).
+template <int Hidden, bool ColMajor>
+struct FixedGroupQuant {
+  static constexpr int32_t size = KILN_DEFAULT_GROUP_SIZE;
+  static constexpr int32_t groups = Hidden / size;
+  static_assert(Hidden % size == 0, "a specialised group kernel's rows are whole groups");
+  bool ue8m0;
+};
+template <int Hidden, Fixed F>
+__device__ __forceinline__ auto group_quant_for(const GroupQuant& q) {
+  if constexpr (F == Fixed::none) return q;
+  else if constexpr (F == Fixed::defaults) return FixedGroupQuant<Hidden, false>{false};
+  else return FixedGroupQuant<Hidden, true>{q.ue8m0};
 }
 
 // The scale of a group whose largest magnitude is amax (never NaN: maxima pass NaN over).
@@ -390,15 +413,23 @@ __device__ __forceinline__ void store_group_scale(void* scales, const GroupQuant
   }
 }
 
+// The same for a fixed form's options.
+template <int Hidden, bool ColMajor>
+__device__ __forceinline__ void store_group_scale(void* scales, const FixedGroupQuant<Hidden, ColMajor>& q, int64_t t,
+                                                  int64_t tokens, int k, float s) {
+  if constexpr (ColMajor) static_cast<float*>(scales)[k * ((tokens + 3) / 4 * 4) + t] = s;
+  else static_cast<float*>(scales)[t * q.groups + k] = s;
+}
+
 // Specialised kernels: f holds this lane's values of columns [col, col + V) of row t, and
 // the g / V lanes holding a group are an aligned run of one warp (V >= 4, and a warp's
 // first column is a multiple of 32 * V >= 128). The run's amax comes from the shuffle, so
 // every lane has the scale; the lane holding the group's first column stores it; every
 // lane divides its values by it, as quotient says (Quotient or Product). All 32 lanes of the
 // warp must call this.
-template <int V, class Q>
+template <int V, class Q, class G>
 __device__ __forceinline__ void quantise_group(float (&f)[V], const Q& quotient, int col, int64_t t, int64_t tokens,
-                                               void* scales, const GroupQuant& q) {
+                                               void* scales, const G& q) {
   static_assert(V == 4 || V == 8, "a group of 64 columns spans 16 or 8 lanes");
   float fmax = 0.0f;
 #pragma unroll
@@ -414,9 +445,9 @@ __device__ __forceinline__ void quantise_group(float (&f)[V], const Q& quotient,
 // block has its first lane at the block's first column. g = 128: the block is one group, whose
 // scale, store and reciprocal serve 16 values a lane (8 in quantise_group); g = 64: the block
 // is a's group and b's. quotient as quantise_group's. All 32 lanes of the warp must call this.
-template <int V, class Q>
+template <int V, class Q, class G>
 __device__ __forceinline__ void quantise_group_pair(float (&a)[V], float (&b)[V], const Q& quotient, int col, int64_t t,
-                                                    int64_t tokens, void* scales, const GroupQuant& q) {
+                                                    int64_t tokens, void* scales, const G& q) {
   static_assert(V == 8, "a pair of 8-wide vectors per lane: 8 lanes hold 128 columns");
   float fmax_a = 0.0f, fmax_b = 0.0f;
 #pragma unroll

@@ -14,8 +14,8 @@
 // passed over; max|y| capped by the optional scale_ub first). The group kernels take s per group of g = 64 or 128 columns instead,
 // s = max(max|y|, 1e-10) / 448, UE8M0 and the scale layouts as common.cuh's group
 // helpers say. Plan options, run-time flags here (the kinds without a residual add, and those
-// with one that stage their rows, also have a kernel with the default options as constants:
-// `specialised`'s Fixed):
+// with one that stage their rows, also have kernels with the common options as constants:
+// `specialised`'s F):
 // gemma replaces w by (1 + w) in fp32; static_weight may load w before the PDL wait;
 // rounding `vllm` rounds v * rsqrt(...) to the
 // input dtype before the weight and the product again, as vLLM's unfused kernels do;
@@ -58,8 +58,8 @@ struct Traits {
   static constexpr bool reduces = norm || dynamic;
 };
 
-// Whether schedule S of kind K has a second specialised kernel for the default options (see
-// `specialised`'s Fixed): the norm and group kinds, those that add a residual only when they
+// Whether schedule S of kind K has fixed kernels (common.cuh's Fixed: defaults, and col_major
+// for the group kinds) besides the one with every option at run time: the norm and group kinds, those that add a residual only when they
 // stage their rows (S::stage) or hold their loads together with a barrier (the per-token kind,
 // see the kernel). Loaded into registers, ptxas issues an add kind's x and residual loads in
 // pairs once the option branches are gone (fused_add_rms_norm 0.84x at h = 5120).
@@ -193,9 +193,11 @@ __device__ __forceinline__ float capped(float amax, const Options& o) {
   return o.scale_ub != nullptr ? fminf(amax, load_float(o.scale_ub)) : amax;
 }
 
-// The options every config is tuned with: rounding single, no gemma, and the group kinds' defaults.
-inline bool default_options(const detail::LaunchParams& p, bool group) {
-  return p.rounding == detail::Rounding::single && !p.gemma && (!group || default_group_options(p));
+// The fixed form a launch's options allow: rounding single and no gemma, and for the group kinds
+// what their group options allow.
+inline Fixed fixed_form(const detail::LaunchParams& p, bool group) {
+  if (p.rounding != detail::Rounding::single || p.gemma) return Fixed::none;
+  return group ? fixed_group_form(p) : Fixed::defaults;
 }
 
 // x: [T, H] (written over by fused_add_rms_norm); w: [H] (not read by per_token_fp8);
@@ -203,24 +205,25 @@ inline bool default_options(const detail::LaunchParams& p, bool group) {
 // fused_add_rms_norm); scale: the static fp8 kernels only; scales: [T], the per-token ones,
 // or the group ones' scales in q's layout (q is read by the group kernels only).
 //
-// Fixed: the launch has the default options, which are then constants. Each run-time option is
-// a branch in the loop over vectors (rounding and gemma four ways, the scale's layout three),
-// and a kernel's registers are those of its costliest path. With them fixed, H200, T = 65536:
+// F: which options are constants (common.cuh's Fixed). Each run-time option is a branch in the
+// loop over vectors (rounding and gemma four ways, the scale's layout three), and a kernel's
+// registers are those of its costliest path. With the defaults fixed, H200, T = 65536:
 // rms_norm_group_fp8 1.05-1.12x the speed, 60 -> 48 registers at h = 4096; small batches
-// 0.05-1.5 µs sooner. LaunchSpecialised picks it, and any other options take Fixed = false, the
-// same code with the flags. The kinds that add a residual have it only when they stage their
-// rows (has_fixed_kernel).
-template <class S, Kind K, class T, bool Fixed>
+// 0.05-1.5 µs sooner. LaunchSpecialised picks the form the launch's options allow; F = none is
+// the same code with every option a flag. The kinds that add a residual have the fixed forms
+// only when they stage their rows (has_fixed_kernel).
+template <class S, Kind K, class T, Fixed F>
 __global__ void __launch_bounds__(S::threads * S::rows_per_cta)
 specialised(T* __restrict__ x, const T* __restrict__ w, T* __restrict__ residual, void* __restrict__ out,
             const float* __restrict__ scale, float* __restrict__ scales, int64_t tokens, Options o, GroupQuant q) {
   using Tr = Traits<K>;
-  static_assert(!Fixed || has_fixed_kernel<S, K>, "a schedule without a fixed kernel");
-  if constexpr (Fixed && Tr::norm) {
+  constexpr bool kFixed = F != Fixed::none;
+  static_assert(!kFixed || has_fixed_kernel<S, K>, "a schedule without a fixed kernel");
+  static_assert(F != Fixed::col_major || Tr::group, "column-major scales are the group kinds'");
+  if constexpr (kFixed && Tr::norm) {
     o.vllm = false;
     o.gemma = false;
   }
-  if constexpr (Fixed && Tr::group) q = default_group_quant<S::hidden>();
   constexpr int H = S::hidden, V = S::vec, N = S::iters;
   const int tid = threadIdx.x % S::threads;
   const int group = threadIdx.x / S::threads;
@@ -330,7 +333,7 @@ specialised(T* __restrict__ x, const T* __restrict__ w, T* __restrict__ residual
   // where the product with rinv and the division took four (rms_norm_group_fp8 issued 18-20
   // instructions an element at DRAM sizes, run 60); the other kernels divide the value, as
   // vLLM does. max_first: the per-token ones among them, which take the maximum as said above.
-  constexpr bool kProduct = Fixed && Tr::norm && (Tr::dynamic || Tr::group);
+  constexpr bool kProduct = kFixed && Tr::norm && (Tr::dynamic || Tr::group);
   constexpr bool max_first = kProduct && Tr::dynamic;
   // The per-token norm kinds need every value twice (the row's maximum, then the stores).
   // With the weight in registers they keep v * w (max_first) or the value in fp32 registers,
@@ -371,6 +374,7 @@ specialised(T* __restrict__ x, const T* __restrict__ w, T* __restrict__ residual
       rinv = inv_rms(row_reduce<S, Sum, /*First=*/true>(warp_sum(ss), group, tid, rank), float(H), o.eps);
     }
   }
+  const auto group_q = group_quant_for<S::hidden, F>(q);  // constants where F fixes them
   const auto quotient = [&] {
     if constexpr (kProduct) return Product{rinv};
     else return Quotient{};
@@ -436,7 +440,7 @@ specialised(T* __restrict__ x, const T* __restrict__ w, T* __restrict__ residual
         float a[V], b[V];
         values(i, a);
         values(i + 1, b);
-        quantise_group_pair<V>(a, b, quotient, col(i), row, tokens, scales, q);
+        quantise_group_pair<V>(a, b, quotient, col(i), row, tokens, scales, group_q);
         store(i, a);
         store(i + 1, b);
       }
@@ -445,7 +449,7 @@ specialised(T* __restrict__ x, const T* __restrict__ w, T* __restrict__ residual
       for (int i = 0; i < N; ++i) {
         float f[V];
         values(i, f);
-        if constexpr (Tr::group) quantise_group<V>(f, quotient, col(i), row, tokens, scales, q);
+        if constexpr (Tr::group) quantise_group<V>(f, quotient, col(i), row, tokens, scales, group_q);
         store(i, f);
       }
     }
@@ -470,9 +474,13 @@ struct LaunchSpecialised {
   struct Run {
     static cudaError_t run(const detail::LaunchParams& p, cudaStream_t stream) {
       const int64_t ctas = (p.tokens + S::rows_per_cta - 1) / S::rows_per_cta * S::cluster;
-      auto kernel = specialised<S, K, T, false>;
+      auto kernel = specialised<S, K, T, Fixed::none>;
       if constexpr (has_fixed_kernel<S, K>) {
-        if (default_options(p, Traits<K>::group)) kernel = specialised<S, K, T, true>;
+        const Fixed f = fixed_form(p, Traits<K>::group);
+        if (f == Fixed::defaults) kernel = specialised<S, K, T, Fixed::defaults>;
+        if constexpr (Traits<K>::group) {
+          if (f == Fixed::col_major) kernel = specialised<S, K, T, Fixed::col_major>;
+        }
       }
       return kiln::launch(kernel, dim3(static_cast<unsigned>(ctas)), dim3(S::threads * S::rows_per_cta),
                           S::cluster, stream, static_cast<T*>(p.input), static_cast<const T*>(p.weight),

@@ -38,14 +38,14 @@ struct Schedule {
 };
 
 // Group: silu_mul_group_fp8 (scales and q; `scale` unread), else silu_mul_fp8 (scale only).
-// Fixed: the group kernel for the default group options (common.cuh, default_group_quant).
-template <class S, class T, bool Group, bool Fixed>
+// F: which group options are constants (common.cuh's Fixed; the group kernel only).
+template <class S, class T, bool Group, Fixed F>
 __global__ void __launch_bounds__(S::threads)
 specialised(const T* __restrict__ x, uint8_t* __restrict__ out, const float* __restrict__ scale,
             void* __restrict__ scales, int64_t tokens, GroupQuant q) {
-  static_assert(!Fixed || Group, "only the group kernel has a fixed form");
-  if constexpr (Fixed) q = default_group_quant<S::hidden>();
+  static_assert(F == Fixed::none || Group, "only the group kernel has fixed forms");
   constexpr int H = S::hidden, V = S::vec, C = S::col_iters, R = S::rows_per_cta;
+  const auto group_q = group_quant_for<H, F>(q);  // constants where F fixes them
   // Consecutive CTAs walk a row's column tiles first, so the grid sweeps memory in order.
   const int64_t row0 = static_cast<int64_t>(blockIdx.x / S::col_tiles) * R;
   const int col0 = static_cast<int>(blockIdx.x % S::col_tiles) * S::tile_cols + threadIdx.x * V;
@@ -75,7 +75,7 @@ specialised(const T* __restrict__ x, uint8_t* __restrict__ out, const float* __r
         float f[V];
 #pragma unroll
         for (int i = 0; i < V; ++i) f[i] = silu_mul(element(a[r][c], i), element(b[r][c], i), inv_scale);
-        if constexpr (Group) quantise_group<V>(f, Quotient{}, col, row0 + r, tokens, scales, q);
+        if constexpr (Group) quantise_group<V>(f, Quotient{}, col, row0 + r, tokens, scales, group_q);
         store_fp8<V>(out + (row0 + r) * H + col, f);
       }
     }
@@ -89,9 +89,11 @@ struct LaunchSpecialised {
     static cudaError_t run(const detail::LaunchParams& p, cudaStream_t stream) {
       const int64_t row_groups = (p.tokens + S::rows_per_cta - 1) / S::rows_per_cta;
       const dim3 grid(static_cast<unsigned>(row_groups * S::col_tiles));
-      auto kernel = specialised<S, T, Group, false>;
+      auto kernel = specialised<S, T, Group, Fixed::none>;
       if constexpr (Group) {
-        if (default_group_options(p)) kernel = specialised<S, T, true, true>;
+        const Fixed f = fixed_group_form(p);
+        if (f == Fixed::defaults) kernel = specialised<S, T, true, Fixed::defaults>;
+        if (f == Fixed::col_major) kernel = specialised<S, T, true, Fixed::col_major>;
       }
       return kiln::launch(kernel, grid, dim3(S::threads), 1, stream, static_cast<const T*>(p.input),
                           static_cast<uint8_t*>(p.output), p.scale, p.scales, p.tokens, group_quant_of(p));
