@@ -413,12 +413,12 @@ __device__ __forceinline__ void store_group_scale(void* scales, const GroupQuant
   }
 }
 
-// The same for a fixed form's options.
+// The same for a fixed form's options: the layout a constant, so the switch above folds to its case.
 template <int Hidden, bool ColMajor>
 __device__ __forceinline__ void store_group_scale(void* scales, const FixedGroupQuant<Hidden, ColMajor>& q, int64_t t,
                                                   int64_t tokens, int k, float s) {
-  if constexpr (ColMajor) static_cast<float*>(scales)[k * ((tokens + 3) / 4 * 4) + t] = s;
-  else static_cast<float*>(scales)[t * q.groups + k] = s;
+  constexpr auto layout = ColMajor ? detail::ScaleLayout::col_major_tma : detail::ScaleLayout::row_major;
+  store_group_scale(scales, GroupQuant{q.size, q.groups, layout, q.ue8m0}, t, tokens, k, s);
 }
 
 // Specialised kernels: f holds this lane's values of columns [col, col + V) of row t, and

@@ -61,8 +61,9 @@ struct Traits {
 // Whether schedule S of kind K has fixed kernels (common.cuh's Fixed: defaults, and col_major
 // for the group kinds) besides the one with every option at run time: the norm and group
 // kinds, those that add a residual only when they stage their rows (S::stage) or hold their
-// loads together with a barrier (the per-token kind, see the kernel). Loaded into registers, ptxas issues an add kind's x and residual loads in
-// pairs once the option branches are gone (fused_add_rms_norm 0.84x at h = 5120).
+// loads together with a barrier (the per-token kind, see the kernel). Loaded into registers,
+// ptxas issues an add kind's x and residual loads in pairs once the option branches are gone
+// (fused_add_rms_norm 0.84x at h = 5120).
 template <class S, Kind K>
 inline constexpr bool has_fixed_kernel =
     (Traits<K>::norm || Traits<K>::group) && (!Traits<K>::add || S::stage || Traits<K>::dynamic);
@@ -211,7 +212,7 @@ inline Fixed fixed_form(const detail::LaunchParams& p, bool group) {
 // rms_norm_group_fp8 1.05-1.12x the speed, 60 -> 48 registers at h = 4096; small batches
 // 0.05-1.5 µs sooner. LaunchSpecialised picks the form the launch's options allow; F = none is
 // the same code with every option a flag. The kinds that add a residual have the fixed forms
-// only when they stage their rows (has_fixed_kernel).
+// only as has_fixed_kernel says.
 template <class S, Kind K, class T, Fixed F>
 __global__ void __launch_bounds__(S::threads * S::rows_per_cta)
 specialised(T* __restrict__ x, const T* __restrict__ w, T* __restrict__ residual, void* __restrict__ out,
