@@ -107,7 +107,6 @@ cudaError_t fused_add_rms_norm_group_fp8_sm90_h4096_bs1024(const kiln::detail::L
 cudaError_t fused_add_rms_norm_group_fp8_sm90_h5120_bs1(const kiln::detail::LaunchParams&, cudaStream_t);
 cudaError_t fused_add_rms_norm_group_fp8_sm90_h5120_bs32(const kiln::detail::LaunchParams&, cudaStream_t);
 cudaError_t fused_add_rms_norm_group_fp8_sm90_h5120_bs1024(const kiln::detail::LaunchParams&, cudaStream_t);
-cudaError_t fused_add_rms_norm_group_fp8_sm90_h5120_bs8192(const kiln::detail::LaunchParams&, cudaStream_t);
 cudaError_t fused_add_rms_norm_group_fp8_sm90_h8192_bs1(const kiln::detail::LaunchParams&, cudaStream_t);
 cudaError_t fused_add_rms_norm_group_fp8_sm90_h8192_bs2(const kiln::detail::LaunchParams&, cudaStream_t);
 cudaError_t fused_add_rms_norm_group_fp8_sm90_h8192_bs32(const kiln::detail::LaunchParams&, cudaStream_t);
@@ -424,7 +423,7 @@ constexpr kiln::detail::Variant kRows[] = {
     {"fused_add_rms_norm_group_fp8", 5120, 128, "fused_add_rms_norm_group_fp8_sm90_h5120_bs32", "configs/fused_add_rms_norm_group_fp8/sm90/5120/bs128.json", "threads=320 vec=8 rows_per_cta=1 cluster=1 stage=1", 2147483647, &fused_add_rms_norm_group_fp8_sm90_h5120_bs32, 0},  // shares bs32's instance
     {"fused_add_rms_norm_group_fp8", 5120, 256, "fused_add_rms_norm_group_fp8_sm90_h5120_bs32", "configs/fused_add_rms_norm_group_fp8/sm90/5120/bs256.json", "threads=320 vec=8 rows_per_cta=1 cluster=1 stage=1", 2147483647, &fused_add_rms_norm_group_fp8_sm90_h5120_bs32, 0},  // shares bs32's instance
     {"fused_add_rms_norm_group_fp8", 5120, 1024, "fused_add_rms_norm_group_fp8_sm90_h5120_bs1024", "configs/fused_add_rms_norm_group_fp8/sm90/5120/bs1024.json", "threads=128 vec=8 rows_per_cta=1 cluster=1 stage=1", 2147483647, &fused_add_rms_norm_group_fp8_sm90_h5120_bs1024, 0},
-    {"fused_add_rms_norm_group_fp8", 5120, 8192, "fused_add_rms_norm_group_fp8_sm90_h5120_bs8192", "configs/fused_add_rms_norm_group_fp8/sm90/5120/bs8192.json", "threads=320 vec=8 rows_per_cta=1 cluster=1", 2147483647, &fused_add_rms_norm_group_fp8_sm90_h5120_bs8192, 0},
+    {"fused_add_rms_norm_group_fp8", 5120, 8192, "fused_add_rms_norm_group_fp8_sm90_h5120_bs32", "configs/fused_add_rms_norm_group_fp8/sm90/5120/bs8192.json", "threads=320 vec=8 rows_per_cta=1 cluster=1 stage=1", 2147483647, &fused_add_rms_norm_group_fp8_sm90_h5120_bs32, 0},  // shares bs32's instance
     {"fused_add_rms_norm_group_fp8", 8192, 1, "fused_add_rms_norm_group_fp8_sm90_h8192_bs1", "configs/fused_add_rms_norm_group_fp8/sm90/8192/bs1.json", "threads=128 vec=8 rows_per_cta=1 cluster=4 stage=1", 536870911, &fused_add_rms_norm_group_fp8_sm90_h8192_bs1, 0},
     {"fused_add_rms_norm_group_fp8", 8192, 2, "fused_add_rms_norm_group_fp8_sm90_h8192_bs2", "configs/fused_add_rms_norm_group_fp8/sm90/8192/bs2.json", "threads=128 vec=8 rows_per_cta=1 cluster=8 stage=1", 268435455, &fused_add_rms_norm_group_fp8_sm90_h8192_bs2, 0},
     {"fused_add_rms_norm_group_fp8", 8192, 4, "fused_add_rms_norm_group_fp8_sm90_h8192_bs2", "configs/fused_add_rms_norm_group_fp8/sm90/8192/bs4.json", "threads=128 vec=8 rows_per_cta=1 cluster=8 stage=1", 268435455, &fused_add_rms_norm_group_fp8_sm90_h8192_bs2, 0},  // shares bs2's instance

@@ -253,7 +253,7 @@ std::string format_summary(const std::vector<Result>& rs, const RunInfo& info, c
                label(rs[l.argmax], mixed).c_str());
   }
 
-  // The targets.
+  // The targets (report.h).
   const double dram = dram_bytes(info);
   std::size_t big = 0, big_ok = 0, small = 0, small_ok = 0;
   double worst_pct = 1e9, worst_over = -1e9;

@@ -12,9 +12,10 @@
 
 namespace kiln_bench {
 
-// The targets.
-constexpr double kTargetPctOfCeiling = 92.0;  // shapes whose bytes are >= 4 x L2
-constexpr double kTargetUsOverFloor = 1.0;    // shapes with tokens <= kSmallTokens
+// The targets of docs/design.md ("Targets"). The first kernels' were 92 % and 1.0 µs (README's
+// 2026-11-22 table); the quantisation family raised them, and the report flags against these.
+constexpr double kTargetPctOfCeiling = 97.0;  // shapes whose bytes are >= 4 x L2
+constexpr double kTargetUsOverFloor = 0.6;    // shapes with tokens <= kSmallTokens
 constexpr int64_t kSmallTokens = 32;
 constexpr double kDramFactor = 4.0;           // "from DRAM": bytes (or working set) >= 4 x L2
 
