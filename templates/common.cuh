@@ -324,36 +324,36 @@ inline GroupQuant group_quant_of(const detail::LaunchParams& p) {
 //   none:      every option a run-time flag (any options);
 //   defaults:  the options every config is tuned with: rounding single, no gemma; the group
 //              kinds g = KILN_DEFAULT_GROUP_SIZE, row-major scales, no UE8M0;
-//   col_major: the group kinds only, the same but the scales in DeepGEMM's column-major TMA
-//              layout, UE8M0 a flag (DeepGEMM reads fp32 or power-of-two scales there).
+//   col_major, col_major_ue8m0: the group kinds only, the same but the scales in DeepGEMM's
+//              column-major TMA layout, fp32 or rounded up to powers of two (DeepGEMM reads
+//              either there).
 // H200, kiln-bench: with column-major scales the run-time kernel took 1.09-1.29x the defaults'
-// time in rms_norm_group_fp8 and per_token_group_fp8, the col_major one 0.80-0.93x of that. The
+// time in rms_norm_group_fp8 and per_token_group_fp8, a fixed kernel 0.80-0.93x of that. The
 // layout as a run-time flag inside one fixed kernel cost the defaults up to 4 % (run 120), so
-// each layout has its own.
-enum class Fixed { none, defaults, col_major };
+// each layout has its own; UE8M0 as a flag of the column-major kernel cost it 8 registers and
+// 8 % more instructions at rms_norm_group_fp8 h = 4096 (run 127), so each rounding has its own.
+enum class Fixed { none, defaults, col_major, col_major_ue8m0 };
 
 // The fixed form a launch's group options allow (the norm options aside).
 inline Fixed fixed_group_form(const detail::LaunchParams& p) {
   if (p.group_size != KILN_DEFAULT_GROUP_SIZE) return Fixed::none;
   if (p.scale_layout == detail::ScaleLayout::row_major && !p.ue8m0) return Fixed::defaults;
-  if (p.scale_layout == detail::ScaleLayout::col_major_tma) return Fixed::col_major;
-  return Fixed::none;
+  if (p.scale_layout != detail::ScaleLayout::col_major_tma) return Fixed::none;
+  return p.ue8m0 ? Fixed::col_major_ue8m0 : Fixed::col_major;
 }
 
-// The group options a kernel of form F reads: q itself (none), or g a constant, the layout one
-// (ColMajor) and UE8M0 false (defaults) or a flag (col_major).
-template <int Hidden, bool ColMajor>
+// The group options a kernel of form F reads: q itself (none), or every one a constant.
+template <int Hidden, bool ColMajor, bool Ue8m0>
 struct FixedGroupQuant {
   static constexpr int32_t size = KILN_DEFAULT_GROUP_SIZE;
   static constexpr int32_t groups = Hidden / size;
+  static constexpr bool ue8m0 = Ue8m0;
   static_assert(Hidden % size == 0, "a specialised group kernel's rows are whole groups");
-  bool ue8m0;
 };
 template <int Hidden, Fixed F>
 __device__ __forceinline__ auto group_quant_for(const GroupQuant& q) {
   if constexpr (F == Fixed::none) return q;
-  else if constexpr (F == Fixed::defaults) return FixedGroupQuant<Hidden, false>{false};
-  else return FixedGroupQuant<Hidden, true>{q.ue8m0};
+  else return FixedGroupQuant<Hidden, F != Fixed::defaults, F == Fixed::col_major_ue8m0>{};
 }
 
 // The scale of a group whose largest magnitude is amax (never NaN: maxima pass NaN over).
@@ -414,9 +414,9 @@ __device__ __forceinline__ void store_group_scale(void* scales, const GroupQuant
 }
 
 // The same for a fixed form's options: the layout a constant, so the switch above folds to its case.
-template <int Hidden, bool ColMajor>
-__device__ __forceinline__ void store_group_scale(void* scales, const FixedGroupQuant<Hidden, ColMajor>& q, int64_t t,
-                                                  int64_t tokens, int k, float s) {
+template <int Hidden, bool ColMajor, bool Ue8m0>
+__device__ __forceinline__ void store_group_scale(void* scales, const FixedGroupQuant<Hidden, ColMajor, Ue8m0>& q,
+                                                  int64_t t, int64_t tokens, int k, float s) {
   constexpr auto layout = ColMajor ? detail::ScaleLayout::col_major_tma : detail::ScaleLayout::row_major;
   store_group_scale(scales, GroupQuant{q.size, q.groups, layout, q.ue8m0}, t, tokens, k, s);
 }

@@ -58,8 +58,8 @@ struct Traits {
   static constexpr bool reduces = norm || dynamic;
 };
 
-// Whether schedule S of kind K has fixed kernels (common.cuh's Fixed: defaults, and col_major
-// for the group kinds) besides the one with every option at run time: the norm and group
+// Whether schedule S of kind K has fixed kernels (common.cuh's Fixed: defaults, and the
+// column-major two for the group kinds) besides the one with every option at run time: the norm and group
 // kinds, those that add a residual only when they stage their rows (S::stage) or hold their
 // loads together with a barrier (the per-token kind, see the kernel). Loaded into registers,
 // ptxas issues an add kind's x and residual loads in pairs once the option branches are gone
@@ -220,7 +220,7 @@ specialised(T* __restrict__ x, const T* __restrict__ w, T* __restrict__ residual
   using Tr = Traits<K>;
   constexpr bool kFixed = F != Fixed::none;
   static_assert(!kFixed || has_fixed_kernel<S, K>, "a schedule without a fixed kernel");
-  static_assert(F != Fixed::col_major || Tr::group, "column-major scales are the group kinds'");
+  static_assert(F == Fixed::none || F == Fixed::defaults || Tr::group, "column-major scales are the group kinds'");
   if constexpr (kFixed && Tr::norm) {
     o.vllm = false;
     o.gemma = false;
@@ -481,6 +481,7 @@ struct LaunchSpecialised {
         if (f == Fixed::defaults) kernel = specialised<S, K, T, Fixed::defaults>;
         if constexpr (Traits<K>::group) {
           if (f == Fixed::col_major) kernel = specialised<S, K, T, Fixed::col_major>;
+          if (f == Fixed::col_major_ue8m0) kernel = specialised<S, K, T, Fixed::col_major_ue8m0>;
         }
       }
       return kiln::launch(kernel, dim3(static_cast<unsigned>(ctas)), dim3(S::threads * S::rows_per_cta),

@@ -94,6 +94,7 @@ struct LaunchSpecialised {
         const Fixed f = fixed_group_form(p);
         if (f == Fixed::defaults) kernel = specialised<S, T, true, Fixed::defaults>;
         if (f == Fixed::col_major) kernel = specialised<S, T, true, Fixed::col_major>;
+        if (f == Fixed::col_major_ue8m0) kernel = specialised<S, T, true, Fixed::col_major_ue8m0>;
       }
       return kiln::launch(kernel, grid, dim3(S::threads), 1, stream, static_cast<const T*>(p.input),
                           static_cast<uint8_t*>(p.output), p.scale, p.scales, p.tokens, group_quant_of(p));
