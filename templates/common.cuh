@@ -330,8 +330,8 @@ inline GroupQuant group_quant_of(const detail::LaunchParams& p) {
 // H200, kiln-bench: with column-major scales the run-time kernel took 1.09-1.29x the defaults'
 // time in rms_norm_group_fp8 and per_token_group_fp8, a fixed kernel 0.80-0.93x of that. The
 // layout as a run-time flag inside one fixed kernel cost the defaults up to 4 % (run 120), so
-// each layout has its own; UE8M0 as a flag of the column-major kernel cost it 8 registers and
-// 8 % more instructions at rms_norm_group_fp8 h = 4096 (run 127), so each rounding has its own.
+// each layout has its own; with UE8M0 a flag, the column-major kernel issued 8.6-12 % more
+// instructions than the row-major one (run 127), so each rounding has its own.
 enum class Fixed { none, defaults, col_major, col_major_ue8m0 };
 
 // The fixed form a launch's group options allow (the norm options aside).

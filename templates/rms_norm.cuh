@@ -58,10 +58,10 @@ struct Traits {
   static constexpr bool reduces = norm || dynamic;
 };
 
-// Whether schedule S of kind K has fixed kernels (common.cuh's Fixed: defaults, and the
-// column-major two for the group kinds) besides the one with every option at run time: the norm and group
-// kinds, those that add a residual only when they stage their rows (S::stage) or hold their
-// loads together with a barrier (the per-token kind, see the kernel). Loaded into registers,
+// Whether schedule S of kind K has fixed kernels (common.cuh's Fixed: defaults, and the two
+// column-major ones for the group kinds) besides the one with every option at run time: the
+// norm and group kinds, those that add a residual only when they stage their rows (S::stage)
+// or hold their loads together with a barrier (the per-token kind, see the kernel). Loaded into registers,
 // ptxas issues an add kind's x and residual loads in pairs once the option branches are gone
 // (fused_add_rms_norm 0.84x at h = 5120).
 template <class S, Kind K>
