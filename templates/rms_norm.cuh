@@ -61,9 +61,9 @@ struct Traits {
 // Whether schedule S of kind K has fixed kernels (common.cuh's Fixed: defaults, and the two
 // column-major ones for the group kinds) besides the one with every option at run time: the
 // norm and group kinds, those that add a residual only when they stage their rows (S::stage)
-// or hold their loads together with a barrier (the per-token kind, see the kernel). Loaded into registers,
-// ptxas issues an add kind's x and residual loads in pairs once the option branches are gone
-// (fused_add_rms_norm 0.84x at h = 5120).
+// or hold their loads together with a barrier (the per-token kind, see the kernel). Loaded
+// into registers, ptxas issues an add kind's x and residual loads in pairs once the option
+// branches are gone (fused_add_rms_norm 0.84x at h = 5120).
 template <class S, Kind K>
 inline constexpr bool has_fixed_kernel =
     (Traits<K>::norm || Traits<K>::group) && (!Traits<K>::add || S::stage || Traits<K>::dynamic);
